@@ -1,0 +1,93 @@
+// Binds a Stack to a Device and to real time. This is the only place with real timers
+// (design.md): one Node timer, re-armed to the stack's next deadline after every batch of
+// input and every user call; packets are read in batches and written in batches.
+import { performance } from "node:perf_hooks";
+import type { Stack } from "../stack/stack.js";
+import type { Device } from "./types.js";
+
+export interface RuntimeOptions {
+  /** Milliseconds on a monotonic clock; default performance.now() relative to start. */
+  clock?: () => number;
+  /** Called when the device fails (e.g. the TUN interface was deleted). */
+  onDeviceError?: (err: Error) => void;
+}
+
+export class Runtime {
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private kickScheduled = false;
+  private closed = false;
+  private readonly t0 = performance.now();
+  readonly clock: () => number;
+  /** Set once when the device reported an error. */
+  deviceError: Error | undefined;
+
+  constructor(readonly stack: Stack, readonly device: Device, private readonly opts: RuntimeOptions = {}) {
+    this.clock = opts.clock ?? (() => performance.now() - this.t0);
+    device.onReceive((packets) => {
+      if (this.closed) return;
+      const now = this.clock();
+      // The stack copies what it keeps, so the device may reuse its buffers afterwards.
+      for (let i = 0; i < packets.length; i++) stack.input(packets[i], now);
+      this.flush(now);
+    });
+    device.onError((err) => {
+      this.deviceError = err;
+      this.opts.onDeviceError?.(err);
+    });
+  }
+
+  /** Current time on the stack's clock. */
+  now(): number {
+    return this.clock();
+  }
+
+  /**
+   * Runs due timers, sends pending output and re-arms the single timer. Call it after any
+   * user call into the stack (or use kick() to coalesce several calls in one tick).
+   */
+  flush(now = this.clock()): void {
+    if (this.closed) return;
+    const out = this.stack.poll(now);
+    if (out.length > 0 && !this.deviceError) this.device.send(out);
+    this.rearm(now);
+  }
+
+  /** Schedules a flush at the end of the current tick (coalesces many user calls). */
+  kick(): void {
+    if (this.kickScheduled || this.closed) return;
+    this.kickScheduled = true;
+    queueMicrotask(() => {
+      this.kickScheduled = false;
+      this.flush();
+    });
+  }
+
+  private rearm(now: number): void {
+    const d = this.stack.nextDeadline();
+    if (d === undefined) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer && d === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = d;
+    // Node timers have 1 ms granularity; fire at or just after the deadline.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.flush();
+    }, Math.max(0, Math.ceil(d - now)));
+  }
+
+  /** Stops the timer and closes the device. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.device.close();
+  }
+}

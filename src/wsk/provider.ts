@@ -1,0 +1,854 @@
+// The WSK provider: registration, provider dispatch and connection-socket dispatch
+// (contract §5, wsk-semantics.md §1) on top of one engine Stack. Every call takes its IRP
+// last, returns STATUS_PENDING or the status it completed the IRP with, and completes each
+// IRP exactly once. The engine speaks outcomes; `outcomeToStatus` is the only translation.
+import { Connection } from "../../stack/tcp/connection.js";
+import type { Outcome } from "../../stack/tcp/outcome.js";
+import { isProfileName, resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
+import type { ConnectError, PortBinding, Stack } from "../../stack/stack.js";
+import {
+  SOL_SOCKET,
+  SO_WSK_EVENT_CALLBACK,
+  SIO_TCP_INITIAL_RTO,
+  TCP_FAIL_CONNECT_ON_ICMP_ERROR,
+  TCP_INITIAL_RTO_DEFAULT_MAX_SYN_RETRANSMISSIONS,
+  TCP_INITIAL_RTO_DEFAULT_RTT,
+  TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS,
+  TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS,
+  TCP_INITIAL_RTO_UNSPECIFIED_RTT,
+  TCP_MAXSEG,
+  TCP_NODELAY,
+  TCP_TIMESTAMPS,
+  WSK_EVENT_DISABLE,
+  WSK_EVENT_DISCONNECT,
+  WSK_EVENT_RECEIVE,
+  WSK_FLAG_ABORTIVE,
+  WSK_FLAG_CONNECTION_SOCKET,
+  WSK_FLAG_DRAIN,
+  WSK_FLAG_NODELAY,
+  WSK_FLAG_STREAM_SOCKET,
+  WSK_FLAG_WAITALL,
+  WskGetOption,
+  WskIoctl,
+  WskSetOption,
+  type TCP_INITIAL_RTO_PARAMETERS,
+  type WSK_CONTROL_SOCKET_TYPE,
+  type WSK_EVENT_CALLBACK_CONTROL,
+} from "./constants.js";
+import { beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
+import {
+  STATUS_ADDRESS_ALREADY_EXISTS,
+  STATUS_CANCELLED,
+  STATUS_CONNECTION_ABORTED,
+  STATUS_CONNECTION_ACTIVE,
+  STATUS_DATA_NOT_ACCEPTED,
+  STATUS_FILE_FORCED_CLOSED,
+  STATUS_INVALID_ADDRESS_COMPONENT,
+  STATUS_INVALID_DEVICE_STATE,
+  STATUS_INVALID_PARAMETER,
+  STATUS_NOT_SUPPORTED,
+  STATUS_PENDING,
+  STATUS_SUCCESS,
+  STATUS_TOO_MANY_ADDRESSES,
+  STATUS_DEVICE_NOT_READY,
+  outcomeToStatus,
+  type NtStatus,
+} from "./ntstatus.js";
+import { AF_INET, AF_INET6, IPPROTO_TCP, SOCK_STREAM, sockaddrAddress, sockaddrFamily, sockaddrIn, sockaddrIn6, type AddressFamily, type SOCKADDR } from "./sockaddr.js";
+
+const makeSockaddr = (family: AddressFamily, addr: string, port: number): SOCKADDR => (family === AF_INET ? sockaddrIn(addr, port) : sockaddrIn6(addr, port));
+
+// ---------------------------------------------------------------------------------------
+// Structures
+
+/** WSK_BUF: the MDL chain is a byte array here; Offset/Length select the part used. */
+export interface WSK_BUF {
+  Mdl: Uint8Array;
+  Offset: number;
+  Length: number;
+}
+
+/** One WSK_DATA_INDICATION of a WskReceiveEvent (a single-buffer chain). */
+export interface WSK_DATA_INDICATION {
+  Next: WSK_DATA_INDICATION | null;
+  Buffer: WSK_BUF;
+}
+
+/** WSK_CLIENT_CONNECTION_DISPATCH: the client's event callbacks. */
+export interface WSK_CLIENT_CONNECTION_DISPATCH {
+  WskReceiveEvent?: (SocketContext: unknown, Flags: number, DataIndication: WSK_DATA_INDICATION | null, BytesIndicated: number, BytesAccepted: { value: number }) => NtStatus;
+  WskDisconnectEvent?: (SocketContext: unknown, Flags: number) => NtStatus;
+  WskSendBacklogEvent?: (SocketContext: unknown, IdealBacklogSize: number) => NtStatus;
+}
+
+export interface WSK_CLIENT_DISPATCH {
+  Version: number;
+  Reserved?: number;
+  WskClientEvent?: unknown;
+}
+
+export interface WSK_CLIENT_NPI {
+  ClientContext: unknown;
+  Dispatch: WSK_CLIENT_DISPATCH;
+}
+
+export const MAKE_WSK_VERSION = (major: number, minor: number): number => ((major << 8) | minor) & 0xffff;
+export const WSK_MAJOR_VERSION = (v: number): number => (v >> 8) & 0xff;
+
+/** Opaque to the client; filled by WskRegister. */
+export class WSK_REGISTRATION {
+  /** @internal */ _client: WSK_CLIENT_NPI | undefined;
+  /** @internal */ _captures = 0;
+  /** @internal */ _deregistered = false;
+}
+
+/** The WSK_CLIENT handle handed back in WSK_PROVIDER_NPI.Client. */
+export interface WSK_CLIENT {
+  readonly registration: WSK_REGISTRATION;
+}
+
+export interface WSK_PROVIDER_DISPATCH {
+  Version: number;
+  Reserved: number;
+  WskSocket: WskProvider["WskSocket"];
+  WskSocketConnect: WskProvider["WskSocketConnect"];
+  WskControlClient: WskProvider["WskControlClient"];
+}
+
+export interface WSK_PROVIDER_NPI {
+  Client: WSK_CLIENT;
+  Dispatch: WSK_PROVIDER_DISPATCH;
+}
+
+/** WSK_PROVIDER_CONNECTION_DISPATCH (the order of wsk.h, contract §5). */
+export interface WSK_PROVIDER_CONNECTION_DISPATCH {
+  WskControlSocket: WskProvider["WskControlSocket"];
+  WskCloseSocket: WskProvider["WskCloseSocket"];
+  WskBind: WskProvider["WskBind"];
+  WskConnect: WskProvider["WskConnect"];
+  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
+  WskGetRemoteAddress: WskProvider["WskGetRemoteAddress"];
+  WskSend: WskProvider["WskSend"];
+  WskReceive: WskProvider["WskReceive"];
+  WskDisconnect: WskProvider["WskDisconnect"];
+  WskRelease: WskProvider["WskRelease"];
+}
+
+/** The socket object (PWSK_SOCKET): `Dispatch` is the provider's connection dispatch table. */
+export interface WSK_SOCKET {
+  readonly Dispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
+}
+
+type SocketState = "created" | "bound" | "connecting" | "connected" | "disconnecting" | "closed";
+
+interface PendingReceive {
+  irp: Irp;
+  buf: WSK_BUF;
+  flags: number;
+  filled: number;
+}
+
+interface PendingSend {
+  irp: Irp;
+  length: number;
+  /** Completes when the engine's totalAcked reaches this. */
+  ackTarget: number;
+}
+
+/** Provider-private socket state behind a WSK_SOCKET. */
+class SocketImpl implements WSK_SOCKET {
+  state: SocketState = "created";
+  binding: PortBinding | undefined;
+  bindAddr: string | undefined; // undefined = wildcard
+  conn: Connection | undefined;
+  connectIrp: Irp | undefined;
+  remote: SOCKADDR | undefined;
+  overrides: ProfileOverrides = {};
+  profile: Profile;
+  eventMask = 0;
+  receives: PendingReceive[] = [];
+  sends: PendingSend[] = [];
+  disconnectIrp: Irp | undefined;
+  /** Why the connection ended (for IRPs arriving afterwards). */
+  endStatus: NtStatus | undefined;
+  peerClosed = false;
+
+  constructor(
+    readonly Dispatch: WSK_PROVIDER_CONNECTION_DISPATCH,
+    readonly family: AddressFamily,
+    readonly context: unknown,
+    readonly clientDispatch: WSK_CLIENT_CONNECTION_DISPATCH | undefined,
+    baseProfile: Profile,
+  ) {
+    this.profile = baseProfile;
+  }
+}
+
+export interface WskProviderOptions {
+  /** The stack's clock, in ms (virtual time in tests, the runtime's clock for real devices). */
+  now: () => number;
+  /** Called after every call that may have produced packets (the runtime flushes here). */
+  afterCall?: () => void;
+  /** Default profile of new sockets (contract §3: the WSK facade defaults to `windows`). */
+  profile?: ProfileName | Profile;
+}
+
+function isFamily(f: number): f is AddressFamily {
+  return f === AF_INET || f === AF_INET6;
+}
+
+const familyVersion = (f: AddressFamily): 4 | 6 => (f === AF_INET ? 4 : 6);
+
+/** Maps an engine refusal to start a connection onto NTSTATUS (contract §4). */
+function connectErrorStatus(e: ConnectError): NtStatus {
+  switch (e.error) {
+    case "invalidAddress":
+    case "familyMismatch":
+      return STATUS_INVALID_PARAMETER;
+    case "addressNotOwned":
+      return STATUS_INVALID_ADDRESS_COMPONENT;
+    case "addressInUse":
+      return STATUS_ADDRESS_ALREADY_EXISTS;
+    case "portsExhausted":
+      return STATUS_TOO_MANY_ADDRESSES;
+    case "noRoute":
+      return outcomeToStatus({ kind: "unreachable", reason: "net" });
+  }
+}
+
+export class WskProvider {
+  readonly Dispatch: WSK_PROVIDER_DISPATCH;
+  readonly ConnectionDispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
+  private readonly defaultProfile: Profile;
+  private readonly sockets = new Set<SocketImpl>();
+
+  constructor(readonly stack: Stack, private readonly opts: WskProviderOptions) {
+    this.defaultProfile = resolveProfile(opts.profile ?? "windows");
+    this.Dispatch = {
+      Version: MAKE_WSK_VERSION(1, 0),
+      Reserved: 0,
+      WskSocket: this.WskSocket.bind(this),
+      WskSocketConnect: this.WskSocketConnect.bind(this),
+      WskControlClient: this.WskControlClient.bind(this),
+    };
+    this.ConnectionDispatch = {
+      WskControlSocket: this.WskControlSocket.bind(this),
+      WskCloseSocket: this.WskCloseSocket.bind(this),
+      WskBind: this.WskBind.bind(this),
+      WskConnect: this.WskConnect.bind(this),
+      WskGetLocalAddress: this.WskGetLocalAddress.bind(this),
+      WskGetRemoteAddress: this.WskGetRemoteAddress.bind(this),
+      WskSend: this.WskSend.bind(this),
+      WskReceive: this.WskReceive.bind(this),
+      WskDisconnect: this.WskDisconnect.bind(this),
+      WskRelease: this.WskRelease.bind(this),
+    };
+  }
+
+  /** Sockets not yet closed (for leak checks). */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  private now(): number {
+    return this.opts.now();
+  }
+
+  private done<T>(v: T): T {
+    this.opts.afterCall?.();
+    return v;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Registration (Network Module Registrar side)
+
+  /** WskRegister: the client's NPI must ask for WSK major version 1. */
+  WskRegister(WskClientNpi: WSK_CLIENT_NPI, WskRegistration: WSK_REGISTRATION): NtStatus {
+    if (!WskClientNpi || !WskClientNpi.Dispatch || !WskRegistration) return STATUS_INVALID_PARAMETER;
+    if (WSK_MAJOR_VERSION(WskClientNpi.Dispatch.Version) !== 1) return STATUS_NOT_SUPPORTED;
+    if (WskRegistration._client && !WskRegistration._deregistered) return STATUS_INVALID_DEVICE_STATE;
+    WskRegistration._client = WskClientNpi;
+    WskRegistration._captures = 0;
+    WskRegistration._deregistered = false;
+    return STATUS_SUCCESS;
+  }
+
+  /** WskCaptureProviderNPI: the provider is always ready here, so any wait succeeds at once. */
+  WskCaptureProviderNPI(WskRegistration: WSK_REGISTRATION, _WaitTimeout: number, WskProviderNpi: Partial<WSK_PROVIDER_NPI>): NtStatus {
+    if (!WskRegistration?._client || WskRegistration._deregistered) return STATUS_DEVICE_NOT_READY;
+    WskRegistration._captures++;
+    WskProviderNpi.Client = { registration: WskRegistration };
+    WskProviderNpi.Dispatch = this.Dispatch;
+    return STATUS_SUCCESS;
+  }
+
+  WskReleaseProviderNPI(WskRegistration: WSK_REGISTRATION): void {
+    if (WskRegistration._captures > 0) WskRegistration._captures--;
+  }
+
+  /** WskDeregister: closes every socket of this provider's clients (their IRPs are cancelled). */
+  WskDeregister(WskRegistration: WSK_REGISTRATION): void {
+    WskRegistration._deregistered = true;
+    WskRegistration._captures = 0;
+  }
+
+  private clientOk(Client: WSK_CLIENT | undefined): boolean {
+    return !!Client && !!Client.registration?._client && !Client.registration._deregistered;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Provider dispatch
+
+  /**
+   * WskSocket (wsk-semantics.md §1.1): only connection-oriented and stream TCP sockets are
+   * provided. Completes at once; Information = the socket.
+   */
+  WskSocket(
+    Client: WSK_CLIENT,
+    AddressFamily: number,
+    SocketType: number,
+    Protocol: number,
+    Flags: number,
+    SocketContext: unknown,
+    Dispatch: WSK_CLIENT_CONNECTION_DISPATCH | undefined | null,
+    _OwningProcess: unknown,
+    _OwningThread: unknown,
+    _SecurityDescriptor: unknown,
+    Irp: Irp,
+  ): NtStatus {
+    beginIrp(Irp);
+    if (!this.clientOk(Client)) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (!isFamily(AddressFamily)) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (Flags !== WSK_FLAG_CONNECTION_SOCKET && Flags !== WSK_FLAG_STREAM_SOCKET) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    if (SocketType !== SOCK_STREAM || (Protocol !== IPPROTO_TCP && Protocol !== 0)) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    const s = new SocketImpl(this.ConnectionDispatch, AddressFamily, SocketContext, Dispatch ?? undefined, this.defaultProfile);
+    this.sockets.add(s);
+    return completeAtOnce(Irp, STATUS_SUCCESS, s);
+  }
+
+  /**
+   * WskSocketConnect (wsk-semantics.md §1.4): create, bind and connect; the family comes
+   * from the local address. Completes only when the handshake has finished or failed;
+   * Information = the socket on success.
+   */
+  WskSocketConnect(
+    Client: WSK_CLIENT,
+    SocketType: number,
+    Protocol: number,
+    LocalAddress: SOCKADDR,
+    RemoteAddress: SOCKADDR,
+    Flags: number,
+    SocketContext: unknown,
+    Dispatch: WSK_CLIENT_CONNECTION_DISPATCH | undefined | null,
+    _OwningProcess: unknown,
+    _OwningThread: unknown,
+    _SecurityDescriptor: unknown,
+    Irp: Irp,
+  ): NtStatus {
+    beginIrp(Irp);
+    if (!this.clientOk(Client) || Flags !== 0 || !LocalAddress || !RemoteAddress) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    const family = sockaddrFamily(LocalAddress);
+    if (!isFamily(family) || sockaddrFamily(RemoteAddress) !== family) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (SocketType !== SOCK_STREAM || (Protocol !== IPPROTO_TCP && Protocol !== 0)) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    const s = new SocketImpl(this.ConnectionDispatch, family, SocketContext, Dispatch ?? undefined, this.defaultProfile);
+    const bindStatus = this.bindSocket(s, LocalAddress);
+    if (bindStatus !== STATUS_SUCCESS) return completeAtOnce(Irp, bindStatus);
+    this.sockets.add(s);
+    const status = this.startConnect(s, RemoteAddress, Irp, true);
+    return this.done(status);
+  }
+
+  /** WskControlClient: no client-level controls are implemented. */
+  WskControlClient(Client: WSK_CLIENT, _ControlCode: number, _InputSize: number, _InputBuffer: unknown, _OutputSize: number, _OutputBuffer: unknown, _OutputSizeReturned: unknown, Irp: Irp | null): NtStatus {
+    if (!this.clientOk(Client)) return STATUS_INVALID_PARAMETER;
+    if (Irp) {
+      beginIrp(Irp);
+      return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    }
+    return STATUS_NOT_SUPPORTED;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Connection dispatch
+
+  private impl(Socket: WSK_SOCKET): SocketImpl | undefined {
+    return Socket instanceof SocketImpl && this.sockets.has(Socket) ? Socket : undefined;
+  }
+
+  private bindSocket(s: SocketImpl, LocalAddress: SOCKADDR): NtStatus {
+    if (sockaddrFamily(LocalAddress) !== s.family) return STATUS_INVALID_PARAMETER;
+    const addr = sockaddrAddress(LocalAddress);
+    const port = s.family === AF_INET ? (LocalAddress as { sin_port: number }).sin_port : (LocalAddress as { sin6_port: number }).sin6_port;
+    const wildcard = /^(0\.0\.0\.0|::)$/.test(addr);
+    const r = this.stack.bindPort(familyVersion(s.family), wildcard ? undefined : addr, port, s.profile);
+    if ("error" in r) return connectErrorStatus(r);
+    s.binding = r;
+    s.bindAddr = r.addr;
+    s.state = "bound";
+    return STATUS_SUCCESS;
+  }
+
+  /** WskBind (wsk-semantics.md §1.2): the port is assigned now; a wildcard IP is chosen at connect. */
+  WskBind(Socket: WSK_SOCKET, LocalAddress: SOCKADDR, Flags: number, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (Flags !== 0 || !LocalAddress) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (s.state !== "created") return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    return completeAtOnce(Irp, this.bindSocket(s, LocalAddress));
+  }
+
+  /** WskConnect (wsk-semantics.md §1.3): requires WskBind; completes when the handshake ends. */
+  WskConnect(Socket: WSK_SOCKET, RemoteAddress: SOCKADDR, Flags: number, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (Flags !== 0 || !RemoteAddress) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (sockaddrFamily(RemoteAddress) !== s.family) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    switch (s.state) {
+      case "created":
+      case "connecting":
+        return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+      case "connected":
+      case "disconnecting":
+        return completeAtOnce(Irp, STATUS_CONNECTION_ACTIVE);
+      default:
+        break;
+    }
+    return this.done(this.startConnect(s, RemoteAddress, Irp, false));
+  }
+
+  private startConnect(s: SocketImpl, RemoteAddress: SOCKADDR, Irp: Irp, socketConnect: boolean): NtStatus {
+    const remoteAddr = sockaddrAddress(RemoteAddress);
+    const remotePort = s.family === AF_INET ? (RemoteAddress as { sin_port: number }).sin_port : (RemoteAddress as { sin6_port: number }).sin6_port;
+    const profile = resolveProfile(s.profile, s.overrides);
+    const r = this.stack.connect(
+      { remote: { addr: remoteAddr, port: remotePort }, local: { addr: s.bindAddr, port: s.binding!.port }, profile },
+      this.now(),
+    );
+    if (!(r instanceof Connection)) {
+      const status = connectErrorStatus(r);
+      if (socketConnect) this.destroySocket(s);
+      return completeAtOnce(Irp, status);
+    }
+    s.conn = r;
+    s.remote = makeSockaddr(s.family, r.remoteAddr, r.remotePort);
+    s.state = "connecting";
+    s.connectIrp = Irp;
+    s.endStatus = undefined;
+    s.peerClosed = false;
+    r.owner = s;
+    r.events = {
+      established: () => this.onEstablished(s, socketConnect),
+      closed: (_c, outcome) => this.onClosed(s, outcome, socketConnect),
+      data: () => this.onData(s),
+      peerFin: () => this.onPeerFin(s),
+      acked: (_c, total) => this.onAcked(s, total),
+      finAcked: () => this.onFinAcked(s),
+    };
+    // IoCancelIrp during SYN-SENT: delete the TCB without sending anything (contract §3).
+    return pendIrp(Irp, (irp) => {
+      if (s.connectIrp !== irp) return;
+      const conn = s.conn;
+      s.connectIrp = undefined;
+      if (conn && (conn.state === "SYN-SENT" || conn.state === "SYN-RECEIVED")) {
+        conn.events = {};
+        conn.cancel(this.now());
+      }
+      s.conn = undefined;
+      s.remote = undefined;
+      s.state = "bound";
+      completeCancelled(irp);
+      if (socketConnect) this.destroySocket(s);
+      this.opts.afterCall?.();
+    });
+  }
+
+  private onEstablished(s: SocketImpl, socketConnect: boolean): void {
+    s.state = "connected";
+    const irp = s.connectIrp;
+    s.connectIrp = undefined;
+    if (irp) completePending(irp, STATUS_SUCCESS, socketConnect ? s : 0);
+  }
+
+  private onClosed(s: SocketImpl, outcome: Outcome, socketConnect: boolean): void {
+    const status = outcomeToStatus(outcome);
+    if (s.connectIrp) {
+      // The attempt failed: the socket is bound again and may connect again (contract §5).
+      const irp = s.connectIrp;
+      s.connectIrp = undefined;
+      s.conn = undefined;
+      s.remote = undefined;
+      s.state = "bound";
+      completePending(irp, status, 0);
+      if (socketConnect) this.destroySocket(s);
+      return;
+    }
+    // An established connection ended.
+    s.endStatus = outcome.kind === "finished" ? undefined : status;
+    const abortive = outcome.kind === "reset" || outcome.kind === "timedOut" || outcome.kind === "aborted";
+    if (abortive) {
+      const st = outcome.kind === "aborted" ? STATUS_CONNECTION_ABORTED : status;
+      this.failPending(s, st);
+      this.disconnectEvent(s, WSK_FLAG_ABORTIVE);
+    } else {
+      this.completeDisconnect(s, STATUS_SUCCESS);
+      // Graceful end: outstanding receives see end of stream.
+      this.flushReceives(s, true);
+    }
+    s.state = s.state === "closed" ? "closed" : "bound";
+    s.conn = undefined;
+  }
+
+  private failPending(s: SocketImpl, status: NtStatus): void {
+    const recvs = s.receives;
+    s.receives = [];
+    for (const r of recvs) completePending(r.irp, r.filled > 0 && status !== STATUS_CANCELLED ? STATUS_SUCCESS : status, r.filled > 0 && status !== STATUS_CANCELLED ? r.filled : 0);
+    const sends = s.sends;
+    s.sends = [];
+    for (const w of sends) completePending(w.irp, status, 0);
+    this.completeDisconnect(s, status);
+  }
+
+  private completeDisconnect(s: SocketImpl, status: NtStatus): void {
+    const irp = s.disconnectIrp;
+    s.disconnectIrp = undefined;
+    if (irp) completePending(irp, status, 0);
+  }
+
+  private disconnectEvent(s: SocketImpl, flags: number): void {
+    if (s.eventMask & WSK_EVENT_DISCONNECT && s.clientDispatch?.WskDisconnectEvent) s.clientDispatch.WskDisconnectEvent(s.context, flags);
+  }
+
+  private onData(s: SocketImpl): void {
+    this.flushReceives(s, false);
+    const conn = s.conn;
+    if (!conn || conn.rcvBuffered === 0) return;
+    // Receive event (WSK_EVENT_RECEIVE): indicate what is buffered; the client may accept it.
+    if (s.eventMask & WSK_EVENT_RECEIVE && s.clientDispatch?.WskReceiveEvent && s.receives.length === 0) {
+      const peek = conn.read(conn.rcvBuffered);
+      const accepted = { value: 0 };
+      const ind: WSK_DATA_INDICATION = { Next: null, Buffer: { Mdl: peek, Offset: 0, Length: peek.length } };
+      const st = s.clientDispatch.WskReceiveEvent(s.context, 0, ind, peek.length, accepted);
+      if (st === STATUS_DATA_NOT_ACCEPTED) {
+        // Put it back: the client will call WskReceive later.
+        conn.unread(peek);
+      } else if (st === STATUS_SUCCESS && accepted.value < peek.length && accepted.value >= 0) {
+        conn.unread(peek.subarray(accepted.value));
+      }
+      this.stack.noteRead(conn);
+    }
+  }
+
+  private onPeerFin(s: SocketImpl): void {
+    s.peerClosed = true;
+    this.flushReceives(s, true);
+    this.disconnectEvent(s, 0);
+  }
+
+  private onAcked(s: SocketImpl, total: number): void {
+    while (s.sends.length > 0 && s.sends[0].ackTarget <= total) {
+      const w = s.sends.shift()!;
+      completePending(w.irp, STATUS_SUCCESS, w.length);
+    }
+  }
+
+  private onFinAcked(s: SocketImpl): void {
+    this.completeDisconnect(s, STATUS_SUCCESS);
+  }
+
+  /** Completes pending receives from buffered data; at end of stream, with what they have. */
+  private flushReceives(s: SocketImpl, endOfStream: boolean): void {
+    const conn = s.conn;
+    while (s.receives.length > 0) {
+      const r = s.receives[0];
+      const want = r.buf.Length - r.filled;
+      if (conn && conn.rcvBuffered > 0 && want > 0) {
+        const data = conn.read(want);
+        if (!(r.flags & WSK_FLAG_DRAIN)) r.buf.Mdl.set(data, r.buf.Offset + r.filled);
+        r.filled += data.length;
+        this.stack.noteRead(conn);
+      }
+      const full = r.filled >= r.buf.Length;
+      const waitAll = (r.flags & WSK_FLAG_WAITALL) !== 0 || (r.flags & WSK_FLAG_DRAIN) !== 0;
+      if (full || (r.filled > 0 && !waitAll) || endOfStream || s.peerClosed) {
+        s.receives.shift();
+        completePending(r.irp, STATUS_SUCCESS, r.filled);
+        continue;
+      }
+      break;
+    }
+  }
+
+  WskGetLocalAddress(Socket: WSK_SOCKET, LocalAddress: Partial<SOCKADDR> | Record<string, unknown>, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (s.state === "created" || !s.binding) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    const addr = s.conn ? s.conn.localAddr : (s.bindAddr ?? (s.family === AF_INET ? "0.0.0.0" : "::"));
+    Object.assign(LocalAddress, makeSockaddr(s.family, addr, s.binding.port));
+    return completeAtOnce(Irp, STATUS_SUCCESS);
+  }
+
+  WskGetRemoteAddress(Socket: WSK_SOCKET, RemoteAddress: Partial<SOCKADDR> | Record<string, unknown>, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if ((s.state !== "connected" && s.state !== "disconnecting") || !s.remote) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    Object.assign(RemoteAddress, s.remote);
+    return completeAtOnce(Irp, STATUS_SUCCESS);
+  }
+
+  /**
+   * WskSend (wsk-semantics.md §1.7): WSK does no buffering on the caller's behalf, so the
+   * IRP completes when the peer has acknowledged all of its bytes (docs/wsk.md explains).
+   */
+  WskSend(Socket: WSK_SOCKET, Buffer: WSK_BUF, Flags: number, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (Flags & ~WSK_FLAG_NODELAY) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    if (!Buffer || Buffer.Offset < 0 || Buffer.Length < 0 || Buffer.Offset + Buffer.Length > Buffer.Mdl.length) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (s.state !== "connected" || !s.conn) return completeAtOnce(Irp, s.endStatus ?? STATUS_INVALID_DEVICE_STATE);
+    const conn = s.conn;
+    if (conn.finQueued || (conn.state !== "ESTABLISHED" && conn.state !== "CLOSE-WAIT")) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    if (Buffer.Length === 0) return completeAtOnce(Irp, STATUS_SUCCESS, 0);
+    const data = Buffer.Mdl.subarray(Buffer.Offset, Buffer.Offset + Buffer.Length);
+    const target = conn.totalAcked + conn.sendBuffered + data.length;
+    const w: PendingSend = { irp: Irp, length: data.length, ackTarget: target };
+    s.sends.push(w);
+    const status = pendIrp(Irp, (irp) => {
+      // Data already handed to TCP cannot be taken back; cancelling a send aborts the connection,
+      // as Windows does for a cancelled send on a stream socket.
+      const i = s.sends.indexOf(w);
+      if (i >= 0) s.sends.splice(i, 1);
+      completeCancelled(irp);
+      if (s.conn) s.conn.abort(this.now());
+      this.opts.afterCall?.();
+    });
+    conn.send(data, this.now());
+    return this.done(status);
+  }
+
+  /** WskReceive (wsk-semantics.md §1.8), with WSK_FLAG_WAITALL and WSK_FLAG_DRAIN. */
+  WskReceive(Socket: WSK_SOCKET, Buffer: WSK_BUF, Flags: number, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if ((Flags & WSK_FLAG_WAITALL) && (Flags & WSK_FLAG_DRAIN)) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (Flags & ~(WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    if (!Buffer || Buffer.Offset < 0 || Buffer.Length < 0 || Buffer.Offset + Buffer.Length > Buffer.Mdl.length) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if (s.state !== "connected" && s.state !== "disconnecting") {
+      if (s.endStatus !== undefined) return completeAtOnce(Irp, s.endStatus);
+      if (s.peerClosed) return completeAtOnce(Irp, STATUS_SUCCESS, 0);
+      return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    }
+    const r: PendingReceive = { irp: Irp, buf: Buffer, flags: Flags, filled: 0 };
+    s.receives.push(r);
+    // Try at once: the IRP must not be marked pending if it completes now.
+    const conn = s.conn!;
+    if (s.receives.length === 1) {
+      const want = Buffer.Length;
+      const avail = conn.rcvBuffered;
+      const waitAll = (Flags & (WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) !== 0;
+      if ((avail > 0 && (!waitAll || avail >= want)) || s.peerClosed || want === 0) {
+        s.receives.shift();
+        const data = conn.read(want);
+        if (!(Flags & WSK_FLAG_DRAIN)) Buffer.Mdl.set(data, Buffer.Offset);
+        this.stack.noteRead(conn);
+        return this.done(completeAtOnce(Irp, STATUS_SUCCESS, data.length));
+      }
+    }
+    return this.done(
+      pendIrp(Irp, (irp) => {
+        const i = s.receives.indexOf(r);
+        if (i >= 0) s.receives.splice(i, 1);
+        completeCancelled(irp);
+      }),
+    );
+  }
+
+  /** WskDisconnect (wsk-semantics.md §1.5): graceful (FIN after pending data) or abortive (RST). */
+  WskDisconnect(Socket: WSK_SOCKET, Buffer: WSK_BUF | null | undefined, Flags: number, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (Flags & ~WSK_FLAG_ABORTIVE) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    if ((Flags & WSK_FLAG_ABORTIVE) && Buffer) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
+    const conn = s.conn;
+    if (!conn || (s.state !== "connected" && s.state !== "disconnecting")) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    const now = this.now();
+    if (Flags & WSK_FLAG_ABORTIVE) {
+      // A pending graceful disconnect is forced to complete by the abortive one (L-DISC).
+      this.failPending(s, STATUS_CONNECTION_ABORTED);
+      conn.events = {};
+      conn.abort(now);
+      s.conn = undefined;
+      s.state = "bound";
+      s.endStatus = STATUS_CONNECTION_ABORTED;
+      return this.done(completeAtOnce(Irp, STATUS_SUCCESS));
+    }
+    if (s.disconnectIrp) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    if (Buffer && Buffer.Length > 0) {
+      const data = Buffer.Mdl.subarray(Buffer.Offset, Buffer.Offset + Buffer.Length);
+      conn.send(data, now);
+    }
+    s.state = "disconnecting";
+    s.disconnectIrp = Irp;
+    const status = pendIrp(Irp, (irp) => {
+      if (s.disconnectIrp !== irp) return;
+      s.disconnectIrp = undefined;
+      completeCancelled(irp);
+    });
+    conn.close(now);
+    return this.done(status);
+  }
+
+  /** WskRelease: data indicated by WskReceiveEvent is copied here, so there is nothing to free. */
+  WskRelease(Socket: WSK_SOCKET, _DataIndication: WSK_DATA_INDICATION | null): NtStatus {
+    return this.impl(Socket) ? STATUS_SUCCESS : STATUS_FILE_FORCED_CLOSED;
+  }
+
+  /**
+   * WskControlSocket: the knobs a Windows developer knows (contract §5), plus the profile.
+   * Set options apply to the next connect.
+   */
+  WskControlSocket(
+    Socket: WSK_SOCKET,
+    RequestType: WSK_CONTROL_SOCKET_TYPE,
+    ControlCode: number,
+    Level: number,
+    InputSize: number,
+    InputBuffer: unknown,
+    OutputSize: number,
+    OutputBuffer: { value?: unknown } | null,
+    OutputSizeReturned: { value?: number } | null,
+    Irp: Irp | null,
+  ): NtStatus {
+    const s = this.impl(Socket);
+    const finish = (status: NtStatus): NtStatus => {
+      if (!Irp) return status;
+      beginIrp(Irp);
+      return completeAtOnce(Irp, status, 0);
+    };
+    if (!s) return finish(STATUS_FILE_FORCED_CLOSED);
+    void InputSize;
+    void OutputSize;
+    const setOut = (v: unknown, size: number) => {
+      if (OutputBuffer) OutputBuffer.value = v;
+      if (OutputSizeReturned) OutputSizeReturned.value = size;
+    };
+    if (RequestType === WskSetOption && Level === SOL_SOCKET && ControlCode === SO_WSK_EVENT_CALLBACK) {
+      const ctl = InputBuffer as WSK_EVENT_CALLBACK_CONTROL | undefined;
+      if (!ctl || typeof ctl.EventMask !== "number") return finish(STATUS_INVALID_PARAMETER);
+      const bits = ctl.EventMask & ~WSK_EVENT_DISABLE;
+      if (bits & ~(WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT)) return finish(STATUS_INVALID_PARAMETER);
+      if (ctl.EventMask & WSK_EVENT_DISABLE) s.eventMask &= ~bits;
+      else {
+        s.eventMask |= bits;
+        // Data already buffered is indicated as soon as the receive event is enabled.
+        if (bits & WSK_EVENT_RECEIVE && s.conn && s.conn.rcvBuffered > 0) this.onData(s);
+      }
+      return finish(STATUS_SUCCESS);
+    }
+    if (RequestType === WskIoctl && ControlCode === SIO_TCP_INITIAL_RTO) {
+      const p = InputBuffer as TCP_INITIAL_RTO_PARAMETERS | undefined;
+      if (!p || typeof p.Rtt !== "number" || typeof p.MaxSynRetransmissions !== "number") return finish(STATUS_INVALID_PARAMETER);
+      if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+      if (p.Rtt === TCP_INITIAL_RTO_DEFAULT_RTT) delete s.overrides.initialRtoMs;
+      else if (p.Rtt !== TCP_INITIAL_RTO_UNSPECIFIED_RTT) s.overrides.initialRtoMs = p.Rtt;
+      if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS) {
+        // One SYN only, and a RST refuses at once (Windows 10 1709+).
+        s.overrides.synRetries = 0;
+        s.overrides.rstRetryDelayMs = 0;
+      } else if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_DEFAULT_MAX_SYN_RETRANSMISSIONS) {
+        delete s.overrides.synRetries;
+      } else if (p.MaxSynRetransmissions !== TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS) {
+        s.overrides.synRetries = p.MaxSynRetransmissions;
+      }
+      return finish(STATUS_SUCCESS);
+    }
+    if (Level === IPPROTO_TCP && (RequestType === WskSetOption || RequestType === WskGetOption)) {
+      const set = RequestType === WskSetOption;
+      const eff = resolveProfile(s.profile, s.overrides);
+      const flag = (v: unknown) => (typeof v === "number" ? v !== 0 : Boolean(v));
+      switch (ControlCode) {
+        case TCP_NODELAY:
+          if (set) {
+            s.overrides.nodelay = flag(InputBuffer);
+            if (s.conn) (s.conn.profile as Profile).nodelay = s.overrides.nodelay;
+          } else setOut(eff.nodelay ? 1 : 0, 4);
+          return finish(STATUS_SUCCESS);
+        case TCP_FAIL_CONNECT_ON_ICMP_ERROR:
+          if (set) s.overrides.failConnectOnIcmpError = flag(InputBuffer);
+          else setOut(eff.failConnectOnIcmpError ? 1 : 0, 4);
+          return finish(STATUS_SUCCESS);
+        case TCP_TIMESTAMPS:
+          if (set) {
+            if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+            s.overrides.timestamps = flag(InputBuffer);
+          } else setOut(s.conn ? (s.conn.tsEnabled ? 1 : 0) : eff.timestamps ? 1 : 0, 4);
+          return finish(STATUS_SUCCESS);
+        case TCP_MAXSEG:
+          if (set) {
+            const v = Number(InputBuffer);
+            if (!Number.isInteger(v) || v < 0 || v > 65535) return finish(STATUS_INVALID_PARAMETER);
+            s.overrides.mssOverride = v;
+          } else setOut(s.conn ? s.conn.sndMss : eff.mssOverride || this.stack.mtu - (s.family === AF_INET ? 40 : 60), 4);
+          return finish(STATUS_SUCCESS);
+        default:
+          return finish(STATUS_NOT_SUPPORTED);
+      }
+    }
+    // The profile (synack's own option): SOL_SOCKET, code "profile", value a profile name.
+    if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_PROFILE) {
+      if (RequestType === WskSetOption) {
+        const name = String(InputBuffer);
+        if (!isProfileName(name)) return finish(STATUS_INVALID_PARAMETER);
+        if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+        s.profile = resolveProfile(name);
+        return finish(STATUS_SUCCESS);
+      }
+      setOut(s.profile.name, s.profile.name.length);
+      return finish(STATUS_SUCCESS);
+    }
+    return finish(STATUS_NOT_SUPPORTED);
+  }
+
+  /**
+   * WskCloseSocket (wsk-semantics.md §1.6): cancels and completes every pending IRP of the
+   * socket (STATUS_CANCELLED), aborts the connection unless it was fully closed, frees the
+   * port. Afterwards every call returns STATUS_FILE_FORCED_CLOSED.
+   */
+  WskCloseSocket(Socket: WSK_SOCKET, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    const now = this.now();
+    const conn = s.conn;
+    if (s.connectIrp) {
+      const irp = s.connectIrp;
+      s.connectIrp = undefined;
+      completePending(irp, STATUS_CANCELLED, 0);
+    }
+    this.failPending(s, STATUS_CANCELLED);
+    if (conn) {
+      conn.events = {};
+      if (conn.state === "SYN-SENT" || conn.state === "SYN-RECEIVED") conn.cancel(now);
+      else if (conn.state !== "CLOSED" && conn.state !== "TIME-WAIT") conn.abort(now);
+    }
+    this.destroySocket(s);
+    return this.done(completeAtOnce(Irp, STATUS_SUCCESS));
+  }
+
+  private destroySocket(s: SocketImpl): void {
+    s.state = "closed";
+    s.conn = undefined;
+    if (s.binding) this.stack.releasePort(s.binding);
+    s.binding = undefined;
+    this.sockets.delete(s);
+  }
+}
+
+/** synack's own SOL_SOCKET option to pick a behaviour profile per socket (contract §5). */
+export const SYNACK_SO_PROFILE = 0x5359_4e01;

@@ -1,0 +1,545 @@
+// The Stack: local addresses, demultiplexing, ICMP routing, timers and output. Pure and
+// deterministic (design.md): time comes in as `now` (ms), randomness through `random`;
+// packets go in through input() and out through poll()/takeOutput().
+import { canonicalIp, inPrefix, parseIp } from "./wire/addr.js";
+import { buildTcpPacket, describePacket, parsePacket } from "./wire/packet.js";
+import { summarizeOptions } from "./wire/tcp-options.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpSegment } from "./wire/types.js";
+import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionView } from "./tcp/connection.js";
+import { icmpMeaning } from "./tcp/icmp-policy.js";
+import { rfc6056PortOffset, rfc6528Isn } from "./tcp/isn.js";
+import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
+import { seqAdd, seqInWindow } from "./tcp/seq.js";
+import { TimerHeap } from "./timers.js";
+import type { RandomSource } from "./random.js";
+import type { TraceEvent, TraceSink } from "./trace.js";
+
+export interface LocalAddress {
+  /** "10.0.0.2" or "fd00::2". */
+  addr: string;
+  /** On-link prefix length (e.g. 24, 64). */
+  prefix: number;
+}
+
+export interface StackConfig {
+  addresses: Array<LocalAddress | string>;
+  /** Default gateways: destinations off-link are reachable only through them. */
+  gateway4?: string;
+  gateway6?: string;
+  /** Link MTU in bytes (default 1500). */
+  mtu?: number;
+  profile?: ProfileName | Profile;
+  random: RandomSource;
+  /** Secret for RFC 6528 ISNs and RFC 6056 ports; 16 bytes (drawn from `random` if absent). */
+  isnSecret?: Uint8Array;
+  /** Answer segments to closed ports with RST (RFC 9293 §3.10.7.1); default true. */
+  rstForClosedPorts?: boolean;
+  trace?: TraceSink;
+}
+
+export interface StackStats {
+  rxPackets: number;
+  txPackets: number;
+  rxDropped: number;
+  /** Drop counts by reason ("tcp checksum", "not for us", "icmpv6 chatter", ...). */
+  drops: Record<string, number>;
+  rstSent: number;
+  icmpAccepted: number;
+  icmpIgnored: number;
+  connectionsOpened: number;
+  connectionsLive: number;
+}
+
+export type ConnectError =
+  | { error: "invalidAddress"; detail: string }
+  | { error: "familyMismatch"; detail: string }
+  | { error: "addressNotOwned"; detail: string }
+  | { error: "addressInUse"; detail: string }
+  | { error: "portsExhausted"; detail: string }
+  | { error: "noRoute"; detail: string };
+
+export interface Endpoint {
+  addr: string;
+  port: number;
+}
+
+export interface ConnectOptions {
+  remote: Endpoint;
+  /** Local address and/or port; a port from `bindPort` is honoured as is. */
+  local?: { addr?: string; port?: number };
+  profile?: ProfileName | Profile;
+  overrides?: ProfileOverrides;
+  /** Fixes the initial send sequence number (replay --strict, tests); default RFC 6528. */
+  iss?: number;
+  /** Fixes the offset of our TSval clock (replay --strict, tests); default random. */
+  tsOffset?: number;
+}
+
+/** A local port held by a socket between bind and close (WskBind assigns the port). */
+export interface PortBinding {
+  readonly version: 4 | 6;
+  /** undefined = wildcard address. */
+  readonly addr: string | undefined;
+  readonly port: number;
+  released: boolean;
+}
+
+function key(remoteAddr: string, remotePort: number, localAddr: string, localPort: number): string {
+  return `${remoteAddr}|${remotePort}|${localAddr}|${localPort}`;
+}
+
+export class Stack implements ConnectionHost {
+  readonly addresses: LocalAddress[];
+  readonly mtu: number;
+  readonly profile: Profile;
+  private readonly random: RandomSource;
+  private readonly secret: Uint8Array;
+  private readonly gateway4?: string;
+  private readonly gateway6?: string;
+  private readonly rstForClosedPorts: boolean;
+  private traceSink: TraceSink | undefined;
+
+  private readonly conns = new Map<string, Connection>();
+  private readonly timers = new TimerHeap<Connection>();
+  private readonly bindings = new Map<number, PortBinding[]>();
+  private outbox: Uint8Array[] = [];
+  private nextId = 1;
+  private lastNow = 0;
+  private readonly windowUpdates = new Set<Connection>();
+
+  readonly stats: StackStats = {
+    rxPackets: 0,
+    txPackets: 0,
+    rxDropped: 0,
+    drops: {},
+    rstSent: 0,
+    icmpAccepted: 0,
+    icmpIgnored: 0,
+    connectionsOpened: 0,
+    connectionsLive: 0,
+  };
+
+  constructor(cfg: StackConfig) {
+    this.addresses = cfg.addresses.map((a) => {
+      const la = typeof a === "string" ? parseLocal(a) : a;
+      const c = canonicalIp(la.addr);
+      if (!c) throw new Error(`invalid local address: ${la.addr}`);
+      return { addr: c, prefix: la.prefix };
+    });
+    this.mtu = cfg.mtu ?? 1500;
+    this.profile = resolveProfile(cfg.profile ?? "windows");
+    this.random = cfg.random;
+    this.secret = cfg.isnSecret ?? randomSecret(cfg.random);
+    this.gateway4 = cfg.gateway4 ? canonicalIp(cfg.gateway4) : undefined;
+    this.gateway6 = cfg.gateway6 ? canonicalIp(cfg.gateway6) : undefined;
+    this.rstForClosedPorts = cfg.rstForClosedPorts ?? true;
+    this.traceSink = cfg.trace;
+  }
+
+  get tracing(): boolean {
+    return this.traceSink !== undefined;
+  }
+
+  setTrace(sink: TraceSink | undefined): void {
+    this.traceSink = sink;
+  }
+
+  /** Live connections (including TIME-WAIT). */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.conns.values();
+  }
+
+  /** Timers with a live deadline. */
+  get pendingTimers(): number {
+    return this.timers.liveCount;
+  }
+
+  /** Ports held by bindings. */
+  get boundPorts(): number {
+    let n = 0;
+    for (const l of this.bindings.values()) n += l.length;
+    return n;
+  }
+
+  ownsAddress(addr: string): boolean {
+    return this.addresses.some((a) => a.addr === addr);
+  }
+
+  // -------------------------------------------------------------------------------
+  // Routing and ports
+
+  /** The local address to use towards `remote` (RFC 1122 §3.3.4.3 source selection, simplified). */
+  route(remote: string): { ok: true; local: string } | { ok: false; detail: string } {
+    const v = remote.includes(":") ? 6 : 4;
+    const same = this.addresses.filter((a) => (a.addr.includes(":") ? 6 : 4) === v);
+    if (same.length === 0) return { ok: false, detail: `no IPv${v} address on this stack` };
+    const onLink = same.find((a) => inPrefix(remote, a.addr, a.prefix));
+    if (onLink) return { ok: true, local: onLink.addr };
+    const gw = v === 4 ? this.gateway4 : this.gateway6;
+    if (gw) {
+      const viaGw = same.find((a) => inPrefix(gw, a.addr, a.prefix)) ?? same[0];
+      return { ok: true, local: viaGw.addr };
+    }
+    return { ok: false, detail: `no route to ${remote}: not on-link and no IPv${v} gateway` };
+  }
+
+  private portFree(version: 4 | 6, addr: string | undefined, port: number): boolean {
+    const list = this.bindings.get(port);
+    if (!list) return true;
+    return !list.some((b) => !b.released && b.version === version && (b.addr === undefined || addr === undefined || b.addr === addr));
+  }
+
+  /**
+   * Reserves a local port (WskBind). Port 0 picks an ephemeral port at random from the
+   * profile's range (RFC 6056 §3.3.1, Algorithm 1: the remote is not known yet).
+   */
+  bindPort(version: 4 | 6, addr: string | undefined, port: number, profile: Profile = this.profile): PortBinding | ConnectError {
+    if (addr !== undefined) {
+      const c = canonicalIp(addr);
+      if (!c) return { error: "invalidAddress", detail: `invalid address ${addr}` };
+      if ((c.includes(":") ? 6 : 4) !== version) return { error: "familyMismatch", detail: `${addr} is not IPv${version}` };
+      if (!this.ownsAddress(c)) return { error: "addressNotOwned", detail: `${addr} is not an address of this stack` };
+      addr = c;
+    }
+    if (port < 0 || port > 65535 || !Number.isInteger(port)) return { error: "invalidAddress", detail: `invalid port ${port}` };
+    if (port !== 0) {
+      if (!this.portFree(version, addr, port)) return { error: "addressInUse", detail: `port ${port} is in use` };
+      return this.addBinding(version, addr, port);
+    }
+    const lo = profile.ephemeralLow;
+    const n = profile.ephemeralHigh - lo + 1;
+    const start = this.random.nextUint32() % n;
+    for (let i = 0; i < n; i++) {
+      const p = lo + ((start + i) % n);
+      if (this.portFree(version, addr, p) && !this.portInAnyConnection(p)) return this.addBinding(version, addr, p);
+    }
+    return { error: "portsExhausted", detail: `no free port in ${lo}-${profile.ephemeralHigh}` };
+  }
+
+  private portInAnyConnection(port: number): boolean {
+    // Cheap check through bindings only: connections without a binding use chooseEphemeral.
+    return this.bindings.has(port);
+  }
+
+  private addBinding(version: 4 | 6, addr: string | undefined, port: number): PortBinding {
+    const b: PortBinding = { version, addr, port, released: false };
+    const list = this.bindings.get(port);
+    if (list) list.push(b);
+    else this.bindings.set(port, [b]);
+    return b;
+  }
+
+  releasePort(b: PortBinding): void {
+    if (b.released) return;
+    b.released = true;
+    const list = this.bindings.get(b.port);
+    if (!list) return;
+    const i = list.indexOf(b);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.bindings.delete(b.port);
+  }
+
+  /** RFC 6056 §3.3.3 Algorithm 3: hash-based start, linear probe, never a live 4-tuple. */
+  private chooseEphemeral(profile: Profile, local: string, remote: Endpoint): number | undefined {
+    const lo = profile.ephemeralLow;
+    const n = profile.ephemeralHigh - lo + 1;
+    const offset = rfc6056PortOffset(this.secret, local, remote.addr, remote.port);
+    const start = (offset + this.random.nextUint32()) % n;
+    for (let i = 0; i < n; i++) {
+      const p = lo + ((start + i) % n);
+      if (!this.conns.has(key(remote.addr, remote.port, local, p)) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p;
+    }
+    return undefined;
+  }
+
+  // -------------------------------------------------------------------------------
+  // Opening connections
+
+  /**
+   * Active OPEN (RFC 9293 §3.10.1). Sends the SYN at once (into the outbox) and returns the
+   * connection in SYN-SENT, or an error when the call cannot even start.
+   */
+  connect(opts: ConnectOptions, now: number): Connection | ConnectError {
+    this.lastNow = now;
+    const remoteAddr = canonicalIp(opts.remote.addr);
+    if (!remoteAddr) return { error: "invalidAddress", detail: `invalid remote address ${opts.remote.addr}` };
+    const rp = opts.remote.port;
+    if (!Number.isInteger(rp) || rp < 1 || rp > 65535) return { error: "invalidAddress", detail: `invalid remote port ${rp}` };
+    const version: 4 | 6 = remoteAddr.includes(":") ? 6 : 4;
+    const remote = { addr: remoteAddr, port: rp };
+    if (isUnspecified(remoteAddr)) return { error: "invalidAddress", detail: "remote address is unspecified" };
+    const profile = resolveProfile(opts.profile ?? this.profile, opts.overrides);
+
+    let localAddr: string;
+    if (opts.local?.addr !== undefined && !isUnspecified(opts.local.addr)) {
+      const c = canonicalIp(opts.local.addr);
+      if (!c) return { error: "invalidAddress", detail: `invalid local address ${opts.local.addr}` };
+      if ((c.includes(":") ? 6 : 4) !== version) return { error: "familyMismatch", detail: `local ${c} and remote ${remoteAddr} differ in family` };
+      if (!this.ownsAddress(c)) return { error: "addressNotOwned", detail: `${c} is not an address of this stack` };
+      localAddr = c;
+      const r = this.route(remoteAddr);
+      if (!r.ok) return { error: "noRoute", detail: r.detail };
+    } else {
+      const r = this.route(remoteAddr);
+      if (!r.ok) return { error: "noRoute", detail: r.detail };
+      localAddr = r.local;
+    }
+    let localPort = opts.local?.port ?? 0;
+    if (localPort === 0) {
+      const p = this.chooseEphemeral(profile, localAddr, remote);
+      if (p === undefined) return { error: "portsExhausted", detail: `no free port in ${profile.ephemeralLow}-${profile.ephemeralHigh}` };
+      localPort = p;
+    }
+    const k = key(remoteAddr, rp, localAddr, localPort);
+    if (this.conns.has(k)) return { error: "addressInUse", detail: `4-tuple ${localAddr}:${localPort} -> ${remoteAddr}:${rp} is in use` };
+
+    const conn = new Connection(
+      {
+        id: this.nextId++,
+        version,
+        localAddr,
+        localPort,
+        remoteAddr,
+        remotePort: rp,
+        profile,
+        iss: opts.iss !== undefined ? opts.iss >>> 0 : rfc6528Isn(this.secret, now, localAddr, localPort, remoteAddr, rp),
+        tsOffset: opts.tsOffset !== undefined ? opts.tsOffset >>> 0 : profile.timestamps ? this.random.nextUint32() : 0,
+        mtu: this.mtu,
+        now,
+      },
+      this,
+    );
+    this.conns.set(k, conn);
+    this.stats.connectionsOpened++;
+    this.stats.connectionsLive = this.conns.size;
+    conn.open(now);
+    return conn;
+  }
+
+  // -------------------------------------------------------------------------------
+  // ConnectionHost
+
+  emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void {
+    const bytes = buildTcpPacket({
+      src: conn.localAddr,
+      dst: conn.remoteAddr,
+      ttl: conn.profile.ttl,
+      srcPort: conn.localPort,
+      dstPort: conn.remotePort,
+      seq: seg.seq,
+      ack: seg.ack,
+      flags: seg.flags,
+      window: seg.window,
+      options: seg.options,
+      payload: seg.payload,
+    });
+    if (seg.flags & TCP_RST) this.stats.rstSent++;
+    this.push(bytes);
+    if (this.traceSink) {
+      const p = parsePacket(bytes);
+      this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet: p.ok ? describePacket(p.value) : undefined });
+    }
+  }
+
+  trace(conn: Connection, now: number, kind: TraceEvent["kind"], decision: string, rule?: string, stateBefore?: string): void {
+    if (!this.traceSink) return;
+    this.traceSink({ t: now, kind, conn: conn.id, tuple: conn.tuple, stateBefore, stateAfter: conn.state, decision, rule });
+  }
+
+  rearm(conn: Connection): void {
+    if (conn.state === "CLOSED") {
+      this.timers.cancel(conn);
+      return;
+    }
+    this.timers.arm(conn, conn.nextDeadline());
+  }
+
+  release(conn: Connection): void {
+    const k = key(conn.remoteAddr, conn.remotePort, conn.localAddr, conn.localPort);
+    if (this.conns.get(k) === conn) this.conns.delete(k);
+    this.timers.cancel(conn);
+    this.windowUpdates.delete(conn);
+    this.stats.connectionsLive = this.conns.size;
+  }
+
+  private push(bytes: Uint8Array): void {
+    this.outbox.push(bytes);
+    this.stats.txPackets++;
+  }
+
+  // -------------------------------------------------------------------------------
+  // Input
+
+  private drop(reason: string, now: number, packet?: string): void {
+    this.stats.rxDropped++;
+    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
+    if (this.traceSink) this.traceSink({ t: now, kind: "drop", decision: `drop: ${reason}`, packet });
+  }
+
+  /**
+   * An IP packet from the link. Never throws on bad input: every rejection is counted in
+   * `stats.drops` by reason and traced. The bytes are not retained (views are copied).
+   */
+  input(bytes: Uint8Array, now: number): void {
+    this.lastNow = now;
+    this.stats.rxPackets++;
+    const parsed = parsePacket(bytes);
+    if (!parsed.ok) {
+      this.drop(parsed.reason, now);
+      return;
+    }
+    const pkt = parsed.value;
+    if (!this.ownsAddress(pkt.ip.dst)) {
+      // Multicast chatter (MLD reports, router/neighbour solicitations) and stray packets.
+      this.drop(pkt.ip.version === 6 && pkt.l4.kind === "icmp" ? "icmpv6 not for us" : "not for us", now);
+      return;
+    }
+    switch (pkt.l4.kind) {
+      case "tcp":
+        this.inputTcp(pkt, pkt.l4.tcp, now);
+        return;
+      case "icmp":
+        this.inputIcmp(pkt, pkt.l4.icmp, now);
+        return;
+      default:
+        this.drop(`protocol ${pkt.l4.protocol} not handled`, now);
+    }
+  }
+
+  private inputTcp(pkt: Packet, seg: TcpSegment, now: number): void {
+    const conn = this.conns.get(key(pkt.ip.src, seg.srcPort, pkt.ip.dst, seg.dstPort));
+    if (this.traceSink) this.traceSink({ t: now, kind: "in", conn: conn?.id, tuple: conn?.tuple, stateBefore: conn?.state, decision: conn ? "segment for connection" : "segment for no connection", packet: describePacket(pkt) });
+    if (!conn) {
+      this.answerClosed(pkt, seg, now);
+      return;
+    }
+    const s = summarizeOptions(seg.options);
+    const opt: SegmentOptionView = { mss: s.mss, wscale: s.wscale, sackOK: s.sackOK, ts: s.ts };
+    conn.onSegment(seg, now, opt);
+    if (conn.pendingWindowUpdate) this.windowUpdates.add(conn);
+    if (conn.state !== "CLOSED") this.rearm(conn);
+  }
+
+  /** RFC 9293 §3.10.7.1: segment for a CLOSED (non-existent) connection. */
+  private answerClosed(pkt: Packet, seg: TcpSegment, now: number): void {
+    // An incoming segment containing a RST is discarded.
+    if (seg.flags & TCP_RST) {
+      this.drop("rst for no connection", now);
+      return;
+    }
+    if (!this.rstForClosedPorts) {
+      this.drop("no connection", now);
+      return;
+    }
+    let out: { seq: number; ack: number; flags: number };
+    if (seg.flags & TCP_ACK) {
+      // If the ACK bit is on: <SEQ=SEG.ACK><CTL=RST>
+      out = { seq: seg.ack, ack: 0, flags: TCP_RST };
+    } else {
+      // If the ACK bit is off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+      const len = seg.payload.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
+      out = { seq: 0, ack: seqAdd(seg.seq, len), flags: TCP_RST | TCP_ACK };
+    }
+    const bytes = buildTcpPacket({ src: pkt.ip.dst, dst: pkt.ip.src, ttl: this.profile.ttl, srcPort: seg.dstPort, dstPort: seg.srcPort, seq: out.seq, ack: out.ack, flags: out.flags, window: 0 });
+    this.stats.rstSent++;
+    this.push(bytes);
+    if (this.traceSink) {
+      const p = parsePacket(bytes);
+      this.traceSink({ t: now, kind: "out", decision: "no connection -> RST", rule: "RFC 9293 §3.10.7.1: segment to CLOSED -> RST", packet: p.ok ? describePacket(p.value) : undefined });
+    }
+  }
+
+  private inputIcmp(pkt: Packet, icmp: IcmpMessage, now: number): void {
+    const q = icmp.quote;
+    if (!q || q.protocol !== 6 || q.srcPort === undefined || q.dstPort === undefined || q.seq === undefined) {
+      this.stats.icmpIgnored++;
+      this.drop(icmp.version === 6 ? "icmpv6 not about tcp" : "icmp not about tcp", now, describePacket(pkt));
+      return;
+    }
+    // RFC 5927 §4.1: the quoted 4-tuple must match a connection ...
+    const conn = this.conns.get(key(q.dst, q.dstPort, q.src, q.srcPort));
+    if (!conn) {
+      this.stats.icmpIgnored++;
+      this.drop("icmp for no connection", now, describePacket(pkt));
+      return;
+    }
+    // ... and SND.UNA =< SEG.SEQ < SND.NXT.
+    const inFlight = conn.sndUna !== conn.sndNxt ? seqInWindow(q.seq, conn.sndUna, conn.sndNxt) : q.seq === conn.sndUna;
+    if (!inFlight) {
+      this.stats.icmpIgnored++;
+      this.trace(conn, now, "icmp", `quoted seq ${q.seq} outside SND.UNA..SND.NXT: ignored`, "RFC 5927 §4.1");
+      this.drop("icmp quotes a sequence number not in flight", now, describePacket(pkt));
+      return;
+    }
+    this.stats.icmpAccepted++;
+    const meaning = icmpMeaning(icmp);
+    if (this.traceSink) this.traceSink({ t: now, kind: "icmp", conn: conn.id, tuple: conn.tuple, stateBefore: conn.state, decision: `ICMP${icmp.version === 6 ? "v6" : ""} type ${icmp.type} code ${icmp.code}`, packet: describePacket(pkt) });
+    conn.onIcmp(meaning, { version: icmp.version, type: icmp.type, code: icmp.code, from: pkt.ip.src }, now);
+    if (conn.state !== "CLOSED") this.rearm(conn);
+  }
+
+  // -------------------------------------------------------------------------------
+  // Time and output
+
+  /** The earliest time poll() has work to do, or undefined when idle. */
+  nextDeadline(): number | undefined {
+    if (this.outbox.length > 0 || this.windowUpdates.size > 0) return this.lastNow;
+    return this.timers.peek();
+  }
+
+  /** Runs every timer due at `now`, then returns (and clears) the packets to send. */
+  poll(now: number): Uint8Array[] {
+    this.lastNow = now;
+    for (const c of this.windowUpdates) c.flushWindowUpdate(now);
+    this.windowUpdates.clear();
+    for (;;) {
+      const c = this.timers.popDue(now);
+      if (!c) break;
+      c.onTimer(now);
+      if (c.state !== "CLOSED") this.rearm(c);
+    }
+    return this.takeOutput();
+  }
+
+  /** Packets produced so far (by input(), connect() or user calls), without running timers. */
+  takeOutput(): Uint8Array[] {
+    if (this.outbox.length === 0) return EMPTY;
+    const out = this.outbox;
+    this.outbox = [];
+    return out;
+  }
+
+  /** Marks a connection whose window reopened after read() (flushed by the next poll). */
+  noteRead(conn: Connection): void {
+    if (conn.pendingWindowUpdate) this.windowUpdates.add(conn);
+  }
+}
+
+const EMPTY: Uint8Array[] = [];
+
+function parseLocal(text: string): LocalAddress {
+  const slash = text.indexOf("/");
+  if (slash < 0) return { addr: text, prefix: text.includes(":") ? 64 : 24 };
+  return { addr: text.slice(0, slash), prefix: Number(text.slice(slash + 1)) };
+}
+
+function isUnspecified(addr: string): boolean {
+  const p = parseIp(addr);
+  return p.ok && p.value.bytes.every((b) => b === 0);
+}
+
+function randomSecret(rnd: RandomSource): Uint8Array {
+  const s = new Uint8Array(16);
+  for (let i = 0; i < 16; i += 4) {
+    const v = rnd.nextUint32();
+    s[i] = v & 0xff;
+    s[i + 1] = (v >>> 8) & 0xff;
+    s[i + 2] = (v >>> 16) & 0xff;
+    s[i + 3] = v >>> 24;
+  }
+  return s;
+}

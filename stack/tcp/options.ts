@@ -1,0 +1,95 @@
+// Option layouts of the SYN, SYN-ACK and later segments, byte-for-byte as each profile's
+// OS writes them (conformance scripts compare options exactly).
+import type { TcpOption } from "../wire/types.js";
+import type { OptionLayout } from "./profiles.js";
+
+export interface HandshakeOptionValues {
+  mss: number;
+  /** Window-scale shift to offer, or undefined for none. */
+  wscale?: number;
+  sackOK: boolean;
+  ts?: { val: number; ecr: number };
+}
+
+/**
+ * FreeBSD's tcp_addoptions() padding rules (also used for the `rfc` profile): MSS on a
+ * 4-byte boundary, window scale at an odd offset, SACK-permitted at an even offset,
+ * timestamps at offset 2 mod 4, then EOL padding to a multiple of 4.
+ */
+function freebsdLayout(v: HandshakeOptionValues): TcpOption[] {
+  const out: TcpOption[] = [];
+  let len = 0;
+  const pad = (until: () => boolean) => {
+    while (!until()) {
+      out.push({ kind: "nop" });
+      len += 1;
+    }
+  };
+  pad(() => len % 4 === 0);
+  out.push({ kind: "mss", value: v.mss });
+  len += 4;
+  if (v.wscale !== undefined) {
+    pad(() => len !== 0 && len % 2 === 1);
+    out.push({ kind: "wscale", shift: v.wscale });
+    len += 3;
+  }
+  if (v.sackOK) {
+    pad(() => len % 2 === 0);
+    out.push({ kind: "sackOK" });
+    len += 2;
+  }
+  if (v.ts) {
+    pad(() => len !== 0 && len % 4 === 2);
+    out.push({ kind: "ts", val: v.ts.val, ecr: v.ts.ecr });
+    len += 10;
+  }
+  while (len % 4 !== 0) {
+    out.push({ kind: "eol" });
+    len += 1;
+  }
+  return out;
+}
+
+/** Linux tcp_options_write(): MSS, then SACK-permitted+TS or NOP-padded, then NOP+wscale. */
+function linuxLayout(v: HandshakeOptionValues): TcpOption[] {
+  const out: TcpOption[] = [{ kind: "mss", value: v.mss }];
+  if (v.ts) {
+    if (v.sackOK) out.push({ kind: "sackOK" });
+    else out.push({ kind: "nop" }, { kind: "nop" });
+    out.push({ kind: "ts", val: v.ts.val, ecr: v.ts.ecr });
+  } else if (v.sackOK) {
+    out.push({ kind: "nop" }, { kind: "nop" }, { kind: "sackOK" });
+  }
+  if (v.wscale !== undefined) out.push({ kind: "nop" }, { kind: "wscale", shift: v.wscale });
+  return out;
+}
+
+/** Windows: MSS, NOP+wscale, NOP+NOP+TS, NOP+NOP+SACK-permitted. */
+function windowsLayout(v: HandshakeOptionValues): TcpOption[] {
+  const out: TcpOption[] = [{ kind: "mss", value: v.mss }];
+  if (v.wscale !== undefined) out.push({ kind: "nop" }, { kind: "wscale", shift: v.wscale });
+  if (v.ts) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: v.ts.val, ecr: v.ts.ecr });
+  if (v.sackOK) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "sackOK" });
+  return out;
+}
+
+/** The options of a SYN or SYN-ACK in the given layout. */
+export function handshakeOptions(layout: OptionLayout, v: HandshakeOptionValues): TcpOption[] {
+  switch (layout) {
+    case "linux":
+      return linuxLayout(v);
+    case "windows":
+      return windowsLayout(v);
+    case "freebsd":
+    case "rfc":
+      return freebsdLayout(v);
+  }
+}
+
+/** Options of a non-SYN segment: NOP,NOP,TS (all our layouts agree) and SACK blocks. */
+export function segmentOptions(ts: { val: number; ecr: number } | undefined, sack?: Array<[number, number]>): TcpOption[] {
+  const out: TcpOption[] = [];
+  if (ts) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: ts.val, ecr: ts.ecr });
+  if (sack && sack.length > 0) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "sack", blocks: sack });
+  return out;
+}

@@ -1,0 +1,219 @@
+// Behaviour profiles (contract §3) as plain data. Every knob can be overridden per
+// connection: `resolveProfile(base, overrides)`. The SYN option layouts are named after the
+// OS whose byte layout they reproduce; `synOptions()` in options.ts writes them.
+
+export type ProfileName = "windows" | "linux" | "freebsd" | "rfc";
+export type OptionLayout = "windows" | "linux" | "freebsd" | "rfc";
+
+/** What the stack does with an ICMP error about a connection in SYN-SENT. */
+export type IcmpPolicy =
+  | "ignore" // windows default: nothing (unless failConnectOnIcmpError)
+  | "abort" // linux: every destination-unreachable / time-exceeded / parameter-problem aborts
+  | "hardAbort" // freebsd: hard errors abort, soft ignored
+  | "hardAbortSoftRemember"; // rfc: hard abort; soft remembered, reported at give-up (RFC 1122 §4.2.3.9)
+
+export type SynBackoff =
+  | "doubling" // RTO doubles after each SYN (RFC 6298 §5.5)
+  | "linux" // first `synLinearTimeouts` retransmissions at the initial RTO, then doubling (tcp_syn_linear_timeouts)
+  | "freebsd"; // first retransmission after the initial RTO, later ones RTO*2^k plus rexmit slop
+
+export interface Profile {
+  name: ProfileName;
+  /** Human-readable SYN option layout (contract §3 table). */
+  synOptionLayoutText: string;
+  optionLayout: OptionLayout;
+  timestamps: boolean;
+  /** Our window-scale shift (RFC 7323); `windowScaling: false` sends none. */
+  windowScaling: boolean;
+  windowScale: number;
+  sack: boolean;
+  /** TCP_NOOPT: send a SYN without any option (FreeBSD's TCP_NOOPT). */
+  noOptions: boolean;
+  /** Window field of the SYN (unscaled, RFC 7323 §2.2). */
+  synWindow: number;
+  /** Receive buffer in bytes; the advertised window after the handshake derives from it. */
+  rcvBufBytes: number;
+  initialRtoMs: number;
+  /** SYN retransmissions after the first SYN (Linux tcp_syn_retries). */
+  synRetries: number;
+  synBackoff: SynBackoff;
+  /** Linux net.ipv4.tcp_syn_linear_timeouts. */
+  synLinearTimeouts: number;
+  /** FreeBSD net.inet.tcp.rexmit_slop, added to backed-off RTOs. */
+  rexmitSlopMs: number;
+  /** Upper bound for any RTO. */
+  rtoMaxMs: number;
+  /** Lower bound for a computed RTO (RFC 6298 §2.4 says 1 s; Linux uses 200 ms). */
+  rtoMinMs: number;
+  /** Overall limit on the connection attempt (RFC 1122 R2 for SYNs; FreeBSD TCP_KEEPINIT); 0 = none. */
+  connectTimeoutMs: number;
+  /** Windows: an acceptable RST in SYN-SENT re-sends the SYN after this delay (0 = refuse at once). */
+  rstRetryDelayMs: number;
+  icmpPolicy: IcmpPolicy;
+  /** Windows TCP_FAIL_CONNECT_ON_ICMP_ERROR: any ICMP error in SYN-SENT fails the connect. */
+  failConnectOnIcmpError: boolean;
+  /** Ephemeral port range (inclusive), RFC 6056. */
+  ephemeralLow: number;
+  ephemeralHigh: number;
+  ttl: number;
+  /** Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2). */
+  mslMs: number;
+  /** Explicit MSS to advertise (TCP_MAXSEG); 0 = derive from the MTU. */
+  mssOverride: number;
+  nodelay: boolean;
+  /** Delayed-ACK timeout (RFC 9293 §3.8.6.3 / RFC 1122: < 500 ms). */
+  delayedAckMs: number;
+}
+
+const common = {
+  noOptions: false,
+  rtoMaxMs: 120_000,
+  rexmitSlopMs: 0,
+  connectTimeoutMs: 0,
+  rstRetryDelayMs: 0,
+  failConnectOnIcmpError: false,
+  mssOverride: 0,
+  nodelay: false,
+  synLinearTimeouts: 0,
+  sack: true,
+  windowScaling: true,
+} as const;
+
+export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
+  windows: {
+    ...common,
+    name: "windows",
+    synOptionLayoutText: "mss,nop,wscale,nop,nop,sackOK",
+    optionLayout: "windows",
+    timestamps: false,
+    windowScale: 8,
+    synWindow: 64240,
+    rcvBufBytes: 65536 * 4,
+    // Vista+ defaults: TcpInitialRTT 3 s, TcpMaxConnectRetransmissions 2: SYNs at 0, 3, 9 s, fail at 21 s.
+    initialRtoMs: 3000,
+    synRetries: 2,
+    synBackoff: "doubling",
+    rtoMinMs: 300,
+    rtoMaxMs: 60_000,
+    rstRetryDelayMs: 500,
+    icmpPolicy: "ignore",
+    ephemeralLow: 49152,
+    ephemeralHigh: 65535,
+    ttl: 128,
+    mslMs: 120_000,
+    delayedAckMs: 200,
+  },
+  linux: {
+    ...common,
+    name: "linux",
+    synOptionLayoutText: "mss,sackOK,TS,nop,wscale",
+    optionLayout: "linux",
+    timestamps: true,
+    windowScale: 7,
+    synWindow: 64240,
+    rcvBufBytes: 131072,
+    initialRtoMs: 1000,
+    // Linux 6.x: tcp_syn_retries 6 plus tcp_syn_linear_timeouts 4.
+    synRetries: 6,
+    synBackoff: "linux",
+    synLinearTimeouts: 4,
+    rtoMinMs: 200,
+    icmpPolicy: "abort",
+    ephemeralLow: 32768,
+    ephemeralHigh: 60999,
+    ttl: 64,
+    mslMs: 30_000, // TIME-WAIT is 60 s on Linux (TCP_TIMEWAIT_LEN)
+    delayedAckMs: 40,
+  },
+  freebsd: {
+    ...common,
+    name: "freebsd",
+    synOptionLayoutText: "mss,nop,wscale,sackOK,TS",
+    optionLayout: "freebsd",
+    timestamps: true,
+    windowScale: 6,
+    synWindow: 65535,
+    rcvBufBytes: 65536,
+    initialRtoMs: 1000,
+    synRetries: 12,
+    synBackoff: "freebsd",
+    rexmitSlopMs: 200,
+    rtoMinMs: 30,
+    rtoMaxMs: 64_000,
+    // net.inet.tcp.keepinit default 75 s.
+    connectTimeoutMs: 75_000,
+    icmpPolicy: "hardAbort",
+    ephemeralLow: 49152,
+    ephemeralHigh: 65535,
+    ttl: 64,
+    mslMs: 30_000,
+    delayedAckMs: 40,
+  },
+  rfc: {
+    ...common,
+    name: "rfc",
+    synOptionLayoutText: "mss,nop,wscale,sackOK,TS",
+    optionLayout: "rfc",
+    timestamps: true,
+    windowScale: 7,
+    synWindow: 65535,
+    rcvBufBytes: 131072,
+    initialRtoMs: 1000, // RFC 6298 §2.1
+    synRetries: 1000, // bounded by the R2 timer below, not by a count
+    synBackoff: "doubling",
+    rtoMinMs: 1000, // RFC 6298 §2.4
+    // RFC 1122 §4.2.3.5: R2 for a SYN MUST allow at least 3 minutes.
+    connectTimeoutMs: 180_000,
+    icmpPolicy: "hardAbortSoftRemember",
+    ephemeralLow: 49152,
+    ephemeralHigh: 65535,
+    ttl: 64,
+    mslMs: 120_000, // RFC 9293 §3.4.2: MSL 2 minutes
+    delayedAckMs: 200,
+  },
+};
+
+export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
+
+export function isProfileName(s: string): s is ProfileName {
+  return Object.prototype.hasOwnProperty.call(PROFILES, s);
+}
+
+export type ProfileOverrides = Partial<Omit<Profile, "name">>;
+
+/** A profile with per-connection overrides applied (a fresh object). */
+export function resolveProfile(base: ProfileName | Profile, overrides?: ProfileOverrides): Profile {
+  const p = typeof base === "string" ? PROFILES[base] : base;
+  return { ...p, ...(overrides ?? {}) };
+}
+
+/**
+ * The retransmission timeout that follows SYN number `k` (k = 0 for the first SYN): the
+ * time from sending SYN k until the next SYN, or until give-up after the last one.
+ */
+export function synRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): number {
+  let rto: number;
+  switch (p.synBackoff) {
+    case "doubling":
+      // RFC 6298 §5.5: RTO <- 2 * RTO on each expiry.
+      rto = initialRtoMs * 2 ** k;
+      break;
+    case "linux":
+      // tcp_syn_linear_timeouts: the first N+1 waits stay at the initial RTO, then doubling
+      // resumes (net/ipv4/tcp_timer.c; SYNs at 0,1,2,3,4,5,7,11,19,35,67 s with N = 4).
+      rto = k <= p.synLinearTimeouts ? initialRtoMs : initialRtoMs * 2 ** (k - p.synLinearTimeouts);
+      break;
+    case "freebsd":
+      // FreeBSD: the first SYN waits t_rxtcur = rexmit_initial; later waits are
+      // TCP_REXMTVAL * tcp_backoff[shift] + rexmit_slop (TCPT_RANGESET), capped at REXMTMAX.
+      rto = k === 0 ? initialRtoMs : initialRtoMs * 2 ** k + p.rexmitSlopMs;
+      break;
+  }
+  return Math.min(rto, p.rtoMaxMs);
+}
+
+/** Total SYN transmissions allowed (first SYN plus retransmissions). */
+export function synAttempts(p: Profile): number {
+  const retries = p.synBackoff === "linux" ? p.synRetries + p.synLinearTimeouts : p.synRetries;
+  return 1 + Math.max(0, retries);
+}

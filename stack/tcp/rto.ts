@@ -1,0 +1,38 @@
+// RFC 6298 retransmission-timeout estimator.
+
+export class RtoEstimator {
+  srttMs = 0;
+  rttvarMs = 0;
+  hasSample = false;
+  rtoMs: number;
+
+  constructor(
+    initialRtoMs: number,
+    private readonly minMs: number,
+    private readonly maxMs: number,
+  ) {
+    this.rtoMs = initialRtoMs; // RFC 6298 §2.1
+  }
+
+  /** A new RTT measurement R (Karn: never from a retransmitted segment, RFC 6298 §3). */
+  sample(rMs: number): void {
+    if (!this.hasSample) {
+      // RFC 6298 §2.2
+      this.srttMs = rMs;
+      this.rttvarMs = rMs / 2;
+      this.hasSample = true;
+    } else {
+      // RFC 6298 §2.3, alpha = 1/8, beta = 1/4
+      this.rttvarMs = 0.75 * this.rttvarMs + 0.25 * Math.abs(this.srttMs - rMs);
+      this.srttMs = 0.875 * this.srttMs + 0.125 * rMs;
+    }
+    // RFC 6298 §2.3 with G = 1 ms clock granularity; §2.4 lower bound; §2.5 upper bound.
+    const rto = this.srttMs + Math.max(1, 4 * this.rttvarMs);
+    this.rtoMs = Math.min(this.maxMs, Math.max(this.minMs, rto));
+  }
+
+  /** RFC 6298 §5.5: back off the timer. */
+  backoff(): void {
+    this.rtoMs = Math.min(this.maxMs, this.rtoMs * 2);
+  }
+}

@@ -1,0 +1,145 @@
+// Whole packets: IP version dispatch, then TCP / ICMP / ICMPv6 / other.
+//
+// Zero-copy: a parsed Packet's payloads (`tcp.payload`, unknown TCP option data,
+// `icmp.body`, `other.payload`) are subarray views of the input bytes. A caller that
+// reuses its receive buffer must copy what it keeps.
+
+import { ipBytes } from "./addr.js";
+import { pseudoHeaderSum } from "./checksum.js";
+import { buildIcmpv4Error, parseIcmp } from "./icmp.js";
+import { buildIcmpv6Error, parseIcmpv6 } from "./icmpv6.js";
+import { parseIpv4, writeIpv4Header, IPV4_HEADER_BYTES, type IpDatagram } from "./ipv4.js";
+import { parseIpv6, writeIpv6Header, IPV6_HEADER_BYTES } from "./ipv6.js";
+import { formatTcpOptions } from "./tcp-options.js";
+import { formatTcpFlags, parseTcp, tcpHeaderLength, writeTcpSegment } from "./tcp.js";
+import {
+  fail,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  ok,
+  TCP_ACK,
+  TCP_URG,
+  type IcmpErrorSpec,
+  type IcmpQuote,
+  type Packet,
+  type Parsed,
+  type TcpPacketSpec,
+} from "./types.js";
+
+/**
+ * Parses one IP packet (no link header). Reasons are those of parseIpv4 /
+ * parseIpv6 / parseTcp / parseIcmp / parseIcmpv6, plus "empty packet" and "ip bad
+ * version". A TCP segment must carry a valid checksum ("tcp checksum"). Never
+ * throws, whatever the bytes.
+ */
+export function parsePacket(bytes: Uint8Array): Parsed<Packet> {
+  if (bytes.length === 0) return fail("empty packet");
+  const version = bytes[0] >> 4;
+  let dg: Parsed<IpDatagram>;
+  if (version === 4) dg = parseIpv4(bytes);
+  else if (version === 6) dg = parseIpv6(bytes);
+  else return fail("ip bad version");
+  if (!dg.ok) return dg;
+  const { header: ip, payload, srcBytes, dstBytes } = dg.value;
+  if (ip.protocol === IPPROTO_TCP) {
+    const tcp = parseTcp(payload, pseudoHeaderSum(ip.version, srcBytes, dstBytes, IPPROTO_TCP, payload.length));
+    if (!tcp.ok) return tcp;
+    return ok({ ip, l4: { kind: "tcp", tcp: tcp.value } });
+  }
+  if (ip.version === 4 && ip.protocol === IPPROTO_ICMP) {
+    const icmp = parseIcmp(payload);
+    if (!icmp.ok) return icmp;
+    return ok({ ip, l4: { kind: "icmp", icmp: icmp.value } });
+  }
+  if (ip.version === 6 && ip.protocol === IPPROTO_ICMPV6) {
+    const icmp = parseIcmpv6(payload, pseudoHeaderSum(6, srcBytes, dstBytes, IPPROTO_ICMPV6, payload.length));
+    if (!icmp.ok) return icmp;
+    return ok({ ip, l4: { kind: "icmp", icmp: icmp.value } });
+  }
+  return ok({ ip, l4: { kind: "other", protocol: ip.protocol, payload } });
+}
+
+/**
+ * Serialises a TCP segment in an IPv4 or IPv6 packet, chosen by the family of
+ * `spec.src` (`spec.dst` must match). Defaults: TTL / hop limit 64, TOS 0, IPv4 id 0,
+ * DF set. IP and TCP checksums are filled in. Invalid addresses, mixed families,
+ * or options over 40 bytes are programmer errors and throw.
+ */
+export function buildTcpPacket(spec: TcpPacketSpec): Uint8Array {
+  const src = ipBytes(spec.src);
+  const dst = ipBytes(spec.dst);
+  if (src.length !== dst.length) throw new Error(`buildTcpPacket: ${spec.src} and ${spec.dst} differ in family`);
+  const tcpLength = tcpHeaderLength(spec.options) + (spec.payload ? spec.payload.length : 0);
+  const v4 = src.length === 4;
+  const ipLength = v4 ? IPV4_HEADER_BYTES : IPV6_HEADER_BYTES;
+  const out = new Uint8Array(ipLength + tcpLength);
+  if (v4) {
+    writeIpv4Header(
+      out,
+      0,
+      { src, dst, protocol: IPPROTO_TCP, ttl: spec.ttl, tos: spec.tos, id: spec.id, dontFragment: spec.dontFragment },
+      tcpLength,
+    );
+  } else {
+    writeIpv6Header(
+      out,
+      0,
+      { src, dst, nextHeader: IPPROTO_TCP, hopLimit: spec.ttl, trafficClass: spec.tos },
+      tcpLength,
+    );
+  }
+  writeTcpSegment(out, ipLength, spec, pseudoHeaderSum(v4 ? 4 : 6, src, dst, IPPROTO_TCP, tcpLength));
+  return out;
+}
+
+/** An ICMPv4 or ICMPv6 error (by the family of `spec.src`) quoting `spec.original`. */
+export function buildIcmpError(spec: IcmpErrorSpec): Uint8Array {
+  return spec.src.indexOf(":") >= 0 ? buildIcmpv6Error(spec) : buildIcmpv4Error(spec);
+}
+
+function endpoint(addr: string, port: number): string {
+  return addr.indexOf(":") >= 0 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function describeQuote(q: IcmpQuote): string {
+  if (q.srcPort !== undefined && q.dstPort !== undefined) {
+    return `${endpoint(q.src, q.srcPort)} > ${endpoint(q.dst, q.dstPort)} seq ${q.seq}`;
+  }
+  return `${q.src} > ${q.dst} proto ${q.protocol}`;
+}
+
+/**
+ * One tcpdump-like line, e.g.
+ * `10.0.0.2:49731 > 10.0.0.1:80 S seq 1000 win 64240 <mss 1460,nop,wscale 8>`,
+ * `10.0.0.9 > 10.0.0.2 icmp destUnreach code 3 quoting 10.0.0.2:49731 > 10.0.0.1:80 seq 1000`.
+ * IPv6 endpoints are written [addr]:port.
+ */
+export function describePacket(p: Packet): string {
+  const ip = p.ip;
+  const l4 = p.l4;
+  switch (l4.kind) {
+    case "tcp": {
+      const t = l4.tcp;
+      let s = `${endpoint(ip.src, t.srcPort)} > ${endpoint(ip.dst, t.dstPort)} ${formatTcpFlags(t.flags)} seq ${t.seq}`;
+      if (t.flags & TCP_ACK) s += ` ack ${t.ack}`;
+      s += ` win ${t.window}`;
+      if (t.flags & TCP_URG) s += ` urg ${t.urgent}`;
+      if (t.options.length > 0) s += ` <${formatTcpOptions(t.options)}>`;
+      if (t.payload.length > 0) s += ` length ${t.payload.length}`;
+      return s;
+    }
+    case "icmp": {
+      const m = l4.icmp;
+      let s = `${ip.src} > ${ip.dst} ${m.version === 6 ? "icmp6" : "icmp"} ${m.kind}`;
+      if (m.kind === "other") s += ` type ${m.type}`;
+      s += ` code ${m.code}`;
+      if (m.mtu !== undefined) s += ` mtu ${m.mtu}`;
+      if (m.pointer !== undefined) s += ` pointer ${m.pointer}`;
+      if (m.quote) s += ` quoting ${describeQuote(m.quote)}`;
+      return s;
+    }
+    case "other":
+      return `${ip.src} > ${ip.dst} proto ${l4.protocol} length ${l4.payload.length}`;
+  }
+}

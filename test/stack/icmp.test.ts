@@ -1,0 +1,163 @@
+// ICMP / ICMPv6 errors in SYN-SENT: RFC 5927 validation, per-profile policy, and the
+// outcome each type/code gives (contract §3, §4).
+import { describe, expect, it } from "vitest";
+import { Harness } from "../helpers/vt.js";
+import type { ProfileName } from "../../stack/tcp/profiles.js";
+import type { UnreachableReason } from "../../stack/tcp/outcome.js";
+
+// [family, type, code, reason] per contract §4.
+const TABLE: Array<[4 | 6, number, number, UnreachableReason]> = [
+  [4, 3, 0, "net"],
+  [4, 3, 1, "host"],
+  [4, 3, 2, "protocol"],
+  [4, 3, 3, "port"],
+  [4, 3, 5, "host"],
+  [4, 3, 6, "net"],
+  [4, 3, 7, "host"],
+  [4, 3, 9, "host"],
+  [4, 3, 10, "host"],
+  [4, 3, 11, "net"],
+  [4, 3, 12, "host"],
+  [4, 3, 13, "host"],
+  [4, 11, 0, "host"],
+  [4, 12, 0, "host"],
+  [6, 1, 0, "net"],
+  [6, 1, 1, "host"],
+  [6, 1, 3, "host"],
+  [6, 1, 4, "port"],
+  [6, 1, 5, "host"],
+  [6, 1, 6, "host"],
+  [6, 3, 0, "host"],
+  [6, 4, 0, "host"],
+  [6, 4, 1, "protocol"],
+];
+
+const remoteFor = (v: 4 | 6) => (v === 4 ? "10.0.0.1:80" : "[fd00::1]:80");
+
+describe("linux: every ICMP error about the SYN aborts at once with the contract's reason", () => {
+  for (const [v, type, code, reason] of TABLE) {
+    it(`ICMPv${v === 4 ? 4 : 6} type ${type} code ${code} -> unreachable ${reason}`, () => {
+      const h = new Harness({ profile: "linux" });
+      const conn = h.connect(remoteFor(v));
+      h.advance(30);
+      conn.icmp(type, code, { from: v === 4 ? "10.0.0.254" : "fd00::fe" });
+      expect(conn.outcome).toMatchObject({ kind: "unreachable", reason, icmp: { type, code, version: v } });
+      expect(conn.outcomeAt).toBe(30);
+      expect(h.stack.connectionCount).toBe(0);
+    });
+  }
+});
+
+describe("windows: ICMP ignored unless TCP_FAIL_CONNECT_ON_ICMP_ERROR", () => {
+  it("port unreachable is ignored: the connect times out at 21 s", () => {
+    const h = new Harness({ profile: "windows" });
+    const conn = h.connect();
+    conn.icmp(3, 3);
+    expect(conn.outcome).toBeUndefined();
+    h.advanceTo(30_000);
+    expect(conn.outcome).toEqual({ kind: "timedOut" });
+    expect(conn.outcomeAt).toBe(21_000);
+  });
+  it("with failConnectOnIcmpError, host unreachable fails at once", () => {
+    const h = new Harness({ profile: "windows" });
+    const conn = h.connect("10.0.0.1:80", { overrides: { failConnectOnIcmpError: true } });
+    h.advance(5);
+    conn.icmp(3, 1);
+    expect(conn.outcome).toMatchObject({ kind: "unreachable", reason: "host" });
+    expect(conn.outcomeAt).toBe(5);
+  });
+});
+
+describe("freebsd: hard errors abort, soft errors do not", () => {
+  const hard: Array<[4 | 6, number, number]> = [[4, 3, 3], [4, 3, 2], [4, 3, 9], [4, 3, 10], [4, 3, 13], [4, 11, 0], [6, 1, 1], [6, 1, 4], [6, 4, 1], [6, 3, 0]];
+  const soft: Array<[4 | 6, number, number]> = [[4, 3, 0], [4, 3, 1], [4, 3, 5], [4, 3, 6], [4, 3, 7], [4, 3, 8], [4, 3, 11], [4, 3, 12], [6, 1, 0], [6, 1, 3]];
+  for (const [v, t, c] of hard) {
+    it(`v${v} ${t}/${c} aborts`, () => {
+      const h = new Harness({ profile: "freebsd" });
+      const conn = h.connect(remoteFor(v));
+      conn.icmp(t, c);
+      expect(conn.outcome?.kind).toBe("unreachable");
+    });
+  }
+  for (const [v, t, c] of soft) {
+    it(`v${v} ${t}/${c} is ignored`, () => {
+      const h = new Harness({ profile: "freebsd" });
+      const conn = h.connect(remoteFor(v));
+      conn.icmp(t, c);
+      expect(conn.outcome).toBeUndefined();
+      expect(conn.c.state).toBe("SYN-SENT");
+    });
+  }
+});
+
+describe("rfc: hard errors abort; a soft error is reported at give-up instead of a bare timeout", () => {
+  it("host unreachable is remembered and reported with timedOut at 180 s", () => {
+    const h = new Harness({ profile: "rfc" });
+    const conn = h.connect();
+    conn.icmp(3, 1);
+    expect(conn.outcome).toBeUndefined();
+    h.advanceTo(200_000);
+    expect(conn.outcome).toMatchObject({ kind: "timedOut", softError: { reason: "host" } });
+    expect(conn.outcomeAt).toBe(180_000);
+  });
+  it("port unreachable aborts at once", () => {
+    const h = new Harness({ profile: "rfc" });
+    const conn = h.connect();
+    conn.icmp(3, 3);
+    expect(conn.outcome).toMatchObject({ kind: "unreachable", reason: "port" });
+  });
+});
+
+describe("RFC 5927 validation", () => {
+  for (const profile of ["linux", "freebsd"] as ProfileName[]) {
+    it(`${profile}: quoting ISS-1 or ISS+1 is ignored, quoting ISS counts`, async () => {
+      const { buildTcpPacket } = await import("../../stack/wire/packet.js");
+      const h = new Harness({ profile });
+      const conn = h.connect();
+      const [syn] = h.take();
+      const quoted = (seq: number) =>
+        buildTcpPacket({ src: "10.0.0.2", dst: "10.0.0.1", srcPort: conn.c.localPort, dstPort: 80, seq, ack: 0, flags: 2, window: 1000 });
+      conn.icmp(3, 3, { original: quoted((syn.tcp.seq - 1) >>> 0) });
+      conn.icmp(3, 3, { original: quoted((syn.tcp.seq + 1) >>> 0) });
+      expect(conn.outcome).toBeUndefined();
+      expect(h.stack.stats.icmpIgnored).toBe(2);
+      conn.icmp(3, 3, { original: quoted(syn.tcp.seq) });
+      expect(conn.outcome).toMatchObject({ kind: "unreachable", reason: "port" });
+    });
+  }
+  it("an error quoting another port is dropped and counted", async () => {
+    const { buildTcpPacket } = await import("../../stack/wire/packet.js");
+    const h = new Harness({ profile: "linux" });
+    const conn = h.connect();
+    const [syn] = h.take();
+    conn.icmp(3, 3, { original: buildTcpPacket({ src: "10.0.0.2", dst: "10.0.0.1", srcPort: conn.c.localPort + 1, dstPort: 80, seq: syn.tcp.seq, ack: 0, flags: 2, window: 1 }) });
+    expect(conn.outcome).toBeUndefined();
+    expect(h.stack.stats.drops["icmp for no connection"]).toBe(1);
+  });
+  it("source quench is ignored (RFC 6633)", () => {
+    const h = new Harness({ profile: "linux" });
+    const conn = h.connect();
+    conn.icmp(4, 0);
+    expect(conn.outcome).toBeUndefined();
+  });
+});
+
+describe("path MTU during SYN-SENT", () => {
+  it("IPv4 fragmentation needed (MTU 1000) -> the next SYN advertises MSS 960", () => {
+    const h = new Harness({ profile: "linux" });
+    const conn = h.connect();
+    conn.icmp(3, 4, { mtu: 1000 });
+    expect(conn.outcome).toBeUndefined();
+    h.advanceTo(1000);
+    const syns = h.take().filter((s) => s.flags === "S");
+    expect(syns.map((s) => s.options.split(",")[0])).toEqual(["mss 1460", "mss 960"]);
+  });
+  it("ICMPv6 packet too big (MTU 1300) -> MSS 1240 on the retransmitted SYN (freebsd)", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const conn = h.connect("[fd00::1]:80");
+    conn.icmp(2, 0, { mtu: 1300 });
+    h.advanceTo(1000);
+    const syns = h.take().filter((s) => s.flags === "S");
+    expect(syns.map((s) => s.options.split(",")[0])).toEqual(["mss 1440", "mss 1240"]);
+  });
+});
