@@ -341,7 +341,7 @@ export class Stack implements ConnectionHost {
     this.push(bytes);
     if (this.traceSink) {
       const p = parsePacket(bytes);
-      this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet: p.ok ? describePacket(p.value) : undefined });
+      this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
   }
 
@@ -374,10 +374,13 @@ export class Stack implements ConnectionHost {
   // -------------------------------------------------------------------------------
   // Input
 
+  /** Copy of the packet being processed, kept only while tracing (input buffers are reused). */
+  private inBytes: Uint8Array | undefined;
+
   private drop(reason: string, now: number, packet?: string): void {
     this.stats.rxDropped++;
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
-    if (this.traceSink) this.traceSink({ t: now, kind: "drop", decision: `drop: ${reason}`, packet });
+    if (this.traceSink) this.traceSink({ t: now, kind: "drop", decision: `drop: ${reason}`, packet, bytes: this.inBytes });
   }
 
   /**
@@ -387,6 +390,7 @@ export class Stack implements ConnectionHost {
   input(bytes: Uint8Array, now: number): void {
     this.lastNow = now;
     this.stats.rxPackets++;
+    this.inBytes = this.traceSink ? bytes.slice() : undefined;
     const parsed = parsePacket(bytes);
     if (!parsed.ok) {
       this.drop(parsed.reason, now);
@@ -412,7 +416,7 @@ export class Stack implements ConnectionHost {
 
   private inputTcp(pkt: Packet, seg: TcpSegment, now: number): void {
     const conn = this.conns.get(key(pkt.ip.src, seg.srcPort, pkt.ip.dst, seg.dstPort));
-    if (this.traceSink) this.traceSink({ t: now, kind: "in", conn: conn?.id, tuple: conn?.tuple, stateBefore: conn?.state, decision: conn ? "segment for connection" : "segment for no connection", packet: describePacket(pkt) });
+    if (this.traceSink) this.traceSink({ t: now, kind: "in", conn: conn?.id, tuple: conn?.tuple, stateBefore: conn?.state, decision: conn ? "segment for connection" : "segment for no connection", packet: describePacket(pkt), bytes: this.inBytes });
     if (!conn) {
       this.answerClosed(pkt, seg, now);
       return;
@@ -449,7 +453,7 @@ export class Stack implements ConnectionHost {
     this.push(bytes);
     if (this.traceSink) {
       const p = parsePacket(bytes);
-      this.traceSink({ t: now, kind: "out", decision: "no connection -> RST", rule: "RFC 9293 §3.10.7.1: segment to CLOSED -> RST", packet: p.ok ? describePacket(p.value) : undefined });
+      this.traceSink({ t: now, kind: "out", decision: "no connection -> RST", rule: "RFC 9293 §3.10.7.1: segment to CLOSED -> RST", packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
   }
 
@@ -477,7 +481,7 @@ export class Stack implements ConnectionHost {
     }
     this.stats.icmpAccepted++;
     const meaning = icmpMeaning(icmp);
-    if (this.traceSink) this.traceSink({ t: now, kind: "icmp", conn: conn.id, tuple: conn.tuple, stateBefore: conn.state, decision: `ICMP${icmp.version === 6 ? "v6" : ""} type ${icmp.type} code ${icmp.code}`, packet: describePacket(pkt) });
+    if (this.traceSink) this.traceSink({ t: now, kind: "icmp", conn: conn.id, tuple: conn.tuple, stateBefore: conn.state, decision: `ICMP${icmp.version === 6 ? "v6" : ""} type ${icmp.type} code ${icmp.code}`, packet: describePacket(pkt), bytes: this.inBytes });
     conn.onIcmp(meaning, { version: icmp.version, type: icmp.type, code: icmp.code, from: pkt.ip.src }, now);
     if (conn.state !== "CLOSED") this.rearm(conn);
   }

@@ -20,6 +20,8 @@ export interface TraceEvent {
   rule?: string;
   /** One-line summary of the packet, when there is one. */
   packet?: string;
+  /** The packet itself (a copy for input), for captures with the decision as comment. */
+  bytes?: Uint8Array;
 }
 
 export type TraceSink = (ev: TraceEvent) => void;

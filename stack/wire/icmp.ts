@@ -109,26 +109,27 @@ export function parseIcmp(bytes: Uint8Array): Parsed<IcmpMessage> {
     checksum: (bytes[O.checksum] << 8) | bytes[O.checksum + 1],
     body,
   };
+  let quote: IcmpQuote | undefined;
   switch (type) {
     case ICMP_DEST_UNREACH:
       // RFC 1191 §4: the next-hop MTU sits in the low-order 16 bits of the
       // "unused" word; 0 from an old router means "unknown" (RFC 1191 §5).
       if (code === ICMP_FRAG_NEEDED) msg.mtu = (bytes[O.rest + 2] << 8) | bytes[O.rest + 3];
-      msg.quote = parseIpv4Quote(body);
+      quote = parseIpv4Quote(body);
       break;
     case ICMP_PARAM_PROBLEM:
       // RFC 792: the pointer is the first byte after the checksum.
       msg.pointer = bytes[O.rest];
-      msg.quote = parseIpv4Quote(body);
+      quote = parseIpv4Quote(body);
       break;
     case ICMP_SOURCE_QUENCH:
     case ICMP_TIME_EXCEEDED:
-      msg.quote = parseIpv4Quote(body);
+      quote = parseIpv4Quote(body);
       break;
     default:
       break;
   }
-  if (msg.quote === undefined) delete msg.quote;
+  if (quote) msg.quote = quote;
   return ok(msg);
 }
 

@@ -1,0 +1,223 @@
+// TunDevice: a Linux TUN interface as a synack Device (device/types.ts).
+//
+// The stack sits on the "far" side of the TUN: packets the kernel routes into the
+// interface arrive through onReceive, and packets we send() are injected as if they had
+// arrived on it. `addresses` are therefore the KERNEL's addresses on its side of the
+// link (e.g. 10.0.0.1/24); the stack uses another address of the same subnet.
+//
+// Reads are event-driven on Node's loop, in batches (see tun.cc and README.md).
+
+import type { Device, DeviceStats } from "../types.js";
+import { ip } from "../netns.js";
+import { loadAddon } from "./native.js";
+import type { NativeError, NativeTun } from "./native.js";
+
+export type { NativeError } from "./native.js";
+export { AddonMissingError, findPackageRoot, loadAddon } from "./native.js";
+
+export interface TunOpenOptions {
+  /** Interface name (at most 15 characters); "" or "tun%d" lets the kernel pick. */
+  name: string;
+  /** Open the device inside this network namespace (`ip netns add NAME`). */
+  netns?: string;
+  mtu?: number;
+  /** Bring the interface up (default true when addresses are given, else false). */
+  up?: boolean;
+  /** Kernel-side addresses, CIDR: "10.0.0.1/24", "fd00::1/64". IPv6 ones skip DAD. */
+  addresses?: string[];
+  /** Keep the interface after close (TUNSETPERSIST); remove it with `ip link del`. */
+  persist?: boolean;
+  /** IFF_MULTI_QUEUE: allows several fds on one interface. */
+  multiQueue?: boolean;
+  /** Packets per receive callback at most (default 64). */
+  maxBatch?: number;
+}
+
+export interface TunStats extends DeviceStats {
+  /** Receive callbacks made; rxPackets / rxBatches is the mean batch size. */
+  rxBatches: number;
+  /** Of txErrors, writes refused with EAGAIN (never waited on). */
+  txAgain: number;
+  /** errno name of the last failed write ("EBADF" after close). */
+  lastTxError?: string;
+}
+
+export class TunDevice implements Device {
+  private readonly handle: NativeTun;
+  private receiveHandler: ((packets: Uint8Array[]) => void) | undefined;
+  private errorHandler: ((err: Error) => void) | undefined;
+  private pendingError: Error | undefined;
+  private errorReported = false;
+  private rxDroppedNoHandler = 0;
+  private mtuBytes: number;
+  readonly netns: string | undefined;
+
+  private constructor(handle: NativeTun, netns: string | undefined) {
+    this.handle = handle;
+    this.netns = netns;
+    this.mtuBytes = handle.getMtu();
+    handle.start(
+      (count) => this.deliver(count),
+      (err) => this.fail(err),
+    );
+  }
+
+  /**
+   * Attaches to TUN interface `name` or creates it, then applies mtu, up and addresses.
+   * Throws the addon's errors (with `code`, e.g. "EPERM", "ENOENT" for a missing
+   * namespace, "EBUSY") or CommandError from `ip`. On any failure nothing is left open.
+   */
+  static open(opts: TunOpenOptions): TunDevice {
+    const addon = loadAddon();
+    const nativeOpts: { netns?: string; multiQueue?: boolean; maxBatch?: number } = {};
+    if (opts.netns !== undefined) nativeOpts.netns = opts.netns;
+    if (opts.multiQueue !== undefined) nativeOpts.multiQueue = opts.multiQueue;
+    if (opts.maxBatch !== undefined) nativeOpts.maxBatch = opts.maxBatch;
+    const handle = addon.open(opts.name, nativeOpts);
+    try {
+      if (opts.persist !== undefined) handle.setPersist(opts.persist);
+      if (opts.mtu !== undefined) handle.setMtu(opts.mtu);
+      const up = opts.up ?? (opts.addresses !== undefined && opts.addresses.length > 0);
+      // Up first: an IPv6 address on a down interface stays tentative.
+      if (up) handle.setUp(true);
+      for (const cidr of opts.addresses ?? []) addAddressTo(handle.name, cidr, opts.netns);
+      return new TunDevice(handle, opts.netns);
+    } catch (err) {
+      handle.close();
+      throw err;
+    }
+  }
+
+  get name(): string {
+    return this.handle.name;
+  }
+
+  get mtu(): number {
+    return this.mtuBytes;
+  }
+
+  /** The TUN file descriptor (-1 once closed). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  get closed(): boolean {
+    return this.handle.closed;
+  }
+
+  /**
+   * Batch handler. The Uint8Arrays are views into one reused buffer and are only valid
+   * during the call: copy (`packet.slice()`) what must outlive it.
+   */
+  onReceive(handler: (packets: Uint8Array[]) => void): void {
+    this.receiveHandler = handler;
+  }
+
+  /** Called once if the device fails (e.g. the interface was deleted). */
+  onError(handler: (err: Error) => void): void {
+    this.errorHandler = handler;
+    const pending = this.pendingError;
+    if (pending !== undefined && !this.errorReported) {
+      this.pendingError = undefined;
+      this.errorReported = true;
+      queueMicrotask(() => handler(pending));
+    }
+  }
+
+  /** Writes each packet (never blocks). Failures, and sends after close, count in txErrors. */
+  send(packets: readonly Uint8Array[]): void {
+    if (packets.length === 1) this.handle.write(packets[0] as Uint8Array);
+    else this.handle.writeBatch(packets);
+  }
+
+  stats(): TunStats {
+    const s = this.handle.stats();
+    const out: TunStats = {
+      rxPackets: s.rxPackets,
+      txPackets: s.txPackets,
+      rxBytes: s.rxBytes,
+      txBytes: s.txBytes,
+      rxDropped: this.rxDroppedNoHandler,
+      txErrors: s.txErrors,
+      rxBatches: s.rxBatches,
+      txAgain: s.txAgain,
+    };
+    if (s.lastTxError !== undefined) out.lastTxError = s.lastTxError;
+    return out;
+  }
+
+  setMtu(mtu: number): void {
+    this.handle.setMtu(mtu);
+    this.mtuBytes = this.handle.getMtu();
+  }
+
+  setUp(up: boolean): void {
+    this.handle.setUp(up);
+  }
+
+  isUp(): boolean {
+    return this.handle.isUp();
+  }
+
+  /** Adds (or keeps) a kernel-side address, CIDR notation. */
+  addAddress(cidr: string): void {
+    addAddressTo(this.handle.name, cidr, this.netns);
+  }
+
+  setPersist(on: boolean): void {
+    this.handle.setPersist(on);
+  }
+
+  /** Whether this open device keeps the process alive (default true). */
+  ref(): void {
+    this.handle.ref();
+  }
+
+  unref(): void {
+    this.handle.unref();
+  }
+
+  /** Stops reading and closes the fd (a non-persistent interface disappears). Harmless to repeat. */
+  close(): Promise<void> {
+    this.handle.close();
+    return Promise.resolve();
+  }
+
+  private deliver(count: number): void {
+    const handler = this.receiveHandler;
+    if (handler === undefined) {
+      this.rxDroppedNoHandler += count;
+      return;
+    }
+    const buf = this.handle.rxBuffer;
+    const meta = this.handle.rxMeta;
+    const packets = new Array<Uint8Array>(count);
+    for (let i = 0; i < count; i++) {
+      packets[i] = new Uint8Array(buf, meta[2 * i] as number, meta[2 * i + 1] as number);
+    }
+    handler(packets);
+  }
+
+  private fail(err: NativeError): void {
+    if (this.errorReported) return;
+    const handler = this.errorHandler;
+    if (handler === undefined) {
+      this.pendingError = err;
+      return;
+    }
+    this.errorReported = true;
+    handler(err);
+  }
+}
+
+/**
+ * `ip [-n NS] addr replace CIDR dev NAME` ("replace" so re-attaching to a persistent
+ * device is not an error). IPv6 addresses get `nodad`: duplicate address detection
+ * (RFC 4862 §5.4) would keep the address tentative, and unusable, for about a second.
+ * Done with iproute2 rather than netlink: simplest and robust, and only at set-up.
+ */
+function addAddressTo(dev: string, cidr: string, netns: string | undefined): void {
+  const args = ["addr", "replace", cidr, "dev", dev];
+  if (cidr.includes(":")) args.push("nodad");
+  ip(args, netns);
+}

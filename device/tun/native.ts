@@ -1,0 +1,146 @@
+// Loads the synack_tun native addon (device/tun/tun.cc, built by node-gyp during
+// `npm install` into build/Release/synack_tun.node) and describes its shape.
+//
+// The code runs from source (vitest, device/tun/) and compiled (dist/device/tun/), so
+// the addon is found from the package root: the nearest folder above this module that
+// holds a package.json.
+
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** A system error from the addon: like Node's own (`code` "EPERM", `errno`, `syscall`). */
+export interface NativeError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export interface NativeTunStats {
+  rxPackets: number;
+  rxBytes: number;
+  /** Number of batch callbacks made (each carries 1..maxBatch packets). */
+  rxBatches: number;
+  txPackets: number;
+  txBytes: number;
+  /** Packets the kernel did not take (any errno, including EAGAIN and writes after close). */
+  txErrors: number;
+  /** Of txErrors, those refused with EAGAIN (queue full); never waited on. */
+  txAgain: number;
+  /** errno name of the last failed write, e.g. "EIO". */
+  lastTxError?: string;
+}
+
+/** The native TUN handle. All calls are synchronous and run on the calling thread. */
+export interface NativeTun {
+  readonly fd: number;
+  /** The interface name the kernel gave (useful with "tun%d"). */
+  readonly name: string;
+  readonly closed: boolean;
+  readonly failed: boolean;
+  readonly maxBatch: number;
+  /** Reused receive buffer: packet i of a batch is rxBuffer[rxMeta[2i] .. +rxMeta[2i+1]). */
+  readonly rxBuffer: ArrayBuffer;
+  readonly rxMeta: Int32Array;
+  /**
+   * Starts polling on Node's loop. onBatch(count) runs once per drained batch; the
+   * buffer contents are only valid during that call. onError runs at most once, when
+   * the device fails (e.g. its interface was deleted); polling has stopped by then.
+   */
+  start(onBatch: (count: number) => void, onError: (err: NativeError) => void): void;
+  /** One datagram; true if the kernel took it. Never blocks, never throws for I/O. */
+  write(packet: Uint8Array): boolean;
+  /** Returns how many the kernel took; the rest are counted in stats().txErrors. */
+  writeBatch(packets: readonly Uint8Array[]): number;
+  setMtu(mtu: number): void;
+  getMtu(): number;
+  setUp(up: boolean): void;
+  isUp(): boolean;
+  setPersist(on: boolean): void;
+  stats(): NativeTunStats;
+  /** Stops polling and closes the fd; harmless to repeat. */
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface NativeOpenOptions {
+  /** Network namespace name (`ip netns add NAME`) or an absolute nsfs path. */
+  netns?: string;
+  multiQueue?: boolean;
+  /** Packets drained per callback at most (1..4096, default 64). */
+  maxBatch?: number;
+}
+
+export interface SynackTunAddon {
+  open(name: string, opts?: NativeOpenOptions): NativeTun;
+  /** Moves the calling thread into a network namespace; returns a token for netnsRestore. */
+  netnsEnter(nameOrPath: string): number;
+  /** Returns the calling thread to the namespace saved by netnsEnter. */
+  netnsRestore(saved: number): void;
+  readonly maxPacketBytes: number;
+  readonly platformSupported: boolean;
+}
+
+/** The addon file was not found or would not load. */
+export class AddonMissingError extends Error {
+  readonly code = "ERR_SYNACK_ADDON_MISSING";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AddonMissingError";
+  }
+}
+
+/** Nearest directory at or above startDir that holds a package.json. */
+export function findPackageRoot(startDir: string): string | undefined {
+  let dir = resolve(startDir);
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** Where the addon may be, best first: SYNACK_TUN_ADDON, then Release, then Debug. */
+export function addonCandidates(root: string | undefined): string[] {
+  const out: string[] = [];
+  const override = process.env["SYNACK_TUN_ADDON"];
+  if (override) out.push(resolve(override));
+  if (root !== undefined) {
+    out.push(join(root, "build", "Release", "synack_tun.node"));
+    out.push(join(root, "build", "Debug", "synack_tun.node"));
+  }
+  return out;
+}
+
+/** Loads the addon found from startDir (exposed for tests). Throws AddonMissingError. */
+export function loadAddonFrom(startDir: string): SynackTunAddon {
+  const root = findPackageRoot(startDir);
+  const candidates = addonCandidates(root);
+  const found = candidates.find((p) => existsSync(p));
+  const rebuildHint =
+    `run \`npm install\` (or \`npx node-gyp rebuild\`) in ${root ?? "the synack package folder"} ` +
+    "to build it; it needs a C++ toolchain (g++, make, python3)";
+  if (found === undefined) {
+    throw new AddonMissingError(
+      `the synack TUN addon is not built (looked for ${candidates.join(", ") || "build/Release/synack_tun.node"}): ${rebuildHint}`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(found) as SynackTunAddon;
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new AddonMissingError(`the synack TUN addon at ${found} failed to load (${why}): ${rebuildHint}`, { cause });
+  }
+}
+
+let cached: SynackTunAddon | undefined;
+
+/** The addon, loaded once. Throws AddonMissingError with a rebuild hint if absent. */
+export function loadAddon(): SynackTunAddon {
+  cached ??= loadAddonFrom(dirname(fileURLToPath(import.meta.url)));
+  return cached;
+}

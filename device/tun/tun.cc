@@ -1,0 +1,873 @@
+// synack_tun: a Linux TUN device for Node.js, read event-driven on Node's own loop.
+//
+// What lives here and why it is native:
+//  - TUNSETIFF / TUNSETPERSIST and the SIOC[GS]IF* interface ioctls have no Node API.
+//  - setns(2) changes the network namespace of the *calling thread* only (see setns(2),
+//    "CLONE_NEWNET"), so we can step the main thread into a namespace, create a file
+//    descriptor or socket there (it stays bound to that namespace for its whole life),
+//    and step back before returning to JavaScript.
+//  - Reads are driven by a uv_poll_t on Node's loop (no libuv threadpool): on readable
+//    we drain up to maxBatch packets with non-blocking read(2) into one reused
+//    ArrayBuffer and call JavaScript once per batch.
+//  - Writes are synchronous non-blocking write(2) calls, one packet per call (a TUN
+//    fd takes exactly one IP datagram per write); EAGAIN is counted, never waited on.
+//
+// Every failure becomes a JavaScript exception with `code` ("EPERM", ...), `errno` and
+// `syscall` properties, like Node's own system errors. Nothing here aborts the process
+// except the one case that cannot be survived safely: failing to switch the main thread
+// back to its original network namespace.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#ifdef __linux__
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace synack_tun {
+
+// "EPERM" for EPERM, etc. On Unix libuv error codes are the negated errno values.
+std::string ErrnoCode(int err) {
+  // libuv does not name every errno; EBADFD is the one a deleted TUN interface gives.
+#ifdef EBADFD
+  if (err == EBADFD) return "EBADFD";
+#endif
+  char buf[64];
+  uv_err_name_r(-err, buf, sizeof buf);
+  std::string name(buf);
+  if (name.rfind("Unknown", 0) == 0) return "ERRNO_" + std::to_string(err);
+  return name;
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& message,
+                       const char* syscallName) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Value().Set("code", Napi::String::New(env, ErrnoCode(err)));
+  e.Value().Set("errno", Napi::Number::New(env, err));
+  if (syscallName != nullptr) {
+    e.Value().Set("syscall", Napi::String::New(env, syscallName));
+  }
+  return e;
+}
+
+Napi::Error CodeError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Value().Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+#ifdef __linux__
+
+// The largest datagram a TUN fd can hand us: the MTU of a Linux interface is at most
+// 65535 (and IFF_NO_PI means there is no extra header). Each read offers this much
+// room, so a packet is never truncated whatever MTU is set later.
+constexpr size_t kMaxPacketBytes = 65536;
+// Space planned per packet in the batch buffer; batches of big packets just end sooner.
+constexpr size_t kSlotEstimateBytes = 2048;
+constexpr int kDefaultMaxBatch = 64;
+constexpr int kMaxMaxBatch = 4096;
+// Batches delivered per readable event at most (fairness with the rest of the loop).
+constexpr int kBatchesPerWake = 8;
+
+std::string ErrnoText(int err) { return std::string(strerror(err)); }
+
+// ---------------------------------------------------------------------------------------
+// Network namespaces
+
+// `ip netns add NAME` bind-mounts the namespace at /var/run/netns/NAME (ip-netns(8)).
+// An absolute path (e.g. /proc/PID/ns/net) is used as given.
+bool NetnsPathFor(const std::string& name, std::string* path) {
+  if (!name.empty() && name[0] == '/') {
+    *path = name;
+    return true;
+  }
+  if (name.empty() || name == "." || name == ".." || name.size() > 255 ||
+      name.find('/') != std::string::npos) {
+    return false;
+  }
+  *path = "/var/run/netns/" + name;
+  return true;
+}
+
+// The namespace of this thread (not of the process: after a setns on another thread
+// /proc/self would be the wrong one). /proc/thread-self exists since Linux 3.17.
+int OpenCurrentNetns() {
+  int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    std::string p = "/proc/self/task/" + std::to_string(static_cast<long>(syscall(SYS_gettid))) +
+                    "/ns/net";
+    fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  return fd;
+}
+
+// Moves the calling thread into network namespace `name`; returns an fd for the
+// namespace it was in (give it to RestoreNetns). Throws a readable JS error otherwise.
+int EnterNetns(Napi::Env env, const std::string& name) {
+  std::string path;
+  if (!NetnsPathFor(name, &path)) {
+    throw CodeError(env, "EINVAL",
+                    "invalid network namespace name '" + name +
+                        "': use a name made by `ip netns add` (no '/') or an absolute path");
+  }
+  int saved = OpenCurrentNetns();
+  if (saved < 0) {
+    int e = errno;
+    throw ErrnoError(env, e,
+                     "cannot open the current network namespace (/proc/thread-self/ns/net): " +
+                         ErrnoText(e),
+                     "open");
+  }
+  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int e = errno;
+    close(saved);
+    if (e == ENOENT) {
+      throw ErrnoError(env, e,
+                       "network namespace '" + name + "' does not exist (" + path +
+                           " is missing; create it with: ip netns add " + name + ")",
+                       "open");
+    }
+    if (e == EACCES || e == EPERM) {
+      throw ErrnoError(env, e,
+                       "permission denied opening network namespace '" + name +
+                           "': needs root or CAP_SYS_ADMIN",
+                       "open");
+    }
+    throw ErrnoError(env, e, "cannot open network namespace '" + name + "' (" + path +
+                                 "): " + ErrnoText(e),
+                     "open");
+  }
+  if (setns(target, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(target);
+    close(saved);
+    if (e == EPERM) {
+      throw ErrnoError(env, e,
+                       "permission denied entering network namespace '" + name +
+                           "': needs root or CAP_SYS_ADMIN",
+                       "setns");
+    }
+    if (e == EINVAL) {
+      throw ErrnoError(env, e, path + " is not a network namespace", "setns");
+    }
+    throw ErrnoError(env, e, "cannot enter network namespace '" + name + "': " + ErrnoText(e),
+                     "setns");
+  }
+  close(target);
+  return saved;
+}
+
+// Returns the thread to the namespace saved by EnterNetns and closes the saved fd.
+// We entered from there a moment ago, so this cannot fail with our privileges; if it
+// ever did, the main thread would keep making sockets in the wrong namespace, which is
+// worse than stopping.
+void RestoreNetns(int saved) {
+  if (saved < 0) return;
+  if (setns(saved, CLONE_NEWNET) != 0) {
+    Napi::Error::Fatal("synack_tun", "could not return to the original network namespace");
+  }
+  close(saved);
+}
+
+// RAII: in the namespace for the scope's lifetime, back out on return or throw.
+class NetnsScope {
+ public:
+  NetnsScope(Napi::Env env, const std::string& name)
+      : saved_(name.empty() ? -1 : EnterNetns(env, name)) {}
+  ~NetnsScope() { RestoreNetns(saved_); }
+  NetnsScope(const NetnsScope&) = delete;
+  NetnsScope& operator=(const NetnsScope&) = delete;
+
+ private:
+  int saved_;
+};
+
+Napi::Value NetnsEnterJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw Napi::TypeError::New(env, "netnsEnter(name): name must be a string");
+  }
+  std::string name = info[0].As<Napi::String>();
+  if (name.empty()) throw CodeError(env, "EINVAL", "netnsEnter(name): empty namespace name");
+  return Napi::Number::New(env, EnterNetns(env, name));
+}
+
+Napi::Value NetnsRestoreJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "netnsRestore(saved): saved must be the number netnsEnter returned");
+  }
+  RestoreNetns(info[0].As<Napi::Number>().Int32Value());
+  return env.Undefined();
+}
+
+// ---------------------------------------------------------------------------------------
+// TUN device
+
+struct Opened {
+  int fd = -1;
+  int ctl = -1;  // AF_INET/AF_INET6 datagram socket in the device's namespace, for ioctls
+  std::string name;
+  std::string netns;
+  int maxBatch = kDefaultMaxBatch;
+};
+
+struct Stats {
+  double rxPackets = 0, rxBytes = 0, rxBatches = 0;
+  double txPackets = 0, txBytes = 0, txErrors = 0, txAgain = 0;
+  int lastTxErrno = 0;
+};
+
+// Same rules as the kernel's dev_valid_name(): 1..15 bytes, no '/', ':' or whitespace.
+bool ValidIfName(const std::string& name, std::string* why) {
+  if (name.size() >= IFNAMSIZ) {
+    *why = "is too long: at most " + std::to_string(IFNAMSIZ - 1) + " characters (IFNAMSIZ)";
+    return false;
+  }
+  if (name == "." || name == "..") {
+    *why = "is not a valid interface name";
+    return false;
+  }
+  for (char c : name) {
+    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0') {
+      *why = "contains a character not allowed in interface names ('/', ':' or whitespace)";
+      return false;
+    }
+  }
+  return true;
+}
+
+class Tun : public Napi::ObjectWrap<Tun> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(
+        env, "SynackTun",
+        {
+            InstanceAccessor<&Tun::GetFd>("fd"),
+            InstanceAccessor<&Tun::GetName>("name"),
+            InstanceAccessor<&Tun::GetClosed>("closed"),
+            InstanceAccessor<&Tun::GetFailed>("failed"),
+            InstanceAccessor<&Tun::GetRxBuffer>("rxBuffer"),
+            InstanceAccessor<&Tun::GetRxMeta>("rxMeta"),
+            InstanceAccessor<&Tun::GetMaxBatch>("maxBatch"),
+            InstanceMethod<&Tun::Start>("start"),
+            InstanceMethod<&Tun::Write>("write"),
+            InstanceMethod<&Tun::WriteBatch>("writeBatch"),
+            InstanceMethod<&Tun::SetMtu>("setMtu"),
+            InstanceMethod<&Tun::GetMtu>("getMtu"),
+            InstanceMethod<&Tun::SetUp>("setUp"),
+            InstanceMethod<&Tun::IsUp>("isUp"),
+            InstanceMethod<&Tun::SetPersist>("setPersist"),
+            InstanceMethod<&Tun::GetStats>("stats"),
+            InstanceMethod<&Tun::Close>("close"),
+            InstanceMethod<&Tun::RefJs>("ref"),
+            InstanceMethod<&Tun::UnrefJs>("unref"),
+        });
+  }
+
+  explicit Tun(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tun>(info), env_(info.Env()) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(env, "use open(name, opts) to create a TUN device");
+    }
+    Opened* o = info[0].As<Napi::External<Opened>>().Data();
+    // Take ownership first so that nothing below can leak the descriptors.
+    fd_ = o->fd;
+    ctl_ = o->ctl;
+    o->fd = -1;
+    o->ctl = -1;
+    name_ = o->name;
+    netns_ = o->netns;
+    maxBatch_ = o->maxBatch;
+
+    rxCap_ = static_cast<size_t>(maxBatch_) * kSlotEstimateBytes + kMaxPacketBytes;
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, rxCap_);
+    rxData_ = static_cast<uint8_t*>(ab.Data());
+    rxBufRef_ = Napi::Persistent(ab);
+    Napi::Int32Array meta = Napi::Int32Array::New(env, static_cast<size_t>(maxBatch_) * 2);
+    rxMeta_ = meta.Data();
+    rxMetaRef_ = Napi::Persistent(meta);
+
+    if (napi_add_env_cleanup_hook(env_, OnEnvCleanup, this) == napi_ok) hook_ = true;
+  }
+
+  ~Tun() override {
+    // A finalizer never runs while we hold our self-reference, except at environment
+    // teardown; either way there is nothing left to un-reference.
+    selfRef_ = false;
+    CloseInternal();
+    if (tearingDown_) {
+      // The environment is going away: do not call back into it from destructors.
+      onBatch_.SuppressDestruct();
+      onError_.SuppressDestruct();
+      rxBufRef_.SuppressDestruct();
+      rxMetaRef_.SuppressDestruct();
+      asyncCtx_.release();  // NOLINT: deliberately leaked at process/worker exit
+    }
+  }
+
+ private:
+  Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value GetName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), name_);
+  }
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), closed_);
+  }
+  Napi::Value GetFailed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), failed_);
+  }
+  Napi::Value GetRxBuffer(const Napi::CallbackInfo& info) { return rxBufRef_.Value(); }
+  Napi::Value GetRxMeta(const Napi::CallbackInfo& info) { return rxMetaRef_.Value(); }
+  Napi::Value GetMaxBatch(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), maxBatch_);
+  }
+
+  void ThrowIfClosed(Napi::Env env) {
+    if (closed_) throw CodeError(env, "EBADF", "TUN device " + name_ + " is closed");
+  }
+
+  // start(onBatch(count), onError(err)): begins polling. onBatch receives the number of
+  // packets; packet i is rxBuffer[rxMeta[2i] .. rxMeta[2i] + rxMeta[2i+1]). The buffer is
+  // reused for the next batch, so the bytes are only valid during the call.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ThrowIfClosed(env);
+    if (failed_) throw CodeError(env, "EIO", "TUN device " + name_ + " has failed");
+    if (poll_ != nullptr) throw CodeError(env, "EALREADY", "TUN device " + name_ + " is already started");
+    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
+      throw Napi::TypeError::New(env, "start(onBatch, onError): both must be functions");
+    }
+    onBatch_ = Napi::Persistent(info[0].As<Napi::Function>());
+    onError_ = Napi::Persistent(info[1].As<Napi::Function>());
+    // The async resource is a fresh object, not this wrapper, so nothing here keeps the
+    // wrapper alive once it is closed.
+    if (!asyncCtx_) asyncCtx_ = std::make_unique<Napi::AsyncContext>(env, "SynackTun");
+
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw CodeError(env, "EINVAL", "cannot get the Node.js event loop");
+    }
+    auto* handle = new uv_poll_t;
+    int r = uv_poll_init(loop, handle, fd_);
+    if (r < 0) {
+      delete handle;
+      throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_init");
+    }
+    handle->data = this;
+    r = uv_poll_start(handle, UV_READABLE, OnPoll);
+    if (r < 0) {
+      handle->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), OnHandleClosed);
+      throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_start");
+    }
+    poll_ = handle;
+    if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    // An active device keeps itself alive, as a listening socket does.
+    if (!selfRef_) {
+      Ref();
+      selfRef_ = true;
+    }
+    return env.Undefined();
+  }
+
+  static void OnHandleClosed(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    Tun* self = static_cast<Tun*>(handle->data);
+    if (self == nullptr || self->closed_ || self->poll_ == nullptr) return;
+    Napi::Env env(self->env_);
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      // libuv reports EPOLLERR as UV_EBADF; the TUN driver raises it when the interface
+      // behind our fd is gone. A read then tells the real reason (EBADFD) and still
+      // delivers anything that was queued before.
+      self->Drain();
+      if (!self->closed_ && !self->failed_) self->Fail(-status, "poll");
+      return;
+    }
+    if ((events & UV_READABLE) != 0) self->Drain();
+  }
+
+  // Reads what is queued, in batches of up to maxBatch_ packets, one JS call per batch.
+  // Stops at EAGAIN, or after kBatchesPerWake batches so that one busy device cannot
+  // starve the rest of the loop (the poll is level-triggered: we are called again).
+  void Drain() {
+    Napi::Env env(env_);
+    for (int round = 0; round < kBatchesPerWake; round++) {
+      int count = 0;
+      size_t off = 0;
+      int err = 0;
+      bool empty = false;
+      while (count < maxBatch_ && rxCap_ - off >= kMaxPacketBytes) {
+        ssize_t n = read(fd_, rxData_ + off, kMaxPacketBytes);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            empty = true;
+            break;
+          }
+          err = errno;
+          break;
+        }
+        if (n == 0) {
+          // A TUN fd never reads 0 bytes for a live interface; treat it as the end.
+          err = EIO;
+          break;
+        }
+        rxMeta_[2 * count] = static_cast<int32_t>(off);
+        rxMeta_[2 * count + 1] = static_cast<int32_t>(n);
+        off += (static_cast<size_t>(n) + 7) & ~static_cast<size_t>(7);
+        count++;
+        stats_.rxPackets += 1;
+        stats_.rxBytes += static_cast<double>(n);
+      }
+      if (count > 0) {
+        stats_.rxBatches += 1;
+        if (!onBatch_.IsEmpty()) {
+          try {
+            onBatch_.MakeCallback(Value(), {Napi::Number::New(env, count)}, *asyncCtx_);
+          } catch (const Napi::Error& e) {
+            // The handler threw: route it to process 'uncaughtException' like any
+            // other callback from the loop would, and read no further this turn.
+            napi_fatal_exception(env_, e.Value());
+            return;
+          }
+        }
+      }
+      if (closed_ || failed_ || poll_ == nullptr) return;  // the handler closed us
+      if (err != 0) {
+        Fail(err, "read");
+        return;
+      }
+      if (empty) return;
+    }
+  }
+
+  // Reports a device failure once and stops polling. The fd stays open until close().
+  void Fail(int err, const char* syscallName) {
+    if (failed_ || closed_) return;
+    failed_ = true;
+    StopPolling();
+    Napi::Env env(env_);
+    std::string msg = "TUN device " + name_ +
+                      (netns_.empty() ? std::string() : " (network namespace " + netns_ + ")") +
+                      " failed: " + syscallName + ": " + ErrnoText(err);
+    if (err == EBADFD || err == EBADF || err == EIO || err == ENODEV || err == ENXIO) {
+      msg += " (the interface was probably deleted)";
+    }
+    Napi::Error e = ErrnoError(env, err, msg, syscallName);
+    Napi::FunctionReference onError = std::move(onError_);
+    ReleaseCallbacks();
+    if (!onError.IsEmpty()) {
+      try {
+        onError.MakeCallback(Value(), {e.Value()}, *asyncCtx_);
+      } catch (const Napi::Error& x) {
+        napi_fatal_exception(env_, x.Value());
+      }
+    }
+  }
+
+  // The handlers usually close over the JS object that owns this wrapper: holding them
+  // (strong references) after we are done would keep both alive forever. Safe to call
+  // from inside a handler: the running function stays alive on the JS stack.
+  void ReleaseCallbacks() {
+    if (tearingDown_) return;
+    onBatch_.Reset();
+    onError_.Reset();
+  }
+
+  void StopPolling() {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
+      poll_ = nullptr;
+    }
+    if (selfRef_) {
+      selfRef_ = false;
+      Unref();
+    }
+  }
+
+  void CloseInternal() {
+    if (closed_) return;
+    closed_ = true;
+    StopPolling();
+    ReleaseCallbacks();
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (ctl_ >= 0) {
+      close(ctl_);
+      ctl_ = -1;
+    }
+    if (hook_) {
+      hook_ = false;
+      napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+    }
+  }
+
+  static void OnEnvCleanup(void* arg) {
+    Tun* self = static_cast<Tun*>(arg);
+    self->hook_ = false;  // the hook is being consumed; do not remove it again
+    self->tearingDown_ = true;
+    self->selfRef_ = false;  // no JS calls during teardown
+    self->CloseInternal();
+  }
+
+  // Sends one datagram. Returns true if the kernel took it.
+  bool WriteOne(const uint8_t* data, size_t len) {
+    if (closed_) {
+      stats_.txErrors += 1;
+      stats_.lastTxErrno = EBADF;
+      return false;
+    }
+    ssize_t n;
+    do {
+      n = write(fd_, data, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      stats_.txErrors += 1;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) stats_.txAgain += 1;
+      stats_.lastTxErrno = errno;
+      return false;
+    }
+    stats_.txPackets += 1;
+    stats_.txBytes += static_cast<double>(len);
+    return true;
+  }
+
+  static void BytesOf(napi_env env, napi_value v, const uint8_t** data, size_t* len) {
+    bool isTyped = false;
+    napi_is_typedarray(env, v, &isTyped);
+    if (isTyped) {
+      napi_typedarray_type type;
+      size_t length = 0;
+      void* ptr = nullptr;
+      napi_get_typedarray_info(env, v, &type, &length, &ptr, nullptr, nullptr);
+      if (type == napi_uint8_array || type == napi_uint8_clamped_array) {
+        *data = static_cast<const uint8_t*>(ptr);  // already adjusted by byteOffset
+        *len = length;
+        return;
+      }
+    }
+    throw Napi::TypeError::New(Napi::Env(env), "packets must be Uint8Array (or Buffer)");
+  }
+
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "write(packet): packet is required");
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+    BytesOf(env, info[0], &data, &len);
+    return Napi::Boolean::New(env, WriteOne(data, len));
+  }
+
+  // writeBatch(packets[]): returns how many the kernel took; the rest are counted in
+  // txErrors (txAgain for EAGAIN). Never blocks, never throws for I/O errors.
+  Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) {
+      throw Napi::TypeError::New(env, "writeBatch(packets): packets must be an array");
+    }
+    napi_value arr = info[0];
+    uint32_t n = 0;
+    napi_get_array_length(env, arr, &n);
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value el;
+      if (napi_get_element(env, arr, i, &el) != napi_ok) throw Napi::Error::New(env);
+      const uint8_t* data = nullptr;
+      size_t len = 0;
+      BytesOf(env, el, &data, &len);
+      if (WriteOne(data, len)) sent++;
+    }
+    return Napi::Number::New(env, sent);
+  }
+
+  void FillIfreq(struct ifreq* ifr) {
+    memset(ifr, 0, sizeof *ifr);
+    strncpy(ifr->ifr_name, name_.c_str(), IFNAMSIZ - 1);
+  }
+
+  // The control socket was created in the device's namespace, so these ioctls reach the
+  // right interface without switching namespaces again (a socket keeps the namespace
+  // it was created in, see network_namespaces(7)).
+  Napi::Value SetMtu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ThrowIfClosed(env);
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setMtu(mtu): mtu must be a number");
+    int mtu = info[0].As<Napi::Number>().Int32Value();
+    struct ifreq ifr;
+    FillIfreq(&ifr);
+    ifr.ifr_mtu = mtu;
+    if (ioctl(ctl_, SIOCSIFMTU, &ifr) < 0) {
+      int e = errno;
+      throw ErrnoError(env, e, "cannot set the MTU of " + name_ + " to " + std::to_string(mtu) + ": " + ErrnoText(e),
+                       "ioctl");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value GetMtu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ThrowIfClosed(env);
+    struct ifreq ifr;
+    FillIfreq(&ifr);
+    if (ioctl(ctl_, SIOCGIFMTU, &ifr) < 0) {
+      int e = errno;
+      throw ErrnoError(env, e, "cannot read the MTU of " + name_ + ": " + ErrnoText(e), "ioctl");
+    }
+    return Napi::Number::New(env, ifr.ifr_mtu);
+  }
+
+  int GetFlags(Napi::Env env) {
+    struct ifreq ifr;
+    FillIfreq(&ifr);
+    if (ioctl(ctl_, SIOCGIFFLAGS, &ifr) < 0) {
+      int e = errno;
+      throw ErrnoError(env, e, "cannot read the flags of " + name_ + ": " + ErrnoText(e), "ioctl");
+    }
+    return ifr.ifr_flags;
+  }
+
+  Napi::Value SetUp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ThrowIfClosed(env);
+    bool up = info.Length() < 1 || info[0].ToBoolean().Value();
+    int flags = GetFlags(env);
+    struct ifreq ifr;
+    FillIfreq(&ifr);
+    ifr.ifr_flags = static_cast<short>(up ? (flags | IFF_UP) : (flags & ~IFF_UP));
+    if (ioctl(ctl_, SIOCSIFFLAGS, &ifr) < 0) {
+      int e = errno;
+      throw ErrnoError(env, e, std::string("cannot bring ") + name_ + (up ? " up: " : " down: ") + ErrnoText(e),
+                       "ioctl");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value IsUp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ThrowIfClosed(env);
+    return Napi::Boolean::New(env, (GetFlags(env) & IFF_UP) != 0);
+  }
+
+  // TUNSETPERSIST: a persistent device outlives its fd (delete it with `ip link del`).
+  Napi::Value SetPersist(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ThrowIfClosed(env);
+    bool on = info.Length() < 1 || info[0].ToBoolean().Value();
+    if (ioctl(fd_, TUNSETPERSIST, on ? 1 : 0) < 0) {
+      int e = errno;
+      throw ErrnoError(env, e, "cannot change persistence of " + name_ + ": " + ErrnoText(e), "ioctl");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value GetStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rxPackets", stats_.rxPackets);
+    o.Set("rxBytes", stats_.rxBytes);
+    o.Set("rxBatches", stats_.rxBatches);
+    o.Set("txPackets", stats_.txPackets);
+    o.Set("txBytes", stats_.txBytes);
+    o.Set("txErrors", stats_.txErrors);
+    o.Set("txAgain", stats_.txAgain);
+    if (stats_.lastTxErrno != 0) o.Set("lastTxError", ErrnoCode(stats_.lastTxErrno));
+    return o;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseInternal();
+    return info.Env().Undefined();
+  }
+
+  // ref()/unref(): whether an open device keeps the Node.js process alive (default: yes).
+  Napi::Value RefJs(const Napi::CallbackInfo& info) {
+    unref_ = false;
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+  Napi::Value UnrefJs(const Napi::CallbackInfo& info) {
+    unref_ = true;
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  napi_env env_;
+  int fd_ = -1;
+  int ctl_ = -1;
+  std::string name_;
+  std::string netns_;
+  int maxBatch_ = kDefaultMaxBatch;
+
+  uv_poll_t* poll_ = nullptr;
+  bool closed_ = false;
+  bool failed_ = false;
+  bool selfRef_ = false;
+  bool hook_ = false;
+  bool unref_ = false;
+  bool tearingDown_ = false;
+
+  uint8_t* rxData_ = nullptr;
+  size_t rxCap_ = 0;
+  int32_t* rxMeta_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> rxBufRef_;
+  Napi::Reference<Napi::Int32Array> rxMetaRef_;
+  Napi::FunctionReference onBatch_;
+  Napi::FunctionReference onError_;
+  std::unique_ptr<Napi::AsyncContext> asyncCtx_;
+  Stats stats_;
+};
+
+// Message for a failed open("/dev/net/tun") or TUNSETIFF.
+Napi::Error OpenError(Napi::Env env, int e, const std::string& name, const std::string& netns,
+                      const char* syscallName) {
+  std::string where = netns.empty() ? std::string() : " in network namespace " + netns;
+  std::string shown = name.empty() ? std::string("(kernel-chosen name)") : name;
+  if (e == ENOENT || e == ENODEV || e == ENXIO) {
+    if (std::string(syscallName) == "open") {
+      return ErrnoError(env, e, "/dev/net/tun is missing (load the tun module: modprobe tun)", syscallName);
+    }
+  }
+  if (e == EPERM || e == EACCES) {
+    return ErrnoError(env, e,
+                      "permission denied opening TUN device " + shown + where +
+                          ": needs root or CAP_NET_ADMIN",
+                      syscallName);
+  }
+  if (e == EBUSY) {
+    return ErrnoError(env, e,
+                      "TUN device " + shown + where + " is busy: " + ErrnoText(e) +
+                          " (another process has it open; multiQueue devices can be shared)",
+                      syscallName);
+  }
+  if (e == EINVAL && std::string(syscallName) == "ioctl") {
+    return ErrnoError(env, e,
+                      "cannot attach to " + shown + where + ": " + ErrnoText(e) +
+                          " (an interface of that name exists but is not a TUN device with the same flags)",
+                      syscallName);
+  }
+  return ErrnoError(env, e, "cannot open TUN device " + shown + where + ": " + ErrnoText(e), syscallName);
+}
+
+// open(name, { netns?, multiQueue?, maxBatch? }) -> SynackTun
+// Attaches to the TUN device `name` or creates it (IFF_TUN | IFF_NO_PI: bare IP
+// datagrams, no packet-information header), optionally inside network namespace netns.
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw Napi::TypeError::New(env, "open(name, opts): name must be a string");
+  }
+  std::string name = info[0].As<Napi::String>();
+  Opened o;
+  bool multiQueue = false;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object opts = info[1].As<Napi::Object>();
+    Napi::Value ns = opts.Get("netns");
+    if (ns.IsString()) o.netns = ns.As<Napi::String>().Utf8Value();
+    multiQueue = opts.Get("multiQueue").ToBoolean().Value();
+    Napi::Value mb = opts.Get("maxBatch");
+    if (mb.IsNumber()) {
+      int v = mb.As<Napi::Number>().Int32Value();
+      if (v < 1 || v > kMaxMaxBatch) {
+        throw CodeError(env, "EINVAL", "maxBatch must be between 1 and " + std::to_string(kMaxMaxBatch));
+      }
+      o.maxBatch = v;
+    }
+  }
+  std::string why;
+  if (!name.empty() && !ValidIfName(name, &why)) {
+    throw CodeError(env, "EINVAL", "TUN device name '" + name + "' " + why);
+  }
+
+  {
+    NetnsScope inNetns(env, o.netns);  // throws a readable error for a bad namespace
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw OpenError(env, errno, name, o.netns, "open");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0);
+    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      int e = errno;
+      close(fd);
+      throw OpenError(env, e, name, o.netns, "ioctl");
+    }
+    int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (ctl < 0) ctl = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (ctl < 0) {
+      int e = errno;
+      close(fd);
+      throw ErrnoError(env, e, "cannot create a control socket for " + name + ": " + ErrnoText(e), "socket");
+    }
+    o.fd = fd;
+    o.ctl = ctl;
+    ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+    o.name = ifr.ifr_name;
+  }  // back in the original namespace here
+
+  Napi::FunctionReference* ctor = env.GetInstanceData<Napi::FunctionReference>();
+  try {
+    Napi::Object obj = ctor->New({Napi::External<Opened>::New(env, &o)});
+    return obj;
+  } catch (...) {
+    if (o.fd >= 0) close(o.fd);  // the constructor did not take ownership
+    if (o.ctl >= 0) close(o.ctl);
+    throw;
+  }
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = Tun::Init(env);
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(ctor)));
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("netnsEnter", Napi::Function::New(env, NetnsEnterJs, "netnsEnter"));
+  exports.Set("netnsRestore", Napi::Function::New(env, NetnsRestoreJs, "netnsRestore"));
+  exports.Set("maxPacketBytes", Napi::Number::New(env, static_cast<double>(kMaxPacketBytes)));
+  exports.Set("platformSupported", Napi::Boolean::New(env, true));
+  return exports;
+}
+
+#else  // !__linux__
+
+Napi::Value Unsupported(const Napi::CallbackInfo& info) {
+  throw CodeError(info.Env(), "ENOSYS", "TUN devices and network namespaces are Linux-only");
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Unsupported, "open"));
+  exports.Set("netnsEnter", Napi::Function::New(env, Unsupported, "netnsEnter"));
+  exports.Set("netnsRestore", Napi::Function::New(env, Unsupported, "netnsRestore"));
+  exports.Set("maxPacketBytes", Napi::Number::New(env, 65536));
+  exports.Set("platformSupported", Napi::Boolean::New(env, false));
+  return exports;
+}
+
+#endif  // __linux__
+
+}  // namespace synack_tun
+
+static Napi::Object SynackTunInit(Napi::Env env, Napi::Object exports) {
+  return synack_tun::InitModule(env, exports);
+}
+
+NODE_API_MODULE(synack_tun, SynackTunInit)
