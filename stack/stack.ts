@@ -1,7 +1,8 @@
 // The Stack: local addresses, demultiplexing, ICMP routing, timers and output. Pure and
 // deterministic (design.md): time comes in as `now` (ms), randomness through `random`;
 // packets go in through input() and out through poll()/takeOutput().
-import { canonicalIp, inPrefix, parseIp } from "./wire/addr.js";
+import { canonicalIp, formatIp, inPrefix, parseIp, prefixMatch } from "./wire/addr.js";
+import { ConnectionTable } from "./demux.js";
 import { buildTcpPacket, describePacket, parsePacket } from "./wire/packet.js";
 import { summarizeOptions } from "./wire/tcp-options.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpSegment } from "./wire/types.js";
@@ -13,6 +14,7 @@ import { seqAdd, seqInWindow } from "./tcp/seq.js";
 import { TimerHeap } from "./timers.js";
 import type { RandomSource } from "./random.js";
 import type { TraceEvent, TraceSink } from "./trace.js";
+import type { Outcome } from "./tcp/outcome.js";
 
 export interface LocalAddress {
   /** "10.0.0.2" or "fd00::2". */
@@ -75,6 +77,38 @@ export interface ConnectOptions {
   tsOffset?: number;
 }
 
+export interface ListenOptions {
+  port: number;
+  /** Local address to listen on; default: every address of the stack. */
+  addr?: string;
+  profile?: ProfileName | Profile;
+  overrides?: ProfileOverrides;
+  /**
+   * A passively opened connection reached ESTABLISHED. Set its `events` here: data that
+   * came with the handshake's final ACK is announced right after this returns.
+   */
+  onAccept(conn: Connection): void;
+}
+
+/** A LISTEN "socket" (RFC 9293 §3.10.1 passive OPEN): answers SYNs on its port. */
+export class Listener {
+  closed = false;
+  /** Connections accepted so far. */
+  accepted = 0;
+  constructor(
+    readonly port: number,
+    readonly addr: string | undefined,
+    readonly profile: Profile,
+    readonly onAccept: (conn: Connection) => void,
+    private readonly stack: Stack,
+  ) {}
+
+  /** Stops listening; connections already opened live on. */
+  close(): void {
+    this.stack.unlisten(this);
+  }
+}
+
 /** A local port held by a socket between bind and close (WskBind assigns the port). */
 export interface PortBinding {
   readonly version: 4 | 6;
@@ -84,9 +118,15 @@ export interface PortBinding {
   released: boolean;
 }
 
-function key(remoteAddr: string, remotePort: number, localAddr: string, localPort: number): string {
-  return `${remoteAddr}|${remotePort}|${localAddr}|${localPort}`;
+/** A remote address as given to connect(), parsed once (issue 8: no re-parsing per connect). */
+interface RemoteAddressInfo {
+  canonical: string;
+  bytes: Uint8Array;
+  version: 4 | 6;
+  unspecified: boolean;
 }
+
+const REMOTE_CACHE_ENTRIES = 4096;
 
 export class Stack implements ConnectionHost {
   readonly addresses: LocalAddress[];
@@ -99,13 +139,17 @@ export class Stack implements ConnectionHost {
   private readonly rstForClosedPorts: boolean;
   private traceSink: TraceSink | undefined;
 
-  private readonly conns = new Map<string, Connection>();
+  private readonly conns = new ConnectionTable<Connection>();
+  /** Bytes of `addresses`, same order; prefixOk: the prefix length is valid for the family. */
+  private readonly addressBytes: Array<{ bytes: Uint8Array; version: 4 | 6; prefixOk: boolean }>;
+  private readonly remoteCache = new Map<string, RemoteAddressInfo | null>();
   private readonly timers = new TimerHeap<Connection>();
   private readonly bindings = new Map<number, PortBinding[]>();
   private outbox: Uint8Array[] = [];
   private nextId = 1;
   private lastNow = 0;
   private readonly windowUpdates = new Set<Connection>();
+  private readonly listeners = new Map<number, Listener[]>();
 
   readonly stats: StackStats = {
     rxPackets: 0,
@@ -125,6 +169,12 @@ export class Stack implements ConnectionHost {
       const c = canonicalIp(la.addr);
       if (!c) throw new Error(`invalid local address: ${la.addr}`);
       return { addr: c, prefix: la.prefix };
+    });
+    this.addressBytes = this.addresses.map((a) => {
+      const p = parseIp(a.addr);
+      if (!p.ok) throw new Error(`invalid local address: ${a.addr}`);
+      const max = p.value.bytes.length * 8;
+      return { bytes: p.value.bytes, version: p.value.version, prefixOk: Number.isInteger(a.prefix) && a.prefix >= 0 && a.prefix <= max };
     });
     this.mtu = cfg.mtu ?? 1500;
     this.profile = resolveProfile(cfg.profile ?? "windows");
@@ -166,7 +216,9 @@ export class Stack implements ConnectionHost {
   }
 
   ownsAddress(addr: string): boolean {
-    return this.addresses.some((a) => a.addr === addr);
+    const list = this.addresses;
+    for (let i = 0; i < list.length; i++) if (list[i].addr === addr) return true;
+    return false;
   }
 
   // -------------------------------------------------------------------------------
@@ -185,6 +237,39 @@ export class Stack implements ConnectionHost {
       return { ok: true, local: viaGw.addr };
     }
     return { ok: false, detail: `no route to ${remote}: not on-link and no IPv${v} gateway` };
+  }
+
+  /**
+   * route() for a parsed remote address: the on-link case without re-parsing any address;
+   * everything else (gateways, invalid prefixes, which throw) goes through route().
+   */
+  private routeParsed(remote: RemoteAddressInfo): { ok: true; local: string } | { ok: false; detail: string } {
+    const list = this.addressBytes;
+    if (list.length !== this.addresses.length) return this.route(remote.canonical); // addresses were edited
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i];
+      if (a.version !== remote.version) continue;
+      if (!a.prefixOk) break;
+      if (prefixMatch(remote.bytes, a.bytes, this.addresses[i].prefix)) return { ok: true, local: this.addresses[i].addr };
+    }
+    return this.route(remote.canonical);
+  }
+
+  /** Parses (through a bounded cache) a remote address given to connect(); null if invalid. */
+  private remoteInfo(text: string): RemoteAddressInfo | null {
+    let info = this.remoteCache.get(text);
+    if (info !== undefined) return info;
+    const p = parseIp(text);
+    if (!p.ok) info = null;
+    else {
+      const bytes = p.value.bytes;
+      let unspecified = true;
+      for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) unspecified = false;
+      info = { canonical: formatIp(bytes), bytes, version: p.value.version, unspecified };
+    }
+    if (this.remoteCache.size >= REMOTE_CACHE_ENTRIES) this.remoteCache.clear();
+    this.remoteCache.set(text, info);
+    return info;
   }
 
   private portFree(version: 4 | 6, addr: string | undefined, port: number): boolean {
@@ -251,7 +336,7 @@ export class Stack implements ConnectionHost {
     const start = (offset + this.random.nextUint32()) % n;
     for (let i = 0; i < n; i++) {
       const p = lo + ((start + i) % n);
-      if (!this.conns.has(key(remote.addr, remote.port, local, p)) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p;
+      if (!this.conns.has(remote.addr, remote.port, local, p) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p;
     }
     return undefined;
   }
@@ -265,14 +350,18 @@ export class Stack implements ConnectionHost {
    */
   connect(opts: ConnectOptions, now: number): Connection | ConnectError {
     this.lastNow = now;
-    const remoteAddr = canonicalIp(opts.remote.addr);
-    if (!remoteAddr) return { error: "invalidAddress", detail: `invalid remote address ${opts.remote.addr}` };
+    const info = this.remoteInfo(opts.remote.addr);
+    if (!info) return { error: "invalidAddress", detail: `invalid remote address ${opts.remote.addr}` };
+    const remoteAddr = info.canonical;
     const rp = opts.remote.port;
     if (!Number.isInteger(rp) || rp < 1 || rp > 65535) return { error: "invalidAddress", detail: `invalid remote port ${rp}` };
-    const version: 4 | 6 = remoteAddr.includes(":") ? 6 : 4;
+    const version: 4 | 6 = info.version;
     const remote = { addr: remoteAddr, port: rp };
-    if (isUnspecified(remoteAddr)) return { error: "invalidAddress", detail: "remote address is unspecified" };
-    const profile = resolveProfile(opts.profile ?? this.profile, opts.overrides);
+    if (info.unspecified) return { error: "invalidAddress", detail: "remote address is unspecified" };
+    // A connect that names no profile and no overrides shares the stack's own profile
+    // object (issue 8: a copy per connection was ~150 bytes of every pending connect).
+    // Per-connection knobs go through `overrides` (or a profile object of the caller's).
+    const profile = opts.profile === undefined && opts.overrides === undefined ? this.profile : resolveProfile(opts.profile ?? this.profile, opts.overrides);
 
     let localAddr: string;
     if (opts.local?.addr !== undefined && !isUnspecified(opts.local.addr)) {
@@ -281,10 +370,10 @@ export class Stack implements ConnectionHost {
       if ((c.includes(":") ? 6 : 4) !== version) return { error: "familyMismatch", detail: `local ${c} and remote ${remoteAddr} differ in family` };
       if (!this.ownsAddress(c)) return { error: "addressNotOwned", detail: `${c} is not an address of this stack` };
       localAddr = c;
-      const r = this.route(remoteAddr);
+      const r = this.routeParsed(info);
       if (!r.ok) return { error: "noRoute", detail: r.detail };
     } else {
-      const r = this.route(remoteAddr);
+      const r = this.routeParsed(info);
       if (!r.ok) return { error: "noRoute", detail: r.detail };
       localAddr = r.local;
     }
@@ -294,8 +383,7 @@ export class Stack implements ConnectionHost {
       if (p === undefined) return { error: "portsExhausted", detail: `no free port in ${profile.ephemeralLow}-${profile.ephemeralHigh}` };
       localPort = p;
     }
-    const k = key(remoteAddr, rp, localAddr, localPort);
-    if (this.conns.has(k)) return { error: "addressInUse", detail: `4-tuple ${localAddr}:${localPort} -> ${remoteAddr}:${rp} is in use` };
+    if (this.conns.has(remoteAddr, rp, localAddr, localPort)) return { error: "addressInUse", detail: `4-tuple ${localAddr}:${localPort} -> ${remoteAddr}:${rp} is in use` };
 
     const conn = new Connection(
       {
@@ -313,11 +401,101 @@ export class Stack implements ConnectionHost {
       },
       this,
     );
-    this.conns.set(k, conn);
+    this.conns.add(conn);
     this.stats.connectionsOpened++;
     this.stats.connectionsLive = this.conns.size;
     conn.open(now);
     return conn;
+  }
+
+  /**
+   * Passive OPEN (RFC 9293 §3.10.1): listen on `port`. Each SYN that arrives for it creates
+   * a connection in SYN-RECEIVED (§3.10.7.2); `onAccept` sees it once ESTABLISHED.
+   */
+  listen(opts: ListenOptions): Listener | ConnectError {
+    const port = opts.port;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return { error: "invalidAddress", detail: `invalid port ${port}` };
+    let addr: string | undefined;
+    if (opts.addr !== undefined && !isUnspecified(opts.addr)) {
+      const c = canonicalIp(opts.addr);
+      if (!c) return { error: "invalidAddress", detail: `invalid address ${opts.addr}` };
+      if (!this.ownsAddress(c)) return { error: "addressNotOwned", detail: `${c} is not an address of this stack` };
+      addr = c;
+    }
+    const list = this.listeners.get(port) ?? [];
+    if (list.some((l) => l.addr === undefined || addr === undefined || l.addr === addr)) return { error: "addressInUse", detail: `port ${port} already has a listener` };
+    const l = new Listener(port, addr, resolveProfile(opts.profile ?? this.profile, opts.overrides), opts.onAccept, this);
+    list.push(l);
+    this.listeners.set(port, list);
+    return l;
+  }
+
+  unlisten(l: Listener): void {
+    l.closed = true;
+    const list = this.listeners.get(l.port);
+    if (!list) return;
+    const i = list.indexOf(l);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.listeners.delete(l.port);
+  }
+
+  private findListener(local: string, port: number): Listener | undefined {
+    const list = this.listeners.get(port);
+    if (!list) return undefined;
+    return list.find((l) => l.addr === local) ?? list.find((l) => l.addr === undefined);
+  }
+
+  /** RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN. */
+  private inputListen(l: Listener, pkt: Packet, seg: TcpSegment, now: number): void {
+    // First, check for a RST: an incoming RST should be ignored.
+    if (seg.flags & TCP_RST) {
+      this.drop("rst for a listener", now);
+      return;
+    }
+    // Second, check for an ACK: any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>.
+    if (seg.flags & TCP_ACK) {
+      this.answerClosed(pkt, seg, now);
+      return;
+    }
+    // Third, check for a SYN; anything else is dropped (fourth).
+    if (!(seg.flags & TCP_SYN)) {
+      this.drop("listener: segment without SYN", now);
+      return;
+    }
+    const local = pkt.ip.dst;
+    const remote = pkt.ip.src;
+    const conn = new Connection(
+      {
+        id: this.nextId++,
+        version: remote.includes(":") ? 6 : 4,
+        localAddr: local,
+        localPort: seg.dstPort,
+        remoteAddr: remote,
+        remotePort: seg.srcPort,
+        profile: l.profile,
+        iss: rfc6528Isn(this.secret, now, local, seg.dstPort, remote, seg.srcPort),
+        tsOffset: l.profile.timestamps ? this.random.nextUint32() : 0,
+        mtu: this.mtu,
+        now,
+      },
+      this,
+    );
+    this.conns.add(conn);
+    this.stats.connectionsOpened++;
+    this.stats.connectionsLive = this.conns.size;
+    conn.events = {
+      established: (c) => {
+        if (l.closed) {
+          c.abort(this.lastNow);
+          return;
+        }
+        l.accepted++;
+        l.onAccept(c);
+      },
+    };
+    const s = summarizeOptions(seg.options);
+    conn.acceptSyn(seg, { mss: s.mss, wscale: s.wscale, sackOK: s.sackOK, ts: s.ts }, now);
+    if (conn.state !== "CLOSED") this.rearm(conn);
   }
 
   // -------------------------------------------------------------------------------
@@ -345,9 +523,16 @@ export class Stack implements ConnectionHost {
     }
   }
 
-  trace(conn: Connection, now: number, kind: TraceEvent["kind"], decision: string, rule?: string, stateBefore?: string): void {
+  trace(conn: Connection, now: number, kind: TraceEvent["kind"], decision: string, rule?: string, stateBefore?: string, outcome?: Outcome): void {
+    // design.md: "the stack counts and traces each drop", also those a connection decides
+    // (RST out of window, no ACK bit, suppressed challenge ACK...). The decision strings are
+    // fixed texts, so they serve as drop reasons (issue 9: found by the Stack.input fuzzer).
+    if (kind === "drop") {
+      this.stats.rxDropped++;
+      this.stats.drops[decision] = (this.stats.drops[decision] ?? 0) + 1;
+    }
     if (!this.traceSink) return;
-    this.traceSink({ t: now, kind, conn: conn.id, tuple: conn.tuple, stateBefore, stateAfter: conn.state, decision, rule });
+    this.traceSink({ t: now, kind, conn: conn.id, tuple: conn.tuple, stateBefore, stateAfter: conn.state, decision, rule, outcome });
   }
 
   rearm(conn: Connection): void {
@@ -359,8 +544,7 @@ export class Stack implements ConnectionHost {
   }
 
   release(conn: Connection): void {
-    const k = key(conn.remoteAddr, conn.remotePort, conn.localAddr, conn.localPort);
-    if (this.conns.get(k) === conn) this.conns.delete(k);
+    this.conns.delete(conn);
     this.timers.cancel(conn);
     this.windowUpdates.delete(conn);
     this.stats.connectionsLive = this.conns.size;
@@ -415,14 +599,16 @@ export class Stack implements ConnectionHost {
   }
 
   private inputTcp(pkt: Packet, seg: TcpSegment, now: number): void {
-    const conn = this.conns.get(key(pkt.ip.src, seg.srcPort, pkt.ip.dst, seg.dstPort));
+    const conn = this.conns.get(pkt.ip.src, seg.srcPort, pkt.ip.dst, seg.dstPort);
     if (this.traceSink) this.traceSink({ t: now, kind: "in", conn: conn?.id, tuple: conn?.tuple, stateBefore: conn?.state, decision: conn ? "segment for connection" : "segment for no connection", packet: describePacket(pkt), bytes: this.inBytes });
     if (!conn) {
-      this.answerClosed(pkt, seg, now);
+      const l = this.listeners.size > 0 ? this.findListener(pkt.ip.dst, seg.dstPort) : undefined;
+      if (l) this.inputListen(l, pkt, seg, now);
+      else this.answerClosed(pkt, seg, now);
       return;
     }
     const s = summarizeOptions(seg.options);
-    const opt: SegmentOptionView = { mss: s.mss, wscale: s.wscale, sackOK: s.sackOK, ts: s.ts };
+    const opt: SegmentOptionView = { mss: s.mss, wscale: s.wscale, sackOK: s.sackOK, ts: s.ts, sack: s.sack };
     conn.onSegment(seg, now, opt);
     if (conn.pendingWindowUpdate) this.windowUpdates.add(conn);
     if (conn.state !== "CLOSED") this.rearm(conn);
@@ -465,7 +651,7 @@ export class Stack implements ConnectionHost {
       return;
     }
     // RFC 5927 §4.1: the quoted 4-tuple must match a connection ...
-    const conn = this.conns.get(key(q.dst, q.dstPort, q.src, q.srcPort));
+    const conn = this.conns.get(q.dst, q.dstPort, q.src, q.srcPort);
     if (!conn) {
       this.stats.icmpIgnored++;
       this.drop("icmp for no connection", now, describePacket(pkt));

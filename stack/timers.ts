@@ -1,32 +1,61 @@
-// One structure for every timer of every connection (issue: per-operation cost must not
-// grow with the number of connections). Each owner has at most one live entry: its
-// earliest deadline. Arming pushes onto a binary min-heap with a generation number and
-// cancelling just bumps the generation (lazy deletion), so arm/cancel are O(1) expected
-// (deadlines mostly grow, so pushes rarely sift) and expiry is O(log n).
+// One structure for every timer of every connection (issue 2: per-operation cost must not
+// grow with the number of connections; issue 8: within 2x from 1 000 to 1 000 000 pending).
+//
+// Each owner has at most one live entry: its earliest deadline. The structure has two parts:
+//  - far: coarse buckets of BUCKET_MS by deadline (a hashed timing wheel without a fixed
+//    size). Arming appends to the bucket's array: O(1), and the memory touched does not
+//    depend on how many timers are pending.
+//  - near: a binary min-heap holding only deadlines before the horizon, i.e. the bucket
+//    being worked through. When it runs empty the next non-empty bucket is moved into it,
+//    so it holds about one bucket's worth of entries, not every pending timer.
+// Cancelling bumps the owner's generation (lazy deletion); stale entries are skipped when
+// met and swept when they outnumber live ones 4 to 1, so arm/cancel stay O(1) amortised.
+//
+// Order: deadlines fire earliest first; equal deadlines fire in the order they were armed.
 
 export interface TimerOwner {
-  /** Generation of the owner's live heap entry; bumped to invalidate older ones. */
+  /** Generation of the owner's live entry; bumped to invalidate older ones. */
   timerGen: number;
   /** The owner's armed deadline, or Infinity when none. */
   timerAt: number;
 }
 
+/** Width of a far bucket in ms: wide enough that buckets stay few, narrow enough that near stays small. */
+const BUCKET_MS = 16;
+/** Generations are stored masked to 30 bits so bucket arrays hold small integers only. */
+const GEN_MASK = 0x3fffffff;
+
 export class TimerHeap<T extends TimerOwner> {
+  // near: parallel arrays, ordered by (at, seq)
   private at: Float64Array;
+  private seq: Float64Array;
   private gen: Uint32Array;
   private owners: (T | undefined)[];
   private n = 0;
+  private nextSeq = 0;
+
+  // far: bucket id -> [owner, gen, owner, gen, ...] in arming order
+  private readonly buckets = new Map<number, Array<T | number>>();
+  /** Min-heap of the ids in `buckets`. */
+  private readonly bucketIds: number[] = [];
+  /** Every far entry has a bucket id >= horizonId; deadlines in earlier buckets go to near. */
+  private horizonId = -Infinity;
+  private farEntries = 0;
+  private lastId = NaN;
+  private lastBucket: Array<T | number> | undefined;
+
   private live = 0;
 
-  constructor(initialCapacity = 1024) {
+  constructor(initialCapacity = 256) {
     this.at = new Float64Array(initialCapacity);
+    this.seq = new Float64Array(initialCapacity);
     this.gen = new Uint32Array(initialCapacity);
     this.owners = new Array(initialCapacity);
   }
 
-  /** Heap entries, live and stale. */
+  /** Entries held, live and stale. */
   get size(): number {
-    return this.n;
+    return this.n + this.farEntries;
   }
 
   /** Owners with a live deadline. */
@@ -44,8 +73,10 @@ export class TimerHeap<T extends TimerOwner> {
       this.live--;
       return;
     }
-    this.push(deadline, owner.timerGen, owner);
-    if (this.n > 64 && this.n > 4 * this.live) this.compact();
+    const id = Math.floor(deadline / BUCKET_MS);
+    if (id < this.horizonId) this.pushNear(deadline, owner.timerGen, owner);
+    else this.pushFar(id, owner);
+    if (this.n + this.farEntries > 1024 && this.n + this.farEntries > 4 * this.live) this.compact();
   }
 
   cancel(owner: T): void {
@@ -54,13 +85,13 @@ export class TimerHeap<T extends TimerOwner> {
 
   /** The earliest live deadline, or undefined. */
   peek(): number | undefined {
-    this.dropStale();
+    this.fillNear();
     return this.n > 0 ? this.at[0] : undefined;
   }
 
   /** Removes and returns the next owner whose deadline is <= now. */
   popDue(now: number): T | undefined {
-    this.dropStale();
+    this.fillNear();
     if (this.n === 0 || this.at[0] > now) return undefined;
     const owner = this.owners[0]!;
     this.removeTop();
@@ -70,27 +101,67 @@ export class TimerHeap<T extends TimerOwner> {
     return owner;
   }
 
-  private dropStale(): void {
-    while (this.n > 0) {
-      const o = this.owners[0]!;
-      if (o.timerGen === this.gen[0] && o.timerAt === this.at[0]) return;
-      this.removeTop();
+  // ---------------------------------------------------------------------------------
+
+  private pushFar(id: number, owner: T): void {
+    let b: Array<T | number> | undefined;
+    if (id === this.lastId) b = this.lastBucket;
+    else {
+      b = this.buckets.get(id);
+      this.lastId = id;
+    }
+    if (b === undefined) {
+      b = [];
+      this.buckets.set(id, b);
+      this.pushId(id);
+    }
+    this.lastBucket = b;
+    b.push(owner, owner.timerGen & GEN_MASK);
+    this.farEntries++;
+  }
+
+  /** Drops stale entries at the top of near; when near is empty, moves the next bucket in. */
+  private fillNear(): void {
+    for (;;) {
+      while (this.n > 0) {
+        const o = this.owners[0]!;
+        if (o.timerGen === this.gen[0] && o.timerAt === this.at[0]) return;
+        this.removeTop();
+      }
+      if (this.bucketIds.length === 0) return;
+      const id = this.popId();
+      const b = this.buckets.get(id)!;
+      this.buckets.delete(id);
+      if (id === this.lastId) {
+        this.lastId = NaN;
+        this.lastBucket = undefined;
+      }
+      this.horizonId = id + 1;
+      this.farEntries -= b.length / 2;
+      for (let i = 0; i < b.length; i += 2) {
+        const o = b[i] as T;
+        if ((o.timerGen & GEN_MASK) === b[i + 1] && o.timerAt !== Infinity) this.pushNear(o.timerAt, o.timerGen, o);
+      }
     }
   }
 
-  private push(deadline: number, gen: number, owner: T): void {
+  private pushNear(deadline: number, gen: number, owner: T): void {
     if (this.n === this.at.length) this.grow();
+    const s = this.nextSeq++;
     let i = this.n++;
     // sift up
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (this.at[p] <= deadline) break;
-      this.at[i] = this.at[p];
+      const pa = this.at[p];
+      if (pa < deadline || (pa === deadline && this.seq[p] < s)) break;
+      this.at[i] = pa;
+      this.seq[i] = this.seq[p];
       this.gen[i] = this.gen[p];
       this.owners[i] = this.owners[p];
       i = p;
     }
     this.at[i] = deadline;
+    this.seq[i] = s;
     this.gen[i] = gen;
     this.owners[i] = owner;
   }
@@ -102,6 +173,7 @@ export class TimerHeap<T extends TimerOwner> {
       return;
     }
     const d = this.at[last];
+    const s = this.seq[last];
     const g = this.gen[last];
     const o = this.owners[last];
     this.owners[last] = undefined;
@@ -110,14 +182,17 @@ export class TimerHeap<T extends TimerOwner> {
       const l = 2 * i + 1;
       if (l >= last) break;
       const r = l + 1;
-      const c = r < last && this.at[r] < this.at[l] ? r : l;
-      if (this.at[c] >= d) break;
-      this.at[i] = this.at[c];
+      const c = r < last && (this.at[r] < this.at[l] || (this.at[r] === this.at[l] && this.seq[r] < this.seq[l])) ? r : l;
+      const ca = this.at[c];
+      if (ca > d || (ca === d && this.seq[c] > s)) break;
+      this.at[i] = ca;
+      this.seq[i] = this.seq[c];
       this.gen[i] = this.gen[c];
       this.owners[i] = this.owners[c];
       i = c;
     }
     this.at[i] = d;
+    this.seq[i] = s;
     this.gen[i] = g;
     this.owners[i] = o;
   }
@@ -126,22 +201,82 @@ export class TimerHeap<T extends TimerOwner> {
     const cap = this.at.length * 2;
     const at = new Float64Array(cap);
     at.set(this.at);
+    const seq = new Float64Array(cap);
+    seq.set(this.seq);
     const gen = new Uint32Array(cap);
     gen.set(this.gen);
     this.at = at;
+    this.seq = seq;
     this.gen = gen;
     this.owners.length = cap;
   }
 
-  /** Rebuilds the heap from live entries only (bounded memory under heavy re-arming). */
+  private pushId(id: number): void {
+    const h = this.bucketIds;
+    let i = h.length;
+    h.push(id);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p] <= id) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = id;
+  }
+
+  private popId(): number {
+    const h = this.bucketIds;
+    const top = h[0];
+    const last = h.pop()!;
+    const n = h.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && h[r] < h[l] ? r : l;
+        if (h[c] >= last) break;
+        h[i] = h[c];
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+
+  /** Sweeps stale entries from both parts (bounded memory under heavy re-arming). */
   private compact(): void {
-    const entries: Array<[number, number, T]> = [];
+    // near: keep live entries, in (at, seq) order, re-sequenced in that order.
+    const keep: Array<{ at: number; seq: number; o: T }> = [];
     for (let i = 0; i < this.n; i++) {
       const o = this.owners[i]!;
-      if (o.timerGen === this.gen[i] && o.timerAt === this.at[i]) entries.push([this.at[i], this.gen[i], o]);
+      if (o.timerGen === this.gen[i] && o.timerAt === this.at[i]) keep.push({ at: this.at[i], seq: this.seq[i], o });
       this.owners[i] = undefined;
     }
+    keep.sort((a, b) => a.at - b.at || a.seq - b.seq);
     this.n = 0;
-    for (const [d, g, o] of entries) this.push(d, g, o);
+    for (const e of keep) this.pushNear(e.at, e.o.timerGen, e.o);
+    // far: filter every bucket, drop empty ones.
+    this.farEntries = 0;
+    this.bucketIds.length = 0;
+    for (const [id, b] of this.buckets) {
+      let w = 0;
+      for (let i = 0; i < b.length; i += 2) {
+        const o = b[i] as T;
+        if ((o.timerGen & GEN_MASK) === b[i + 1] && o.timerAt !== Infinity && Math.floor(o.timerAt / BUCKET_MS) === id) {
+          b[w++] = o;
+          b[w++] = b[i + 1];
+        }
+      }
+      b.length = w;
+      if (w === 0) this.buckets.delete(id);
+      else {
+        this.farEntries += w / 2;
+        this.pushId(id);
+      }
+    }
+    this.lastId = NaN;
+    this.lastBucket = undefined;
   }
 }

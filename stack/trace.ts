@@ -2,6 +2,8 @@
 // with the state before/after, the decision taken and the rule that demanded it.
 // The CLI prints it and the capture tap stores it as pcapng packet comments.
 
+import type { Outcome } from "./tcp/outcome.js";
+
 export type TraceKind = "in" | "out" | "timer" | "drop" | "state" | "outcome" | "icmp" | "user";
 
 export interface TraceEvent {
@@ -22,6 +24,8 @@ export interface TraceEvent {
   packet?: string;
   /** The packet itself (a copy for input), for captures with the decision as comment. */
   bytes?: Uint8Array;
+  /** For kind "outcome": how the connection ended. */
+  outcome?: Outcome;
 }
 
 export type TraceSink = (ev: TraceEvent) => void;

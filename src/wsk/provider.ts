@@ -800,6 +800,20 @@ export class WskProvider {
           return finish(STATUS_NOT_SUPPORTED);
       }
     }
+    // Profile overrides (synack's own option): SOL_SOCKET, value a ProfileOverrides object merged
+    // into the socket's overrides; they apply to the next connect. Used by the packetdrill runner
+    // for POSIX options WSK has no knob for (TCP_NOOPT, TCP_KEEPINIT) and for mapped sysctls.
+    if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_PROFILE_OVERRIDES) {
+      if (RequestType === WskSetOption) {
+        const o = InputBuffer as ProfileOverrides | undefined;
+        if (!o || typeof o !== "object") return finish(STATUS_INVALID_PARAMETER);
+        if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+        s.overrides = { ...s.overrides, ...o };
+        return finish(STATUS_SUCCESS);
+      }
+      setOut(resolveProfile(s.profile, s.overrides), 0);
+      return finish(STATUS_SUCCESS);
+    }
     // The profile (synack's own option): SOL_SOCKET, code "profile", value a profile name.
     if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_PROFILE) {
       if (RequestType === WskSetOption) {
@@ -852,3 +866,6 @@ export class WskProvider {
 
 /** synack's own SOL_SOCKET option to pick a behaviour profile per socket (contract §5). */
 export const SYNACK_SO_PROFILE = 0x5359_4e01;
+
+/** synack's own SOL_SOCKET option: merge a ProfileOverrides object into the socket's overrides. */
+export const SYNACK_SO_PROFILE_OVERRIDES = 0x5359_4e02;

@@ -10,13 +10,18 @@ import { RtoEstimator } from "./rto.js";
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from "./seq.js";
 import { canReceive, canSend, isSynchronized, type TcpState } from "./state.js";
 import type { IcmpMeaning } from "./icmp-policy.js";
+import { ByteQueue } from "./byte-queue.js";
+import { ChallengeAckLimiter } from "./challenge-ack.js";
+import { NewReno } from "./congestion.js";
+import { Reassembly } from "./reassembly.js";
+import { SackScoreboard } from "./scoreboard.js";
 
 /** What a connection needs from the stack that owns it. */
 export interface ConnectionHost {
   /** Puts a segment of this connection on the wire. */
   emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void;
   /** Records a decision in the trace (cheap no-op when nobody listens). */
-  trace(conn: Connection, now: number, kind: "in" | "timer" | "drop" | "state" | "outcome" | "icmp" | "user", decision: string, rule?: string, stateBefore?: string): void;
+  trace(conn: Connection, now: number, kind: "in" | "timer" | "drop" | "state" | "outcome" | "icmp" | "user", decision: string, rule?: string, stateBefore?: string, outcome?: Outcome): void;
   /** The connection's earliest deadline changed. */
   rearm(conn: Connection): void;
   /** The connection reached CLOSED and must leave the demultiplexing table. */
@@ -68,6 +73,7 @@ export interface ConnectionInit {
 const DEFAULT_MSS_V4 = 536; // RFC 9293 §3.7.1 (MUST-15)
 const DEFAULT_MSS_V6 = 1220; // RFC 8200 §5: 1280 - 40 - 20
 const MAX_WSCALE = 14; // RFC 7323 §2.3
+const EMPTY_BYTES = new Uint8Array(0);
 
 export class Connection implements TimerOwner {
   readonly id: number;
@@ -134,37 +140,80 @@ export class Connection implements TimerOwner {
   persistAt = Infinity;
 
   readonly rto: RtoEstimator;
-  /** Consecutive retransmissions of the oldest unacknowledged data. */
+  /** Retransmission-timer expiries since SND.UNA last advanced (R2 counts them). */
   rexmitCount = 0;
-  /** Send time of the segment being timed (Karn's algorithm), or -1. */
+  /** Without timestamps one segment is timed at a time (Karn, RFC 6298 §3); -1 = none. */
   private rttSeq = 0;
   private rttStart = -1;
 
-  // Congestion control (RFC 5681)
-  cwnd = 0;
-  ssthresh = 0xffffffff;
-  dupAcks = 0;
-  private recover = 0;
-  private inRecovery = false;
+  /** Congestion control (RFC 5681 with RFC 6582 NewReno recovery). */
+  readonly cc: NewReno;
+  /** What the peer has SACKed above SND.UNA (RFC 2018), when SACK was negotiated. */
+  private readonly scoreboard = new SackScoreboard();
+  /** Fast recovery: the next sequence number to consider for a hole retransmission (RFC 6675 HighRxt). */
+  private holeNext = 0;
+  /** MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered. */
+  maxSndWnd = 0;
 
   // Send buffer: bytes from SND.UNA (after the SYN) onwards, not yet acknowledged.
-  private sendChunks: Uint8Array[] = [];
-  private sendOffset = 0; // bytes of sendChunks[0] already acknowledged
-  sendBuffered = 0;
+  private readonly sendQ = new ByteQueue();
   /** Total bytes acknowledged by the peer since the start. */
   totalAcked = 0;
   /** close() was called: send FIN once the send buffer has drained. */
   finQueued = false;
+  /** Our FIN has been transmitted at least once (its sequence number is finSeq). */
   finSent = false;
   private finSeq = 0;
   private finAckedSignalled = false;
+  // Zero-window probing (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)
+  private persistShift = 0;
+  /** Probes sent since the peer last answered with an acceptable ACK. */
+  probesUnanswered = 0;
 
   // Receive side
-  private rcvChunks: Uint8Array[] = [];
-  rcvBuffered = 0;
-  private ooo: Array<{ seq: number; data: Uint8Array; fin: boolean }> = [];
+  private readonly rcvQ = new ByteQueue();
+  private readonly reasm = new Reassembly();
+  /** Sequence number of a FIN that arrived ahead of a hole. */
+  private oooFinSeq: number | undefined;
   peerFinReceived = false;
-  private ackPending = 0; // full-sized segments received since our last ACK
+  /** Segments received since our last ACK (delayed ACKs, RFC 5681 §4.2). */
+  private ackPending = 0;
+  /** The ACK field of our last segment (Last.ACK.sent, RFC 7323 §4.3). */
+  private lastAckSent = 0;
+  /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
+  private rcvAdvertisedEdge = 0;
+  private readonly challengeLimiter = new ChallengeAckLimiter();
+  /** This connection was created by a listener (passive OPEN, RFC 9293 §3.10.7.2). */
+  passive = false;
+
+  // Counters for traces and tests
+  retransmits = 0;
+  fastRetransmits = 0;
+  timeouts = 0;
+  zeroWindowProbes = 0;
+  challengeAcksSent = 0;
+
+  /** Bytes queued for sending and not yet acknowledged. */
+  get sendBuffered(): number {
+    return this.sendQ.length;
+  }
+  /** In-order received bytes the user has not read yet. */
+  get rcvBuffered(): number {
+    return this.rcvQ.length;
+  }
+  get cwnd(): number {
+    return this.cc.cwnd;
+  }
+  get ssthresh(): number {
+    return this.cc.ssthresh;
+  }
+  get dupAcks(): number {
+    return this.cc.dupAcks;
+  }
+  /** Bytes held out of order, waiting for a hole to fill. */
+  get outOfOrderBytes(): number {
+    return this.reasm.bytes;
+  }
 
   constructor(init: ConnectionInit, private readonly host: ConnectionHost) {
     this.id = init.id;
@@ -184,6 +233,7 @@ export class Connection implements TimerOwner {
     this.sndMss = this.mssAdvertised;
     this.peerMss = undefined;
     this.rto = new RtoEstimator(this.profile.initialRtoMs, this.profile.rtoMinMs, this.profile.rtoMaxMs);
+    this.cc = new NewReno(init.iss);
   }
 
   get tuple(): string {
@@ -225,6 +275,27 @@ export class Connection implements TimerOwner {
     this.sendSyn(now, "send SYN", "RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>");
   }
 
+  /**
+   * Passive OPEN (RFC 9293 §3.10.7.2, a SYN for a LISTEN port): RCV.NXT = SEG.SEQ + 1,
+   * IRS = SEG.SEQ, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED. Text in
+   * the SYN is not kept (no TCP Fast Open); the peer sends it again.
+   */
+  acceptSyn(seg: TcpSegment, opt: SegmentOptionView, now: number): void {
+    this.passive = true;
+    this.firstSynAt = now;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.negotiate(seg, opt, now);
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    this.sndWnd = seg.window;
+    this.maxSndWnd = seg.window;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = this.iss;
+    if (this.profile.connectTimeoutMs > 0) this.connectDeadline = now + this.profile.connectTimeoutMs;
+    this.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
+    this.sendSynAck(now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
+  }
+
   private synOptions(now: number, peerOffered?: { wscale: boolean; sackOK: boolean; ts: boolean }): TcpOption[] {
     const p = this.profile;
     if (p.noOptions) return [];
@@ -263,45 +334,44 @@ export class Connection implements TimerOwner {
     this.host.rearm(this);
   }
 
-  /** Queues data for sending (RFC 9293 §3.10.2 SEND). Returns bytes accepted. */
+  /** Queues data for sending (RFC 9293 §3.10.2 SEND). Returns bytes accepted (all, or 0 when closing). */
   send(data: Uint8Array, now: number): number {
     if (!canSend(this.state) || this.finQueued) return 0;
     if (data.length === 0) return 0;
-    this.sendChunks.push(data.slice());
-    this.sendBuffered += data.length;
+    this.sendQ.append(data);
     this.output(now);
     return data.length;
   }
 
   /** Takes up to `max` bytes of in-order received data (RFC 9293 §3.10.3 RECEIVE). */
   read(max = Infinity): Uint8Array {
-    if (this.rcvBuffered === 0 || max <= 0) return new Uint8Array(0);
-    const n = Math.min(max, this.rcvBuffered);
-    const out = new Uint8Array(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.rcvChunks[0];
-      const take = Math.min(c.length, n - off);
-      out.set(c.subarray(0, take), off);
-      off += take;
-      if (take === c.length) this.rcvChunks.shift();
-      else this.rcvChunks[0] = c.subarray(take);
-    }
-    const wasClosed = this.windowField() === 0;
-    this.rcvBuffered -= n;
-    // RFC 9293 §3.8.6.2.2: tell the peer when a closed window opens (receiver SWS avoidance aside).
-    if (wasClosed && this.windowField() > 0 && isSynchronized(this.state)) this.pendingWindowUpdate = true;
+    if (this.rcvQ.length === 0 || max <= 0) return new Uint8Array(0);
+    const out = this.rcvQ.read(max);
+    this.noteWindowGrowth();
     return out;
   }
 
   /** Puts data back at the front of the receive buffer (a receive event declined it). */
   unread(data: Uint8Array): void {
-    if (data.length === 0) return;
-    this.rcvChunks.unshift(data.slice());
-    this.rcvBuffered += data.length;
+    this.rcvQ.prepend(data);
   }
 
-  /** Set by read() when the window reopened; the stack flushes it at the next poll. */
+  /**
+   * Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, RFC 1122 §4.2.3.3): after the user read,
+   * announce the window only once its right edge can move by min(RCV.BUFF / 2, MSS).
+   */
+  private noteWindowGrowth(): void {
+    if (!isSynchronized(this.state) || this.state === "TIME-WAIT" || this.peerFinReceived) return;
+    const wnd = this.windowField() << this.rcvWscale;
+    const edge = seqAdd(this.rcvNxt, wnd);
+    const grown = seqDiff(edge, this.rcvAdvertisedEdge);
+    // Like Linux (tcp_cleanup_rbuf), only when the peer's view of the window is below half of
+    // what it could be: a reader keeping up needs no extra ACKs, the regular ones carry it.
+    const peerView = seqDiff(this.rcvAdvertisedEdge, this.rcvNxt);
+    if (grown >= Math.min(this.profile.rcvBufBytes / 2, this.mssAdvertised) && peerView < wnd / 2) this.pendingWindowUpdate = true;
+  }
+
+  /** Set by read() when the window grew enough; the stack flushes it at the next poll. */
   pendingWindowUpdate = false;
 
   flushWindowUpdate(now: number): void {
@@ -345,7 +415,8 @@ export class Connection implements TimerOwner {
   abort(now: number): void {
     if (this.state === "CLOSED") return;
     if (this.state !== "SYN-SENT" && this.state !== "TIME-WAIT") {
-      this.sendRst(this.sndNxt, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
+      // SND.MAX: after a timeout SND.NXT is rewound (go-back-N), but the peer may hold more.
+      this.sendRst(this.sndMax, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
     }
     const kind = this.state === "SYN-SENT" ? "closed" : "aborted";
     this.finish({ kind }, now, "RFC 9293 §3.10.5: ABORT -> CLOSED");
@@ -358,131 +429,203 @@ export class Connection implements TimerOwner {
     this.host.emit(this, { seq, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, why, rule);
   }
 
+  /** Options of a pure ACK: timestamps and, with out-of-order data held, SACK blocks. */
   private ackOptions(now: number): TcpOption[] {
     return segmentOptions(this.tsEnabled ? { val: this.tsVal(now), ecr: this.tsRecent } : undefined, this.sackBlocks());
   }
 
+  /**
+   * Options of a data segment: timestamps only, so every full segment has the same payload
+   * size (SACK blocks would eat into the MSS; out-of-order arrivals are answered at once
+   * with a pure ACK that carries them).
+   */
+  private dataOptions(now: number): TcpOption[] {
+    return segmentOptions(this.tsEnabled ? { val: this.tsVal(now), ecr: this.tsRecent } : undefined);
+  }
+
   private sackBlocks(): Array<[number, number]> | undefined {
-    if (!this.sackEnabled || this.ooo.length === 0) return undefined;
-    // RFC 2018 §4: report the most recent out-of-order blocks, up to 3 with timestamps.
-    const max = this.tsEnabled ? 3 : 4;
-    const blocks: Array<[number, number]> = [];
-    for (const b of this.ooo) {
-      const end = seqAdd(b.seq, b.data.length + (b.fin ? 1 : 0));
-      const last = blocks[blocks.length - 1];
-      if (last && last[1] === b.seq) last[1] = end;
-      else blocks.push([b.seq, end]);
+    if (!this.sackEnabled || this.reasm.empty) return undefined;
+    // RFC 2018 §3: four blocks fit in the 40 option bytes, three next to timestamps.
+    return this.reasm.sackBlocks(this.tsEnabled ? 3 : 4);
+  }
+
+  /** Every segment after the handshake leaves here, so what it told the peer is recorded once. */
+  private emitSeg(seg: OutSegment, now: number, why: string, rule?: string): void {
+    if (seg.flags & TCP_ACK) {
+      // Any ACK (pure or piggybacked) satisfies a pending delayed ACK and window update.
+      this.lastAckSent = seg.ack;
+      this.delAckAt = Infinity;
+      this.ackPending = 0;
+      this.rcvAdvertisedEdge = seqAdd(seg.ack, seg.window << this.rcvWscale);
+      this.pendingWindowUpdate = false;
     }
-    return blocks.slice(0, max);
+    this.host.emit(this, seg, now, why, rule);
   }
 
+  /**
+   * A pure ACK. Its sequence number is SND.MAX, not a rewound SND.NXT: the peer may already
+   * hold data up to SND.MAX, and an ACK below its RCV.NXT would be unacceptable to it (BSD
+   * tcp_output does the same).
+   */
   sendAck(now: number, why: string, rule?: string): void {
-    this.delAckAt = Infinity;
-    this.ackPending = 0;
-    this.host.emit(this, { seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK, window: this.windowField(), options: this.ackOptions(now) }, now, why, rule);
+    this.emitSeg({ seq: this.sndMax, ack: this.rcvNxt, flags: TCP_ACK, window: this.windowField(), options: this.ackOptions(now) }, now, why, rule);
   }
 
-  /** Effective payload per segment: MSS less the option bytes every segment carries. */
+  /** A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), subject to the §7 rate limit. */
+  private challengeAck(now: number, why: string, rule: string): void {
+    if (!this.challengeLimiter.allow(now)) {
+      this.host.trace(this, now, "drop", `${why}: challenge ACK suppressed by the rate limit`, "RFC 5961 §7");
+      return;
+    }
+    this.challengeAcksSent++;
+    this.sendAck(now, why, rule);
+  }
+
+  /** Effective payload per segment (SMSS): MSS less the option bytes every segment carries. */
   private segmentPayloadMax(): number {
     return Math.max(1, this.sndMss - (this.tsEnabled ? 12 : 0));
   }
 
-  private bytesInFlight(): number {
-    return seqDiff(this.sndNxt, this.sndUna);
+  /** RFC 5681 FlightSize: sent but not yet acknowledged (SND.MAX - SND.UNA, FIN included). */
+  flightSize(): number {
+    return seqDiff(this.sndMax, this.sndUna);
   }
 
-  /** Sends what the windows allow (RFC 9293 §3.8.6.2, RFC 5681, Nagle RFC 896 unless TCP_NODELAY). */
+  /** Sequence number just after the last queued data byte (the FIN's sequence number once queued). */
+  private dataEnd(): number {
+    return seqAdd(this.sndUna, this.sendQ.length);
+  }
+
+  /**
+   * Sends what the windows allow from SND.NXT (RFC 9293 §3.8.6.2, RFC 5681 cwnd, Nagle
+   * RFC 896 / RFC 9293 §3.7.4 unless TCP_NODELAY). After a timeout SND.NXT has been rewound
+   * to SND.UNA and this resends (go-back-N), skipping what the peer has SACKed.
+   */
   output(now: number): void {
-    if (!isSynchronized(this.state) && this.state !== "SYN-RECEIVED") return;
-    if (this.state === "SYN-RECEIVED") return;
-    const mss = this.segmentPayloadMax();
-    // Offset of SND.NXT into the send buffer.
+    // Data queued during the handshake waits for ESTABLISHED (RFC 9293 §3.10.2).
+    if (!isSynchronized(this.state) || this.state === "TIME-WAIT") return;
+    const smss = this.segmentPayloadMax();
+    const dataEnd = this.dataEnd();
     for (;;) {
-      const sentUnacked = seqDiff(this.sndNxt, this.sndUna) - (this.finSent && seqGt(this.sndNxt, this.finSeq) ? 1 : 0);
-      const unsent = this.sendBuffered - sentUnacked;
-      const wnd = Math.min(this.sndWnd, this.cwnd);
-      const usable = wnd - this.bytesInFlight();
-      if (unsent > 0 && !this.finSentAtNxt()) {
-        let len = Math.min(unsent, mss);
-        if (usable < len) {
-          // Zero window: persist timer (RFC 9293 §3.8.6.1).
-          if (this.sndWnd === 0 && this.bytesInFlight() === 0) {
-            if (this.persistAt === Infinity) {
-              this.persistAt = now + this.rto.rtoMs;
-              this.host.rearm(this);
-            }
-            return;
-          }
-          if (usable <= 0) return;
-          // Send a partial segment only if it would be all that is left (SWS avoidance, RFC 9293 §3.8.6.2.1).
-          if (usable < unsent && usable < mss) return;
-          len = usable;
+      const resending = seqLt(this.sndNxt, this.sndMax);
+      if (resending && this.sackEnabled) {
+        const e = this.scoreboard.sackedEnd(this.sndNxt);
+        if (e !== undefined) {
+          this.sndNxt = seqLt(e, this.sndMax) ? e : this.sndMax;
+          continue;
         }
-        // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
-        if (!this.profile.nodelay && len < mss && this.bytesInFlight() > 0) return;
-        const payload = this.sendSlice(sentUnacked, len);
-        const last = len === unsent;
-        let flags = TCP_ACK | (last ? TCP_PSH : 0);
-        const withFin = last && this.finQueued && !this.finSent;
-        if (withFin) flags |= TCP_FIN;
-        this.transmit(this.sndNxt, flags, payload, now, withFin ? "send data + FIN" : "send data");
-        continue;
       }
-      if (unsent === 0 && this.finQueued && !this.finSent) {
-        this.transmit(this.sndNxt, TCP_ACK | TCP_FIN, undefined, now, "send FIN");
+      const unsent = seqDiff(dataEnd, this.sndNxt);
+      if (unsent <= 0) {
+        // Everything is sent; the FIN goes once the data is out (RFC 9293 §3.10.4).
+        if (unsent === 0 && this.finQueued && (!this.finSent || resending)) this.transmit(this.sndNxt, 0, true, now, resending ? "resend FIN" : "send FIN", "RFC 9293 §3.10.4");
+        return;
       }
-      return;
+      const inWindow = seqDiff(this.sndNxt, this.sndUna);
+      // RFC 3042 Limited Transmit: the first two duplicate ACKs each let one new segment out
+      // beyond cwnd, so a small window still produces the three duplicates fast retransmit needs.
+      const limited = !resending && !this.cc.inRecovery && this.cc.dupAcks > 0 && this.cc.dupAcks < 3 ? this.cc.dupAcks * smss : 0;
+      const usable = Math.min(this.sndWnd, this.cc.cwnd + limited) - inWindow;
+      let len = Math.min(unsent, smss);
+      if (resending) {
+        const s = this.scoreboard.nextSackedStart(this.sndNxt);
+        if (s !== undefined) len = Math.min(len, seqDiff(s, this.sndNxt));
+      }
+      if (usable < len) {
+        if (this.flightSize() === 0 && this.persistAt === Infinity) {
+          // Zero (or too small) window with nothing in flight: the persist timer probes it,
+          // or forces out what fits when the SWS override expires (RFC 9293 §3.8.6.1, §3.8.6.2.1).
+          this.persistAt = now + this.persistTimeoutMs();
+          this.host.rearm(this);
+        }
+        if (usable <= 0) return;
+        // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a partial segment only if it is at least
+        // half the largest window the peer offered, or all that is left to send.
+        if (usable < unsent && usable < this.maxSndWnd / 2) return;
+        len = usable;
+      }
+      // Nagle: hold a small new segment while data is unacknowledged (never a retransmission).
+      if (!resending && len < smss && !this.profile.nodelay && this.flightSize() > 0) return;
+      const withFin = len === unsent && this.finQueued && (!this.finSent || resending);
+      this.transmit(this.sndNxt, len, withFin, now, resending ? "resend data (go-back-N)" : withFin ? "send data + FIN" : "send data");
     }
   }
 
-  private finSentAtNxt(): boolean {
-    return this.finSent && !seqLt(this.sndNxt, seqAdd(this.finSeq, 1));
-  }
-
-  /** Copies `len` bytes starting `off` bytes after SND.UNA out of the send buffer. */
-  private sendSlice(off: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    let skip = off + this.sendOffset;
-    let w = 0;
-    for (let i = 0; i < this.sendChunks.length && w < len; i++) {
-      const c = this.sendChunks[i];
-      if (skip >= c.length) {
-        skip -= c.length;
-        continue;
-      }
-      const take = Math.min(c.length - skip, len - w);
-      out.set(c.subarray(skip, skip + take), w);
-      w += take;
-      skip = 0;
-    }
-    return out;
-  }
-
-  private transmit(seq: number, flags: number, payload: Uint8Array | undefined, now: number, why: string): void {
-    const len = (payload?.length ?? 0) + (flags & TCP_FIN ? 1 : 0);
-    if (flags & TCP_FIN) {
+  /**
+   * Puts `len` bytes starting at `seq` (and our FIN if `fin`) on the wire. SND.NXT moves on
+   * when `seq` is SND.NXT; fast-recovery retransmissions of holes leave it alone.
+   */
+  private transmit(seq: number, len: number, fin: boolean, now: number, why: string, rule?: string): void {
+    const dataEnd = this.dataEnd();
+    const payload = len > 0 ? this.sendQ.slice(seqDiff(seq, this.sndUna), len) : undefined;
+    let flags = TCP_ACK;
+    if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_PSH;
+    if (fin) {
+      flags |= TCP_FIN;
       if (!this.finSent) {
         this.finSent = true;
-        this.finSeq = seqAdd(seq, payload?.length ?? 0);
+        this.finSeq = dataEnd;
         if (this.state === "ESTABLISHED") this.setState("FIN-WAIT-1", now, "RFC 9293 §3.10.4: CLOSE in ESTABLISHED -> FIN-WAIT-1");
         else if (this.state === "CLOSE-WAIT") this.setState("LAST-ACK", now, "RFC 9293 §3.10.4: CLOSE in CLOSE-WAIT -> LAST-ACK");
       }
     }
-    const end = seqAdd(seq, len);
-    if (seqGt(end, this.sndNxt)) this.sndNxt = end;
-    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-    // Karn: time only segments sent for the first time (RFC 6298 §3).
-    if (this.rttStart < 0 && seq === this.sndMax - len && len > 0) {
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    const fresh = seqGe(seq, this.sndMax);
+    if (seq === this.sndNxt && seqGt(end, this.sndNxt)) this.sndNxt = end;
+    if (seqGt(end, this.sndMax)) this.sndMax = end;
+    if (!fresh) this.retransmits++;
+    // Karn (RFC 6298 §3): time only a segment sent for the first time. With timestamps every
+    // ACK gives a sample instead (RFC 7323 §4).
+    if (!this.tsEnabled && fresh && this.rttStart < 0) {
       this.rttStart = now;
       this.rttSeq = end;
     }
-    this.delAckAt = Infinity;
-    this.ackPending = 0;
-    this.host.emit(this, { seq, ack: this.rcvNxt, flags, window: this.windowField(), options: this.ackOptions(now), payload }, now, why);
-    if (this.rexmitAt === Infinity && len > 0) {
+    this.emitSeg({ seq, ack: this.rcvNxt, flags, window: this.windowField(), options: this.dataOptions(now), payload }, now, why, rule);
+    if (this.rexmitAt === Infinity) {
       this.rexmitAt = now + this.rto.rtoMs; // RFC 6298 §5.1
       this.host.rearm(this);
     }
+  }
+
+  /**
+   * Retransmits `maxLen` bytes at `seq` (less if the data ends sooner), with the FIN when it
+   * is next. Returns the sequence space sent (0 if there was nothing there).
+   */
+  private resend(seq: number, maxLen: number, now: number, why: string, rule: string): number {
+    const avail = seqDiff(this.dataEnd(), seq);
+    const len = Math.max(0, Math.min(maxLen, avail));
+    const fin = this.finSent && seqAdd(seq, len) === this.finSeq;
+    if (len === 0 && !fin) return 0;
+    this.transmit(seq, len, fin, now, why, rule);
+    return len + (fin ? 1 : 0);
+  }
+
+  /**
+   * Fast recovery: retransmits the next hole at or after `holeNext`. With `first` set it is
+   * the fast retransmit of SND.UNA itself; otherwise (SACK only) only holes below the highest
+   * SACKed byte count as lost (RFC 6675 §4 IsLost, simplified). Returns true if it sent.
+   */
+  private retransmitHole(now: number, first: boolean, why: string, rule: string): boolean {
+    let seq = first || seqLt(this.holeNext, this.sndUna) ? this.sndUna : this.holeNext;
+    for (;;) {
+      const e = this.scoreboard.sackedEnd(seq);
+      if (e === undefined) break;
+      seq = e;
+    }
+    const limit = first ? this.sndMax : this.scoreboard.highestSacked;
+    if (limit === undefined || !seqLt(seq, limit)) return false;
+    let len = Math.min(this.segmentPayloadMax(), seqDiff(limit, seq));
+    const next = this.scoreboard.nextSackedStart(seq);
+    if (next !== undefined) len = Math.min(len, seqDiff(next, seq));
+    const sent = this.resend(seq, len, now, why, rule);
+    if (sent === 0) return false;
+    this.holeNext = seqAdd(seq, sent);
+    return true;
+  }
+
+  /** Persist / SWS-override timeout: the RTO, doubled per unanswered probe, capped (RFC 9293 §3.8.6.1). */
+  private persistTimeoutMs(): number {
+    return Math.min(this.profile.rtoMaxMs, this.rto.rtoMs * 2 ** this.persistShift);
   }
 
   // ---------------------------------------------------------------------------------
@@ -623,9 +766,7 @@ export class Connection implements TimerOwner {
 
   private startCongestionControl(): void {
     // RFC 5681 §3.1 initial window (IW), with RFC 6928's 10 segments as Linux does.
-    const smss = this.segmentPayloadMax();
-    this.cwnd = Math.min(10 * smss, Math.max(2 * smss, 14600));
-    this.ssthresh = 0x7fffffff;
+    this.cc.start(this.segmentPayloadMax());
   }
 
   /** RFC 9293 §3.10.7.4: SEGMENT ARRIVES in the other states. */
@@ -672,8 +813,14 @@ export class Connection implements TimerOwner {
     // Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3.2).
     if (seg.flags & TCP_RST) {
       if (seg.seq !== this.rcvNxt) {
-        // RFC 5961 §3.2: in window but not exact -> challenge ACK.
-        this.sendAck(now, "RST in window, not exact -> challenge ACK", "RFC 5961 §3.2");
+        // RFC 5961 §3.2: in window but not exact -> challenge ACK (rate-limited, §7).
+        this.challengeAck(now, "RST in window, not exact -> challenge ACK", "RFC 5961 §3.2");
+        return;
+      }
+      if (this.state === "SYN-RECEIVED" && this.passive) {
+        // "If this connection was initiated with a passive OPEN, then return this connection
+        // to LISTEN state": the listener stays; this embryonic TCB is simply deleted.
+        this.finish({ kind: "reset" }, now, "RFC 9293 §3.10.7.4: RST in SYN-RECEIVED (passive OPEN) -> back to LISTEN");
         return;
       }
       if (this.state === "SYN-RECEIVED") {
@@ -691,7 +838,7 @@ export class Connection implements TimerOwner {
 
     // Fourth, check the SYN bit: a SYN in a synchronised state -> challenge ACK (RFC 5961 §4).
     if ((seg.flags & TCP_SYN) && this.state !== "SYN-RECEIVED") {
-      this.sendAck(now, "SYN in synchronised state -> challenge ACK", "RFC 5961 §4.2 / RFC 9293 §3.10.7.4");
+      this.challengeAck(now, "SYN in synchronised state -> challenge ACK", "RFC 5961 §4.2 / RFC 9293 §3.10.7.4");
       return;
     }
 
@@ -700,8 +847,9 @@ export class Connection implements TimerOwner {
       this.host.trace(this, now, "drop", "no ACK bit: drop", "RFC 9293 §3.10.7.4: fifth, ACK bit off -> drop");
       return;
     }
-    // RFC 7323 §4.3: update TS.Recent when the segment covers RCV.NXT (Last.ACK.sent).
-    if (this.tsEnabled && opt.ts && seqLe(seg.seq, this.rcvNxt)) this.tsRecent = opt.ts.val;
+    // RFC 7323 §4.3: SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent -> TS.Recent = SEG.TSval
+    // (in SYN-RECEIVED the last ACK we sent is the SYN-ACK's, RCV.NXT).
+    if (this.tsEnabled && opt.ts && seqGe(opt.ts.val, this.tsRecent) && seqLe(seg.seq, this.state === "SYN-RECEIVED" ? this.rcvNxt : this.lastAckSent)) this.tsRecent = opt.ts.val;
 
     if (this.state === "SYN-RECEIVED") {
       // If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED.
@@ -722,34 +870,43 @@ export class Connection implements TimerOwner {
       }
     }
 
-    if (!this.processAck(seg, now)) return;
+    if (!this.processAck(seg, now, opt)) return;
+    if ((this.state as TcpState) === "CLOSED") return; // the user aborted from an event
 
     // Sixth/seventh: the URG bit is not used; segment text; eighth: FIN.
     if (seg.payload.length > 0 || seg.flags & TCP_FIN) {
       this.acceptData(seg, now, false);
+      if ((this.state as TcpState) === "CLOSED") return;
     }
     this.output(now);
     this.host.rearm(this);
   }
 
   /** ESTABLISHED-and-later ACK processing (RFC 9293 §3.10.7.4 fifth step). Returns false to stop. */
-  private processAck(seg: TcpSegment, now: number): boolean {
+  private processAck(seg: TcpSegment, now: number, opt: SegmentOptionView): boolean {
+    // RFC 5961 §5.2: the ACK is acceptable only if SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT
+    // (SND.MAX here: SND.NXT may be rewound). Otherwise send a (rate-limited) ACK and drop
+    // the segment, text included: blind data injection needs a plausible ACK.
     if (seqGt(seg.ack, this.sndMax)) {
-      // If the ACK acks something not yet sent (SEG.ACK > SND.NXT), send an ACK, drop the segment.
-      this.sendAck(now, "ACK for unsent data -> ACK and drop", "RFC 9293 §3.10.7.4 / RFC 5961 §5.2");
+      this.challengeAck(now, "ACK for unsent data -> ACK and drop", "RFC 9293 §3.10.7.4 / RFC 5961 §5.2");
       return false;
     }
-    // RFC 5961 §5.2: ignore ACKs older than SND.UNA - MAX.SND.WND (blind data injection).
-    if (seqLt(seg.ack, seqAdd(this.sndUna, -Math.max(this.sndWnd, 65535)))) {
-      this.sendAck(now, "ACK too old -> challenge ACK", "RFC 5961 §5.2");
+    if (seqLt(seg.ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
+      this.challengeAck(now, "ACK older than SND.UNA - MAX.SND.WND -> challenge ACK, drop", "RFC 5961 §5.2");
       return false;
     }
-    const dataLen = seg.payload.length;
+    this.probesUnanswered = 0;
+    if (this.sackEnabled && opt.sack) this.scoreboard.update(opt.sack, this.sndUna, this.sndMax);
     if (seqGt(seg.ack, this.sndUna)) {
-      const acked = seqDiff(seg.ack, this.sndUna);
-      this.onNewAck(seg.ack, acked, now);
-    } else if (seg.ack === this.sndUna && dataLen === 0 && !(seg.flags & (TCP_FIN | TCP_SYN)) && this.bytesInFlight() > 0 && (seg.window << this.sndWscale) === this.sndWnd) {
-      // RFC 5681 §2 duplicate ACK.
+      this.onNewAck(seg, now, opt);
+    } else if (
+      seg.ack === this.sndUna &&
+      seg.payload.length === 0 &&
+      !(seg.flags & (TCP_FIN | TCP_SYN)) &&
+      this.flightSize() > 0 &&
+      (seg.window << this.sndWscale) === this.sndWnd
+    ) {
+      // RFC 5681 §2: a duplicate ACK (no data, no SYN/FIN, same ACK and window, data outstanding).
       this.onDupAck(now);
     }
     // Update the send window (RFC 9293 §3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK)).
@@ -759,18 +916,21 @@ export class Connection implements TimerOwner {
     // FIN acknowledged?
     if (this.finSent && seqGt(seg.ack, this.finSeq) && !this.finAckedSignalled) {
       this.finAckedSignalled = true;
-      this.events.finAcked?.(this);
       switch (this.state) {
         case "FIN-WAIT-1":
           this.setState("FIN-WAIT-2", now, "RFC 9293 §3.10.7.4: FIN-WAIT-1, our FIN acknowledged -> FIN-WAIT-2");
           break;
         case "CLOSING":
-          this.enterTimeWait(now);
+          this.events.finAcked?.(this);
+          this.enterTimeWait(now, "RFC 9293 §3.10.7.4: CLOSING, our FIN acknowledged -> TIME-WAIT");
           return false;
         case "LAST-ACK":
+          this.events.finAcked?.(this);
           this.finish({ kind: "finished" }, now, "RFC 9293 §3.10.7.4: LAST-ACK, our FIN acknowledged -> CLOSED");
           return false;
       }
+      this.events.finAcked?.(this);
+      if ((this.state as TcpState) === "CLOSED") return false;
     }
     if (this.state === "TIME-WAIT" && (seg.flags & TCP_FIN)) {
       // The only thing that can arrive in TIME-WAIT is a retransmission of the remote FIN:
@@ -784,97 +944,84 @@ export class Connection implements TimerOwner {
   }
 
   private updateSendWindow(seg: TcpSegment, synSegment: boolean): void {
+    // RFC 7323 §2.3: the window field of a segment with SYN is never scaled.
     this.sndWnd = synSegment ? seg.window : seg.window << this.sndWscale;
     this.sndWl1 = seg.seq;
     this.sndWl2 = seg.ack;
-    if (this.sndWnd > 0 && this.persistAt !== Infinity) this.persistAt = Infinity;
+    if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+    if (this.sndWnd > 0 && this.persistAt !== Infinity && this.sndWnd >= Math.min(this.segmentPayloadMax(), seqDiff(this.dataEnd(), this.sndNxt))) {
+      // The window opened: leave persist mode (RFC 9293 §3.8.6.1); output() sends.
+      // A probe byte still unacknowledged must stay covered by a timer (RFC 6298 §5.1), or
+      // Nagle holds the rest behind it forever if the probe was lost (issue 9, fuzzer).
+      if (this.rexmitAt === Infinity && this.flightSize() > 0) this.rexmitAt = this.persistAt;
+      this.persistAt = Infinity;
+      this.persistShift = 0;
+    }
   }
 
-  private onNewAck(ack: number, acked: number, now: number): void {
-    // Bytes of data acknowledged (exclude our FIN's sequence number).
-    let dataAcked = acked;
-    if (this.finSent && seqGt(ack, this.finSeq)) dataAcked -= 1;
-    dataAcked = Math.min(dataAcked, this.sendBuffered);
+  /** An ACK that advances SND.UNA (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 5681, RFC 6582). */
+  private onNewAck(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
+    const ack = seg.ack;
+    const acked = seqDiff(ack, this.sndUna);
+    // Bytes of data acknowledged (our FIN's sequence number is not data).
+    const dataAcked = Math.min(acked, this.sendQ.length);
     this.sndUna = ack;
-    if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
-    this.dropSent(dataAcked);
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.sendQ.consume(dataAcked);
     this.totalAcked += dataAcked;
-    // RTT sample (Karn: rttStart is reset on retransmission).
-    if (this.rttStart >= 0 && seqGe(ack, this.rttSeq)) {
+    this.scoreboard.advance(ack);
+    this.rexmitCount = 0;
+    // RTT measurement: RFC 7323 §4.1 RTTM from TSecr on every ACK that advances SND.UNA,
+    // weighted by the samples expected per RTT (RFC 7323 Appendix G); else the one timed
+    // segment (Karn, RFC 6298 §3: rttStart is cleared when anything is retransmitted).
+    if (this.tsEnabled && opt.ts && opt.ts.ecr !== 0) {
+      const r = seqDiff(this.tsVal(now), opt.ts.ecr);
+      if (r >= 0 && r <= this.profile.rtoMaxMs) {
+        const expected = Math.max(1, Math.ceil((this.flightSize() + acked) / (2 * this.segmentPayloadMax())));
+        this.rto.sample(r, expected);
+      }
+    } else if (this.rttStart >= 0 && seqGe(ack, this.rttSeq)) {
       this.rto.sample(now - this.rttStart);
       this.rttStart = -1;
     }
-    this.rexmitCount = 0;
-    // Congestion control (RFC 5681 §3.1, §3.2; RFC 6582 partial ACK handling simplified).
     const smss = this.segmentPayloadMax();
-    if (this.inRecovery) {
-      if (seqGe(ack, this.recover)) {
-        this.inRecovery = false;
-        this.cwnd = this.ssthresh;
+    const verdict = this.cc.onNewAck(ack, acked, this.flightSize(), smss);
+    if (verdict === "partial") {
+      // RFC 6582 §3.2 step 5: retransmit the first unacknowledged segment, unless this
+      // recovery already resent it (with SACK the hole walk may be ahead of the ACK).
+      if (!this.sackEnabled || !seqLt(ack, this.holeNext)) {
+        this.holeNext = ack;
+        this.retransmitHole(now, true, "partial ACK in fast recovery -> retransmit", "RFC 6582 §3.2 step 5");
       } else {
-        // Partial ACK: retransmit the next unacknowledged segment (RFC 6582 §3.2 step 5).
-        this.retransmitFirst(now, "partial ACK in fast recovery -> retransmit");
-        this.cwnd = Math.max(smss, this.cwnd - dataAcked + smss);
+        this.retransmitHole(now, false, "partial ACK: retransmit next SACK hole", "RFC 6675 §5 (simplified)");
       }
-    } else if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(dataAcked, smss);
+      if (!this.cc.partialSeen) {
+        // Impatient variant: reset the timer on the first partial ACK only.
+        this.cc.partialSeen = true;
+        this.rexmitAt = now + this.rto.rtoMs;
+      }
     } else {
-      this.cwnd += Math.max(1, Math.floor((smss * smss) / this.cwnd));
+      // RFC 6298 §5.2 / §5.3: all data acknowledged -> stop the timer, else restart it.
+      this.rexmitAt = this.flightSize() > 0 ? now + this.rto.rtoMs : Infinity;
     }
-    this.dupAcks = 0;
-    // RFC 6298 §5.2/5.3: all data acked -> stop the timer, else restart it.
-    this.rexmitAt = this.bytesInFlight() > 0 ? now + this.rto.rtoMs : Infinity;
+    if (this.flightSize() === 0) this.rexmitAt = Infinity;
     if (dataAcked > 0) this.events.acked?.(this, this.totalAcked);
   }
 
+  /** A duplicate ACK: fast retransmit on the third (RFC 5681 §3.2), hole filling in recovery. */
   private onDupAck(now: number): void {
-    this.dupAcks++;
     const smss = this.segmentPayloadMax();
-    if (this.dupAcks === 3 && !this.inRecovery) {
-      // RFC 5681 §3.2 fast retransmit.
-      this.ssthresh = Math.max(Math.floor(this.bytesInFlight() / 2), 2 * smss);
-      this.recover = this.sndMax;
-      this.inRecovery = true;
-      this.retransmitFirst(now, "3 duplicate ACKs -> fast retransmit");
-      this.cwnd = this.ssthresh + 3 * smss;
-    } else if (this.inRecovery) {
-      this.cwnd += smss;
+    if (this.cc.onDupAck(this.sndUna, this.flightSize(), this.sndMax, smss)) {
+      this.fastRetransmits++;
+      this.rttStart = -1;
+      this.host.trace(this, now, "in", `3 duplicate ACKs: fast retransmit, cwnd ${this.cc.cwnd}, ssthresh ${this.cc.ssthresh}`, "RFC 5681 §3.2 / RFC 6582 §3.2");
+      this.retransmitHole(now, true, "3 duplicate ACKs -> fast retransmit", "RFC 5681 §3.2 step 2");
+      return;
     }
-  }
-
-  fastRetransmits = 0;
-  retransmits = 0;
-
-  private retransmitFirst(now: number, why: string): void {
-    this.retransmits++;
-    if (why.startsWith("3 duplicate")) this.fastRetransmits++;
-    this.rttStart = -1;
-    const unacked = this.sendBuffered;
-    const len = Math.min(unacked, this.segmentPayloadMax());
-    const withFin = this.finSent && len === unacked;
-    if (len === 0 && !withFin) return;
-    const payload = len > 0 ? this.sendSlice(0, len) : undefined;
-    this.host.emit(
-      this,
-      { seq: this.sndUna, ack: this.rcvNxt, flags: TCP_ACK | (withFin ? TCP_FIN : 0) | (len > 0 && len === unacked ? TCP_PSH : 0), window: this.windowField(), options: this.ackOptions(now), payload },
-      now,
-      why,
-      "RFC 5681 §3.2 / RFC 6298 §5.4",
-    );
-  }
-
-  private dropSent(n: number): void {
-    this.sendBuffered -= n;
-    while (n > 0 && this.sendChunks.length > 0) {
-      const avail = this.sendChunks[0].length - this.sendOffset;
-      if (n >= avail) {
-        n -= avail;
-        this.sendChunks.shift();
-        this.sendOffset = 0;
-      } else {
-        this.sendOffset += n;
-        n = 0;
-      }
+    if (this.cc.inRecovery && this.sackEnabled) {
+      // Each duplicate ACK says a segment left the network: spend that on the next SACK
+      // hole rather than on new data (RFC 6675 §5 step (C), simplified: no pipe estimate).
+      if (this.retransmitHole(now, false, "dup ACK in recovery -> retransmit next SACK hole", "RFC 6675 §5")) this.cc.cwnd = Math.max(smss, this.cc.cwnd - smss);
     }
   }
 
@@ -882,78 +1029,74 @@ export class Connection implements TimerOwner {
   private acceptData(seg: TcpSegment, now: number, fromSynSent: boolean): void {
     let seq = fromSynSent ? seqAdd(seg.seq, 1) : seg.seq;
     let data = seg.payload;
-    const fin = (seg.flags & TCP_FIN) !== 0;
+    let fin = (seg.flags & TCP_FIN) !== 0;
     if (!canReceive(this.state) && !fromSynSent) {
-      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: ignore segment text.
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN came already; ignore the
+      // text (seventh step), but answer a retransmitted FIN below.
+      data = EMPTY_BYTES;
       if (!fin) return;
-      data = new Uint8Array(0);
     }
     // Trim what we already have.
     const dup = seqDiff(this.rcvNxt, seq);
     if (dup > 0) {
       if (dup >= data.length + (fin ? 1 : 0)) {
-        this.sendAck(now, "duplicate segment -> ACK", "RFC 9293 §3.10.7.4");
+        // A duplicate: ACK at once so the sender learns where we are (RFC 9293 §3.10.7.4).
+        this.sendAck(now, "duplicate segment -> ACK", "RFC 9293 §3.10.7.4 / RFC 5681 §4.2");
         return;
       }
-      data = data.subarray(Math.min(dup, data.length));
+      data = dup >= data.length ? EMPTY_BYTES : data.subarray(dup);
       seq = this.rcvNxt;
     }
-    // Trim to the receive window.
-    const room = Math.max(0, this.profile.rcvBufBytes - this.rcvBuffered);
-    let finOk = fin;
+    // Trim to the receive window; the FIN counts only if all the text fits.
+    const room = Math.max(0, this.profile.rcvBufBytes - this.rcvQ.length) - seqDiff(seq, this.rcvNxt);
     if (data.length > room) {
-      data = data.subarray(0, room);
-      finOk = false;
+      data = data.subarray(0, Math.max(0, room));
+      fin = false;
     }
     if (seq !== this.rcvNxt) {
-      // Out of order: keep it for reassembly and send a duplicate ACK (RFC 5681 §4.2).
-      this.insertOoo(seq, data.slice(), finOk);
-      this.sendAck(now, "out-of-order segment -> duplicate ACK", "RFC 5681 §4.2 / RFC 9293 §3.10.7.4");
+      // Out of order: hold it and ACK at once, a duplicate ACK for the sender's fast
+      // retransmit, with SACK blocks (RFC 5681 §4.2, RFC 2018 §4).
+      this.reasm.insert(seq, data);
+      if (fin) this.oooFinSeq = seqAdd(seq, data.length);
+      this.sendAck(now, "out-of-order segment -> immediate duplicate ACK", "RFC 5681 §4.2 / RFC 9293 §3.10.7.4");
       return;
     }
+    const filledHole = !this.reasm.empty;
     let newData = false;
     if (data.length > 0) {
-      this.rcvChunks.push(data.slice());
-      this.rcvBuffered += data.length;
+      this.rcvQ.append(data);
       this.rcvNxt = seqAdd(this.rcvNxt, data.length);
       newData = true;
     }
-    let gotFin = finOk;
-    // Pull contiguous out-of-order data.
-    while (this.ooo.length > 0 && !gotFin) {
-      const b = this.ooo[0];
-      const d = seqDiff(this.rcvNxt, b.seq);
-      if (d < 0) break;
-      this.ooo.shift();
-      if (d < b.data.length) {
-        const rest = b.data.subarray(d);
-        this.rcvChunks.push(rest);
-        this.rcvBuffered += rest.length;
-        this.rcvNxt = seqAdd(this.rcvNxt, rest.length);
-        newData = true;
-      }
-      if (b.fin) gotFin = true;
+    if (filledHole) {
+      const r = this.reasm.take(this.rcvNxt);
+      for (const c of r.chunks) this.rcvQ.appendOwned(c);
+      if (r.chunks.length > 0) newData = true;
+      this.rcvNxt = r.rcvNxt;
     }
-    if (gotFin && !this.peerFinReceived) {
+    if (!fin && this.oooFinSeq !== undefined && this.oooFinSeq === this.rcvNxt) fin = true;
+    if (fin && !this.peerFinReceived) {
+      // Eighth step: the FIN. It takes one sequence number and is acknowledged at once.
       this.rcvNxt = seqAdd(this.rcvNxt, 1);
       this.peerFinReceived = true;
-      this.ooo = [];
+      this.reasm.clear();
+      this.oooFinSeq = undefined;
       switch (this.state) {
         case "ESTABLISHED":
           this.setState("CLOSE-WAIT", now, "RFC 9293 §3.10.7.4 eighth: FIN in ESTABLISHED -> CLOSE-WAIT");
           break;
         case "FIN-WAIT-1":
-          if (this.finSent && seqGt(this.sndUna, this.finSeq)) this.enterTimeWait(now);
-          else this.setState("CLOSING", now, "RFC 9293 §3.10.7.4 eighth: FIN in FIN-WAIT-1 -> CLOSING");
+          // (Our FIN acknowledged by this very segment moved us to FIN-WAIT-2 in the fifth step.)
+          this.setState("CLOSING", now, "RFC 9293 §3.10.7.4 eighth: FIN in FIN-WAIT-1 -> CLOSING");
           break;
         case "FIN-WAIT-2":
-          this.enterTimeWait(now);
+          this.enterTimeWait(now, "RFC 9293 §3.10.7.4 eighth: FIN in FIN-WAIT-2 -> TIME-WAIT");
           break;
       }
       this.sendAck(now, "ACK the FIN", "RFC 9293 §3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
       if (!fromSynSent) {
         if (newData) this.events.data?.(this);
-        this.events.peerFin?.(this);
+        if ((this.state as TcpState) !== "CLOSED") this.events.peerFin?.(this);
       }
       return;
     }
@@ -961,28 +1104,26 @@ export class Connection implements TimerOwner {
       this.sendAck(now, "ACK the SYN-ACK and its data", "RFC 9293 §3.10.7.3");
       return;
     }
-    // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: delayed ACK, at least every second full segment.
+    if (!newData) return;
     this.ackPending++;
-    if (this.ackPending >= 2 || this.ooo.length > 0 || this.profile.delayedAckMs <= 0) {
-      this.sendAck(now, "ACK data", "RFC 9293 §3.8.6.3: ACK at least every second full segment");
+    // Tell the user first: a read in the callback widens the window this ACK advertises,
+    // and a send in it carries the ACK (piggybacking).
+    this.events.data?.(this);
+    if ((this.state as TcpState) === "CLOSED" || this.ackPending === 0) return;
+    // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment and
+    // within the delayed-ACK timeout; at once when the segment filled (part of) a hole.
+    if (filledHole || this.ackPending >= 2 || this.profile.delayedAckMs <= 0) {
+      this.sendAck(now, filledHole ? "segment filled a hole -> immediate ACK" : "ACK every second segment", "RFC 5681 §4.2");
     } else if (this.delAckAt === Infinity) {
       this.delAckAt = now + this.profile.delayedAckMs;
     }
-    if (newData) this.events.data?.(this);
   }
 
-  private insertOoo(seq: number, data: Uint8Array, fin: boolean): void {
-    if (data.length === 0 && !fin) return;
-    let i = 0;
-    while (i < this.ooo.length && seqLt(this.ooo[i].seq, seq)) i++;
-    if (i < this.ooo.length && this.ooo[i].seq === seq && this.ooo[i].data.length >= data.length) return;
-    this.ooo.splice(i, 0, { seq, data, fin });
-    if (this.ooo.length > 1024) this.ooo.pop();
-  }
-
-  private enterTimeWait(now: number): void {
-    this.setState("TIME-WAIT", now, "RFC 9293 §3.10.7.4: enter TIME-WAIT, 2 MSL timer");
+  private enterTimeWait(now: number, rule: string): void {
+    this.setState("TIME-WAIT", now, rule);
+    // RFC 9293 §3.10.7.4: start the 2 MSL timer; nothing of ours is left to (re)send.
     this.rexmitAt = Infinity;
+    this.persistAt = Infinity;
     this.timeWaitAt = now + 2 * this.profile.mslMs;
     this.host.rearm(this);
     // The connection is over for the user; the TCB lingers to absorb retransmissions.
@@ -1102,40 +1243,75 @@ export class Connection implements TimerOwner {
       else this.sendSynAck(now, "retransmit SYN-ACK", "RFC 6298 §5.4");
       return;
     }
-    if (this.bytesInFlight() === 0) return;
-    // Data retransmission give-up: R2 (RFC 1122 §4.2.3.5), counted like Linux tcp_retries2 = 15.
-    if (this.rexmitCount >= 15) {
-      this.finish({ kind: "timedOut" }, now, "RFC 1122 §4.2.3.5: R2 exceeded for data -> give up");
+    if (this.flightSize() === 0 || this.state === "TIME-WAIT") return;
+    if (this.sndWnd === 0) {
+      // The peer's window is closed: what is outstanding cannot be accepted now. Probe the
+      // window instead (RFC 9293 §3.8.6.1); probing does not count as retransmission.
+      this.sndNxt = this.sndUna;
+      this.probeZeroWindow(now);
+      return;
+    }
+    // Data retransmission give-up, R2 of RFC 1122 §4.2.3.5 counted in retransmissions: the
+    // timer expiring after profile.dataRetries retransmissions of the same data ends the
+    // connection (windows 5, linux 15, freebsd 12, rfc 8; see profiles.ts).
+    if (this.rexmitCount >= p.dataRetries) {
+      this.giveUp(now, `R2: ${this.rexmitCount} retransmissions of SND.UNA unanswered (RFC 1122 §4.2.3.5)`);
       return;
     }
     this.rexmitCount++;
-    this.host.trace(this, now, "timer", `retransmission timer expired (#${this.rexmitCount})`, "RFC 6298 §5.4-5.6");
-    // RFC 5681 §3.1 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = 1 SMSS (loss window).
-    const smss = this.segmentPayloadMax();
-    this.ssthresh = Math.max(Math.floor(this.bytesInFlight() / 2), 2 * smss);
-    this.cwnd = smss;
-    this.inRecovery = false;
-    this.dupAcks = 0;
+    this.timeouts++;
+    this.host.trace(this, now, "timer", `retransmission timer expired (#${this.rexmitCount}), RTO ${this.rto.rtoMs} ms`, "RFC 6298 §5.4-5.6");
+    // RFC 5681 §3.1 eq. 4 (ssthresh from FlightSize on the first timeout), cwnd = loss window.
+    this.cc.onTimeout(this.flightSize(), this.sndMax, this.segmentPayloadMax(), this.rexmitCount === 1);
+    // RFC 6298 §5.5: back off the timer.
     this.rto.backoff();
-    // Go back to SND.UNA: everything after it is resent as the window allows.
+    // RFC 2018 §8: the receiver may renege on SACKed data. We keep the scoreboard for the
+    // first timeout (as Linux does) and drop it when the timeout repeats.
+    if (this.rexmitCount > 1) this.scoreboard.clear();
+    // Go back to SND.UNA (RFC 6298 §5.4 resends the earliest segment; the rest follows as
+    // the loss window grows, skipping SACKed data).
     this.sndNxt = this.sndUna;
-    if (this.finSent && seqLe(this.sndUna, this.finSeq)) this.finSent = false;
+    this.holeNext = this.sndUna;
     this.rttStart = -1;
     this.rexmitAt = Infinity;
-    this.retransmits++;
     this.output(now);
+    // RFC 6298 §5.6: restart the timer with the backed-off RTO.
     if (this.rexmitAt === Infinity) this.rexmitAt = now + this.rto.rtoMs;
   }
 
+  /**
+   * Persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17). With a zero window: send one
+   * byte at SND.UNA (or the FIN) as a probe; probing goes on as long as the peer answers,
+   * and gives up like R2 after profile.dataRetries unanswered probes. With a small non-zero
+   * window it is the SWS override timeout: send what fits (RFC 9293 §3.8.6.2.1).
+   */
   private probeZeroWindow(now: number): void {
-    if (this.sendBuffered === 0 || this.sndWnd > 0) return;
-    // RFC 9293 §3.8.6.1: probe with one byte beyond the window; back off like the RTO.
-    const seq = this.sndNxt;
-    const sentUnacked = seqDiff(this.sndNxt, this.sndUna);
-    const payload = this.sendSlice(sentUnacked, 1);
-    this.host.emit(this, { seq, ack: this.rcvNxt, flags: TCP_ACK, window: this.windowField(), options: this.ackOptions(now), payload }, now, "zero-window probe", "RFC 9293 §3.8.6.1");
-    this.rto.backoff();
-    this.persistAt = now + this.rto.rtoMs;
+    this.persistAt = Infinity;
+    if (!isSynchronized(this.state) || this.state === "TIME-WAIT") return;
+    const unsentFromUna = this.sendQ.length;
+    const finPending = this.finQueued && !(this.finSent && seqGt(this.sndUna, this.finSeq));
+    if (unsentFromUna === 0 && !finPending) return;
+    if (this.sndWnd > 0) {
+      const avail = seqDiff(this.dataEnd(), this.sndNxt);
+      const len = Math.min(avail, this.segmentPayloadMax(), this.sndWnd - seqDiff(this.sndNxt, this.sndUna));
+      if (len > 0) this.transmit(this.sndNxt, len, false, now, "SWS override timeout -> send what fits", "RFC 9293 §3.8.6.2.1");
+      this.persistShift = 0;
+      this.output(now);
+      return;
+    }
+    if (this.probesUnanswered >= this.profile.dataRetries) {
+      this.giveUp(now, `${this.probesUnanswered} zero-window probes unanswered`);
+      return;
+    }
+    this.probesUnanswered++;
+    this.zeroWindowProbes++;
+    if (unsentFromUna > 0) this.transmit(this.sndUna, 1, false, now, "zero-window probe (1 byte)", "RFC 9293 §3.8.6.1");
+    else this.transmit(this.sndUna, 0, true, now, "zero-window probe (FIN)", "RFC 9293 §3.8.6.1");
+    // The probe is timed by the persist timer, not the retransmission timer.
+    this.rexmitAt = Infinity;
+    this.persistShift++;
+    this.persistAt = now + this.persistTimeoutMs();
+    this.host.rearm(this);
   }
 
   private giveUp(now: number, why: string): void {
@@ -1159,7 +1335,7 @@ export class Connection implements TimerOwner {
     const before = this.state;
     this.state = "CLOSED";
     this.rexmitAt = this.rstRetryAt = this.connectDeadline = this.delAckAt = this.timeWaitAt = this.persistAt = Infinity;
-    this.host.trace(this, now, "outcome", `${before} -> CLOSED: ${outcome.kind}`, rule, before);
+    this.host.trace(this, now, "outcome", `${before} -> CLOSED: ${outcome.kind}`, rule, before, outcome);
     this.host.release(this);
     this.report(outcome);
   }
@@ -1171,4 +1347,6 @@ export interface SegmentOptionView {
   wscale?: number;
   sackOK: boolean;
   ts?: { val: number; ecr: number };
+  /** SACK blocks of the segment (RFC 2018), if any. */
+  sack?: Array<[number, number]>;
 }

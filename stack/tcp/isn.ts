@@ -1,21 +1,27 @@
 // RFC 6528 initial sequence numbers and RFC 6056 ephemeral port selection. Both take
 // their secret and randomness from the caller, so a fixed seed reproduces them exactly.
-import { halfSipHash } from "./siphash.js";
+import { halfSipHashAt } from "./siphash.js";
 
-function tupleBytes(parts: Array<string | number>): Uint8Array {
-  const s = parts.join("|");
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
-  return out;
+/** Scratch for the hashed tuple text (grown on demand; reused to keep connect() allocation-free). */
+let scratch = new Uint8Array(128);
+
+/** Writes the low byte of each UTF-16 unit of `s` to the scratch buffer; returns its length. */
+function tupleBytes(s: string): number {
+  const n = s.length;
+  if (n > scratch.length) scratch = new Uint8Array(n * 2);
+  for (let i = 0; i < n; i++) scratch[i] = s.charCodeAt(i) & 0xff;
+  return n;
 }
 
 /**
  * RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is
- * a timer that ticks every 4 microseconds and F a keyed hash (HalfSipHash-2-4 here).
+ * a timer that ticks every 4 microseconds and F a keyed hash (HalfSipHash-2-4 here) of the
+ * text "localip|localport|remoteip|remoteport".
  */
 export function rfc6528Isn(secret: Uint8Array, nowMs: number, localAddr: string, localPort: number, remoteAddr: string, remotePort: number): number {
   const m = Math.floor(nowMs * 250) >>> 0;
-  const f = halfSipHash(secret, tupleBytes([localAddr, localPort, remoteAddr, remotePort]));
+  const n = tupleBytes(`${localAddr}|${localPort}|${remoteAddr}|${remotePort}`);
+  const f = halfSipHashAt(secret, 0, scratch, n);
   return (m + f) >>> 0;
 }
 
@@ -26,6 +32,6 @@ export function rfc6528Isn(secret: Uint8Array, nowMs: number, localAddr: string,
  */
 export function rfc6056PortOffset(secret: Uint8Array, localAddr: string, remoteAddr: string, remotePort: number): number {
   // Use the second half of the secret so port and ISN hashes differ.
-  const key = secret.length >= 16 ? secret.subarray(8, 16) : secret;
-  return halfSipHash(key, tupleBytes([localAddr, remoteAddr, remotePort]));
+  const n = tupleBytes(`${localAddr}|${remoteAddr}|${remotePort}`);
+  return halfSipHashAt(secret, secret.length >= 16 ? 8 : 0, scratch, n);
 }

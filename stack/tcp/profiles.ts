@@ -63,6 +63,13 @@ export interface Profile {
   nodelay: boolean;
   /** Delayed-ACK timeout (RFC 9293 §3.8.6.3 / RFC 1122: < 500 ms). */
   delayedAckMs: number;
+  /**
+   * R2 for data (RFC 1122 §4.2.3.5), as a count: the connection gives up with `timedOut`
+   * when the retransmission timer expires after this many retransmissions of the same data
+   * (or this many unanswered zero-window probes). Windows TcpMaxDataRetransmissions 5,
+   * Linux tcp_retries2 15, FreeBSD TCP_MAXRXTSHIFT 12.
+   */
+  dataRetries: number;
 }
 
 const common = {
@@ -102,6 +109,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     ttl: 128,
     mslMs: 120_000,
     delayedAckMs: 200,
+    dataRetries: 5,
   },
   linux: {
     ...common,
@@ -124,6 +132,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     ttl: 64,
     mslMs: 30_000, // TIME-WAIT is 60 s on Linux (TCP_TIMEWAIT_LEN)
     delayedAckMs: 40,
+    dataRetries: 15,
   },
   freebsd: {
     ...common,
@@ -148,6 +157,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     ttl: 64,
     mslMs: 30_000,
     delayedAckMs: 40,
+    dataRetries: 12,
   },
   rfc: {
     ...common,
@@ -170,6 +180,9 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     ttl: 64,
     mslMs: 120_000, // RFC 9293 §3.4.2: MSL 2 minutes
     delayedAckMs: 200,
+    // RFC 1122 §4.2.3.5: R2 at least 100 s; with a 1 s minimum RTO doubling, 8 retransmissions
+    // wait at least 1+2+...+128 = 255 s before the final expiry.
+    dataRetries: 8,
   },
 };
 

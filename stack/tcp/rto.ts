@@ -14,17 +14,23 @@ export class RtoEstimator {
     this.rtoMs = initialRtoMs; // RFC 6298 §2.1
   }
 
-  /** A new RTT measurement R (Karn: never from a retransmitted segment, RFC 6298 §3). */
-  sample(rMs: number): void {
+  /**
+   * A new RTT measurement R (Karn: never from a retransmitted segment, RFC 6298 §3).
+   * `expectedSamples` > 1 when many samples arrive per RTT (timestamps on every ACK):
+   * alpha and beta are divided by it, RFC 7323 Appendix G.
+   */
+  sample(rMs: number, expectedSamples = 1): void {
     if (!this.hasSample) {
       // RFC 6298 §2.2
       this.srttMs = rMs;
       this.rttvarMs = rMs / 2;
       this.hasSample = true;
     } else {
-      // RFC 6298 §2.3, alpha = 1/8, beta = 1/4
-      this.rttvarMs = 0.75 * this.rttvarMs + 0.25 * Math.abs(this.srttMs - rMs);
-      this.srttMs = 0.875 * this.srttMs + 0.125 * rMs;
+      // RFC 6298 §2.3, alpha = 1/8, beta = 1/4 (each / ExpectedSamples, RFC 7323 Appendix G)
+      const beta = 0.25 / expectedSamples;
+      const alpha = 0.125 / expectedSamples;
+      this.rttvarMs = (1 - beta) * this.rttvarMs + beta * Math.abs(this.srttMs - rMs);
+      this.srttMs = (1 - alpha) * this.srttMs + alpha * rMs;
     }
     // RFC 6298 §2.3 with G = 1 ms clock granularity; §2.4 lower bound; §2.5 upper bound.
     const rto = this.srttMs + Math.max(1, 4 * this.rttvarMs);

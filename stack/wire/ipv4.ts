@@ -152,12 +152,24 @@ export function writeIpv4Header(out: Uint8Array, off: number, h: Ipv4HeaderField
   out[off + O.protocol] = h.protocol;
   out[off + O.checksum] = 0;
   out[off + O.checksum + 1] = 0;
-  out.set(h.src.subarray(0, 4), off + O.src);
-  out.set(h.dst.subarray(0, 4), off + O.dst);
+  // Byte by byte rather than set(subarray()): two views per packet showed in the profile.
+  copy4(h.src, out, off + O.src);
+  copy4(h.dst, out, off + O.dst);
   const sum = internetChecksum(out, off, off + IPV4_HEADER_BYTES);
   out[off + O.checksum] = sum >> 8;
   out[off + O.checksum + 1] = sum & 0xff;
   return IPV4_HEADER_BYTES;
+}
+
+function copy4(from: Uint8Array, to: Uint8Array, at: number): void {
+  if (from.length < 4) {
+    to.set(from, at);
+    return;
+  }
+  to[at] = from[0];
+  to[at + 1] = from[1];
+  to[at + 2] = from[2];
+  to[at + 3] = from[3];
 }
 
 /** A whole IPv4 datagram: header (checksummed) + a copy of `payload`. */

@@ -60,6 +60,21 @@ export function parsePacket(bytes: Uint8Array): Parsed<Packet> {
   return ok({ ip, l4: { kind: "other", protocol: ip.protocol, payload } });
 }
 
+/** Address bytes by text, so that building a packet does not re-parse its addresses (issue 8). */
+const addressBytesCache = new Map<string, Uint8Array>();
+const ADDRESS_CACHE_ENTRIES = 4096;
+
+/** ipBytes() through the cache. The bytes are shared: only read them. */
+function cachedIpBytes(text: string): Uint8Array {
+  let b = addressBytesCache.get(text);
+  if (b === undefined) {
+    b = ipBytes(text); // throws on an invalid address, as before
+    if (addressBytesCache.size >= ADDRESS_CACHE_ENTRIES) addressBytesCache.clear();
+    addressBytesCache.set(text, b);
+  }
+  return b;
+}
+
 /**
  * Serialises a TCP segment in an IPv4 or IPv6 packet, chosen by the family of
  * `spec.src` (`spec.dst` must match). Defaults: TTL / hop limit 64, TOS 0, IPv4 id 0,
@@ -67,8 +82,8 @@ export function parsePacket(bytes: Uint8Array): Parsed<Packet> {
  * or options over 40 bytes are programmer errors and throw.
  */
 export function buildTcpPacket(spec: TcpPacketSpec): Uint8Array {
-  const src = ipBytes(spec.src);
-  const dst = ipBytes(spec.dst);
+  const src = cachedIpBytes(spec.src);
+  const dst = cachedIpBytes(spec.dst);
   if (src.length !== dst.length) throw new Error(`buildTcpPacket: ${spec.src} and ${spec.dst} differ in family`);
   const tcpLength = tcpHeaderLength(spec.options) + (spec.payload ? spec.payload.length : 0);
   const v4 = src.length === 4;

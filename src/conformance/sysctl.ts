@@ -1,0 +1,178 @@
+// Interpretation of the backquoted shell commands in packetdrill scripts.
+//
+// The suites use them only to set kernel tunables (FreeBSD `sysctl -w net.inet.tcp.*`,
+// Linux `sysctl -q net.ipv4.tcp_*`, Google's `set_sysctls.py /proc/sys/...=v`) and to
+// run the suite's `defaults.sh` (SUITES.md §1, §2, §8.1). A runner maps these onto
+// stack settings instead of executing them; this module only says what each command
+// would set. Mapping to a stack profile is the runner's job.
+
+export type ShellAction =
+  /** One tunable assignment. `name` is the dotted sysctl name (`net.ipv4.tcp_timestamps`). */
+  | { kind: "sysctl"; name: string; value: string; via: "sysctl" | "set_sysctls.py" }
+  /**
+   * The suite's defaults script. `suite` is inferred from how it is invoked:
+   * `./defaults.sh` is the kernel selftests layout, `../common/defaults.sh` and
+   * `../../common/defaults.sh` are google/packetdrill's (SUITES.md §1, §2).
+   */
+  | { kind: "defaults"; suite: "google-packetdrill" | "linux-selftests" | "unknown"; script: string }
+  /** `/tmp/sysctl_restore_${PPID}.sh`: undoes set_sysctls.py; nothing to do for a fresh stack. */
+  | { kind: "restore"; command: string }
+  /** Anything else (pipelines, ethtool, ip, setkey, sockstat, a sysctl read, ...). */
+  | { kind: "unknown"; command: string };
+
+/**
+ * Split one backquoted command (it may span lines) into what it sets. Command lists
+ * (`;`, `&&`, `||`, newlines) are taken as a sequence of separate commands; a command
+ * containing a pipe is reported whole as unknown.
+ */
+export function parseShellCommand(command: string): ShellAction[] {
+  const actions: ShellAction[] = [];
+  for (const simple of splitCommandList(command)) {
+    if (simple.pipeline) {
+      actions.push({ kind: "unknown", command: simple.text });
+      continue;
+    }
+    actions.push(...interpret(simple.words, simple.text));
+  }
+  return actions;
+}
+
+interface SimpleCommand {
+  words: string[];
+  text: string;
+  pipeline: boolean;
+}
+
+/**
+ * A small POSIX-shell word splitter: quotes ('...' and "..."), backslash escapes and
+ * line continuations, `#` comments, and the list operators `;` `&&` `||` and newline.
+ * Redirections (`> f`, `2>&1`, `&> f`) are dropped: they do not change what is set.
+ */
+function splitCommandList(src: string): SimpleCommand[] {
+  const out: SimpleCommand[] = [];
+  let words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let pipeline = false;
+  let start = 0;
+  let skipNextWord = false; // the target of a redirection
+
+  const endWord = () => {
+    if (inWord) {
+      if (skipNextWord) skipNextWord = false;
+      else words.push(word);
+    }
+    word = "";
+    inWord = false;
+  };
+  const endCommand = (end: number) => {
+    endWord();
+    const text = src.slice(start, end).replace(/\\\n/g, " ").replace(/\s+/g, " ").trim();
+    if (words.length > 0) out.push({ words, text, pipeline });
+    words = [];
+    pipeline = false;
+  };
+
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === "\\") {
+      if (src[i + 1] === "\n") {
+        i += 2; // line continuation
+        continue;
+      }
+      word += src[i + 1] ?? "";
+      inWord = true;
+      i += 2;
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      const close = src.indexOf(c, i + 1);
+      const end = close < 0 ? src.length : close;
+      word += src.slice(i + 1, end);
+      inWord = true;
+      i = end + 1;
+      continue;
+    }
+    if (c === "#" && !inWord) {
+      while (i < src.length && src[i] !== "\n") i++;
+      continue;
+    }
+    if (c === "\n" || c === ";") {
+      endCommand(i);
+      i++;
+      start = i;
+      continue;
+    }
+    if ((c === "&" && src[i + 1] === "&") || (c === "|" && src[i + 1] === "|")) {
+      endCommand(i);
+      i += 2;
+      start = i;
+      continue;
+    }
+    if (c === "|") {
+      endWord();
+      pipeline = true;
+      i++;
+      continue;
+    }
+    // Redirections: [n]>file, [n]>>file, &>file, n>&m, <file.
+    const redir = /^(?:[0-9]*>&[0-9]+|&>>?|[0-9]*>>?|<)/.exec(src.slice(i));
+    if (redir && (!inWord || /^[0-9]+$/.test(word))) {
+      word = "";
+      inWord = false;
+      i += redir[0].length;
+      if (!redir[0].includes(">&")) skipNextWord = true;
+      continue;
+    }
+    if (c === " " || c === "\t" || c === "\r") {
+      endWord();
+      i++;
+      continue;
+    }
+    word += c;
+    inWord = true;
+    i++;
+  }
+  endCommand(src.length);
+  return out;
+}
+
+function interpret(words: string[], text: string): ShellAction[] {
+  const prog = words[0]!;
+  const base = prog.slice(prog.lastIndexOf("/") + 1);
+  if (base === "sysctl") {
+    // sysctl [-w|-q|-n|-e ...] name=value ...; a bare name is a read (no effect).
+    const assigns = words.slice(1).filter((w) => !w.startsWith("-"));
+    const actions: ShellAction[] = [];
+    for (const a of assigns) {
+      const eq = a.indexOf("=");
+      if (eq <= 0) return [{ kind: "unknown", command: text }];
+      actions.push({ kind: "sysctl", name: a.slice(0, eq), value: a.slice(eq + 1), via: "sysctl" });
+    }
+    return actions.length > 0 ? actions : [{ kind: "unknown", command: text }];
+  }
+  if (base === "set_sysctls.py") {
+    // Google's helper writes each /proc/sys/<path>=<value> and records the old value.
+    const actions: ShellAction[] = [];
+    for (const a of words.slice(1)) {
+      const m = /^\/proc\/sys\/([^=]+)=(.*)$/.exec(a);
+      if (!m) return [{ kind: "unknown", command: text }];
+      actions.push({ kind: "sysctl", name: m[1]!.replace(/\//g, "."), value: m[2]!, via: "set_sysctls.py" });
+    }
+    return actions.length > 0 ? actions : [{ kind: "unknown", command: text }];
+  }
+  if (base === "defaults.sh" && words.length === 1) {
+    const suite =
+      prog === "./defaults.sh"
+        ? "linux-selftests"
+        : /^(\.\.\/)+common\/defaults\.sh$/.test(prog)
+          ? "google-packetdrill"
+          : "unknown";
+    return [{ kind: "defaults", suite, script: prog }];
+  }
+  if (/^\/tmp\/sysctl_restore_.*\.sh$/.test(prog)) {
+    return [{ kind: "restore", command: text }];
+  }
+  return [{ kind: "unknown", command: text }];
+}

@@ -1,0 +1,241 @@
+// One connect as a user runs it: a Stack on a device with real time, the WSK facade on
+// top, the decision trace recorded, and a result with the NTSTATUS, the segments and
+// whatever the server answered. Used by `synack connect` and `synack demo`.
+import { randomBytes } from "node:crypto";
+import { Stack, type LocalAddress } from "../../stack/stack.js";
+import type { RandomSource } from "../../stack/random.js";
+import type { TraceEvent } from "../../stack/trace.js";
+import type { Outcome } from "../../stack/tcp/outcome.js";
+import type { ProfileName } from "../../stack/tcp/profiles.js";
+import { Runtime } from "../../device/runtime.js";
+import type { Device } from "../../device/types.js";
+import { PcapngWriter } from "../../device/pcap/write.js";
+import { WskProvider, SYNACK_SO_PROFILE, type WSK_SOCKET } from "../wsk/provider.js";
+import { WskClient } from "../api.js";
+import { IoAllocateIrp, IoCancelIrp, irpToPromise, type Irp } from "../wsk/irp.js";
+import { STATUS_SUCCESS, hexStatus, statusName, type NtStatus } from "../wsk/ntstatus.js";
+import {
+  SIO_TCP_INITIAL_RTO,
+  SOL_SOCKET,
+  TCP_FAIL_CONNECT_ON_ICMP_ERROR,
+  TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS,
+  TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS,
+  TCP_INITIAL_RTO_UNSPECIFIED_RTT,
+  WSK_FLAG_CONNECTION_SOCKET,
+  WskIoctl,
+  WskSetOption,
+} from "../wsk/constants.js";
+import { AF_INET, IPPROTO_TCP, SOCK_STREAM, formatSockaddr, parseSockaddr, sockaddrFamily, sockaddrIn, sockaddrIn6, type SOCKADDR } from "../wsk/sockaddr.js";
+import { segmentsFromTrace, type SegmentRecord } from "../cli/timeline.js";
+
+/** Cryptographic randomness for real runs (tests pass seeded sources to the engine instead). */
+export function cryptoRandom(): RandomSource {
+  let pool = randomBytes(4096);
+  let off = 0;
+  return {
+    nextUint32(): number {
+      if (off + 4 > pool.length) {
+        pool = randomBytes(4096);
+        off = 0;
+      }
+      const v = pool.readUInt32LE(off);
+      off += 4;
+      return v;
+    },
+  };
+}
+
+export interface ConnectRun {
+  device: Device;
+  /** The stack's own addresses ("10.0.0.2/24"). */
+  addresses: Array<string | LocalAddress>;
+  /** Treat every destination as reachable through the device (TUN / raw links). */
+  gateway4?: string;
+  gateway6?: string;
+  remote: string;
+  /** Local address to bind (default: wildcard, chosen by route). */
+  local?: string;
+  profile: ProfileName;
+  synRetries?: number;
+  initialRtoMs?: number;
+  failOnIcmp?: boolean;
+  cancelAfterMs?: number;
+  /** Text to send once connected; the answer is collected until `quietMs` of silence or FIN. */
+  send?: string;
+  quietMs?: number;
+  /** Write a pcapng of the connection, with the decision trace as packet comments. */
+  pcap?: string;
+  /** Called when the device fails. */
+  onDeviceError?: (e: Error) => void;
+}
+
+export interface ConnectResult {
+  status: string;
+  ntstatus: string;
+  statusValue: NtStatus;
+  outcome: string;
+  profile: ProfileName;
+  local: string;
+  remote: string;
+  elapsedMs: number;
+  synsSent: number;
+  segments: SegmentRecord[];
+  received?: string;
+  trace: TraceEvent[];
+  /** Stack drop counters (for the curious: IPv6 chatter the stack ignored, ...). */
+  drops: Record<string, number>;
+}
+
+function wsk<T = unknown>(call: (irp: Irp) => NtStatus, onIrp?: (irp: Irp) => void): Promise<{ status: NtStatus; information: T }> {
+  const irp = IoAllocateIrp();
+  const p = irpToPromise<T>(irp);
+  onIrp?.(irp);
+  call(irp);
+  return p;
+}
+
+/** Maps a final status back to the engine outcome name for reports. */
+function outcomeName(trace: readonly TraceEvent[], status: NtStatus): string {
+  const ended = [...trace].reverse().find((e) => e.kind === "outcome" && e.outcome);
+  if (status === STATUS_SUCCESS) return "established";
+  const o: Outcome | undefined = ended?.outcome;
+  if (o) return o.kind === "closed" ? "cancelled" : o.kind;
+  return statusName(status) === "STATUS_CANCELLED" ? "cancelled" : "failed";
+}
+
+export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
+  const trace: TraceEvent[] = [];
+  const stack = new Stack({
+    addresses: r.addresses,
+    gateway4: r.gateway4,
+    gateway6: r.gateway6,
+    mtu: r.device.mtu,
+    profile: r.profile,
+    random: cryptoRandom(),
+    isnSecret: randomBytes(16),
+    trace: (e) => trace.push(e),
+  });
+  const runtime = new Runtime(stack, r.device, { onDeviceError: r.onDeviceError });
+  const provider = new WskProvider(stack, { now: runtime.clock, afterCall: () => runtime.flush(), profile: r.profile });
+  const client = new WskClient(provider);
+  const npi = client.npi;
+  const ra = parseSockaddr(r.remote);
+  if (!ra.ok) throw new Error(`bad remote address "${r.remote}": ${ra.reason}`);
+  const family = sockaddrFamily(ra.value);
+  const t0 = runtime.now();
+  let socket: WSK_SOCKET | undefined;
+  let status: NtStatus;
+  let received: string | undefined;
+  let localText = "";
+  try {
+    const s = await wsk<WSK_SOCKET>((irp) => npi.Dispatch.WskSocket(npi.Client, family, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null, null, null, null, irp));
+    if (s.status !== STATUS_SUCCESS) throw new Error(`WskSocket failed: ${statusName(s.status)}`);
+    socket = s.information;
+    const d = socket.Dispatch;
+    const ctl = (type: number, code: number, level: number, input: unknown) => wsk((irp) => d.WskControlSocket(socket!, type as 0, code, level, 0, input, 0, null, null, irp));
+    await ctl(WskSetOption, SYNACK_SO_PROFILE, SOL_SOCKET, r.profile);
+    if (r.initialRtoMs !== undefined || r.synRetries !== undefined) {
+      await ctl(WskIoctl, SIO_TCP_INITIAL_RTO, 0, {
+        Rtt: r.initialRtoMs ?? TCP_INITIAL_RTO_UNSPECIFIED_RTT,
+        MaxSynRetransmissions: r.synRetries === undefined ? TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS : r.synRetries === 0 ? TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS : r.synRetries,
+      });
+    }
+    if (r.failOnIcmp) await ctl(WskSetOption, TCP_FAIL_CONNECT_ON_ICMP_ERROR, IPPROTO_TCP, 1);
+    let local: SOCKADDR = family === AF_INET ? sockaddrIn("0.0.0.0", 0) : sockaddrIn6("::", 0);
+    if (r.local) local = family === AF_INET ? sockaddrIn(r.local, 0) : sockaddrIn6(r.local, 0);
+    const b = await wsk((irp) => d.WskBind(socket!, local, 0, irp));
+    if (b.status !== STATUS_SUCCESS) {
+      status = b.status;
+    } else {
+      let cancelTimer: NodeJS.Timeout | undefined;
+      const c = await wsk(
+        (irp) => d.WskConnect(socket!, ra.value, 0, irp),
+        (irp) => {
+          if (r.cancelAfterMs !== undefined) cancelTimer = setTimeout(() => IoCancelIrp(irp), r.cancelAfterMs);
+        },
+      );
+      if (cancelTimer) clearTimeout(cancelTimer);
+      status = c.status;
+      const la: Record<string, unknown> = {};
+      const q = await wsk((irp) => d.WskGetLocalAddress(socket!, la, irp));
+      if (q.status === STATUS_SUCCESS) localText = formatSockaddr(la as unknown as SOCKADDR);
+      if (status === STATUS_SUCCESS && r.send !== undefined) received = await exchange(socket, r.send, r.quietMs ?? 500);
+    }
+  } finally {
+    if (socket) {
+      const sk = socket;
+      await wsk((irp) => sk.Dispatch.WskCloseSocket(sk, irp));
+    }
+    // Let the last segments (RST/ACK of a close) leave before the device closes.
+    runtime.flush();
+    await new Promise((res) => setTimeout(res, 20));
+    client.close();
+    await runtime.close();
+  }
+  const segments = segmentsFromTrace(trace, t0, localText ? Number(localText.slice(localText.lastIndexOf(":") + 1)) : undefined);
+  if (r.pcap) writeCapture(r.pcap, trace);
+  const elapsedMs = Math.round(((trace.filter((e) => e.kind !== "user").at(-1)?.t ?? t0) - t0) * 10) / 10;
+  return {
+    status: statusName(status),
+    ntstatus: hexStatus(status),
+    statusValue: status,
+    outcome: outcomeName(trace, status),
+    profile: r.profile,
+    local: localText,
+    remote: formatSockaddr(ra.value),
+    elapsedMs,
+    synsSent: segments.filter((s) => s.dir === "out" && s.flags === "S").length,
+    segments,
+    received,
+    trace,
+    drops: { ...stack.stats.drops },
+  };
+}
+
+/** Sends `text`, then reads until the peer closes or stays quiet for `quietMs`. */
+async function exchange(socket: WSK_SOCKET, text: string, quietMs: number): Promise<string> {
+  const d = socket.Dispatch;
+  const data = new TextEncoder().encode(text);
+  const sent = wsk((irp) => d.WskSend(socket, { Mdl: data, Offset: 0, Length: data.length }, 0, irp));
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const buf = new Uint8Array(65536);
+    let irpRef: Irp | undefined;
+    const recv = wsk<number>((irp) => d.WskReceive(socket, { Mdl: buf, Offset: 0, Length: buf.length }, 0, irp), (irp) => (irpRef = irp));
+    const timer = setTimeout(() => irpRef && IoCancelIrp(irpRef), quietMs);
+    const r = await recv;
+    clearTimeout(timer);
+    if (r.status !== STATUS_SUCCESS || r.information === 0) break;
+    chunks.push(buf.slice(0, r.information));
+  }
+  await Promise.race([sent, new Promise((res) => setTimeout(res, quietMs))]);
+  // Graceful close of our side; don't wait forever for the FIN's ACK.
+  let discIrp: Irp | undefined;
+  const disc = wsk((irp) => d.WskDisconnect(socket, null, 0, irp), (irp) => (discIrp = irp));
+  const t = setTimeout(() => discIrp && IoCancelIrp(discIrp), quietMs);
+  await disc;
+  clearTimeout(t);
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** pcapng of every packet the stack saw or sent, each with its decision as a comment. */
+export function writeCapture(path: string, trace: readonly TraceEvent[]): void {
+  const w = new PcapngWriter();
+  const wall0 = BigInt(Date.now()) * 1_000_000n;
+  const t0 = trace[0]?.t ?? 0;
+  for (const e of trace) {
+    if (!e.bytes) continue;
+    const ns = wall0 + BigInt(Math.round((e.t - t0) * 1e6));
+    const comment = [e.decision, e.rule].filter(Boolean).join(" | ");
+    w.write(ns, e.bytes, comment || undefined, e.kind === "out" ? "out" : "in");
+  }
+  w.open(path);
+  w.close();
+}
