@@ -1,0 +1,177 @@
+// Model-based property test (fast-check): random interleavings of socket calls, IoCancelIrp,
+// WskCloseSocket, incoming segments and ICMP, and time steps. Invariants: every IRP completes
+// exactly once with a status from the contract table; after every socket is closed, no
+// timer, port or connection remains.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { WskTest, AF_INET, AF_INET6, sockaddrIn, sockaddrIn6, type TrackedIrp } from "../helpers/wsk.js";
+import { NTSTATUS } from "../../src/wsk/ntstatus.js";
+import { IoCancelIrp } from "../../src/wsk/irp.js";
+import { buildIcmpError, buildTcpPacket } from "../../stack/wire/packet.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
+import type { WSK_SOCKET } from "../../src/wsk/provider.js";
+import type { ProfileName } from "../../stack/tcp/profiles.js";
+
+/** Every status contract §4 allows an IRP of these calls to complete with (plus PENDING never). */
+const ALLOWED = new Set<number>([
+  NTSTATUS.STATUS_SUCCESS,
+  NTSTATUS.STATUS_CONNECTION_REFUSED,
+  NTSTATUS.STATUS_IO_TIMEOUT,
+  NTSTATUS.STATUS_NETWORK_UNREACHABLE,
+  NTSTATUS.STATUS_HOST_UNREACHABLE,
+  NTSTATUS.STATUS_PROTOCOL_UNREACHABLE,
+  NTSTATUS.STATUS_PORT_UNREACHABLE,
+  NTSTATUS.STATUS_CANCELLED,
+  NTSTATUS.STATUS_CONNECTION_RESET,
+  NTSTATUS.STATUS_CONNECTION_ABORTED,
+  NTSTATUS.STATUS_INVALID_PARAMETER,
+  NTSTATUS.STATUS_INVALID_DEVICE_STATE,
+  NTSTATUS.STATUS_CONNECTION_ACTIVE,
+  NTSTATUS.STATUS_ADDRESS_ALREADY_EXISTS,
+  NTSTATUS.STATUS_INVALID_ADDRESS_COMPONENT,
+  NTSTATUS.STATUS_TOO_MANY_ADDRESSES,
+  NTSTATUS.STATUS_FILE_FORCED_CLOSED,
+]);
+
+type Op =
+  | { op: "socket"; v6: boolean }
+  | { op: "bind"; s: number; port: 0 | 5000 | 5001; foreign: boolean }
+  | { op: "connect"; s: number; dst: 0 | 1 | 2 }
+  | { op: "cancel"; s: number }
+  | { op: "close"; s: number }
+  | { op: "answer"; s: number; kind: "synack" | "rst" | "badack" | "icmp-port" | "icmp-host" | "fin" | "data" }
+  | { op: "send"; s: number }
+  | { op: "recv"; s: number }
+  | { op: "disconnect"; s: number; abortive: boolean }
+  | { op: "time"; ms: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant("socket" as const), v6: fc.boolean() }),
+  fc.record({ op: fc.constant("bind" as const), s: fc.nat(5), port: fc.constantFrom(0 as const, 5000 as const, 5001 as const), foreign: fc.boolean() }),
+  fc.record({ op: fc.constant("connect" as const), s: fc.nat(5), dst: fc.constantFrom(0 as const, 1 as const, 2 as const) }),
+  fc.record({ op: fc.constant("cancel" as const), s: fc.nat(5) }),
+  fc.record({ op: fc.constant("close" as const), s: fc.nat(5) }),
+  fc.record({ op: fc.constant("answer" as const), s: fc.nat(5), kind: fc.constantFrom("synack" as const, "rst" as const, "badack" as const, "icmp-port" as const, "icmp-host" as const, "fin" as const, "data" as const) }),
+  fc.record({ op: fc.constant("send" as const), s: fc.nat(5) }),
+  fc.record({ op: fc.constant("recv" as const), s: fc.nat(5) }),
+  fc.record({ op: fc.constant("disconnect" as const), s: fc.nat(5), abortive: fc.boolean() }),
+  fc.record({ op: fc.constant("time" as const), ms: fc.constantFrom(1, 100, 500, 1000, 3000, 30_000) }),
+);
+
+function runModel(profile: ProfileName, ops: Op[]): void {
+  const w = new WskTest({ wskProfile: profile });
+  const sockets: Array<{ s: WSK_SOCKET; v6: boolean; connect?: TrackedIrp }> = [];
+  const pick = (i: number) => (sockets.length === 0 ? undefined : sockets[i % sockets.length]);
+  const check = () => {
+    for (const t of w.irps) {
+      expect(t.completions.length).toBeLessThanOrEqual(1);
+      for (const c of t.completions) expect(ALLOWED.has(c.status), `status 0x${c.status.toString(16)}`).toBe(true);
+      if (t.returned !== undefined && t.returned !== NTSTATUS.STATUS_PENDING) {
+        // A call that did not pend completed its IRP before returning, with the same status.
+        expect(t.completions.map((c) => c.status)).toEqual([t.returned]);
+      }
+    }
+  };
+  /** Answer as the peer of the socket's newest outgoing segment. */
+  const answer = (x: { s: WSK_SOCKET; v6: boolean }, kind: string) => {
+    const local = {} as Record<string, unknown>;
+    w.call((irp) => x.s.Dispatch.WskGetLocalAddress(x.s, local, irp));
+    const port = (local.sin_port ?? local.sin6_port) as number | undefined;
+    const seg = [...w.h.sent].reverse().find((s) => s.tcp.srcPort === port);
+    if (!seg) return;
+    const src = seg.pkt.ip.dst;
+    const dst = seg.pkt.ip.src;
+    const tcp = (flags: number, seq: number, ack: number, payload?: Uint8Array) =>
+      w.h.inputBytes(buildTcpPacket({ src, dst, srcPort: seg.tcp.dstPort, dstPort: seg.tcp.srcPort, seq, ack, flags, window: 65535, payload }));
+    const synNext = (seg.tcp.seq + 1) >>> 0;
+    switch (kind) {
+      case "synack":
+        return tcp(TCP_SYN | TCP_ACK, 7000, synNext);
+      case "rst":
+        return tcp(TCP_RST | TCP_ACK, 0, synNext);
+      case "badack":
+        return tcp(TCP_SYN | TCP_ACK, 7000, seg.tcp.seq);
+      case "fin":
+        return tcp(TCP_FIN | TCP_ACK, 7001, seg.tcp.seq);
+      case "data":
+        return tcp(TCP_ACK, 7001, seg.tcp.seq, new Uint8Array([1, 2, 3]));
+      case "icmp-port":
+      case "icmp-host": {
+        const [type, code] = kind === "icmp-port" ? (x.v6 ? [1, 4] : [3, 3]) : x.v6 ? [1, 3] : [3, 1];
+        return w.h.inputBytes(buildIcmpError({ src, dst, type, code, original: seg.bytes }));
+      }
+    }
+  };
+  for (const op of ops) {
+    switch (op.op) {
+      case "socket":
+        if (sockets.length < 6) sockets.push({ s: w.socket(op.v6 ? AF_INET6 : AF_INET), v6: op.v6 });
+        break;
+      case "bind": {
+        const x = pick(op.s);
+        if (!x) break;
+        const addr = op.foreign ? (x.v6 ? "fd00::99" : "10.0.0.99") : x.v6 ? "::" : "0.0.0.0";
+        w.bind(x.s, x.v6 ? sockaddrIn6(addr, op.port) : sockaddrIn(addr, op.port));
+        break;
+      }
+      case "connect": {
+        const x = pick(op.s);
+        if (!x) break;
+        const dst = x.v6 ? ["fd00::1", "fd00::7", "2001:db8::1"][op.dst] : ["10.0.0.1", "10.0.0.7", "192.0.2.1"][op.dst];
+        x.connect = w.connect(x.s, x.v6 ? sockaddrIn6(dst, 80) : sockaddrIn(dst, 80));
+        break;
+      }
+      case "cancel": {
+        const x = pick(op.s);
+        if (x?.connect) IoCancelIrp(x.connect.irp);
+        break;
+      }
+      case "close": {
+        const x = pick(op.s);
+        if (x) w.close(x.s);
+        break;
+      }
+      case "answer": {
+        const x = pick(op.s);
+        if (x) answer(x, op.kind);
+        break;
+      }
+      case "send": {
+        const x = pick(op.s);
+        if (x) w.call((irp) => x.s.Dispatch.WskSend(x.s, { Mdl: new Uint8Array(10), Offset: 0, Length: 10 }, 0, irp));
+        break;
+      }
+      case "recv": {
+        const x = pick(op.s);
+        if (x) w.call((irp) => x.s.Dispatch.WskReceive(x.s, { Mdl: new Uint8Array(10), Offset: 0, Length: 10 }, 0, irp));
+        break;
+      }
+      case "disconnect": {
+        const x = pick(op.s);
+        if (x) w.call((irp) => x.s.Dispatch.WskDisconnect(x.s, null, op.abortive ? 1 : 0, irp));
+        break;
+      }
+      case "time":
+        w.h.advance(op.ms);
+        break;
+    }
+    check();
+  }
+  // Close everything; let TIME-WAIT and any lingering timer run out.
+  for (const x of sockets) w.close(x.s);
+  w.h.advance(10 * 60_000);
+  check();
+  for (const t of w.irps) expect(t.completions.length, "every IRP completes exactly once").toBe(1);
+  expect(w.wsk.openSockets).toBe(0);
+  expect(w.h.stack.connectionCount).toBe(0);
+  expect(w.h.stack.pendingTimers).toBe(0);
+  expect(w.h.stack.boundPorts).toBe(0);
+}
+
+describe("model-based: random interleavings of WSK calls, cancels, closes, segments, ICMP and time", () => {
+  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+    it(`${profile}: IRPs complete exactly once with contract statuses; nothing leaks`, () => {
+      fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => runModel(profile, ops)), { numRuns: 150, seed: 0x5eed + profile.length });
+    });
+  }
+});
