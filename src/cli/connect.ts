@@ -212,16 +212,13 @@ export async function connectCommand(argv: string[]): Promise<number> {
         break;
       }
       case "raw": {
-        let mod: { RawIpDevice: { open(o: { ifname: string; local: string }): Device | Promise<Device> } };
-        try {
-          mod = await import("../../device/raw.js" as string);
-        } catch {
-          throw new Error("the raw-socket device is not available in this build");
-        }
+        const { RawIpDevice } = await import("../../device/raw.js");
         const local = a.local!.replace(/\/\d+$/, "");
-        const device = await mod.RawIpDevice.open({ ifname: a.raw!, local });
+        // rstFilter: the device installs (and on close removes) the nft rule that stops the
+        // host kernel from answering our SYN-ACKs with RST (device/raw.md).
+        const device = RawIpDevice.open({ ifname: a.raw!, local, rstFilter: true });
         run = { ...common, device, addresses: [`${local}/${v6 ? 128 : 32}`], local, gateway4: v6 ? undefined : remoteAddr, gateway6: v6 ? remoteAddr : undefined };
-        note = `raw IP socket on ${a.raw}`;
+        note = `raw IP socket on ${a.raw} (RST filter installed for ${local})`;
         break;
       }
     }

@@ -753,6 +753,11 @@ export class Connection implements TimerOwner {
     this.peerMss = opt.mss;
     const peer = opt.mss ?? (this.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4);
     this.sndMss = Math.max(1, Math.min(peer, this.mssForMtu(this.pathMtu)));
+    if (p.rcvBufRoundToMss && p.rcvBufBytes > this.sndMss) {
+      // FreeBSD tcp_mss(): round the receive buffer up to a multiple of the MSS (<= sb_max).
+      // The profile object is this connection's own copy (resolveProfile in Stack.connect).
+      p.rcvBufBytes = Math.min(Math.ceil(p.rcvBufBytes / this.sndMss) * this.sndMss, 2 * 1024 * 1024);
+    }
     void synAck;
     void now;
   }
@@ -800,6 +805,14 @@ export class Connection implements TimerOwner {
       // (unless the RST bit is set, if so drop the segment and return).
       if (seg.flags & TCP_RST) {
         this.host.trace(this, now, "drop", "RST out of window: drop", "RFC 9293 §3.10.7.4 / RFC 5961 §3.2");
+        return;
+      }
+      if (this.state === "TIME-WAIT" && (seg.flags & TCP_FIN) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
+        // The peer's FIN again (our ACK of it was lost): ACK it and restart the 2 MSL timer
+        // (RFC 9293 §3.10.7.4 eighth step, TIME-WAIT; Linux does this for a duplicate FIN).
+        this.sendAck(now, "FIN retransmitted in TIME-WAIT -> ACK, restart 2MSL", "RFC 9293 §3.10.7.4");
+        this.timeWaitAt = now + 2 * this.profile.mslMs;
+        this.host.rearm(this);
         return;
       }
       if (this.state === "SYN-RECEIVED" && (seg.flags & TCP_SYN) && (seg.flags & TCP_ACK) && seqGt(seg.ack, this.iss) && seqLe(seg.ack, this.sndNxt)) {
@@ -1187,7 +1200,7 @@ export class Connection implements TimerOwner {
     }
     this.pathMtu = newMtu;
     const mss = this.mssForMtu(newMtu);
-    if (this.state === "SYN-SENT") this.mssAdvertised = mss;
+    if (this.state === "SYN-SENT" && (this.version === 6 || this.profile.pmtuLowersSynMssV4)) this.mssAdvertised = mss;
     this.sndMss = Math.min(this.sndMss, mss);
     this.host.trace(this, now, "icmp", `path MTU -> ${newMtu}, MSS -> ${mss}`, "RFC 1191 / RFC 8201: lower the MSS");
   }

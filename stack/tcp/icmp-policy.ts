@@ -68,7 +68,9 @@ export function icmpMeaning(m: IcmpMessage): IcmpMeaning {
         // RFC 9293 MUST-55 / RFC 6633: source quench is silently discarded.
         return { kind: "ignore", why: "RFC 6633: source quench is ignored" };
       case 11:
-        return err("host", false, true);
+        // FreeBSD aborts SYN-SENT on TTL exceeded in transit only, not on reassembly timeout
+        // (PRC_TIMXCEED_INTRANS; its suite's rcv-icmp-hard-error-ignored-ipv4).
+        return err("host", false, m.code === 0);
       case 12:
         return err("host", false, false);
       default:
@@ -81,7 +83,8 @@ export function icmpMeaning(m: IcmpMessage): IcmpMeaning {
     case 2:
       return { kind: "pmtu", mtu: m.mtu ?? 0 };
     case 3:
-      return err("host", false, true);
+      // As for ICMPv4: only hop limit exceeded in transit (code 0) is hard for FreeBSD.
+      return err("host", false, m.code === 0);
     case 4:
       // RFC 4443 §3.4 code 1: unrecognised next header = the protocol is unreachable.
       return m.code === 1 ? err("protocol", true, true) : err("host", false, false);

@@ -64,6 +64,17 @@ export interface Profile {
   /** Delayed-ACK timeout (RFC 9293 §3.8.6.3 / RFC 1122: < 500 ms). */
   delayedAckMs: number;
   /**
+   * FreeBSD tcp_mss(): once the MSS is known the receive buffer is rounded up to a multiple
+   * of it (capped at 2 MB, kern.ipc.maxsockbuf), which is what the advertised window derives from.
+   */
+  rcvBufRoundToMss: boolean;
+  /**
+   * Whether an ICMPv4 fragmentation-needed in SYN-SENT also lowers the MSS option of the
+   * retransmitted SYN. FreeBSD keeps advertising the interface MSS on IPv4 (its suite's
+   * rcv-icmp-hard-error-ignored-ipv4, README note 4) but follows the route MTU on IPv6.
+   */
+  pmtuLowersSynMssV4: boolean;
+  /**
    * R2 for data (RFC 1122 §4.2.3.5), as a count: the connection gives up with `timedOut`
    * when the retransmission timer expires after this many retransmissions of the same data
    * (or this many unanswered zero-window probes). Windows TcpMaxDataRetransmissions 5,
@@ -84,6 +95,8 @@ const common = {
   synLinearTimeouts: 0,
   sack: true,
   windowScaling: true,
+  rcvBufRoundToMss: false,
+  pmtuLowersSynMssV4: true,
 } as const;
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
@@ -151,6 +164,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     rtoMaxMs: 64_000,
     // net.inet.tcp.keepinit default 75 s.
     connectTimeoutMs: 75_000,
+    rcvBufRoundToMss: true,
+    pmtuLowersSynMssV4: false,
     icmpPolicy: "hardAbort",
     ephemeralLow: 49152,
     ephemeralHigh: 65535,

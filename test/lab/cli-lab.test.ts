@@ -47,6 +47,42 @@ describe.skipIf(why !== undefined)(`synack CLI on the real kernel${why ? ` (skip
     }
   });
 
+  it("connect --raw IFNAME --local ADDR across a veth pair to a kernel listener in a second namespace", async () => {
+    const A = `synack-t-rawa-${process.pid}`;
+    const B = `synack-t-rawb-${process.pid}`;
+    createNetns(A);
+    createNetns(B);
+    const echo = spawn("ip", ["netns", "exec", B, "python3", join(ROOT, "scripts", "kernel-echo.py"), "7"], { stdio: ["pipe", "pipe", "pipe"] });
+    try {
+      ip(["link", "add", "rawa0", "type", "veth", "peer", "name", "rawb0", "netns", B], A);
+      ip(["addr", "add", "10.87.0.2/24", "dev", "rawa0"], A);
+      ip(["addr", "add", "10.87.0.1/24", "dev", "rawb0"], B);
+      ip(["link", "set", "rawa0", "up"], A);
+      ip(["link", "set", "rawb0", "up"], B);
+      await new Promise<void>((res, rej) => {
+        echo.stdout.on("data", (d) => d.toString().includes("ready") && res());
+        echo.on("exit", () => rej(new Error("echo server died")));
+      });
+      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn("ip", ["netns", "exec", A, process.execPath, BIN, "connect", "10.87.0.1:7", "--raw", "rawa0", "--local", "10.87.0.2", "--send", "raw!", "--json", "--profile", "linux"]);
+        let stdout = "";
+        let stderr = "";
+        c.stdout.on("data", (d) => (stdout += d));
+        c.stderr.on("data", (d) => (stderr += d));
+        c.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(out.stderr).toBe("");
+      expect(out.code).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ status: "STATUS_SUCCESS", remote: "10.87.0.1:7", received: "raw!" });
+      // The RST filter was removed again when the device closed.
+      expect(netnsExec(A, "nft", ["list", "ruleset"])).not.toMatch(/synack/);
+    } finally {
+      echo.kill("SIGTERM");
+      deleteNetns(A);
+      deleteNetns(B);
+    }
+  });
+
   it("connect --lab: IPv4 and IPv6 to a kernel listener at HOST:PORT, success with echo", async () => {
     const a = await runCli(["connect", "10.97.0.1:7", "--lab", "--json", "--send", "lab"]);
     expect(a.code).toBe(0);
