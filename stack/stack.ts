@@ -358,10 +358,7 @@ export class Stack implements ConnectionHost {
     const version: 4 | 6 = info.version;
     const remote = { addr: remoteAddr, port: rp };
     if (info.unspecified) return { error: "invalidAddress", detail: "remote address is unspecified" };
-    // A connect that names no profile and no overrides shares the stack's own profile
-    // object (issue 8: a copy per connection was ~150 bytes of every pending connect).
-    // Per-connection knobs go through `overrides` (or a profile object of the caller's).
-    const profile = opts.profile === undefined && opts.overrides === undefined ? this.profile : resolveProfile(opts.profile ?? this.profile, opts.overrides);
+    const profile = resolveProfile(opts.profile ?? this.profile, opts.overrides);
 
     let localAddr: string;
     if (opts.local?.addr !== undefined && !isUnspecified(opts.local.addr)) {

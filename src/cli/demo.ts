@@ -5,7 +5,8 @@
 // refuse. Without root it runs the same scenarios against the simulated peer and says so.
 import { parseArgs } from "node:util";
 import { PcapngWriter } from "../../device/pcap/write.js";
-import type { Device, DeviceStats } from "../../device/types.js";
+import type { Device } from "../../device/types.js";
+import { borrowDevice } from "../../device/borrow.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { Lab } from "../lab/lab.js";
 import { runConnect, type ConnectResult } from "../lab/session.js";
@@ -43,32 +44,6 @@ const SCENARIOS: Scenario[] = [
   { title: "IPv6 unreachable route (ICMPv6 no route), linux", remote: "[fd99:2::1]:80", local: "fd99::2", profile: "linux", initialRtoMs: RTO, expect: "STATUS_NETWORK_UNREACHABLE" },
   { title: "cancelled connect (IoCancelIrp after 300 ms)", remote: "10.99.1.1:80", local: "10.99.0.2", profile: "windows", cancelAfterMs: 300, expect: "STATUS_CANCELLED" },
 ];
-
-/** Lends a device to one scenario at a time: close() detaches instead of closing it. */
-class SharedDevice implements Device {
-  constructor(private readonly dev: Device) {}
-  get name(): string {
-    return this.dev.name;
-  }
-  get mtu(): number {
-    return this.dev.mtu;
-  }
-  onReceive(h: (p: Uint8Array[]) => void): void {
-    this.dev.onReceive(h);
-  }
-  onError(h: (e: Error) => void): void {
-    this.dev.onError(h);
-  }
-  send(p: readonly Uint8Array[]): void {
-    this.dev.send(p);
-  }
-  stats(): DeviceStats {
-    return this.dev.stats();
-  }
-  async close(): Promise<void> {
-    this.dev.onReceive(() => undefined);
-  }
-}
 
 export function simulatedNetwork(): SimPeer {
   return new SimPeer({
@@ -124,14 +99,14 @@ export async function demoCommand(argv: string[]): Promise<number> {
       return 2;
     }
     realDev = lab.tun;
-    shared = new SharedDevice(lab.tun);
+    shared = borrowDevice(lab.tun);
     out(c.bold(`synack demo: the real Linux kernel over a TUN device, in namespace ${lab.ns}`));
     out(c.dim(`kernel: 10.99.0.1/24 and fd99::1/64 on syn0, echo listener on port 7; stack: 10.99.0.2 and fd99::2`));
     out(c.dim(`routes in the namespace: blackhole 10.99.1.0/24, unreachable 10.99.2.0/24, prohibit 10.99.3.0/24, unreachable fd99:2::/64`));
   } else {
     const sim = new SimDevice(simulatedNetwork());
     realDev = sim;
-    shared = new SharedDevice(sim);
+    shared = borrowDevice(sim);
     out(c.bold(c.yellow(`synack demo: SIMULATED peer (no real network: ${why})`)));
     out(c.dim("the in-process simulated host answers like the kernel lab would; run as root for the real kernel"));
   }

@@ -87,27 +87,7 @@ export class Lab {
   }
 
   private async startEcho(ports: number[]): Promise<void> {
-    const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-    if (!root) throw new Error("cannot find the synack package root (scripts/kernel-echo.py)");
-    const script = join(root, "scripts", "kernel-echo.py");
-    const child = spawn("ip", ["netns", "exec", this.ns, "python3", script, ...ports.map(String)], { stdio: ["pipe", "pipe", "pipe"] });
-    this.echo = child;
-    await new Promise<void>((resolve, reject) => {
-      let err = "";
-      const timer = setTimeout(() => reject(new Error(`kernel echo server did not start: ${err.trim()}`)), 5000);
-      child.stdout!.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`kernel echo server exited (${code}): ${err.trim()}`));
-      });
-    });
-    child.removeAllListeners("exit");
+    this.echo = await startKernelEcho(this.ns, ports);
   }
 
   /** `ss -tn` inside the namespace (for checks that the kernel saw the connection). */
@@ -125,4 +105,32 @@ export class Lab {
     await this.tun.close().catch(() => undefined);
     deleteNetns(this.ns);
   }
+}
+
+/**
+ * Starts scripts/kernel-echo.py inside namespace `ns` (the kernel's own TCP listening on
+ * each port, dual stack) and resolves once it listens. Kill the child to stop it.
+ */
+export async function startKernelEcho(ns: string, ports: number[]): Promise<ChildProcess> {
+  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+  if (!root) throw new Error("cannot find the synack package root (scripts/kernel-echo.py)");
+  const script = join(root, "scripts", "kernel-echo.py");
+  const child = spawn("ip", ["netns", "exec", ns, "python3", script, ...ports.map(String)], { stdio: ["pipe", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`kernel echo server did not start: ${err.trim()}`)), 5000);
+    child.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kernel echo server exited (${code}): ${err.trim()}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  return child;
 }

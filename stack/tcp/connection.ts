@@ -261,7 +261,8 @@ export class Connection implements TimerOwner {
     if (this.state === s) return;
     const before = this.state;
     this.state = s;
-    this.host.trace(this, now, "state", `${before} -> ${s}`, rule, before);
+    // Only build the text when someone listens (issue 8: trace-off fast path).
+    if (this.host.tracing) this.host.trace(this, now, "state", `${before} -> ${s}`, rule, before);
   }
 
   // ---------------------------------------------------------------------------------

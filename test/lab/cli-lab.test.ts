@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Lab } from "../../src/lab/lab.js";
+import { Lab, startKernelEcho } from "../../src/lab/lab.js";
 import { createNetns, deleteNetns, ip, netnsExec } from "../../device/netns.js";
 import { BIN, ROOT, runCli } from "../helpers/cli.js";
 
@@ -17,15 +17,11 @@ describe.skipIf(why !== undefined)(`synack CLI on the real kernel${why ? ` (skip
   it("connect --dev NAME --local ADDR on a TUN created and configured with ip tuntap in a namespace", async () => {
     const ns = `synack-t-dev-${process.pid}`;
     createNetns(ns);
-    const echo = spawn("ip", ["netns", "exec", ns, "python3", join(ROOT, "scripts", "kernel-echo.py"), "7"], { stdio: ["pipe", "pipe", "pipe"] });
+    const echo = await startKernelEcho(ns, [7]);
     try {
       ip(["tuntap", "add", "dev", "tunx0", "mode", "tun"], ns);
       ip(["addr", "add", "10.98.0.1/24", "dev", "tunx0"], ns);
       ip(["link", "set", "tunx0", "up"], ns);
-      await new Promise<void>((res, rej) => {
-        echo.stdout.on("data", (d) => d.toString().includes("ready") && res());
-        echo.on("exit", () => rej(new Error("echo server died")));
-      });
       const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const c = spawn("ip", ["netns", "exec", ns, process.execPath, BIN, "connect", "10.98.0.1:7", "--dev", "tunx0", "--local", "10.98.0.2", "--send", "over a user's TUN", "--json"]);
         let stdout = "";
@@ -52,17 +48,13 @@ describe.skipIf(why !== undefined)(`synack CLI on the real kernel${why ? ` (skip
     const B = `synack-t-rawb-${process.pid}`;
     createNetns(A);
     createNetns(B);
-    const echo = spawn("ip", ["netns", "exec", B, "python3", join(ROOT, "scripts", "kernel-echo.py"), "7"], { stdio: ["pipe", "pipe", "pipe"] });
+    const echo = await startKernelEcho(B, [7]);
     try {
       ip(["link", "add", "rawa0", "type", "veth", "peer", "name", "rawb0", "netns", B], A);
       ip(["addr", "add", "10.87.0.2/24", "dev", "rawa0"], A);
       ip(["addr", "add", "10.87.0.1/24", "dev", "rawb0"], B);
       ip(["link", "set", "rawa0", "up"], A);
       ip(["link", "set", "rawb0", "up"], B);
-      await new Promise<void>((res, rej) => {
-        echo.stdout.on("data", (d) => d.toString().includes("ready") && res());
-        echo.on("exit", () => rej(new Error("echo server died")));
-      });
       const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const c = spawn("ip", ["netns", "exec", A, process.execPath, BIN, "connect", "10.87.0.1:7", "--raw", "rawa0", "--local", "10.87.0.2", "--send", "raw!", "--json", "--profile", "linux"]);
         let stdout = "";

@@ -8,22 +8,10 @@ import { Runtime } from "../../device/runtime.js";
 import { WskProvider } from "../../src/wsk/provider.js";
 import { WskClient, connect } from "../../src/api.js";
 import { parsePacket } from "../../stack/wire/packet.js";
-import type { Device, DeviceStats } from "../../device/types.js";
+import type { Device } from "../../device/types.js";
+import { borrowDevice } from "../../device/borrow.js";
 
 const why = Lab.unavailableReason();
-
-/** Lends the lab's TUN to one run at a time (runConnect closes its device at the end). */
-function lend(dev: Device): Device {
-  return {
-    name: dev.name,
-    mtu: dev.mtu,
-    onReceive: (h) => dev.onReceive(h),
-    onError: (h) => dev.onError(h),
-    send: (p) => dev.send(p),
-    stats: (): DeviceStats => dev.stats(),
-    close: async () => dev.onReceive(() => undefined),
-  };
-}
 
 describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why})` : ""}`, () => {
   let lab: Lab;
@@ -43,12 +31,12 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
   });
 
   const run = (remote: string, profile: "windows" | "linux", extra: Partial<Parameters<typeof runConnect>[0]> = {}) =>
-    runConnect({ device: lend(lab.tun), addresses: ["10.99.0.2/24", "fd99::2/64"], gateway4: "10.99.0.1", gateway6: "fd99::1", remote, profile, ...extra });
+    runConnect({ device: borrowDevice(lab.tun), addresses: ["10.99.0.2/24", "fd99::2/64"], gateway4: "10.99.0.1", gateway6: "fd99::1", remote, profile, ...extra });
 
   for (const [remote, fam] of [["10.99.0.1:7", "IPv4"], ["[fd99::1]:7", "IPv6"]] as const) {
     it(`${fam} connect to a kernel listener -> STATUS_SUCCESS and the kernel shows it ESTABLISHED`, async () => {
       const stack = new Stack({ addresses: ["10.99.0.2/24", "fd99::2/64"], profile: "windows", random: cryptoRandom() });
-      const rt = new Runtime(stack, lend(lab.tun));
+      const rt = new Runtime(stack, borrowDevice(lab.tun));
       const client = new WskClient(new WskProvider(stack, { now: rt.clock, afterCall: () => rt.flush() }));
       try {
         const conn = await connect(client, remote, { profile: "linux" });
@@ -101,7 +89,7 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
   it("cancel: STATUS_CANCELLED, nothing sent; the kernel's late SYN-ACK gets our RST (seen in the capture)", async () => {
     // Hold every packet from the kernel for 200 ms in user space (this kernel has no netem),
     // and cancel after 50 ms: the SYN-ACK arrives after the cancel.
-    const dev = lend(lab.tun);
+    const dev = borrowDevice(lab.tun);
     const delayed: Device = {
       ...dev,
       onReceive: (h) =>
@@ -145,7 +133,7 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
 
   it("1 000 concurrent connects to a kernel listener all complete with STATUS_SUCCESS", async () => {
     const stack = new Stack({ addresses: ["10.99.0.2/24"], profile: "linux", random: cryptoRandom() });
-    const rt = new Runtime(stack, lend(lab.tun));
+    const rt = new Runtime(stack, borrowDevice(lab.tun));
     const client = new WskClient(new WskProvider(stack, { now: rt.clock, afterCall: () => rt.kick() }));
     try {
       const results = await Promise.allSettled(Array.from({ length: 1000 }, () => connect(client, "10.99.0.1:7", { profile: "linux" })));
@@ -162,7 +150,7 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
   it("the kernel's IPv6 chatter into a fresh TUN is dropped quietly, counted, never answered", async () => {
     const stack = new Stack({ addresses: ["10.99.0.2/24", "fd99::2/64"], profile: "linux", random: cryptoRandom() });
     const sent: Uint8Array[] = [];
-    const dev = lend(lab.tun);
+    const dev = borrowDevice(lab.tun);
     const rt = new Runtime(stack, { ...dev, send: (p) => (sent.push(...p), dev.send(p)) });
     try {
       // Provoke chatter: re-trigger router solicitation / MLD by toggling the link.
