@@ -3,7 +3,9 @@
 // out, are unreachable or get cancelled, under the relevant profiles. Everything shown is
 // real: the kernel answers, routes of type blackhole/unreachable/prohibit make it drop or
 // refuse. Without root it runs the same scenarios against the simulated peer and says so.
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { diagramForFile } from "../diagram/cli.js";
 import { PcapngWriter } from "../../device/pcap/write.js";
 import type { Device } from "../../device/types.js";
 import { borrowDevice } from "../../device/borrow.js";
@@ -153,16 +155,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
   pcap.open(v.pcap!);
   pcap.close();
 
-  let diagramPath: string | undefined;
-  try {
-    const mod = await import("../diagram/ladder.js" as string);
-    if (typeof mod.renderCaptureFile === "function") {
-      diagramPath = v.pcap!.replace(/\.pcapng$/, "") + ".html";
-      await mod.renderCaptureFile(v.pcap!, diagramPath);
-    }
-  } catch {
-    diagramPath = undefined;
-  }
+  // Ladder diagram of every connection in the capture (synack diagram).
+  let diagramPath: string | undefined = v.pcap!.replace(/\.pcapng$/, "") + ".html";
+  const d = diagramForFile(v.pcap!, "html");
+  if ("error" in d) diagramPath = undefined;
+  else writeFileSync(diagramPath, d.text);
 
   const mismatches = results.filter(({ s, r }) => s.expect !== r.status);
   if (v.json) {
@@ -185,7 +182,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     }
     out("");
     out(`capture: ${v.pcap} (open with wireshark or tshark -r; each packet's comment is the stack's decision)`);
-    out(diagramPath ? `ladder diagram: ${diagramPath}` : c.dim("ladder diagram: not available in this build (synack diagram)"));
+    out(diagramPath ? `ladder diagram: ${diagramPath} (open in a browser; hover an arrow for the stack's decision)` : c.red("ladder diagram: could not be drawn"));
     if (mismatches.length > 0) out(c.red(`${mismatches.length} scenario(s) did not end as expected: ${mismatches.map(({ s }) => s.title).join("; ")}`));
   }
   return mismatches.length === 0 ? 0 : 1;

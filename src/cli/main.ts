@@ -23,9 +23,9 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   connect: async () => (await import("./connect.js")).connectCommand,
   demo: async () => (await import("./demo.js")).demoCommand,
-  replay: async () => (await import("../replay/cli.js" as string)).replayCommand,
-  diagram: async () => (await import("../diagram/cli.js" as string)).diagramCommand,
-  conformance: async () => (await import("../conformance/cli.js" as string)).conformanceCommand,
+  replay: async () => (await import("../replay/cli.js")).replayCommand,
+  diagram: async () => (await import("../diagram/cli.js")).diagramCommand,
+  conformance: async () => (await import("../conformance/cli.js")).conformanceCommand,
   bench: async () => (await import("../bench/cli.js" as string)).benchCommand,
 };
 

@@ -487,6 +487,8 @@ class Run {
         // A global tunable: live connections see the change too.
         for (const c of this.stack.connections()) (c.profile as Profile).icmpPolicy = this.sysctl.icmpMayRst ? "hardAbort" : "ignore";
       }
+      // Other per-segment globals (insecure_rst, drop_synfin): live connections see them too.
+      if (this.sysctl.live) for (const c of this.stack.connections()) Object.assign(c.profile as Profile, this.sysctl.live);
     }
   }
 

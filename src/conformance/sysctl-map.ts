@@ -61,6 +61,11 @@ export const LINUX_DEFAULTS_SH: ProfileOverrides = {
 export interface SysctlState {
   /** Overrides for sockets created from now on. */
   overrides: ProfileOverrides;
+  /**
+   * Global tunables the kernel reads per segment: the runner applies them to connections
+   * that already exist as well (the same knobs are in `overrides` for new sockets).
+   */
+  live?: ProfileOverrides;
   /** FreeBSD icmp_may_rst (applies to live connections too). */
   icmpMayRst?: boolean;
   /** SO_RCVBUF / SO_SNDBUF a new socket reports. */
@@ -164,19 +169,31 @@ export function applySysctl(st: SysctlState, name: string, value: string): Sysct
       o.icmpPolicy = bool ? "hardAbort" : "ignore";
       return { ok: true, changed: true };
     case "net.inet.tcp.rexmit_drop_options":
-      return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "dropping SYN options on retransmission is not modelled");
+      // tcp_timer_rexmt(): once t_rxtshift reaches 3 in SYN-SENT, stop requesting window
+      // scaling, timestamps and SACK: the 4th and later SYNs carry the MSS only.
+      if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
+      o.synDropOptionsAfter = bool ? 3 : 0;
+      return { ok: true, changed: true };
     case "net.inet.tcp.blackhole":
       return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "blackholing closed ports is not modelled");
     case "net.inet.tcp.ecn.enable":
       // 0 = off, 2 = only answer ECN: a client never requests ECN either way.
       return n === 0 || n === 2 ? { ok: true, changed: false } : unsupported(name, value, "ECN is not implemented");
     case "net.inet.tcp.insecure_rst":
-      // 0 = RFC 5961 §3 RST checks, which the engine implements.
-      return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "pre-RFC 5961 RST processing is not modelled");
+      // 0 = RFC 5961 §3 RST checks (challenge ACK unless SEG.SEQ = RCV.NXT); 1 = any
+      // in-window RST resets. Read by tcp_input() per segment: live connections too.
+      if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
+      o.rfc5961Rst = !bool;
+      (st.live ??= {}).rfc5961Rst = !bool;
+      return { ok: true, changed: true };
     case "net.inet.tcp.insecure_syn":
       return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "pre-RFC 5961 SYN processing is not modelled");
     case "net.inet.tcp.drop_synfin":
-      return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "dropping SYN+FIN segments is not modelled");
+      // tcp_input() drops any segment with SYN and FIN (every state since r316743): live too.
+      if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
+      o.dropSynFin = bool;
+      (st.live ??= {}).dropSynFin = bool;
+      return { ok: true, changed: true };
     case "net.inet.tcp.udp_tunneling_port":
       return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "TCP over UDP encapsulation");
     case "kern.ipc.maxsockbuf":

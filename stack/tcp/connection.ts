@@ -300,6 +300,7 @@ export class Connection implements TimerOwner {
   private synOptions(now: number, peerOffered?: { wscale: boolean; sackOK: boolean; ts: boolean }): TcpOption[] {
     const p = this.profile;
     if (p.noOptions) return [];
+    if (this.synOptionsDropped) return handshakeOptions(p.optionLayout, { mss: this.mssAdvertised, sackOK: false });
     const offerWs = p.windowScaling && (peerOffered ? peerOffered.wscale : true);
     const offerSack = p.sack && (peerOffered ? peerOffered.sackOK : true);
     const offerTs = p.timestamps && (peerOffered ? peerOffered.ts : true);
@@ -322,6 +323,8 @@ export class Connection implements TimerOwner {
   }
 
   private peerOffered = { wscale: false, sackOK: false, ts: false };
+  /** The SYN retransmissions carry the MSS option only (profile.synDropOptionsAfter). */
+  synOptionsDropped = false;
 
   private sendSynAck(now: number, why: string, rule: string): void {
     this.synCount++;
@@ -330,6 +333,10 @@ export class Connection implements TimerOwner {
     this.sndMax = this.sndNxt;
     // RFC 7323 §2.2 / RFC 2018 §2: in a SYN-ACK offer only what the peer's SYN offered.
     const opts = this.synOptions(now, this.peerOffered);
+    // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
+    // avoidance measures window growth from its right edge until the next ACK we send.
+    this.rcvAdvertisedEdge = seqAdd(this.rcvNxt, this.profile.synWindow);
+    this.lastAckSent = this.rcvNxt;
     this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.profile.synWindow, options: opts }, now, why, rule);
     this.rexmitAt = now + synRtoMs(this.profile, this.synCount - 1);
     this.host.rearm(this);
@@ -634,6 +641,12 @@ export class Connection implements TimerOwner {
 
   /** A segment for this connection, already matched by 4-tuple and checksum-verified. */
   onSegment(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
+    if (this.profile.dropSynFin && (seg.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
+      // FreeBSD net.inet.tcp.drop_synfin: tcp_input() drops SYN+FIN in every state, before
+      // the state machine sees it (r316743; rcv-syn-fin-*-dropping-enabled).
+      this.host.trace(this, now, "drop", "SYN+FIN: drop (drop_synfin)", "freebsd net.inet.tcp.drop_synfin");
+      return;
+    }
     switch (this.state) {
       case "SYN-SENT":
         this.onSegmentSynSent(seg, now, opt);
@@ -720,6 +733,7 @@ export class Connection implements TimerOwner {
       this.sndWnd = seg.window; // unscaled in a SYN (RFC 7323 §2.2)
       this.sndWl1 = seg.seq;
       this.sndWl2 = seg.ack;
+      this.queueSynText(seg, now);
       this.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.3: SYN without ACK -> SYN-RECEIVED (simultaneous open)");
       this.synCount = 0;
       this.sendSynAck(now, "simultaneous open: send SYN-ACK", "RFC 9293 §3.10.7.3: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
@@ -729,12 +743,65 @@ export class Connection implements TimerOwner {
     this.host.trace(this, now, "drop", "neither SYN nor RST: drop", "RFC 9293 §3.10.7.3: fifth, no SYN or RST -> drop (timer keeps running)");
   }
 
+  /**
+   * Simultaneous open, SYN-SENT -> SYN-RECEIVED (RFC 9293 §3.10.7.3 fourth step): "If there
+   * are other controls or text in the segment, queue them for processing after the
+   * ESTABLISHED state has been reached". The text waits in the reassembly queue at
+   * SEG.SEQ+1 and is neither acknowledged (the SYN-ACK says RCV.NXT = SEG.SEQ+1) nor
+   * readable until then; profile.simOpenSynText says what is kept.
+   */
+  private queueSynText(seg: TcpSegment, now: number): void {
+    const mode = this.profile.simOpenSynText;
+    if (mode === "discard") {
+      if (seg.payload.length > 0 || seg.flags & TCP_FIN) this.host.trace(this, now, "drop", "text/FIN on the crossing SYN: discarded (the peer retransmits it)", "linux profile: tcp_rcv_synsent_state_process()");
+      return;
+    }
+    const data = seg.payload.subarray(0, Math.max(0, this.profile.rcvBufBytes));
+    if (data.length > 0) this.reasm.insert(this.rcvNxt, data);
+    // The FIN counts only if all the text fit (as in acceptData).
+    if (mode === "queue" && seg.flags & TCP_FIN && data.length === seg.payload.length) this.oooFinSeq = seqAdd(this.rcvNxt, data.length);
+    if (data.length > 0 || this.oooFinSeq !== undefined) {
+      this.host.trace(this, now, "in", `crossing SYN carries ${data.length} bytes${this.oooFinSeq !== undefined ? " + FIN" : ""}: queued until ESTABLISHED`, "RFC 9293 §3.10.7.3");
+    }
+  }
+
+  /**
+   * SYN-RECEIVED -> ESTABLISHED: hand over what queueSynText() kept. The text is acknowledged
+   * like any new data (delayed ACK, RFC 5681 §4.2; FreeBSD's tcp_reass() flush sets no
+   * immediate ACK either); a queued FIN is acknowledged at once (eighth step).
+   */
+  private deliverSynText(now: number): void {
+    if (this.reasm.empty && this.oooFinSeq === undefined) return;
+    const r = this.reasm.take(this.rcvNxt);
+    for (const c of r.chunks) this.rcvQ.appendOwned(c);
+    const newData = r.chunks.length > 0;
+    this.rcvNxt = r.rcvNxt;
+    if (this.oooFinSeq !== undefined && this.oooFinSeq === this.rcvNxt) {
+      this.rcvNxt = seqAdd(this.rcvNxt, 1);
+      this.peerFinReceived = true;
+      this.oooFinSeq = undefined;
+      this.setState("CLOSE-WAIT", now, "RFC 9293 §3.10.7.4 eighth: queued FIN of the SYN -> CLOSE-WAIT");
+      this.sendAck(now, "ACK the queued SYN text and FIN", "RFC 9293 §3.10.7.3 / §3.10.7.4 eighth");
+      if (newData) this.events.data?.(this);
+      if ((this.state as TcpState) !== "CLOSED") this.events.peerFin?.(this);
+      return;
+    }
+    if (!newData) return;
+    this.ackPending++;
+    if (this.profile.delayedAckMs <= 0) this.sendAck(now, "ACK the queued SYN text", "RFC 9293 §3.10.7.3");
+    else if (this.delAckAt === Infinity) this.delAckAt = now + this.profile.delayedAckMs;
+    this.host.rearm(this);
+    this.events.data?.(this);
+  }
+
   /** RFC 7323 §2.2-2.3, RFC 2018 §2, RFC 9293 §3.7.1: what the SYN (or SYN-ACK) negotiated. */
   private negotiate(seg: TcpSegment, opt: SegmentOptionView, now: number): void {
     const p = this.profile;
     const synAck = (seg.flags & TCP_ACK) !== 0;
     this.peerOffered = { wscale: opt.wscale !== undefined, sackOK: opt.sackOK, ts: opt.ts !== undefined };
-    const weOffered = !p.noOptions;
+    // What our SYN (its latest copy) offered: nothing with TCP_NOOPT, only the MSS once
+    // rexmit_drop_options stripped the rest.
+    const weOffered = !p.noOptions && !this.synOptionsDropped;
     // Window scaling only if both sides sent the option.
     if (weOffered && p.windowScaling && opt.wscale !== undefined) {
       this.sndWscale = Math.min(opt.wscale, MAX_WSCALE);
@@ -775,10 +842,21 @@ export class Connection implements TimerOwner {
     this.cc.start(this.segmentPayloadMax());
   }
 
+  /**
+   * RCV.WND for the sequence-number test (RFC 9293 §3.10.7.4 first step): the window we
+   * advertise, or with profile.rcvWndFromBuffer FreeBSD's rcv_wnd, the free receive buffer
+   * (sbspace(), not limited by the 16-bit window field; the advertised window never exceeds it).
+   */
+  private acceptanceWindow(): number {
+    const advertised = this.windowField() << this.rcvWscale;
+    if (!this.profile.rcvWndFromBuffer) return advertised;
+    return Math.max(advertised, this.profile.rcvBufBytes - this.rcvBuffered);
+  }
+
   /** RFC 9293 §3.10.7.4: SEGMENT ARRIVES in the other states. */
   private onSegmentOther(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
     const segLen = seg.payload.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
-    const rcvWnd = this.windowField() << this.rcvWscale;
+    const rcvWnd = this.acceptanceWindow();
 
     // RFC 7323 §5.3 PAWS: drop a segment whose TSval is older than TS.Recent.
     if (this.tsEnabled && opt.ts && !(seg.flags & TCP_RST) && seqLt(opt.ts.val, this.tsRecent) && isSynchronized(this.state)) {
@@ -826,7 +904,8 @@ export class Connection implements TimerOwner {
 
     // Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3.2).
     if (seg.flags & TCP_RST) {
-      if (seg.seq !== this.rcvNxt) {
+      // Without RFC 5961 (FreeBSD insecure_rst=1) any in-window RST resets, as in RFC 793.
+      if (seg.seq !== this.rcvNxt && this.profile.rfc5961Rst) {
         // RFC 5961 §3.2: in window but not exact -> challenge ACK (rate-limited, §7).
         this.challengeAck(now, "RST in window, not exact -> challenge ACK", "RFC 5961 §3.2");
         return;
@@ -877,6 +956,9 @@ export class Connection implements TimerOwner {
         this.startCongestionControl();
         this.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.4: SYN-RECEIVED, acceptable ACK -> ESTABLISHED");
         this.events.established?.(this);
+        if ((this.state as TcpState) === "CLOSED") return;
+        this.deliverSynText(now);
+        if ((this.state as TcpState) === "CLOSED") return;
       } else {
         // If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>.
         this.host.emit(this, { seq: seg.ack, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, "unacceptable ACK in SYN-RECEIVED -> RST", "RFC 9293 §3.10.7.4");
@@ -1253,7 +1335,16 @@ export class Connection implements TimerOwner {
         return;
       }
       this.host.trace(this, now, "timer", `SYN retransmission timer expired (#${this.synCount})`, "RFC 6298 §5.4-5.6 / profile SYN schedule");
-      if (this.state === "SYN-SENT") this.sendSyn(now, "retransmit SYN", "RFC 6298 §5.4: retransmit the earliest unacknowledged segment");
+      if (this.state === "SYN-SENT") {
+        const after = p.synDropOptionsAfter;
+        if (after > 0 && this.synCount >= after && !this.synOptionsDropped && !p.noOptions) {
+          // FreeBSD rexmit_drop_options: maybe a middlebox drops SYNs with options; from the
+          // SYN after the third on, offer none but the MSS (and use none if it works).
+          this.synOptionsDropped = true;
+          this.host.trace(this, now, "timer", `${this.synCount} SYNs unanswered: retransmit without window scale, SACK-permitted, timestamps`, "freebsd net.inet.tcp.rexmit_drop_options");
+        }
+        this.sendSyn(now, "retransmit SYN", "RFC 6298 §5.4: retransmit the earliest unacknowledged segment");
+      }
       else this.sendSynAck(now, "retransmit SYN-ACK", "RFC 6298 §5.4");
       return;
     }

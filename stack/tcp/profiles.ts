@@ -17,6 +17,15 @@ export type SynBackoff =
   | "linux" // first `synLinearTimeouts` retransmissions at the initial RTO, then doubling (tcp_syn_linear_timeouts)
   | "freebsd"; // first retransmission after the initial RTO, later ones RTO*2^k plus rexmit slop
 
+/**
+ * What an active opener in SYN-SENT does with text and FIN carried on the peer's SYN when
+ * the SYNs cross (simultaneous open, SYN-SENT -> SYN-RECEIVED).
+ */
+export type SimOpenSynText =
+  | "queue" // RFC 9293 §3.10.7.3: queue text and FIN, process them once ESTABLISHED
+  | "queueData" // FreeBSD: the text goes to the reassembly queue, the FIN is lost there
+  | "discard"; // Linux tcp_rcv_synsent_state_process(): "discard packet for sanity"
+
 export interface Profile {
   name: ProfileName;
   /** Human-readable SYN option layout (contract §3 table). */
@@ -81,6 +90,29 @@ export interface Profile {
    * Linux tcp_retries2 15, FreeBSD TCP_MAXRXTSHIFT 12.
    */
   dataRetries: number;
+  /** Text / FIN on a crossing SYN in SYN-SENT (see SimOpenSynText). */
+  simOpenSynText: SimOpenSynText;
+  /**
+   * RFC 5961 §3.2 RST checks: only a RST at exactly RCV.NXT resets, another in-window RST
+   * gets a challenge ACK. false = RFC 9293 before 5961 (FreeBSD net.inet.tcp.insecure_rst=1):
+   * any in-window RST resets.
+   */
+  rfc5961Rst: boolean;
+  /**
+   * Receive window for the sequence-number acceptability test (RFC 9293 §3.10.7.4 first
+   * step). false: the window we advertise (capped at 65535 << our scale). true: FreeBSD's
+   * rcv_wnd = max(free receive buffer, advertised right edge - RCV.NXT), which exceeds the
+   * advertisable window when the buffer was rounded up to 65700 without window scaling.
+   */
+  rcvWndFromBuffer: boolean;
+  /** FreeBSD net.inet.tcp.drop_synfin: silently drop segments with both SYN and FIN set. */
+  dropSynFin: boolean;
+  /**
+   * FreeBSD net.inet.tcp.rexmit_drop_options: after this many SYNs with options went
+   * unanswered, retransmit the SYN with the MSS option only (no window scale, SACK-permitted,
+   * timestamps; FreeBSD drops them when t_rxtshift reaches 3). 0 = never.
+   */
+  synDropOptionsAfter: number;
 }
 
 const common = {
@@ -97,6 +129,10 @@ const common = {
   windowScaling: true,
   rcvBufRoundToMss: false,
   pmtuLowersSynMssV4: true,
+  rfc5961Rst: true,
+  rcvWndFromBuffer: false,
+  dropSynFin: false,
+  synDropOptionsAfter: 0,
 } as const;
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
@@ -123,6 +159,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     mslMs: 120_000,
     delayedAckMs: 200,
     dataRetries: 5,
+    // Not observed on Windows; follows RFC 9293 §3.10.7.3.
+    simOpenSynText: "queue",
   },
   linux: {
     ...common,
@@ -146,6 +184,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     mslMs: 30_000, // TIME-WAIT is 60 s on Linux (TCP_TIMEWAIT_LEN)
     delayedAckMs: 40,
     dataRetries: 15,
+    simOpenSynText: "discard",
   },
   freebsd: {
     ...common,
@@ -173,6 +212,12 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     mslMs: 30_000,
     delayedAckMs: 40,
     dataRetries: 12,
+    // rcv-syn-with-data-syn-sent / rcv-syn-fin-with-data-syn-sent (README note 2): the data
+    // is delivered and acknowledged after the handshake, the FIN is not.
+    simOpenSynText: "queueData",
+    // tcp_input(): the RST window test uses rcv_wnd (receive buffer space, 65700 after
+    // tcp_mss() rounding), not the 65535 the window field can carry.
+    rcvWndFromBuffer: true,
   },
   rfc: {
     ...common,
@@ -198,6 +243,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // RFC 1122 §4.2.3.5: R2 at least 100 s; with a 1 s minimum RTO doubling, 8 retransmissions
     // wait at least 1+2+...+128 = 255 s before the final expiry.
     dataRetries: 8,
+    simOpenSynText: "queue",
   },
 };
 

@@ -25,31 +25,11 @@ const EXPECTED_FAILURES: Record<string, string> = {
   // PICKS.md #31: the negative control; a runner that passes it is broken.
   "google-packetdrill/gtests/net/packetdrill/tests/packet-timeout.pkt (ipv4)": "negative control",
   "google-packetdrill/gtests/net/packetdrill/tests/packet-timeout.pkt (ipv6)": "negative control",
-  // Data carried on the peer's SYN in a simultaneous open is dropped by the engine instead of
-  // being queued until ESTABLISHED (RFC 9293 §3.10.7.3): the later read() finds nothing.
-  "freebsd-tcp-testsuite/state-event-engine/rcv-syn-syn-sent/rcv-syn-with-data-syn-sent-ipv4.pkt (ipv4)": "SYN data in simultaneous open not queued",
-  "freebsd-tcp-testsuite/state-event-engine/rcv-syn-syn-sent/rcv-syn-with-data-syn-sent-ipv6.pkt (ipv6)": "SYN data in simultaneous open not queued",
-  "freebsd-tcp-testsuite/state-event-engine/rcv-syn-fin-syn-sent/rcv-syn-fin-with-data-syn-sent-dropping-disabled-ipv4.pkt (ipv4)": "SYN data in simultaneous open not queued",
-  "freebsd-tcp-testsuite/state-event-engine/rcv-syn-fin-syn-sent/rcv-syn-fin-with-data-syn-sent-dropping-disabled-ipv6.pkt (ipv6)": "SYN data in simultaneous open not queued",
 };
-/**
- * FreeBSD checks a RST's sequence number against its whole receive buffer (65700 bytes after
- * tcp_mss() rounding) while it advertises at most 65535 without window scaling; the engine
- * checks against the advertised window, so a RST at RCV.NXT+65699 is out of window for it
- * (no challenge ACK; the SYN-ACK retransmission is sent instead).
- */
-const RIGHT_EDGE = "FreeBSD accepts sequence numbers up to its full receive buffer, beyond the advertised 65535";
-for (const v of [4, 6]) {
-  for (const name of [
-    "rcv-rst-ack-syn-rcvd/rcv-rst-ack-syn-rcvd-via-syn-sent-right-edge-ack-left-edge-secure",
-    "rcv-rst-ack-syn-rcvd/rcv-rst-ack-syn-rcvd-via-syn-sent-right-edge-ack-outside-left-secure",
-    "rcv-rst-ack-syn-rcvd/rcv-rst-ack-syn-rcvd-via-syn-sent-right-edge-ack-outside-right-secure",
-    "rcv-rst-ack-syn-rcvd/rcv-rst-ack-syn-rcvd-via-syn-sent-right-edge-ack-right-edge-secure",
-    "rcv-rst-syn-rcvd/rcv-rst-syn-rcvd-via-syn-sent-right-edge-secure",
-  ]) {
-    EXPECTED_FAILURES[`freebsd-tcp-testsuite/state-event-engine/${name}-ipv${v}.pkt (ipv${v})`] = RIGHT_EDGE;
-  }
-}
+// Fixed since: data on the crossing SYN of a simultaneous open is queued until ESTABLISHED
+// (rcv-syn-with-data-syn-sent, rcv-syn-fin-with-data-syn-sent-dropping-disabled; profile knob
+// simOpenSynText), and the freebsd profile checks sequence numbers against its whole receive
+// buffer, 65700 after tcp_mss() rounding (the right-edge RST scripts; knob rcvWndFromBuffer).
 
 const key = (s: { path: string; ip: number }) => `${s.path} (ipv${s.ip})`;
 

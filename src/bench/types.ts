@@ -1,0 +1,91 @@
+// Shapes shared by the benchmark modules and the harness (contract §8, issue 8).
+
+/** A goal from issue 8, checked against the median. */
+export interface Target {
+  op: ">=" | "<=";
+  value: number;
+}
+
+/** One number a benchmark run produced. */
+export interface Metric {
+  /** Stable identifier for --json consumers, e.g. "handshakesPerSec". */
+  key: string;
+  /** What a reader sees in the table. */
+  label: string;
+  /** "handshakes/s", "bytes", "ns", "x" (a ratio), ... */
+  unit: string;
+  value: number;
+  target?: Target;
+  /** A ratio of two measurements taken side by side in the same run. */
+  ratio?: boolean;
+}
+
+/** One benchmark of contract §8. Each module exports one (or more) of these. */
+export interface Benchmark {
+  /** Short name used by --only, e.g. "engine". */
+  name: string;
+  /** Contract §8 item number (1..5). */
+  section: number;
+  title: string;
+  /** One sentence: what is measured and how. */
+  measures: string;
+  /** Why it cannot run here (not root, addon missing, ...), or undefined. */
+  unavailable?(): string | undefined | Promise<string | undefined>;
+  /** Once before the runs (e.g. create a namespace). */
+  setup?(quick: boolean): Promise<void>;
+  /** One measurement run. */
+  run(quick: boolean): Promise<Metric[]>;
+  /** Once after the runs, also after a failure. */
+  teardown?(): Promise<void>;
+  /** Caveats printed under the table (how the measurement is made, what it includes). */
+  notes?: string[];
+}
+
+export interface MetricSummary {
+  key: string;
+  label: string;
+  unit: string;
+  ratio: boolean;
+  samples: number[];
+  min: number;
+  median: number;
+  max: number;
+  target?: Target;
+  /** Whether the median meets the target (absent when there is none). */
+  meetsTarget?: boolean;
+}
+
+export interface BenchOutcome {
+  name: string;
+  section: number;
+  title: string;
+  measures: string;
+  /** "skipped": a prerequisite is missing; "failed": it threw. */
+  status: "ok" | "skipped" | "failed";
+  reason?: string;
+  metrics: MetricSummary[];
+  notes: string[];
+  /** Wall time the benchmark took, setup included. */
+  elapsedMs: number;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  node: string;
+  v8: string;
+  kernel: string;
+  platform: string;
+  arch: string;
+  totalMemBytes: number;
+}
+
+export interface BenchReport {
+  machine: MachineInfo;
+  /** ISO 8601 start time. */
+  date: string;
+  command: string;
+  runs: number;
+  quick: boolean;
+  benchmarks: BenchOutcome[];
+}

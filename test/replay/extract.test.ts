@@ -1,0 +1,64 @@
+// The active-open extractor on a hand-built busy capture: interleaved connections, a
+// retransmitted SYN, ICMP errors quoting one connection, a simultaneous open, a reused
+// 4-tuple with a new ISN, and a server checksum the sender's NIC would have filled in.
+import { describe, expect, it } from "vitest";
+import { readCapture } from "../../device/pcap/read.js";
+import { PcapWriter } from "../../device/pcap/write.js";
+import { extractActiveOpens } from "../../src/replay/extract.js";
+import { buildIcmpError, buildTcpPacket } from "../../stack/wire/packet.js";
+import { TCP_ACK, TCP_RST, TCP_SYN, type TcpPacketSpec } from "../../stack/wire/types.js";
+
+const C = "10.0.0.2";
+const S = "10.0.0.1";
+const tcp = (o: Partial<TcpPacketSpec> & { srcPort: number; dstPort: number; flags: number }): Uint8Array =>
+  buildTcpPacket({ src: C, dst: S, seq: 0, ack: 0, window: 1000, ...o });
+const fromServer = (o: Partial<TcpPacketSpec> & { srcPort: number; dstPort: number; flags: number }): Uint8Array => tcp({ src: S, dst: C, ...o });
+
+function capture(packets: Array<[number, Uint8Array]>): ReturnType<typeof extractActiveOpens> {
+  const w = new PcapWriter();
+  for (const [ms, p] of packets) w.write(BigInt(ms) * 1_000_000n + 1_700_000_000_000_000_000n, p);
+  const r = readCapture(w.toBytes());
+  if (!r.ok) throw new Error(r.reason);
+  return extractActiveOpens(r.value);
+}
+
+describe("extractActiveOpens", () => {
+  it("separates interleaved connections and classifies each", () => {
+    const synA = tcp({ srcPort: 40001, dstPort: 80, seq: 100, flags: TCP_SYN });
+    const bad = fromServer({ srcPort: 80, dstPort: 40001, seq: 900, ack: 101, flags: TCP_SYN | TCP_ACK });
+    const broken = Uint8Array.from(bad);
+    broken[20 + 16] ^= 0xff; // TCP checksum wrong, as on the capturing host with offload
+    const x = capture([
+      [0, synA],
+      [1, tcp({ srcPort: 40002, dstPort: 81, seq: 500, flags: TCP_SYN })],
+      [2, tcp({ srcPort: 40003, dstPort: 82, seq: 700, flags: TCP_SYN })],
+      [3, buildIcmpError({ src: "10.0.0.254", dst: C, type: 3, code: 1, original: tcp({ srcPort: 40003, dstPort: 82, seq: 700, flags: TCP_SYN }) })],
+      [4, broken],
+      [5, fromServer({ srcPort: 81, dstPort: 40002, seq: 0, ack: 501, flags: TCP_RST | TCP_ACK })],
+      [6, tcp({ srcPort: 40001, dstPort: 80, seq: 101, ack: 901, flags: TCP_ACK })],
+      [1000, tcp({ srcPort: 40004, dstPort: 83, seq: 50, flags: TCP_SYN })],
+      [2000, tcp({ srcPort: 40004, dstPort: 83, seq: 50, flags: TCP_SYN })],
+      // simultaneous open: a bare SYN back, our SYN-ACK, their ACK
+      [2100, tcp({ srcPort: 40005, dstPort: 84, seq: 10, flags: TCP_SYN })],
+      [2101, fromServer({ srcPort: 84, dstPort: 40005, seq: 77, flags: TCP_SYN })],
+      [2102, tcp({ srcPort: 40005, dstPort: 84, seq: 10, ack: 78, flags: TCP_SYN | TCP_ACK })],
+      [2103, fromServer({ srcPort: 84, dstPort: 40005, seq: 78, ack: 11, flags: TCP_ACK })],
+      // a reused 4-tuple with a new ISN starts a new attempt
+      [3000, tcp({ srcPort: 40002, dstPort: 81, seq: 9000, flags: TCP_SYN })],
+    ]);
+    const by = (port: number) => x.opens.filter((o) => o.client.port === port);
+    expect(x.opens).toHaveLength(6);
+    expect(by(40001)[0]!.outcome).toBe("established");
+    expect(by(40001)[0]!.events).toHaveLength(3);
+    expect(by(40002)[0]!.outcome).toBe("refused");
+    expect(by(40002)[1]!.iss).toBe(9000);
+    expect(by(40002)[1]!.outcome).toBe("timeout");
+    expect(by(40003)[0]!.outcome).toBe("unreachable");
+    expect(by(40003)[0]!.icmp).toMatchObject({ type: 3, code: 1, from: "10.0.0.254" });
+    const t = by(40004)[0]!;
+    expect(t.outcome).toBe("timeout");
+    expect(t.events.map((e) => e.t)).toEqual([0, 1000]);
+    expect(by(40005)[0]!.outcome).toBe("established");
+    expect(by(40005)[0]!.events.map((e) => e.dir)).toEqual(["c2s", "s2c", "c2s", "s2c"]);
+  });
+});
