@@ -323,6 +323,8 @@ export class Connection implements TimerOwner {
   }
 
   private peerOffered = { wscale: false, sackOK: false, ts: false };
+  /** When the last ACK answering an out-of-window segment went out (profile.oowAckIntervalMs). */
+  private lastOowAckAt = -Infinity;
   /** The SYN retransmissions carry the MSS option only (profile.synDropOptionsAfter). */
   synOptionsDropped = false;
 
@@ -331,8 +333,10 @@ export class Connection implements TimerOwner {
     this.lastSynAt = now;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
-    // RFC 7323 §2.2 / RFC 2018 §2: in a SYN-ACK offer only what the peer's SYN offered.
-    const opts = this.synOptions(now, this.peerOffered);
+    // RFC 7323 §2.2 / RFC 2018 §2: in a SYN-ACK offer only what the peer's SYN offered;
+    // Linux, in a simultaneous open, re-sends its own SYN's options with the ACK bit.
+    const own = !this.passive && this.profile.simOpenSynAckOptions === "own";
+    const opts = own ? this.synOptions(now, { wscale: true, sackOK: true, ts: true }) : this.synOptions(now, this.peerOffered);
     // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
     // avoidance measures window growth from its right edge until the next ACK we send.
     this.rcvAdvertisedEdge = seqAdd(this.rcvNxt, this.profile.synWindow);
@@ -424,7 +428,12 @@ export class Connection implements TimerOwner {
     if (this.state === "CLOSED") return;
     if (this.state !== "SYN-SENT" && this.state !== "TIME-WAIT") {
       // SND.MAX: after a timeout SND.NXT is rewound (go-back-N), but the peer may hold more.
-      this.sendRst(this.sndMax, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
+      if (this.profile.abortRstAck && this.state !== "SYN-RECEIVED") {
+        // What the OSes send (Linux tcp_send_active_reset, FreeBSD tcp_drop, Windows): RST with ACK.
+        this.host.emit(this, { seq: this.sndMax, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0, options: [] }, now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS)");
+      } else {
+        this.sendRst(this.sndMax, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
+      }
     }
     const kind = this.state === "SYN-SENT" ? "closed" : "aborted";
     this.finish({ kind }, now, "RFC 9293 §3.10.5: ABORT -> CLOSED");
@@ -673,6 +682,11 @@ export class Connection implements TimerOwner {
           return;
         }
         this.sendRst(seg.ack, now, "ACK not acceptable -> RST", "RFC 9293 §3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>");
+        if (p.badAckSynRetransmitMs > 0 && this.synCount === 1 && this.rexmitAt > now + p.badAckSynRetransmitMs) {
+          // Linux: "previous FIN/ACK or RST/ACK might be ignored" -> retransmit the SYN soon.
+          this.rexmitAt = now + p.badAckSynRetransmitMs;
+          this.host.rearm(this);
+        }
         return;
       }
       // If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable.
@@ -897,6 +911,12 @@ export class Connection implements TimerOwner {
       if (this.state === "SYN-RECEIVED" && (seg.flags & TCP_SYN) && (seg.flags & TCP_ACK) && seqGt(seg.ack, this.iss) && seqLe(seg.ack, this.sndNxt)) {
         // Simultaneous open: the peer's SYN-ACK re-sends its SYN (already counted); fall through to the ACK check below.
       } else {
+        const gap = this.profile.oowAckIntervalMs;
+        if (gap > 0 && now - this.lastOowAckAt < gap) {
+          this.host.trace(this, now, "drop", "unacceptable segment: ACK rate-limited", "Linux tcp_invalid_ratelimit: one out-of-window ACK per interval");
+          return;
+        }
+        this.lastOowAckAt = now;
         this.sendAck(now, "unacceptable segment -> ACK", "RFC 9293 §3.10.7.4: not acceptable -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
         return;
       }
@@ -1006,7 +1026,8 @@ export class Connection implements TimerOwner {
       this.onDupAck(now);
     }
     // Update the send window (RFC 9293 §3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK)).
-    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack))) {
+    // ... only "if SND.UNA =< SEG.ACK =< SND.NXT": an old ACK never moves the window.
+    if (seqGe(seg.ack, this.sndUna) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack)))) {
       this.updateSendWindow(seg, false);
     }
     // FIN acknowledged?

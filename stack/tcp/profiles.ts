@@ -113,6 +113,27 @@ export interface Profile {
    * timestamps; FreeBSD drops them when t_rxtshift reaches 3). 0 = never.
    */
   synDropOptionsAfter: number;
+  /**
+   * After answering an unacceptable SYN-ACK with a RST, re-send the SYN this many ms later
+   * if it was not retransmitted yet (0 = wait for the RTO). Linux re-arms its timer to
+   * TCP_TIMEOUT_MIN (2 jiffies) there ("previous FIN/ACK or RST/ACK might be ignored"); the
+   * kernel recorded in pcaps/v4-synack-bad-ack.pcap (HZ 250) did so after 11 ms.
+   */
+  badAckSynRetransmitMs: number;
+  /** An ABORT sends RST+ACK (<SEQ=SND.NXT><ACK=RCV.NXT>) as Linux, FreeBSD and Windows do, instead of a bare RST. */
+  abortRstAck: boolean;
+  /**
+   * Options of our SYN-ACK in a simultaneous open: "offered" = only what the peer's SYN
+   * offered (RFC 7323 §2.2 style, FreeBSD); "own" = our SYN's options again (Linux re-sends
+   * its SYN with the ACK bit, tcp_send_synack).
+   */
+  simOpenSynAckOptions: "offered" | "own";
+  /**
+   * Minimum interval between ACKs sent in reply to out-of-window segments (RFC 9293
+   * §3.10.7.4 "should send an ACK"); Linux limits them (tcp_invalid_ratelimit, 500 ms) so a
+   * blind flood cannot turn the stack into an ACK reflector. 0 = no limit.
+   */
+  oowAckIntervalMs: number;
 }
 
 const common = {
@@ -133,6 +154,10 @@ const common = {
   rcvWndFromBuffer: false,
   dropSynFin: false,
   synDropOptionsAfter: 0,
+  badAckSynRetransmitMs: 0,
+  abortRstAck: true,
+  simOpenSynAckOptions: "offered",
+  oowAckIntervalMs: 0,
 } as const;
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
@@ -184,6 +209,9 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     mslMs: 30_000, // TIME-WAIT is 60 s on Linux (TCP_TIMEWAIT_LEN)
     delayedAckMs: 40,
     dataRetries: 15,
+    badAckSynRetransmitMs: 8, // TCP_TIMEOUT_MIN = 2 jiffies at HZ 250
+    simOpenSynAckOptions: "own",
+    oowAckIntervalMs: 500,
     simOpenSynText: "discard",
   },
   freebsd: {
@@ -222,6 +250,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
   rfc: {
     ...common,
     name: "rfc",
+    abortRstAck: false, // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
     synOptionLayoutText: "mss,nop,wscale,sackOK,TS",
     optionLayout: "rfc",
     timestamps: true,

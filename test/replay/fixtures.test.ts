@@ -17,15 +17,6 @@ const fixtures = readdirSync(PCAPS)
  * in either direction is noticed. Move a fixture out of here once the engine learns it.
  */
 const KNOWN_ENGINE_GAPS: Record<string, { why: string; diffs: Array<{ field: string; recorded: RegExp }> }> = {
-  "v4-synack-bad-ack.pcap": {
-    why:
-      "after answering an unacceptable SYN-ACK with RST, Linux retransmits the SYN after TCP_TIMEOUT_MIN " +
-      "(tcp_rcv_synsent_state_process: 'retransmit SYN quickly'), ~50 ms here; the engine waits for the 1 s RTO",
-    diffs: [
-      { field: "missing", recorded: /^S seq 0 len 0/ },
-      { field: "missing", recorded: /^\. seq 1 ack 1 len 0/ },
-    ],
-  },
 };
 
 interface Sidecar {

@@ -149,15 +149,16 @@ describe("close against a scripted peer", () => {
 });
 
 describe("abortive close and RST (RFC 9293 §3.10.5, §3.10.7.4; RFC 5961)", () => {
-  it("abort sends RST; the peer's outcome is reset, ours aborted", () => {
+  it("abort sends RST (with ACK, as the profile's OS does); the peer's outcome is reset, ours aborted", () => {
     const p = lossless();
     const { client, server } = p.establish();
     const mark = p.captured.length;
     server.abort(p.now);
     expect(server.outcome).toEqual({ kind: "aborted" });
     p.run(p.now + 1000);
-    expect(p.describe(mark)).toEqual(["server R"]);
+    expect(p.describe(mark)).toEqual(["server R."]);
     expect(p.captured[mark].tcp.seq).toBe(server.sndMax);
+    expect(p.captured[mark].tcp.ack).toBe(server.rcvNxt);
     expect(client.state).toBe("CLOSED");
     expect(p.clientOutcome).toEqual({ kind: "reset" });
     expect(p.client.connectionCount).toBe(0);

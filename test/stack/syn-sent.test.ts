@@ -134,7 +134,9 @@ describe("SYN-SENT: segment arrival (RFC 9293 §3.10.7.3)", () => {
         expect(conn.c.state).toBe("SYN-SENT");
         h.advanceTo(conn.c.profile.initialRtoMs);
         const again = h.take();
-        expect(again.map((s) => [s.flags, s.t])).toEqual([["S", conn.c.profile.initialRtoMs]]);
+        // Linux re-sends the SYN 2 jiffies after such a RST (TCP_TIMEOUT_MIN; 8 ms at HZ 250).
+        const at = profile === "linux" ? 108 : conn.c.profile.initialRtoMs;
+        expect(again.map((s) => [s.flags, s.t])).toEqual([["S", at]]);
       });
 
       it("SYN-ACK with ACK = ISS+2 (beyond SND.NXT) -> RST <SEQ=ISS+2>", () => {
@@ -197,10 +199,15 @@ describe("SYN-SENT: segment arrival (RFC 9293 §3.10.7.3)", () => {
         expect(synack.flags).toBe("S.");
         expect(synack.tcp.seq).toBe(syn.tcp.seq);
         expect(synack.tcp.ack).toBe(3001);
-        // Only the options the peer offered: MSS and SACK-permitted.
-        expect(synack.options).not.toMatch(/wscale|TS/);
-        expect(synack.options).toMatch(/^mss 1460/);
-        expect(synack.options).toMatch(/sackOK/);
+        if (profile === "linux") {
+          // Linux re-sends its own SYN (all its options) with the ACK bit (tcp_send_synack).
+          expect(synack.options).toMatch(/^mss 1460,sackOK,TS val \d+ ecr 0,nop,wscale 7$/);
+        } else {
+          // Only the options the peer offered: MSS and SACK-permitted.
+          expect(synack.options).not.toMatch(/wscale|TS/);
+          expect(synack.options).toMatch(/^mss 1460/);
+          expect(synack.options).toMatch(/sackOK/);
+        }
         expect(conn.c.state).toBe("SYN-RECEIVED");
         conn.peer({ flags: TCP_ACK, seq: 3001, ack: syn.tcp.seq + 1 });
         expect(conn.c.state).toBe("ESTABLISHED");

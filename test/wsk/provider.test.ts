@@ -434,7 +434,7 @@ describe("connected life through the facade", () => {
     const r = w.call((irp) => s2.Dispatch.WskReceive(s2, { Mdl: new Uint8Array(4), Offset: 0, Length: 4 }, 0, irp));
     const a = w.call((irp) => s2.Dispatch.WskDisconnect(s2, null, WSK_FLAG_ABORTIVE, irp));
     expect(a.returned).toBe(S.STATUS_SUCCESS);
-    expect(w.h.take().map((x) => x.flags)).toEqual(["R"]);
+    expect(w.h.take().map((x) => x.flags)).toEqual(["R."]);
     expect(r.completions.map((x) => x.status)).toEqual([S.STATUS_CONNECTION_ABORTED]);
   });
 });
