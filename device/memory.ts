@@ -5,6 +5,7 @@
 
 import type { Device, DeviceStats } from "./types.js";
 import { Prng } from "./prng.js";
+import { ImpairmentModel } from "./impair.js";
 
 export interface MemoryLinkOptions {
   /** PRNG seed; the same seed and the same calls give the same deliveries. Default 1. */
@@ -134,19 +135,13 @@ export class MemoryLink {
   readonly a: MemoryLinkEnd;
   readonly b: MemoryLinkEnd;
   private readonly rng: Prng;
-  private readonly lossRate: number;
-  private readonly delayMs: number;
-  private readonly jitterMs: number;
-  private readonly reorderRate: number;
-  private readonly reorderDelayMs: number;
-  private readonly duplicateRate: number;
+  /** Loss, delay, jitter, reordering, duplication: the model impairDevice uses in real time. */
+  private readonly model: ImpairmentModel<MemoryLinkEnd>;
   private readonly corruptRate: number;
   private now: number;
   private nextSeq = 0;
   /** Sorted by (deliverAtMs, seq). */
   private readonly queue: InFlight[] = [];
-  /** Latest in-order delivery time per destination, so jitter keeps the link FIFO. */
-  private readonly lastInOrderMs = new Map<MemoryLinkEnd, number>();
   private readonly count: MemoryLinkCounters = {
     sent: 0,
     delivered: 0,
@@ -160,12 +155,7 @@ export class MemoryLink {
 
   constructor(options: MemoryLinkOptions = {}) {
     this.rng = new Prng(options.seed ?? 1);
-    this.lossRate = options.lossRate ?? 0;
-    this.delayMs = options.delayMs ?? 0;
-    this.jitterMs = options.jitterMs ?? 0;
-    this.reorderRate = options.reorderRate ?? 0;
-    this.reorderDelayMs = options.reorderDelayMs ?? Math.max(1, this.delayMs);
-    this.duplicateRate = options.duplicateRate ?? 0;
+    this.model = new ImpairmentModel<MemoryLinkEnd>(options, this.rng);
     this.corruptRate = options.corruptRate ?? 0;
     this.now = options.startMs ?? 0;
     const mtu = options.mtu ?? 1500;
@@ -236,20 +226,14 @@ export class MemoryLink {
    */
   transmit(to: MemoryLinkEnd, packet: Uint8Array): void {
     this.count.sent++;
-    if (this.rng.chance(this.lossRate)) {
+    const fate = this.model.decide(this.now, to);
+    if (fate.lost) {
       this.count.lost++;
       return;
     }
-    const jitter = this.jitterMs > 0 ? this.rng.next() * this.jitterMs : 0;
-    let at = this.now + this.delayMs + jitter;
-    if (this.rng.chance(this.reorderRate)) {
-      at += this.reorderDelayMs;
-      this.count.reordered++;
-    } else {
-      at = Math.max(at, this.lastInOrderMs.get(to) ?? -Infinity);
-      this.lastInOrderMs.set(to, at);
-    }
-    const copies = this.rng.chance(this.duplicateRate) ? 2 : 1;
+    const at = fate.deliverAtMs;
+    if (fate.reordered) this.count.reordered++;
+    const copies = fate.copies;
     if (copies === 2) this.count.duplicated++;
     for (let i = 0; i < copies; i++) {
       // Copy on send: the sender may reuse its buffer as soon as send() returns.

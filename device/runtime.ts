@@ -21,6 +21,7 @@ export class Runtime {
   readonly clock: () => number;
   /** Set once when the device reported an error. */
   deviceError: Error | undefined;
+  private readonly deviceErrorListeners: Array<(err: Error) => void> = [];
 
   constructor(readonly stack: Stack, readonly device: Device, private readonly opts: RuntimeOptions = {}) {
     this.clock = opts.clock ?? (() => performance.now() - this.t0);
@@ -32,9 +33,26 @@ export class Runtime {
       this.flush(now);
     });
     device.onError((err) => {
+      // A device reports its failure once; later packets from the stack go nowhere.
+      if (this.deviceError) return;
       this.deviceError = err;
       this.opts.onDeviceError?.(err);
+      for (const h of this.deviceErrorListeners.splice(0)) h(err);
+      // Whatever the listeners did (e.g. WskProvider.failAll) may have changed the timers.
+      this.flush();
     });
+  }
+
+  /**
+   * Adds a listener for the device's failure (e.g. `() => provider.failAll()`, so pending
+   * IRPs complete when the TUN interface is deleted). Called at once if it already failed.
+   */
+  onDeviceError(handler: (err: Error) => void): void {
+    if (this.deviceError) {
+      handler(this.deviceError);
+      return;
+    }
+    this.deviceErrorListeners.push(handler);
   }
 
   /** Current time on the stack's clock. */

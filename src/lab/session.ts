@@ -117,6 +117,8 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
   });
   const runtime = new Runtime(stack, r.device, { onDeviceError: r.onDeviceError });
   const provider = new WskProvider(stack, { now: runtime.clock, afterCall: () => runtime.flush(), profile: r.profile });
+  // The device going away completes every pending IRP (docs/decisions.md) instead of hanging.
+  runtime.onDeviceError(() => provider.failAll());
   const client = new WskClient(provider);
   const npi = client.npi;
   const ra = parseSockaddr(r.remote);

@@ -221,6 +221,8 @@ export class WskProvider {
   readonly ConnectionDispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
   private readonly defaultProfile: Profile;
   private readonly sockets = new Set<SocketImpl>();
+  /** Set by failAll (the device went away): connects complete at once with this status. */
+  private downStatus: NtStatus | undefined;
 
   constructor(readonly stack: Stack, private readonly opts: WskProviderOptions) {
     this.defaultProfile = resolveProfile(opts.profile ?? "windows");
@@ -252,6 +254,35 @@ export class WskProvider {
 
   private now(): number {
     return this.opts.now();
+  }
+
+  /** True once failAll ran: the network under this provider is gone. */
+  get networkDown(): boolean {
+    return this.downStatus !== undefined;
+  }
+
+  /**
+   * The device under the stack went away (wire it to Runtime.onDeviceError). Every
+   * connection of the stack is deleted at once, sending nothing (there is no link to send
+   * on), and every pending IRP completes through the usual outcome table (contract §4):
+   * a pending connect as if no route were left (STATUS_NETWORK_UNREACHABLE), the IRPs of
+   * an established or closing connection as a local abort (STATUS_CONNECTION_ABORTED, with
+   * WskDisconnectEvent(WSK_FLAG_ABORTIVE)). Sockets stay open until the client closes
+   * them; on them and on new sockets, connects then complete at once with
+   * STATUS_NETWORK_UNREACHABLE. docs/decisions.md explains the choice. Returns how many
+   * connections were ended. Harmless to repeat.
+   */
+  failAll(): number {
+    const now = this.now();
+    this.downStatus = outcomeToStatus({ kind: "unreachable", reason: "net" });
+    const conns = [...this.stack.connections()];
+    for (const c of conns) {
+      const connecting = c.state === "SYN-SENT" || c.state === "SYN-RECEIVED";
+      // RFC 9293 §3.10.5 ABORT without its RST: the interface it would leave by is gone.
+      c.finish(connecting ? { kind: "unreachable", reason: "net" } : { kind: "aborted" }, now, "device gone: delete TCB, send nothing");
+    }
+    this.opts.afterCall?.();
+    return conns.length;
   }
 
   private done<T>(v: T): T {
@@ -419,6 +450,11 @@ export class WskProvider {
   }
 
   private startConnect(s: SocketImpl, RemoteAddress: SOCKADDR, Irp: Irp, socketConnect: boolean): NtStatus {
+    if (this.downStatus !== undefined) {
+      // No device, so no route: like a connect with no local route at all (contract §4).
+      if (socketConnect) this.destroySocket(s);
+      return completeAtOnce(Irp, this.downStatus);
+    }
     const remoteAddr = sockaddrAddress(RemoteAddress);
     const remotePort = s.family === AF_INET ? (RemoteAddress as { sin_port: number }).sin_port : (RemoteAddress as { sin6_port: number }).sin6_port;
     const profile = resolveProfile(s.profile, s.overrides);
