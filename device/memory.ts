@@ -6,22 +6,11 @@
 import type { Device, DeviceStats } from "./types.js";
 import { Prng } from "./prng.js";
 import { ImpairmentModel } from "./impair.js";
+import type { ImpairmentOptions } from "./impair.js";
 
-export interface MemoryLinkOptions {
+export interface MemoryLinkOptions extends ImpairmentOptions {
   /** PRNG seed; the same seed and the same calls give the same deliveries. Default 1. */
   seed?: number;
-  /** Probability that a packet is dropped. */
-  lossRate?: number;
-  /** One-way delay. */
-  delayMs?: number;
-  /** Uniform extra delay in [0, jitterMs). Jitter alone never reorders (the link stays FIFO). */
-  jitterMs?: number;
-  /** Probability that a packet is held back by reorderDelayMs so later packets overtake it. */
-  reorderRate?: number;
-  /** Hold-back for reordered packets; default max(1, delayMs). */
-  reorderDelayMs?: number;
-  /** Probability that a packet is delivered twice (the copy right after the original). */
-  duplicateRate?: number;
   /** Probability, per delivered copy, that one random bit is flipped. */
   corruptRate?: number;
   /** Packets longer than this are not sent (counted in tooBig and the sender's txErrors). */

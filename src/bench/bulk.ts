@@ -10,7 +10,7 @@ import { Stack } from "../../stack/stack.js";
 import { Connection } from "../../stack/tcp/connection.js";
 import { Runtime } from "../../device/runtime.js";
 import { TunDevice } from "../../device/tun/index.js";
-import { cryptoRandom } from "./connects.js";
+import { cryptoRandom } from "../../device/random.js";
 import { LISTENER_JS, labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, startNodeInNamespace, stopChild } from "./lab.js";
 import type { Benchmark, Metric } from "./types.js";
 

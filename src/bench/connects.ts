@@ -9,11 +9,10 @@
 // batched device I/O); Node's client runs in a child process inside the namespace, so its
 // connects go to the same listener over the namespace's local route. They run one after
 // the other, never at the same time.
-import { randomBytes } from "node:crypto";
+import { cryptoRandom } from "../../device/random.js";
 import type { ChildProcess } from "node:child_process";
 import { Stack } from "../../stack/stack.js";
 import { Connection, type ConnectionEvents } from "../../stack/tcp/connection.js";
-import type { RandomSource } from "../../stack/random.js";
 import { Runtime } from "../../device/runtime.js";
 import { TunDevice } from "../../device/tun/index.js";
 import { LISTENER_JS, labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, startNodeInNamespace, stopChild } from "./lab.js";
@@ -24,22 +23,6 @@ const STACK = "10.79.0.2";
 const PORT = 8080;
 const IN_FLIGHT = 64;
 
-/** Real randomness for a real run (ISNs and ports must not repeat across runs). */
-export function cryptoRandom(): RandomSource {
-  let pool = randomBytes(4096);
-  let off = 0;
-  return {
-    nextUint32(): number {
-      if (off + 4 > pool.length) {
-        pool = randomBytes(4096);
-        off = 0;
-      }
-      const v = pool.readUInt32LE(off);
-      off += 4;
-      return v;
-    },
-  };
-}
 
 export interface ConnectRate {
   completed: number;

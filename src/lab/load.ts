@@ -8,7 +8,7 @@ import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { Runtime } from "../../device/runtime.js";
 import { WskClient } from "../api.js";
 import { Lab } from "./lab.js";
-import { cryptoRandom } from "./session.js";
+import { cryptoRandom } from "../../device/random.js";
 import { SYNACK_SO_PROFILE, WskProvider, type WSK_SOCKET } from "../wsk/provider.js";
 import {
   IoAllocateIrp,

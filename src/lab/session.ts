@@ -2,8 +2,8 @@
 // top, the decision trace recorded, and a result with the NTSTATUS, the segments and
 // whatever the server answered. Used by `synack connect` and `synack demo`.
 import { randomBytes } from "node:crypto";
+import { cryptoRandom } from "../../device/random.js";
 import { Stack, type LocalAddress } from "../../stack/stack.js";
-import type { RandomSource } from "../../stack/random.js";
 import type { TraceEvent } from "../../stack/trace.js";
 import type { Outcome } from "../../stack/tcp/outcome.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
@@ -28,22 +28,6 @@ import {
 import { AF_INET, IPPROTO_TCP, SOCK_STREAM, formatSockaddr, parseSockaddr, sockaddrFamily, sockaddrIn, sockaddrIn6, type SOCKADDR } from "../wsk/sockaddr.js";
 import { segmentsFromTrace, type SegmentRecord } from "../cli/timeline.js";
 
-/** Cryptographic randomness for real runs (tests pass seeded sources to the engine instead). */
-export function cryptoRandom(): RandomSource {
-  let pool = randomBytes(4096);
-  let off = 0;
-  return {
-    nextUint32(): number {
-      if (off + 4 > pool.length) {
-        pool = randomBytes(4096);
-        off = 0;
-      }
-      const v = pool.readUInt32LE(off);
-      off += 4;
-      return v;
-    },
-  };
-}
 
 export interface ConnectRun {
   device: Device;

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
-import { cryptoRandom } from "../../src/lab/session.js";
+import { cryptoRandom } from "../../device/random.js";
 import { Stack } from "../../stack/stack.js";
 import { Runtime } from "../../device/runtime.js";
 import { WskProvider } from "../../src/wsk/provider.js";

@@ -2,7 +2,8 @@
 // tests create (contract §7). Root only; skipped with the reason otherwise.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
-import { runConnect, cryptoRandom } from "../../src/lab/session.js";
+import { runConnect } from "../../src/lab/session.js";
+import { cryptoRandom } from "../../device/random.js";
 import { Stack } from "../../stack/stack.js";
 import { Runtime } from "../../device/runtime.js";
 import { WskProvider } from "../../src/wsk/provider.js";

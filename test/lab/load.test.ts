@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
-import { cryptoRandom } from "../../src/lab/session.js";
+import { cryptoRandom } from "../../device/random.js";
 import { CONTRACT_STATUSES, runConnectLoad, type BlackholeRunResult } from "../../src/lab/load.js";
 import { Stack } from "../../stack/stack.js";
 import { Runtime } from "../../device/runtime.js";
