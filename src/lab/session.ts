@@ -61,6 +61,7 @@ export interface ConnectResult {
   profile: ProfileName;
   local: string;
   remote: string;
+  /** From WskConnect to the completion of its IRP, in ms. */
   elapsedMs: number;
   synsSent: number;
   segments: SegmentRecord[];
@@ -113,6 +114,7 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
   let status: NtStatus;
   let received: string | undefined;
   let localText = "";
+  let connectDoneAt: number | undefined;
   try {
     const s = await wsk<WSK_SOCKET>((irp) => npi.Dispatch.WskSocket(npi.Client, family, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null, null, null, null, irp));
     if (s.status !== STATUS_SUCCESS) throw new Error(`WskSocket failed: ${statusName(s.status)}`);
@@ -142,10 +144,14 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
       );
       if (cancelTimer) clearTimeout(cancelTimer);
       status = c.status;
+      connectDoneAt = runtime.now();
       const la: Record<string, unknown> = {};
       const q = await wsk((irp) => d.WskGetLocalAddress(socket!, la, irp));
       if (q.status === STATUS_SUCCESS) localText = formatSockaddr(la as unknown as SOCKADDR);
       if (status === STATUS_SUCCESS && r.send !== undefined) received = await exchange(socket, r.send, r.quietMs ?? 500);
+      // WskCloseSocket on a connected socket is abortive (wsk-semantics.md §1.6): disconnect
+      // gracefully first, as a well-behaved client does, so the peer sees a FIN, not a RST.
+      else if (status === STATUS_SUCCESS) await gracefulDisconnect(socket, r.quietMs ?? 500);
     }
   } finally {
     if (socket) {
@@ -158,9 +164,14 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
     client.close();
     await runtime.close();
   }
+  // After a failed connect the socket is bound to the wildcard again: name the address the
+  // SYN actually left from.
+  const firstOut = trace.find((e) => e.kind === "out" && e.tuple);
+  if (firstOut?.tuple && (localText === "" || /^(0\.0\.0\.0|\[::\]):/.test(localText))) localText = firstOut.tuple.split(">")[0];
   const segments = segmentsFromTrace(trace, t0, localText ? Number(localText.slice(localText.lastIndexOf(":") + 1)) : undefined);
   if (r.pcap) writeCapture(r.pcap, trace);
-  const elapsedMs = Math.round(((trace.filter((e) => e.kind !== "user").at(-1)?.t ?? t0) - t0) * 10) / 10;
+  // How long the connect took: from WskConnect to the completion of its IRP.
+  const elapsedMs = Math.round(((connectDoneAt ?? trace.filter((e) => e.kind !== "user").at(-1)?.t ?? t0) - t0) * 10) / 10;
   return {
     status: statusName(status),
     ntstatus: hexStatus(status),
@@ -195,12 +206,7 @@ async function exchange(socket: WSK_SOCKET, text: string, quietMs: number): Prom
     chunks.push(buf.slice(0, r.information));
   }
   await Promise.race([sent, new Promise((res) => setTimeout(res, quietMs))]);
-  // Graceful close of our side; don't wait forever for the FIN's ACK.
-  let discIrp: Irp | undefined;
-  const disc = wsk((irp) => d.WskDisconnect(socket, null, 0, irp), (irp) => (discIrp = irp));
-  const t = setTimeout(() => discIrp && IoCancelIrp(discIrp), quietMs);
-  await disc;
-  clearTimeout(t);
+  await gracefulDisconnect(socket, quietMs);
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const all = new Uint8Array(total);
   let off = 0;
@@ -209,6 +215,15 @@ async function exchange(socket: WSK_SOCKET, text: string, quietMs: number): Prom
     off += c.length;
   }
   return new TextDecoder().decode(all);
+}
+
+/** WskDisconnect (FIN after pending data); gives up waiting for its ACK after `quietMs`. */
+async function gracefulDisconnect(socket: WSK_SOCKET, quietMs: number): Promise<void> {
+  let discIrp: Irp | undefined;
+  const disc = wsk((irp) => socket.Dispatch.WskDisconnect(socket, null, 0, irp), (irp) => (discIrp = irp));
+  const t = setTimeout(() => discIrp && IoCancelIrp(discIrp), quietMs);
+  await disc;
+  clearTimeout(t);
 }
 
 /** pcapng of every packet the stack saw or sent, each with its decision as a comment. */
