@@ -5,7 +5,7 @@ import { canonicalIp, formatIp, inPrefix, parseIp, prefixMatch } from "./wire/ad
 import { ConnectionTable } from "./demux.js";
 import { buildTcpPacket, describePacket, parsePacket } from "./wire/packet.js";
 import { summarizeOptions } from "./wire/tcp-options.js";
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpSegment } from "./wire/types.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
 import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionView } from "./tcp/connection.js";
 import { icmpMeaning } from "./tcp/icmp-policy.js";
 import { rfc6056PortOffset, rfc6528Isn } from "./tcp/isn.js";
@@ -150,6 +150,8 @@ export class Stack implements ConnectionHost {
   private lastNow = 0;
   private readonly windowUpdates = new Set<Connection>();
   private readonly listeners = new Map<number, Listener[]>();
+  /** Reused by emit() (see there). */
+  private readonly emitSpec: TcpPacketSpec = { src: "", dst: "", ttl: 64, srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, options: undefined, payload: undefined };
 
   readonly stats: StackStats = {
     rxPackets: 0,
@@ -336,7 +338,9 @@ export class Stack implements ConnectionHost {
     const start = (offset + this.random.nextUint32()) % n;
     for (let i = 0; i < n; i++) {
       const p = lo + ((start + i) % n);
-      if (!this.conns.has(remote.addr, remote.port, local, p) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p;
+      // `| 0` (p is at most 65535): a small integer, not a double, so Connection.localPort
+      // stays an unboxed field (issue 8: every boxed field is 16 more bytes per connection).
+      if (!this.conns.has(remote.addr, remote.port, local, p) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p | 0;
     }
     return undefined;
   }
@@ -358,7 +362,10 @@ export class Stack implements ConnectionHost {
     const version: 4 | 6 = info.version;
     const remote = { addr: remoteAddr, port: rp };
     if (info.unspecified) return { error: "invalidAddress", detail: "remote address is unspecified" };
-    const profile = resolveProfile(opts.profile ?? this.profile, opts.overrides);
+    // Issue 8: without a profile or overrides the connection borrows the stack's profile
+    // instead of a copy of it (the Connection copies it itself if anyone may write to it).
+    const borrowed = opts.profile === undefined && opts.overrides === undefined;
+    const profile = borrowed ? this.profile : resolveProfile(opts.profile ?? this.profile, opts.overrides);
 
     let localAddr: string;
     if (opts.local?.addr !== undefined && !isUnspecified(opts.local.addr)) {
@@ -391,6 +398,7 @@ export class Stack implements ConnectionHost {
         remoteAddr,
         remotePort: rp,
         profile,
+        profileBorrowed: borrowed,
         iss: opts.iss !== undefined ? opts.iss >>> 0 : rfc6528Isn(this.secret, now, localAddr, localPort, remoteAddr, rp),
         tsOffset: opts.tsOffset !== undefined ? opts.tsOffset >>> 0 : profile.timestamps ? this.random.nextUint32() : 0,
         mtu: this.mtu,
@@ -499,19 +507,23 @@ export class Stack implements ConnectionHost {
   // ConnectionHost
 
   emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void {
-    const bytes = buildTcpPacket({
-      src: conn.localAddr,
-      dst: conn.remoteAddr,
-      ttl: conn.profile.ttl,
-      srcPort: conn.localPort,
-      dstPort: conn.remotePort,
-      seq: seg.seq,
-      ack: seg.ack,
-      flags: seg.flags,
-      window: seg.window,
-      options: seg.options,
-      payload: seg.payload,
-    });
+    // One spec object, refilled per segment (issue 8: no per-packet allocation for it);
+    // buildTcpPacket only reads it. Every field it reads is set here each time.
+    const spec = this.emitSpec;
+    spec.src = conn.localAddr;
+    spec.dst = conn.remoteAddr;
+    spec.ttl = conn.ttl;
+    spec.srcPort = conn.localPort;
+    spec.dstPort = conn.remotePort;
+    spec.seq = seg.seq;
+    spec.ack = seg.ack;
+    spec.flags = seg.flags;
+    spec.window = seg.window;
+    spec.options = seg.options;
+    spec.payload = seg.payload;
+    const bytes = buildTcpPacket(spec);
+    spec.options = undefined;
+    spec.payload = undefined; // do not keep the segment's data alive
     if (seg.flags & TCP_RST) this.stats.rstSent++;
     this.push(bytes);
     if (this.traceSink) {
@@ -604,8 +616,8 @@ export class Stack implements ConnectionHost {
       else this.answerClosed(pkt, seg, now);
       return;
     }
-    const s = summarizeOptions(seg.options);
-    const opt: SegmentOptionView = { mss: s.mss, wscale: s.wscale, sackOK: s.sackOK, ts: s.ts, sack: s.sack };
+    // The summary has exactly the fields of a SegmentOptionView: no copy (issue 8).
+    const opt: SegmentOptionView = summarizeOptions(seg.options);
     conn.onSegment(seg, now, opt);
     if (conn.pendingWindowUpdate) this.windowUpdates.add(conn);
     if (conn.state !== "CLOSED") this.rearm(conn);

@@ -62,6 +62,11 @@ export interface ConnectionInit {
   remoteAddr: string;
   remotePort: number;
   profile: Profile;
+  /**
+   * `profile` is someone else's object (the stack's own profile): the connection must not
+   * write into it, and copies it on first outside access (see Connection.profile).
+   */
+  profileBorrowed?: boolean;
   iss: number;
   /** Offset added to the millisecond clock for TSval (RFC 7323 §5.4 allows per-connection offsets). */
   tsOffset: number;
@@ -74,6 +79,10 @@ const DEFAULT_MSS_V4 = 536; // RFC 9293 §3.7.1 (MUST-15)
 const DEFAULT_MSS_V6 = 1220; // RFC 8200 §5: 1280 - 40 - 20
 const MAX_WSCALE = 14; // RFC 7323 §2.3
 const EMPTY_BYTES = new Uint8Array(0);
+// What the peer's SYN offered (Connection.peerOffered).
+const OFFERED_WSCALE = 1;
+const OFFERED_SACK = 2;
+const OFFERED_TS = 4;
 
 export class Connection implements TimerOwner {
   readonly id: number;
@@ -82,8 +91,15 @@ export class Connection implements TimerOwner {
   readonly localPort: number;
   readonly remoteAddr: string;
   readonly remotePort: number;
-  readonly profile: Profile;
-  events: ConnectionEvents = {};
+  /**
+   * The profile the engine reads. Issue 8: a connection opened with the stack's profile and
+   * no overrides shares that object instead of copying its ~45 fields (most of the memory of
+   * a SYN-SENT connection). Nothing in the engine writes into a borrowed profile.
+   */
+  private prof: Profile;
+  private profBorrowed: boolean;
+  /** The owner's callbacks; created on first use (a pending connect often has none). */
+  private ev: ConnectionEvents | undefined;
   /** Free slot for the owner (the WSK socket, a test). */
   owner: unknown;
 
@@ -133,30 +149,77 @@ export class Connection implements TimerOwner {
 
   // Timers (absolute deadlines in ms; Infinity = not armed)
   rexmitAt = Infinity;
-  rstRetryAt = Infinity;
-  connectDeadline = Infinity;
-  delAckAt = Infinity;
-  timeWaitAt = Infinity;
-  persistAt = Infinity;
+  /**
+   * The other deadlines, created when one is first armed. Issue 8: V8 keeps a number field
+   * that has held a fraction or Infinity in a separate 16-byte box per object, so six such
+   * fields that a pending connect never arms cost ~150 bytes per connection. rstRetryAt,
+   * connectDeadline, delAckAt, timeWaitAt, persistAt read Infinity while this is absent.
+   */
+  private later: LaterDeadlines | undefined;
 
-  readonly rto: RtoEstimator;
+  get rstRetryAt(): number {
+    return this.later === undefined ? Infinity : this.later.rstRetryAt;
+  }
+  set rstRetryAt(at: number) {
+    if (this.later !== undefined) this.later.rstRetryAt = at;
+    else if (at !== Infinity) (this.later = new LaterDeadlines()).rstRetryAt = at;
+  }
+  get connectDeadline(): number {
+    return this.later === undefined ? Infinity : this.later.connectDeadline;
+  }
+  set connectDeadline(at: number) {
+    if (this.later !== undefined) this.later.connectDeadline = at;
+    else if (at !== Infinity) (this.later = new LaterDeadlines()).connectDeadline = at;
+  }
+  get delAckAt(): number {
+    return this.later === undefined ? Infinity : this.later.delAckAt;
+  }
+  set delAckAt(at: number) {
+    if (this.later !== undefined) this.later.delAckAt = at;
+    else if (at !== Infinity) (this.later = new LaterDeadlines()).delAckAt = at;
+  }
+  get timeWaitAt(): number {
+    return this.later === undefined ? Infinity : this.later.timeWaitAt;
+  }
+  set timeWaitAt(at: number) {
+    if (this.later !== undefined) this.later.timeWaitAt = at;
+    else if (at !== Infinity) (this.later = new LaterDeadlines()).timeWaitAt = at;
+  }
+  get persistAt(): number {
+    return this.later === undefined ? Infinity : this.later.persistAt;
+  }
+  set persistAt(at: number) {
+    if (this.later !== undefined) this.later.persistAt = at;
+    else if (at !== Infinity) (this.later = new LaterDeadlines()).persistAt = at;
+  }
+  /** When the last ACK answering an out-of-window segment went out (profile.oowAckIntervalMs). */
+  private get lastOowAckAt(): number {
+    return this.later === undefined ? -Infinity : this.later.lastOowAckAt;
+  }
+  private set lastOowAckAt(at: number) {
+    (this.later ??= new LaterDeadlines()).lastOowAckAt = at;
+  }
+
+  /** RFC 6298 estimator; created when first needed (issue 8: a SYN-SENT connection has none). */
+  private rtoState: RtoEstimator | undefined;
   /** Retransmission-timer expiries since SND.UNA last advanced (R2 counts them). */
   rexmitCount = 0;
   /** Without timestamps one segment is timed at a time (Karn, RFC 6298 §3); -1 = none. */
   private rttSeq = 0;
   private rttStart = -1;
 
-  /** Congestion control (RFC 5681 with RFC 6582 NewReno recovery). */
-  readonly cc: NewReno;
-  /** What the peer has SACKed above SND.UNA (RFC 2018), when SACK was negotiated. */
-  private readonly scoreboard = new SackScoreboard();
+  /** Congestion control (RFC 5681 with RFC 6582 NewReno recovery); created when first needed. */
+  private ccState: NewReno | undefined;
+  /** What the peer has SACKed above SND.UNA (RFC 2018), when SACK was negotiated; created when first needed. */
+  private scoreboardState: SackScoreboard | undefined;
   /** Fast recovery: the next sequence number to consider for a hole retransmission (RFC 6675 HighRxt). */
   private holeNext = 0;
   /** MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered. */
   maxSndWnd = 0;
 
   // Send buffer: bytes from SND.UNA (after the SYN) onwards, not yet acknowledged.
-  private readonly sendQ = new ByteQueue();
+  // The buffers, reassembly queue and challenge-ACK limiter below are created on first use.
+  private sendQState: ByteQueue | undefined;
   /** Total bytes acknowledged by the peer since the start. */
   totalAcked = 0;
   /** close() was called: send FIN once the send buffer has drained. */
@@ -171,8 +234,8 @@ export class Connection implements TimerOwner {
   probesUnanswered = 0;
 
   // Receive side
-  private readonly rcvQ = new ByteQueue();
-  private readonly reasm = new Reassembly();
+  private rcvQState: ByteQueue | undefined;
+  private reasmState: Reassembly | undefined;
   /** Sequence number of a FIN that arrived ahead of a hole. */
   private oooFinSeq: number | undefined;
   peerFinReceived = false;
@@ -182,7 +245,7 @@ export class Connection implements TimerOwner {
   private lastAckSent = 0;
   /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
   private rcvAdvertisedEdge = 0;
-  private readonly challengeLimiter = new ChallengeAckLimiter();
+  private challengeLimiterState: ChallengeAckLimiter | undefined;
   /** This connection was created by a listener (passive OPEN, RFC 9293 §3.10.7.2). */
   passive = false;
 
@@ -193,13 +256,64 @@ export class Connection implements TimerOwner {
   zeroWindowProbes = 0;
   challengeAcksSent = 0;
 
+  /**
+   * The profile this connection runs with. Reading it from outside gives the connection its
+   * own copy first when the profile was borrowed: owners write per-connection settings into
+   * it (the WSK provider's TCP_NODELAY, the conformance runner's live sysctls), and those
+   * must not reach the stack's profile. The engine itself reads `prof`, never copying.
+   */
+  get profile(): Profile {
+    if (this.profBorrowed) {
+      this.prof = { ...this.prof };
+      this.profBorrowed = false;
+    }
+    return this.prof;
+  }
+
+  /** IP TTL / hop limit for this connection's packets (read without copying the profile). */
+  get ttl(): number {
+    return this.prof.ttl;
+  }
+
+  get events(): ConnectionEvents {
+    return (this.ev ??= {});
+  }
+  set events(e: ConnectionEvents) {
+    this.ev = e;
+  }
+
+  // Data-transfer state, created on first use (issue 8: a connection in SYN-SENT holds
+  // none of it). A fresh object is what the constructor used to create eagerly, so
+  // creating it later changes nothing the connection does.
+  get rto(): RtoEstimator {
+    return (this.rtoState ??= new RtoEstimator(this.prof.initialRtoMs, this.prof.rtoMinMs, this.prof.rtoMaxMs));
+  }
+  get cc(): NewReno {
+    return (this.ccState ??= new NewReno(this.iss));
+  }
+  private get scoreboard(): SackScoreboard {
+    return (this.scoreboardState ??= new SackScoreboard());
+  }
+  private get sendQ(): ByteQueue {
+    return (this.sendQState ??= new ByteQueue());
+  }
+  private get rcvQ(): ByteQueue {
+    return (this.rcvQState ??= new ByteQueue());
+  }
+  private get reasm(): Reassembly {
+    return (this.reasmState ??= new Reassembly());
+  }
+  private get challengeLimiter(): ChallengeAckLimiter {
+    return (this.challengeLimiterState ??= new ChallengeAckLimiter());
+  }
+
   /** Bytes queued for sending and not yet acknowledged. */
   get sendBuffered(): number {
-    return this.sendQ.length;
+    return this.sendQState === undefined ? 0 : this.sendQState.length;
   }
   /** In-order received bytes the user has not read yet. */
   get rcvBuffered(): number {
-    return this.rcvQ.length;
+    return this.rcvQState === undefined ? 0 : this.rcvQState.length;
   }
   get cwnd(): number {
     return this.cc.cwnd;
@@ -210,9 +324,13 @@ export class Connection implements TimerOwner {
   get dupAcks(): number {
     return this.cc.dupAcks;
   }
+  /** No out-of-order data is held (without creating the reassembly queue to ask). */
+  private outOfOrderEmpty(): boolean {
+    return this.reasmState === undefined || this.reasmState.empty;
+  }
   /** Bytes held out of order, waiting for a hole to fill. */
   get outOfOrderBytes(): number {
-    return this.reasm.bytes;
+    return this.reasmState === undefined ? 0 : this.reasmState.bytes;
   }
 
   constructor(init: ConnectionInit, private readonly host: ConnectionHost) {
@@ -222,7 +340,9 @@ export class Connection implements TimerOwner {
     this.localPort = init.localPort;
     this.remoteAddr = init.remoteAddr;
     this.remotePort = init.remotePort;
-    this.profile = init.profile;
+    this.prof = init.profile;
+    this.profBorrowed = init.profileBorrowed === true;
+    this.ev = undefined;
     this.iss = init.iss;
     this.sndUna = init.iss;
     this.sndNxt = init.iss;
@@ -232,8 +352,6 @@ export class Connection implements TimerOwner {
     this.mssAdvertised = this.mssForMtu(init.mtu);
     this.sndMss = this.mssAdvertised;
     this.peerMss = undefined;
-    this.rto = new RtoEstimator(this.profile.initialRtoMs, this.profile.rtoMinMs, this.profile.rtoMaxMs);
-    this.cc = new NewReno(init.iss);
   }
 
   get tuple(): string {
@@ -243,7 +361,7 @@ export class Connection implements TimerOwner {
   }
 
   private mssForMtu(mtu: number): number {
-    if (this.profile.mssOverride > 0) return this.profile.mssOverride;
+    if (this.prof.mssOverride > 0) return this.prof.mssOverride;
     return Math.max(8, mtu - (this.version === 6 ? 40 : 20) - 20);
   }
 
@@ -253,7 +371,7 @@ export class Connection implements TimerOwner {
 
   /** The window we advertise (RFC 7323 §2.3: right-shifted by our scale outside SYNs). */
   private windowField(): number {
-    const free = Math.max(0, this.profile.rcvBufBytes - this.rcvBuffered);
+    const free = Math.max(0, this.prof.rcvBufBytes - this.rcvBuffered);
     return Math.min(0xffff, free >>> this.rcvWscale);
   }
 
@@ -271,7 +389,7 @@ export class Connection implements TimerOwner {
   /** OPEN call, active (RFC 9293 §3.10.1): send the SYN and enter SYN-SENT. */
   open(now: number): void {
     this.firstSynAt = now;
-    if (this.profile.connectTimeoutMs > 0) this.connectDeadline = now + this.profile.connectTimeoutMs;
+    if (this.prof.connectTimeoutMs > 0) this.connectDeadline = now + this.prof.connectTimeoutMs;
     this.setState("SYN-SENT", now, "RFC 9293 §3.10.1: OPEN (active) -> send SYN, enter SYN-SENT");
     this.sendSyn(now, "send SYN", "RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>");
   }
@@ -292,23 +410,27 @@ export class Connection implements TimerOwner {
     this.maxSndWnd = seg.window;
     this.sndWl1 = seg.seq;
     this.sndWl2 = this.iss;
-    if (this.profile.connectTimeoutMs > 0) this.connectDeadline = now + this.profile.connectTimeoutMs;
+    if (this.prof.connectTimeoutMs > 0) this.connectDeadline = now + this.prof.connectTimeoutMs;
     this.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
     this.sendSynAck(now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
   }
 
-  private synOptions(now: number, peerOffered?: { wscale: boolean; sackOK: boolean; ts: boolean }): TcpOption[] {
-    const p = this.profile;
+  /**
+   * Options of our SYN (`peerOffered` undefined) or SYN-ACK (`peerOffered`: OFFERED_* bits of
+   * what the peer's SYN offered; the SYN-ACK echoes its TSval).
+   */
+  private synOptions(now: number, peerOffered?: number): TcpOption[] {
+    const p = this.prof;
     if (p.noOptions) return [];
     if (this.synOptionsDropped) return handshakeOptions(p.optionLayout, { mss: this.mssAdvertised, sackOK: false });
-    const offerWs = p.windowScaling && (peerOffered ? peerOffered.wscale : true);
-    const offerSack = p.sack && (peerOffered ? peerOffered.sackOK : true);
-    const offerTs = p.timestamps && (peerOffered ? peerOffered.ts : true);
+    const offerWs = p.windowScaling && (peerOffered !== undefined ? (peerOffered & OFFERED_WSCALE) !== 0 : true);
+    const offerSack = p.sack && (peerOffered !== undefined ? (peerOffered & OFFERED_SACK) !== 0 : true);
+    const offerTs = p.timestamps && (peerOffered !== undefined ? (peerOffered & OFFERED_TS) !== 0 : true);
     return handshakeOptions(p.optionLayout, {
       mss: this.mssAdvertised,
       wscale: offerWs ? Math.min(p.windowScale, MAX_WSCALE) : undefined,
       sackOK: offerSack,
-      ts: offerTs ? { val: this.tsVal(now), ecr: peerOffered ? this.tsRecent : 0 } : undefined,
+      ts: offerTs ? { val: this.tsVal(now), ecr: peerOffered !== undefined ? this.tsRecent : 0 } : undefined,
     });
   }
 
@@ -317,14 +439,13 @@ export class Connection implements TimerOwner {
     this.lastSynAt = now;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
-    this.host.emit(this, { seq: this.iss, ack: 0, flags: TCP_SYN, window: this.profile.synWindow, options: this.synOptions(now) }, now, why, rule);
-    this.rexmitAt = now + synRtoMs(this.profile, this.synCount - 1);
+    this.host.emit(this, { seq: this.iss, ack: 0, flags: TCP_SYN, window: this.prof.synWindow, options: this.synOptions(now) }, now, why, rule);
+    this.rexmitAt = now + synRtoMs(this.prof, this.synCount - 1);
     this.host.rearm(this);
   }
 
-  private peerOffered = { wscale: false, sackOK: false, ts: false };
-  /** When the last ACK answering an out-of-window segment went out (profile.oowAckIntervalMs). */
-  private lastOowAckAt = -Infinity;
+  /** What the peer's SYN offered, OFFERED_* bits (set by negotiate(); a number, not an object: issue 8). */
+  private peerOffered = 0;
   /** The SYN retransmissions carry the MSS option only (profile.synDropOptionsAfter). */
   synOptionsDropped = false;
 
@@ -335,14 +456,14 @@ export class Connection implements TimerOwner {
     this.sndMax = this.sndNxt;
     // RFC 7323 §2.2 / RFC 2018 §2: in a SYN-ACK offer only what the peer's SYN offered;
     // Linux, in a simultaneous open, re-sends its own SYN's options with the ACK bit.
-    const own = !this.passive && this.profile.simOpenSynAckOptions === "own";
-    const opts = own ? this.synOptions(now, { wscale: true, sackOK: true, ts: true }) : this.synOptions(now, this.peerOffered);
+    const own = !this.passive && this.prof.simOpenSynAckOptions === "own";
+    const opts = this.synOptions(now, own ? OFFERED_WSCALE | OFFERED_SACK | OFFERED_TS : this.peerOffered);
     // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
     // avoidance measures window growth from its right edge until the next ACK we send.
-    this.rcvAdvertisedEdge = seqAdd(this.rcvNxt, this.profile.synWindow);
+    this.rcvAdvertisedEdge = seqAdd(this.rcvNxt, this.prof.synWindow);
     this.lastAckSent = this.rcvNxt;
-    this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.profile.synWindow, options: opts }, now, why, rule);
-    this.rexmitAt = now + synRtoMs(this.profile, this.synCount - 1);
+    this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.prof.synWindow, options: opts }, now, why, rule);
+    this.rexmitAt = now + synRtoMs(this.prof, this.synCount - 1);
     this.host.rearm(this);
   }
 
@@ -357,7 +478,7 @@ export class Connection implements TimerOwner {
 
   /** Takes up to `max` bytes of in-order received data (RFC 9293 §3.10.3 RECEIVE). */
   read(max = Infinity): Uint8Array {
-    if (this.rcvQ.length === 0 || max <= 0) return new Uint8Array(0);
+    if (this.rcvBuffered === 0 || max <= 0) return new Uint8Array(0);
     const out = this.rcvQ.read(max);
     this.noteWindowGrowth();
     return out;
@@ -380,7 +501,7 @@ export class Connection implements TimerOwner {
     // Like Linux (tcp_cleanup_rbuf), only when the peer's view of the window is below half of
     // what it could be: a reader keeping up needs no extra ACKs, the regular ones carry it.
     const peerView = seqDiff(this.rcvAdvertisedEdge, this.rcvNxt);
-    if (grown >= Math.min(this.profile.rcvBufBytes / 2, this.mssAdvertised) && peerView < wnd / 2) this.pendingWindowUpdate = true;
+    if (grown >= Math.min(this.prof.rcvBufBytes / 2, this.mssAdvertised) && peerView < wnd / 2) this.pendingWindowUpdate = true;
   }
 
   /** Set by read() when the window grew enough; the stack flushes it at the next poll. */
@@ -428,7 +549,7 @@ export class Connection implements TimerOwner {
     if (this.state === "CLOSED") return;
     if (this.state !== "SYN-SENT" && this.state !== "TIME-WAIT") {
       // SND.MAX: after a timeout SND.NXT is rewound (go-back-N), but the peer may hold more.
-      if (this.profile.abortRstAck && this.state !== "SYN-RECEIVED") {
+      if (this.prof.abortRstAck && this.state !== "SYN-RECEIVED") {
         // What the OSes send (Linux tcp_send_active_reset, FreeBSD tcp_drop, Windows): RST with ACK.
         this.host.emit(this, { seq: this.sndMax, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0, options: [] }, now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS)");
       } else {
@@ -461,7 +582,7 @@ export class Connection implements TimerOwner {
   }
 
   private sackBlocks(): Array<[number, number]> | undefined {
-    if (!this.sackEnabled || this.reasm.empty) return undefined;
+    if (!this.sackEnabled || this.outOfOrderEmpty()) return undefined;
     // RFC 2018 §3: four blocks fit in the 40 option bytes, three next to timestamps.
     return this.reasm.sackBlocks(this.tsEnabled ? 3 : 4);
   }
@@ -510,7 +631,7 @@ export class Connection implements TimerOwner {
 
   /** Sequence number just after the last queued data byte (the FIN's sequence number once queued). */
   private dataEnd(): number {
-    return seqAdd(this.sndUna, this.sendQ.length);
+    return seqAdd(this.sndUna, this.sendBuffered);
   }
 
   /**
@@ -562,7 +683,7 @@ export class Connection implements TimerOwner {
         len = usable;
       }
       // Nagle: hold a small new segment while data is unacknowledged (never a retransmission).
-      if (!resending && len < smss && !this.profile.nodelay && this.flightSize() > 0) return;
+      if (!resending && len < smss && !this.prof.nodelay && this.flightSize() > 0) return;
       const withFin = len === unsent && this.finQueued && (!this.finSent || resending);
       this.transmit(this.sndNxt, len, withFin, now, resending ? "resend data (go-back-N)" : withFin ? "send data + FIN" : "send data");
     }
@@ -642,7 +763,7 @@ export class Connection implements TimerOwner {
 
   /** Persist / SWS-override timeout: the RTO, doubled per unanswered probe, capped (RFC 9293 §3.8.6.1). */
   private persistTimeoutMs(): number {
-    return Math.min(this.profile.rtoMaxMs, this.rto.rtoMs * 2 ** this.persistShift);
+    return Math.min(this.prof.rtoMaxMs, this.rto.rtoMs * 2 ** this.persistShift);
   }
 
   // ---------------------------------------------------------------------------------
@@ -650,7 +771,7 @@ export class Connection implements TimerOwner {
 
   /** A segment for this connection, already matched by 4-tuple and checksum-verified. */
   onSegment(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
-    if (this.profile.dropSynFin && (seg.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
+    if (this.prof.dropSynFin && (seg.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
       // FreeBSD net.inet.tcp.drop_synfin: tcp_input() drops SYN+FIN in every state, before
       // the state machine sees it (r316743; rcv-syn-fin-*-dropping-enabled).
       this.host.trace(this, now, "drop", "SYN+FIN: drop (drop_synfin)", "freebsd net.inet.tcp.drop_synfin");
@@ -670,7 +791,7 @@ export class Connection implements TimerOwner {
 
   /** RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT. */
   private onSegmentSynSent(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
-    const p = this.profile;
+    const p = this.prof;
     let ackAcceptable = false;
     // First, check the ACK bit.
     if (seg.flags & TCP_ACK) {
@@ -737,9 +858,9 @@ export class Connection implements TimerOwner {
           this.sendAck(now, "ACK the SYN-ACK", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
         }
         this.host.rearm(this);
-        this.events.established?.(this);
-        if (this.peerFinReceived) this.events.peerFin?.(this);
-        if (this.rcvBuffered > 0) this.events.data?.(this);
+        this.ev?.established?.(this);
+        if (this.peerFinReceived) this.ev?.peerFin?.(this);
+        if (this.rcvBuffered > 0) this.ev?.data?.(this);
         return;
       }
       // Otherwise enter SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
@@ -765,12 +886,12 @@ export class Connection implements TimerOwner {
    * readable until then; profile.simOpenSynText says what is kept.
    */
   private queueSynText(seg: TcpSegment, now: number): void {
-    const mode = this.profile.simOpenSynText;
+    const mode = this.prof.simOpenSynText;
     if (mode === "discard") {
       if (seg.payload.length > 0 || seg.flags & TCP_FIN) this.host.trace(this, now, "drop", "text/FIN on the crossing SYN: discarded (the peer retransmits it)", "linux profile: tcp_rcv_synsent_state_process()");
       return;
     }
-    const data = seg.payload.subarray(0, Math.max(0, this.profile.rcvBufBytes));
+    const data = seg.payload.subarray(0, Math.max(0, this.prof.rcvBufBytes));
     if (data.length > 0) this.reasm.insert(this.rcvNxt, data);
     // The FIN counts only if all the text fit (as in acceptData).
     if (mode === "queue" && seg.flags & TCP_FIN && data.length === seg.payload.length) this.oooFinSeq = seqAdd(this.rcvNxt, data.length);
@@ -785,7 +906,7 @@ export class Connection implements TimerOwner {
    * immediate ACK either); a queued FIN is acknowledged at once (eighth step).
    */
   private deliverSynText(now: number): void {
-    if (this.reasm.empty && this.oooFinSeq === undefined) return;
+    if (this.outOfOrderEmpty() && this.oooFinSeq === undefined) return;
     const r = this.reasm.take(this.rcvNxt);
     for (const c of r.chunks) this.rcvQ.appendOwned(c);
     const newData = r.chunks.length > 0;
@@ -796,23 +917,23 @@ export class Connection implements TimerOwner {
       this.oooFinSeq = undefined;
       this.setState("CLOSE-WAIT", now, "RFC 9293 §3.10.7.4 eighth: queued FIN of the SYN -> CLOSE-WAIT");
       this.sendAck(now, "ACK the queued SYN text and FIN", "RFC 9293 §3.10.7.3 / §3.10.7.4 eighth");
-      if (newData) this.events.data?.(this);
-      if ((this.state as TcpState) !== "CLOSED") this.events.peerFin?.(this);
+      if (newData) this.ev?.data?.(this);
+      if ((this.state as TcpState) !== "CLOSED") this.ev?.peerFin?.(this);
       return;
     }
     if (!newData) return;
     this.ackPending++;
-    if (this.profile.delayedAckMs <= 0) this.sendAck(now, "ACK the queued SYN text", "RFC 9293 §3.10.7.3");
-    else if (this.delAckAt === Infinity) this.delAckAt = now + this.profile.delayedAckMs;
+    if (this.prof.delayedAckMs <= 0) this.sendAck(now, "ACK the queued SYN text", "RFC 9293 §3.10.7.3");
+    else if (this.delAckAt === Infinity) this.delAckAt = now + this.prof.delayedAckMs;
     this.host.rearm(this);
-    this.events.data?.(this);
+    this.ev?.data?.(this);
   }
 
   /** RFC 7323 §2.2-2.3, RFC 2018 §2, RFC 9293 §3.7.1: what the SYN (or SYN-ACK) negotiated. */
   private negotiate(seg: TcpSegment, opt: SegmentOptionView, now: number): void {
-    const p = this.profile;
+    const p = this.prof;
     const synAck = (seg.flags & TCP_ACK) !== 0;
-    this.peerOffered = { wscale: opt.wscale !== undefined, sackOK: opt.sackOK, ts: opt.ts !== undefined };
+    this.peerOffered = (opt.wscale !== undefined ? OFFERED_WSCALE : 0) | (opt.sackOK ? OFFERED_SACK : 0) | (opt.ts !== undefined ? OFFERED_TS : 0);
     // What our SYN (its latest copy) offered: nothing with TCP_NOOPT, only the MSS once
     // rexmit_drop_options stripped the rest.
     const weOffered = !p.noOptions && !this.synOptionsDropped;
@@ -837,8 +958,10 @@ export class Connection implements TimerOwner {
     this.sndMss = Math.max(1, Math.min(peer, this.mssForMtu(this.pathMtu)));
     if (p.rcvBufRoundToMss && p.rcvBufBytes > this.sndMss) {
       // FreeBSD tcp_mss(): round the receive buffer up to a multiple of the MSS (<= sb_max).
-      // The profile object is this connection's own copy (resolveProfile in Stack.connect).
-      p.rcvBufBytes = Math.min(Math.ceil(p.rcvBufBytes / this.sndMss) * this.sndMss, 2 * 1024 * 1024);
+      // Written through `profile`, not `prof`: a borrowed profile is copied first, so the
+      // rounding stays this connection's own.
+      const own = this.profile;
+      own.rcvBufBytes = Math.min(Math.ceil(own.rcvBufBytes / this.sndMss) * this.sndMss, 2 * 1024 * 1024);
     }
     void synAck;
     void now;
@@ -863,8 +986,8 @@ export class Connection implements TimerOwner {
    */
   private acceptanceWindow(): number {
     const advertised = this.windowField() << this.rcvWscale;
-    if (!this.profile.rcvWndFromBuffer) return advertised;
-    return Math.max(advertised, this.profile.rcvBufBytes - this.rcvBuffered);
+    if (!this.prof.rcvWndFromBuffer) return advertised;
+    return Math.max(advertised, this.prof.rcvBufBytes - this.rcvBuffered);
   }
 
   /** RFC 9293 §3.10.7.4: SEGMENT ARRIVES in the other states. */
@@ -890,7 +1013,7 @@ export class Connection implements TimerOwner {
     }
     if (this.state === "SYN-RECEIVED" && (seg.flags & TCP_SYN) && !(seg.flags & TCP_ACK) && seg.seq === this.irs) {
       // A retransmitted SYN of the simultaneous open: answer with our SYN-ACK again.
-      this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.profile.synWindow, options: this.synOptions(now, this.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
+      this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.prof.synWindow, options: this.synOptions(now, this.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
       return;
     }
     if (!acceptable) {
@@ -904,14 +1027,14 @@ export class Connection implements TimerOwner {
         // The peer's FIN again (our ACK of it was lost): ACK it and restart the 2 MSL timer
         // (RFC 9293 §3.10.7.4 eighth step, TIME-WAIT; Linux does this for a duplicate FIN).
         this.sendAck(now, "FIN retransmitted in TIME-WAIT -> ACK, restart 2MSL", "RFC 9293 §3.10.7.4");
-        this.timeWaitAt = now + 2 * this.profile.mslMs;
+        this.timeWaitAt = now + 2 * this.prof.mslMs;
         this.host.rearm(this);
         return;
       }
       if (this.state === "SYN-RECEIVED" && (seg.flags & TCP_SYN) && (seg.flags & TCP_ACK) && seqGt(seg.ack, this.iss) && seqLe(seg.ack, this.sndNxt)) {
         // Simultaneous open: the peer's SYN-ACK re-sends its SYN (already counted); fall through to the ACK check below.
       } else {
-        const gap = this.profile.oowAckIntervalMs;
+        const gap = this.prof.oowAckIntervalMs;
         if (gap > 0 && now - this.lastOowAckAt < gap) {
           this.host.trace(this, now, "drop", "unacceptable segment: ACK rate-limited", "Linux tcp_invalid_ratelimit: one out-of-window ACK per interval");
           return;
@@ -925,7 +1048,7 @@ export class Connection implements TimerOwner {
     // Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3.2).
     if (seg.flags & TCP_RST) {
       // Without RFC 5961 (FreeBSD insecure_rst=1) any in-window RST resets, as in RFC 793.
-      if (seg.seq !== this.rcvNxt && this.profile.rfc5961Rst) {
+      if (seg.seq !== this.rcvNxt && this.prof.rfc5961Rst) {
         // RFC 5961 §3.2: in window but not exact -> challenge ACK (rate-limited, §7).
         this.challengeAck(now, "RST in window, not exact -> challenge ACK", "RFC 5961 §3.2");
         return;
@@ -975,7 +1098,7 @@ export class Connection implements TimerOwner {
         this.rttFromHandshake(now);
         this.startCongestionControl();
         this.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.4: SYN-RECEIVED, acceptable ACK -> ESTABLISHED");
-        this.events.established?.(this);
+        this.ev?.established?.(this);
         if ((this.state as TcpState) === "CLOSED") return;
         this.deliverSynText(now);
         if ((this.state as TcpState) === "CLOSED") return;
@@ -1038,22 +1161,22 @@ export class Connection implements TimerOwner {
           this.setState("FIN-WAIT-2", now, "RFC 9293 §3.10.7.4: FIN-WAIT-1, our FIN acknowledged -> FIN-WAIT-2");
           break;
         case "CLOSING":
-          this.events.finAcked?.(this);
+          this.ev?.finAcked?.(this);
           this.enterTimeWait(now, "RFC 9293 §3.10.7.4: CLOSING, our FIN acknowledged -> TIME-WAIT");
           return false;
         case "LAST-ACK":
-          this.events.finAcked?.(this);
+          this.ev?.finAcked?.(this);
           this.finish({ kind: "finished" }, now, "RFC 9293 §3.10.7.4: LAST-ACK, our FIN acknowledged -> CLOSED");
           return false;
       }
-      this.events.finAcked?.(this);
+      this.ev?.finAcked?.(this);
       if ((this.state as TcpState) === "CLOSED") return false;
     }
     if (this.state === "TIME-WAIT" && (seg.flags & TCP_FIN)) {
       // The only thing that can arrive in TIME-WAIT is a retransmission of the remote FIN:
       // acknowledge it, and restart the 2 MSL timeout.
       this.sendAck(now, "FIN retransmitted in TIME-WAIT -> ACK, restart 2MSL", "RFC 9293 §3.10.7.4");
-      this.timeWaitAt = now + 2 * this.profile.mslMs;
+      this.timeWaitAt = now + 2 * this.prof.mslMs;
       this.host.rearm(this);
       return false;
     }
@@ -1081,19 +1204,19 @@ export class Connection implements TimerOwner {
     const ack = seg.ack;
     const acked = seqDiff(ack, this.sndUna);
     // Bytes of data acknowledged (our FIN's sequence number is not data).
-    const dataAcked = Math.min(acked, this.sendQ.length);
+    const dataAcked = Math.min(acked, this.sendBuffered);
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    this.sendQ.consume(dataAcked);
+    if (this.sendQState !== undefined) this.sendQState.consume(dataAcked);
     this.totalAcked += dataAcked;
-    this.scoreboard.advance(ack);
+    this.scoreboardState?.advance(ack);
     this.rexmitCount = 0;
     // RTT measurement: RFC 7323 §4.1 RTTM from TSecr on every ACK that advances SND.UNA,
     // weighted by the samples expected per RTT (RFC 7323 Appendix G); else the one timed
     // segment (Karn, RFC 6298 §3: rttStart is cleared when anything is retransmitted).
     if (this.tsEnabled && opt.ts && opt.ts.ecr !== 0) {
       const r = seqDiff(this.tsVal(now), opt.ts.ecr);
-      if (r >= 0 && r <= this.profile.rtoMaxMs) {
+      if (r >= 0 && r <= this.prof.rtoMaxMs) {
         const expected = Math.max(1, Math.ceil((this.flightSize() + acked) / (2 * this.segmentPayloadMax())));
         this.rto.sample(r, expected);
       }
@@ -1122,7 +1245,7 @@ export class Connection implements TimerOwner {
       this.rexmitAt = this.flightSize() > 0 ? now + this.rto.rtoMs : Infinity;
     }
     if (this.flightSize() === 0) this.rexmitAt = Infinity;
-    if (dataAcked > 0) this.events.acked?.(this, this.totalAcked);
+    if (dataAcked > 0) this.ev?.acked?.(this, this.totalAcked);
   }
 
   /** A duplicate ACK: fast retransmit on the third (RFC 5681 §3.2), hole filling in recovery. */
@@ -1165,7 +1288,7 @@ export class Connection implements TimerOwner {
       seq = this.rcvNxt;
     }
     // Trim to the receive window; the FIN counts only if all the text fits.
-    const room = Math.max(0, this.profile.rcvBufBytes - this.rcvQ.length) - seqDiff(seq, this.rcvNxt);
+    const room = Math.max(0, this.prof.rcvBufBytes - this.rcvBuffered) - seqDiff(seq, this.rcvNxt);
     if (data.length > room) {
       data = data.subarray(0, Math.max(0, room));
       fin = false;
@@ -1178,7 +1301,7 @@ export class Connection implements TimerOwner {
       this.sendAck(now, "out-of-order segment -> immediate duplicate ACK", "RFC 5681 §4.2 / RFC 9293 §3.10.7.4");
       return;
     }
-    const filledHole = !this.reasm.empty;
+    const filledHole = !this.outOfOrderEmpty();
     let newData = false;
     if (data.length > 0) {
       this.rcvQ.append(data);
@@ -1196,7 +1319,7 @@ export class Connection implements TimerOwner {
       // Eighth step: the FIN. It takes one sequence number and is acknowledged at once.
       this.rcvNxt = seqAdd(this.rcvNxt, 1);
       this.peerFinReceived = true;
-      this.reasm.clear();
+      this.reasmState?.clear();
       this.oooFinSeq = undefined;
       switch (this.state) {
         case "ESTABLISHED":
@@ -1212,8 +1335,8 @@ export class Connection implements TimerOwner {
       }
       this.sendAck(now, "ACK the FIN", "RFC 9293 §3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
       if (!fromSynSent) {
-        if (newData) this.events.data?.(this);
-        if ((this.state as TcpState) !== "CLOSED") this.events.peerFin?.(this);
+        if (newData) this.ev?.data?.(this);
+        if ((this.state as TcpState) !== "CLOSED") this.ev?.peerFin?.(this);
       }
       return;
     }
@@ -1225,14 +1348,14 @@ export class Connection implements TimerOwner {
     this.ackPending++;
     // Tell the user first: a read in the callback widens the window this ACK advertises,
     // and a send in it carries the ACK (piggybacking).
-    this.events.data?.(this);
+    this.ev?.data?.(this);
     if ((this.state as TcpState) === "CLOSED" || this.ackPending === 0) return;
     // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment and
     // within the delayed-ACK timeout; at once when the segment filled (part of) a hole.
-    if (filledHole || this.ackPending >= 2 || this.profile.delayedAckMs <= 0) {
+    if (filledHole || this.ackPending >= 2 || this.prof.delayedAckMs <= 0) {
       this.sendAck(now, filledHole ? "segment filled a hole -> immediate ACK" : "ACK every second segment", "RFC 5681 §4.2");
     } else if (this.delAckAt === Infinity) {
-      this.delAckAt = now + this.profile.delayedAckMs;
+      this.delAckAt = now + this.prof.delayedAckMs;
     }
   }
 
@@ -1241,7 +1364,7 @@ export class Connection implements TimerOwner {
     // RFC 9293 §3.10.7.4: start the 2 MSL timer; nothing of ours is left to (re)send.
     this.rexmitAt = Infinity;
     this.persistAt = Infinity;
-    this.timeWaitAt = now + 2 * this.profile.mslMs;
+    this.timeWaitAt = now + 2 * this.prof.mslMs;
     this.host.rearm(this);
     // The connection is over for the user; the TCB lingers to absorb retransmissions.
     this.report({ kind: "finished" });
@@ -1259,7 +1382,7 @@ export class Connection implements TimerOwner {
       this.lowerPathMtu(meaning.mtu, now);
       return;
     }
-    const p = this.profile;
+    const p = this.prof;
     if (this.state !== "SYN-SENT" && this.state !== "SYN-RECEIVED") {
       // RFC 9293 §3.9.2.2 / RFC 1122 §4.2.3.9: soft errors MUST NOT abort a synchronised
       // connection; remember it for the user.
@@ -1304,7 +1427,7 @@ export class Connection implements TimerOwner {
     }
     this.pathMtu = newMtu;
     const mss = this.mssForMtu(newMtu);
-    if (this.state === "SYN-SENT" && (this.version === 6 || this.profile.pmtuLowersSynMssV4)) this.mssAdvertised = mss;
+    if (this.state === "SYN-SENT" && (this.version === 6 || this.prof.pmtuLowersSynMssV4)) this.mssAdvertised = mss;
     this.sndMss = Math.min(this.sndMss, mss);
     this.host.trace(this, now, "icmp", `path MTU -> ${newMtu}, MSS -> ${mss}`, "RFC 1191 / RFC 8201: lower the MSS");
   }
@@ -1313,7 +1436,9 @@ export class Connection implements TimerOwner {
   // Timers
 
   nextDeadline(): number {
-    return Math.min(this.rexmitAt, this.rstRetryAt, this.connectDeadline, this.delAckAt, this.timeWaitAt, this.persistAt);
+    const l = this.later;
+    if (l === undefined) return this.rexmitAt;
+    return Math.min(this.rexmitAt, l.rstRetryAt, l.connectDeadline, l.delAckAt, l.timeWaitAt, l.persistAt);
   }
 
   onTimer(now: number): void {
@@ -1349,7 +1474,7 @@ export class Connection implements TimerOwner {
   }
 
   private onRexmitTimer(now: number): void {
-    const p = this.profile;
+    const p = this.prof;
     if (this.state === "SYN-SENT" || this.state === "SYN-RECEIVED") {
       if (this.synCount >= synAttempts(p)) {
         this.giveUp(now, `no answer after ${this.synCount} SYN${this.synCount > 1 ? "s" : ""}`);
@@ -1393,7 +1518,7 @@ export class Connection implements TimerOwner {
     this.rto.backoff();
     // RFC 2018 §8: the receiver may renege on SACKed data. We keep the scoreboard for the
     // first timeout (as Linux does) and drop it when the timeout repeats.
-    if (this.rexmitCount > 1) this.scoreboard.clear();
+    if (this.rexmitCount > 1) this.scoreboardState?.clear();
     // Go back to SND.UNA (RFC 6298 §5.4 resends the earliest segment; the rest follows as
     // the loss window grows, skipping SACKed data).
     this.sndNxt = this.sndUna;
@@ -1414,7 +1539,7 @@ export class Connection implements TimerOwner {
   private probeZeroWindow(now: number): void {
     this.persistAt = Infinity;
     if (!isSynchronized(this.state) || this.state === "TIME-WAIT") return;
-    const unsentFromUna = this.sendQ.length;
+    const unsentFromUna = this.sendBuffered;
     const finPending = this.finQueued && !(this.finSent && seqGt(this.sndUna, this.finSeq));
     if (unsentFromUna === 0 && !finPending) return;
     if (this.sndWnd > 0) {
@@ -1425,7 +1550,7 @@ export class Connection implements TimerOwner {
       this.output(now);
       return;
     }
-    if (this.probesUnanswered >= this.profile.dataRetries) {
+    if (this.probesUnanswered >= this.prof.dataRetries) {
       this.giveUp(now, `${this.probesUnanswered} zero-window probes unanswered`);
       return;
     }
@@ -1452,7 +1577,7 @@ export class Connection implements TimerOwner {
   private report(outcome: Outcome): void {
     if (this.outcome) return;
     this.outcome = outcome;
-    this.events.closed?.(this, outcome);
+    this.ev?.closed?.(this, outcome);
   }
 
   /** Ends the connection: CLOSED, timers off, out of the table, outcome reported once. */
@@ -1465,6 +1590,16 @@ export class Connection implements TimerOwner {
     this.host.release(this);
     this.report(outcome);
   }
+}
+
+/** Connection deadlines other than the retransmission timer (see Connection.later). */
+class LaterDeadlines {
+  rstRetryAt = Infinity;
+  connectDeadline = Infinity;
+  delAckAt = Infinity;
+  timeWaitAt = Infinity;
+  persistAt = Infinity;
+  lastOowAckAt = -Infinity;
 }
 
 /** The option values of an arriving segment, summarised once by the stack. */

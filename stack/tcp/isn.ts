@@ -5,12 +5,36 @@ import { halfSipHashAt } from "./siphash.js";
 /** Scratch for the hashed tuple text (grown on demand; reused to keep connect() allocation-free). */
 let scratch = new Uint8Array(128);
 
-/** Writes the low byte of each UTF-16 unit of `s` to the scratch buffer; returns its length. */
-function tupleBytes(s: string): number {
+/**
+ * Writes the low byte of each UTF-16 unit of `s` to the scratch buffer at `at`, then a "|"
+ * if `bar`; returns the new length. The tuple text is written piece by piece, with no
+ * string built for it (issue 8); the bytes are those of the text as before.
+ */
+function putText(at: number, s: string, bar: boolean): number {
   const n = s.length;
-  if (n > scratch.length) scratch = new Uint8Array(n * 2);
-  for (let i = 0; i < n; i++) scratch[i] = s.charCodeAt(i) & 0xff;
-  return n;
+  if (at + n + 1 > scratch.length) grow(at + n + 1);
+  for (let i = 0; i < n; i++) scratch[at + i] = s.charCodeAt(i) & 0xff;
+  at += n;
+  if (bar) scratch[at++] = 0x7c; // "|"
+  return at;
+}
+
+/** Writes `v` the way `${v}` prints it (ports: integers 0..65535), then a "|" if `bar`. */
+function putNumber(at: number, v: number, bar: boolean): number {
+  if (!(Number.isInteger(v) && v >= 0 && v < 1e9)) return putText(at, `${v}`, bar);
+  let digits = 1;
+  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  if (at + digits + 1 > scratch.length) grow(at + digits + 1);
+  for (let i = digits - 1, t = v; i >= 0; i--, t = Math.floor(t / 10)) scratch[at + i] = 0x30 + (t % 10);
+  at += digits;
+  if (bar) scratch[at++] = 0x7c;
+  return at;
+}
+
+function grow(min: number): void {
+  const next = new Uint8Array(Math.max(min, scratch.length * 2));
+  next.set(scratch);
+  scratch = next;
 }
 
 /**
@@ -20,7 +44,8 @@ function tupleBytes(s: string): number {
  */
 export function rfc6528Isn(secret: Uint8Array, nowMs: number, localAddr: string, localPort: number, remoteAddr: string, remotePort: number): number {
   const m = Math.floor(nowMs * 250) >>> 0;
-  const n = tupleBytes(`${localAddr}|${localPort}|${remoteAddr}|${remotePort}`);
+  // The text "localip|localport|remoteip|remoteport".
+  const n = putNumber(putText(putNumber(putText(0, localAddr, true), localPort, true), remoteAddr, true), remotePort, false);
   const f = halfSipHashAt(secret, 0, scratch, n);
   return (m + f) >>> 0;
 }
@@ -32,6 +57,7 @@ export function rfc6528Isn(secret: Uint8Array, nowMs: number, localAddr: string,
  */
 export function rfc6056PortOffset(secret: Uint8Array, localAddr: string, remoteAddr: string, remotePort: number): number {
   // Use the second half of the secret so port and ISN hashes differ.
-  const n = tupleBytes(`${localAddr}|${remoteAddr}|${remotePort}`);
+  // The text "localip|remoteip|remoteport".
+  const n = putNumber(putText(putText(0, localAddr, true), remoteAddr, true), remotePort, false);
   return halfSipHashAt(secret, secret.length >= 16 ? 8 : 0, scratch, n);
 }

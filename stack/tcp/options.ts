@@ -73,8 +73,26 @@ function windowsLayout(v: HandshakeOptionValues): TcpOption[] {
   return out;
 }
 
+/**
+ * The last option list built without timestamps, and what it was built from. Without a
+ * TSval the options of a SYN depend only on the layout, MSS, window scale and SACK, which
+ * are the same for every connect of a stack: issue 8 builds them once instead of per SYN.
+ * The list is shared, so it must only be read (Stack.emit serialises it). It is not frozen:
+ * V8 iterates frozen arrays with for-of through the generic, allocating iterator protocol.
+ */
+let lastPlain: { layout: OptionLayout; mss: number; wscale: number | undefined; sackOK: boolean; options: TcpOption[] } | undefined;
+
 /** The options of a SYN or SYN-ACK in the given layout. */
 export function handshakeOptions(layout: OptionLayout, v: HandshakeOptionValues): TcpOption[] {
+  if (v.ts !== undefined) return buildHandshakeOptions(layout, v);
+  const c = lastPlain;
+  if (c !== undefined && c.layout === layout && c.mss === v.mss && c.wscale === v.wscale && c.sackOK === v.sackOK) return c.options;
+  const options = buildHandshakeOptions(layout, v);
+  lastPlain = { layout, mss: v.mss, wscale: v.wscale, sackOK: v.sackOK, options };
+  return options;
+}
+
+function buildHandshakeOptions(layout: OptionLayout, v: HandshakeOptionValues): TcpOption[] {
   switch (layout) {
     case "linux":
       return linuxLayout(v);
@@ -86,8 +104,13 @@ export function handshakeOptions(layout: OptionLayout, v: HandshakeOptionValues)
   }
 }
 
+/** Shared and never written (not frozen, see lastPlain). */
+const NO_OPTIONS: TcpOption[] = [];
+
 /** Options of a non-SYN segment: NOP,NOP,TS (all our layouts agree) and SACK blocks. */
 export function segmentOptions(ts: { val: number; ecr: number } | undefined, sack?: Array<[number, number]>): TcpOption[] {
+  // Most segments carry no option: one shared empty list (issue 8).
+  if (ts === undefined && (sack === undefined || sack.length === 0)) return NO_OPTIONS;
   const out: TcpOption[] = [];
   if (ts) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: ts.val, ecr: ts.ecr });
   if (sack && sack.length > 0) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "sack", blocks: sack });
