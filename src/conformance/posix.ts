@@ -12,12 +12,19 @@
 //   connection has finished or reached TIME-WAIT (a WskCloseSocket earlier would abort it
 //   with RST). SO_LINGER {1, 0}: abortive close (RST). In SYN-SENT, WskCloseSocket cancels
 //   the attempt and nothing is sent (contract §3).
-// - SO_ERROR: the errno of a non-blocking connect that failed, read once.
+// - SO_ERROR: the socket's pending error, read (and cleared) once: the errno of a
+//   non-blocking connect that failed, or why an established connection ended abnormally
+//   (RST: ECONNRESET, Linux EPIPE in CLOSE-WAIT; retransmission give-up: ETIMEDOUT). A read
+//   or write that reports the error clears it too, as the kernels do (sock_error()).
+// - shutdown(): SHUT_WR = graceful WskDisconnect (FIN after queued data) whose IRP runs on in
+//   the background; SHUT_RD is the socket layer's alone (WSK has no half-close of the
+//   receive side): later reads return 0 once nothing is buffered.
 // - errno values come from the facade's NTSTATUS -> errno table (`toErrno`), except where
 //   the OS a profile imitates reports an ICMP cause differently; `icmpErrno` below says how.
 import type { Connection } from "../../stack/tcp/connection.js";
 import type { Outcome } from "../../stack/tcp/outcome.js";
 import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js";
+import type { TcpState } from "../../stack/tcp/state.js";
 import type { Stack } from "../../stack/stack.js";
 import { IPPROTO_TCP as WSK_IPPROTO_TCP, SOL_SOCKET, TCP_MAXSEG, TCP_NODELAY, WSK_FLAG_ABORTIVE, WSK_FLAG_CONNECTION_SOCKET, WskGetOption, WskSetOption } from "../wsk/constants.js";
 import { IoAllocateIrp, IoCancelIrp, IoSetCompletionRoutine, type Irp } from "../wsk/irp.js";
@@ -62,6 +69,12 @@ export interface PosixEnv {
   connectPort: number;
   /** The OS the profile imitates (fcntl flag values, errno choices, TCP_MAXSEG). */
   os: "linux" | "freebsd";
+  /**
+   * getsockopt(TCP_MAXSEG) before the handshake: "user" = the user's TCP_MAXSEG if set, else
+   * 536 (current Linux, FreeBSD); "default" = always 536, the initial mss_cache (the Linux
+   * of nplab's 2013 copies, before user_mss was reported in CLOSE/LISTEN).
+   */
+  maxsegBeforeConnect: "user" | "default";
   profileName: ProfileName;
   /** Overrides from sysctls, applied to each new socket. */
   socketOverrides: () => ProfileOverrides;
@@ -82,6 +95,13 @@ export class PosixSocket {
   linger0 = false;
   closing = false;
   closed = false;
+  /** shutdown() directions done (POSIX SHUT_RD / SHUT_WR). */
+  shutRd = false;
+  shutWr = false;
+  /** The TCB state at the last look (errno choices depend on the state a RST hit). */
+  lastState: TcpState | undefined;
+  /** The end of the established connection was noted (its error, if any, went to soError). */
+  endNoted = false;
   constructor(readonly wsk: WSK_SOCKET) {}
 }
 
@@ -166,14 +186,25 @@ export class PosixSockets {
 
   private last: PosixSocket | undefined;
 
+  /** The sockets the script holds (open file descriptors). */
+  openSockets(): PosixSocket[] {
+    return [...this.fds.values()];
+  }
+
   /** The most recently created socket, even after close() (for tcp_info snapshots). */
   lastSocket(): PosixSocket | undefined {
     return this.last;
   }
 
-  /** Sockets whose close() is waiting for the connection to finish. */
-  pump(): void {
+  /**
+   * Runs after every event (inbound packet, timer, system call): notes how connections
+   * ended (SO_ERROR), applies SHUT_RD on FreeBSD, and closes sockets whose close() was
+   * waiting for the connection to finish.
+   */
+  pump(cause?: { rstDelivered?: boolean }): void {
     for (const [fd, s] of this.fds) {
+      this.noteEnd(s, cause?.rstDelivered === true);
+      if (s.shutRd && this.env.os === "freebsd") this.discardReceived(s);
       if (!s.closing) continue;
       const st = s.conn?.state;
       if (st === undefined || st === "CLOSED" || st === "TIME-WAIT") {
@@ -183,6 +214,56 @@ export class PosixSockets {
         this.fds.delete(fd);
       }
     }
+  }
+
+  /** True once the connect IRP succeeded (the connection reached ESTABLISHED). */
+  private wasConnected(s: PosixSocket): boolean {
+    return s.connectIrp?.status === STATUS_SUCCESS;
+  }
+
+  /**
+   * The socket layer's view of a connection ending: an abnormal end of an established
+   * connection leaves a pending error (so_error / sk_err). The provider says why
+   * (STATUS_CONNECTION_RESET, STATUS_IO_TIMEOUT, ...); a graceful end leaves none.
+   */
+  private noteEnd(s: PosixSocket, rstDelivered: boolean): void {
+    const c = s.conn;
+    if (!c || s.endNoted) return;
+    if (c.state !== "CLOSED") {
+      s.lastState = c.state;
+      return;
+    }
+    // A connect that failed reports through its IRP (and SO_ERROR for a non-blocking one).
+    if (!this.wasConnected(s)) return;
+    s.endNoted = true;
+    const status = this.env.provider.socketEndStatus(s.wsk);
+    if (status === undefined || status === STATUS_SUCCESS) {
+      // RFC 9293 §3.10.7.4 closes CLOSING and LAST-ACK on a RST without signalling the user,
+      // and the engine reports a normal end. The kernels still set the error: FreeBSD
+      // tcp_input ECONNRESET for ESTABLISHED through LAST-ACK, Linux tcp_reset() for every
+      // state but CLOSE-WAIT (EPIPE) and CLOSE. The RST is known here because the connection
+      // ended while the runner delivered one.
+      if (rstDelivered && (s.lastState === "CLOSING" || s.lastState === "LAST-ACK")) s.soError = "ECONNRESET";
+      return;
+    }
+    if (c.outcome?.kind === "reset") {
+      // RST in a synchronised state (RFC 9293 §3.10.7.4: "signal the user 'connection
+      // reset'"). FreeBSD tcp_input: ECONNRESET in ESTABLISHED through LAST-ACK. Linux
+      // tcp_reset(): EPIPE in CLOSE-WAIT, ECONNRESET otherwise.
+      s.soError = this.env.os === "linux" && s.lastState === "CLOSE-WAIT" ? "EPIPE" : "ECONNRESET";
+      return;
+    }
+    s.soError = this.errnoOf(status, c.outcome);
+  }
+
+  /** FreeBSD SHUT_RD: sorflush() drops what is buffered and tcp_input drops what comes later. */
+  private discardReceived(s: PosixSocket): void {
+    const c = s.conn;
+    if (!c || c.rcvBuffered === 0) return;
+    const n = c.rcvBuffered;
+    const t = this.newIrp();
+    s.wsk.Dispatch.WskReceive(s.wsk, { Mdl: new Uint8Array(n), Offset: 0, Length: n }, 0, t.irp);
+    if (t.status === undefined) IoCancelIrp(t.irp);
   }
 
   private control(s: PosixSocket, type: typeof WskSetOption | typeof WskGetOption, level: number, code: number, input: unknown): { status: NtStatus; value?: unknown } {
@@ -265,9 +346,10 @@ export class PosixSockets {
       return c.sndMss - (this.env.os === "linux" && c.tsEnabled ? 12 : 0);
     }
     const eff = this.control(s, WskGetOption, SOL_SOCKET, SYNACK_SO_PROFILE_OVERRIDES, undefined).value as { mssOverride?: number } | undefined;
-    // Before the handshake both kernels report the user's TCP_MAXSEG or the default 536
-    // (RFC 9293 §3.7.1 MUST-15).
-    if (eff?.mssOverride) return eff.mssOverride;
+    // Before the handshake the kernels report the user's TCP_MAXSEG or the default 536
+    // (RFC 9293 §3.7.1 MUST-15); Linux before "tcp: return user_mss for TCP_MAXSEG in
+    // CLOSE/LISTEN state" always reported mss_cache, 536 (nplab's 2013 copies).
+    if (eff?.mssOverride && this.env.maxsegBeforeConnect === "user") return eff.mssOverride;
     return 536;
   }
 
@@ -328,6 +410,23 @@ export class PosixSockets {
   }
 
   read(s: PosixSocket, len: number, blocking: boolean): CallOutcome {
+    if (s.endNoted) {
+      // The connection is over. Linux tcp_recvmsg: after the peer's FIN (SOCK_DONE) end of
+      // stream wins; otherwise the pending error is returned once (sock_error() clears it),
+      // then 0. FreeBSD soreceive: so_error once, then 0 (SBS_CANTRCVMORE).
+      const peerFinSeen = s.lastState === "CLOSE-WAIT" || s.lastState === "LAST-ACK" || s.lastState === "CLOSING" || s.lastState === "TIME-WAIT";
+      if (s.soError !== undefined && !(this.env.os === "linux" && peerFinSeen)) {
+        const e = s.soError;
+        s.soError = undefined;
+        return { kind: "done", result: { ret: -1, errno: e } };
+      }
+      return { kind: "done", result: { ret: 0 } };
+    }
+    if (s.shutRd && !(this.env.os === "linux" && (s.conn?.rcvBuffered ?? 0) > 0)) {
+      // After SHUT_RD reads see end of stream at once, never EAGAIN or a block (Linux still
+      // hands out data that is queued: tcp_recvmsg looks at the queue before RCV_SHUTDOWN).
+      return { kind: "done", result: { ret: 0 } };
+    }
     const buf = { Mdl: new Uint8Array(Math.max(0, len)), Offset: 0, Length: Math.max(0, len) };
     const call: PendingCall = {};
     const t = this.newIrp(() => {
@@ -358,6 +457,17 @@ export class PosixSockets {
   }
 
   write(s: PosixSocket, len: number): CallOutcome {
+    if (s.endNoted) {
+      // Linux tcp_sendmsg -> sk_stream_error(): the pending error once, then EPIPE.
+      // FreeBSD sosend: SBS_CANTSENDMORE is tested before so_error: EPIPE (so_error stays).
+      if (this.env.os === "linux" && s.soError !== undefined) {
+        const e = s.soError;
+        s.soError = undefined;
+        return { kind: "done", result: { ret: -1, errno: e } };
+      }
+      return { kind: "done", result: { ret: -1, errno: "EPIPE" } };
+    }
+    if (s.shutWr) return { kind: "done", result: { ret: -1, errno: "EPIPE" } };
     const data = new Uint8Array(Math.max(0, len));
     const t = this.newIrp();
     const st = s.wsk.Dispatch.WskSend(s.wsk, { Mdl: data, Offset: 0, Length: data.length }, 0, t.irp) >>> 0;
@@ -367,13 +477,39 @@ export class PosixSockets {
     return { kind: "done", result: this.ioResult(s, st, t.information, "write") };
   }
 
+  /**
+   * shutdown(fd, how). Not connected (never, or no longer: CLOSED, TIME-WAIT): ENOTCONN on
+   * both kernels (FreeBSD soshutdown, Linux inet_shutdown in TCP_CLOSE). During the handshake
+   * the kernels abort or close the attempt; that is not modelled (the script is a skip).
+   */
+  shutdown(s: PosixSocket, how: "SHUT_RD" | "SHUT_WR" | "SHUT_RDWR"): CallOutcome {
+    const c = s.conn;
+    const st = c?.state;
+    if (st === "SYN-SENT" || st === "SYN-RECEIVED") return { kind: "unsupported", reason: "shutdown() during the handshake not supported" };
+    if (!c || st === undefined || st === "CLOSED" || st === "TIME-WAIT" || !this.wasConnected(s)) return { kind: "done", result: { ret: -1, errno: "ENOTCONN" } };
+    if (how === "SHUT_RD" || how === "SHUT_RDWR") {
+      s.shutRd = true;
+      if (this.env.os === "freebsd") this.discardReceived(s);
+    }
+    if ((how === "SHUT_WR" || how === "SHUT_RDWR") && !s.shutWr) {
+      s.shutWr = true;
+      if (st === "ESTABLISHED" || st === "CLOSE-WAIT") {
+        // Graceful WskDisconnect: FIN after the queued data (RFC 9293 §3.10.4 CLOSE). The
+        // call returns at once; the IRP completes in the background when the FIN is acked.
+        const t = this.newIrp();
+        s.wsk.Dispatch.WskDisconnect(s.wsk, null, 0, t.irp);
+      }
+    }
+    return { kind: "done", result: { ret: 0 } };
+  }
+
   close(fd: number, s: PosixSocket): CallOutcome {
     const c = s.conn;
     const synchronized = c !== undefined && c.state !== "SYN-SENT" && c.state !== "SYN-RECEIVED" && c.state !== "CLOSED" && c.state !== "TIME-WAIT";
     if (synchronized && s.linger0) {
       const t = this.newIrp();
       s.wsk.Dispatch.WskDisconnect(s.wsk, null, WSK_FLAG_ABORTIVE, t.irp);
-    } else if (synchronized && c.state !== "FIN-WAIT-1" && c.state !== "FIN-WAIT-2" && c.state !== "CLOSING" && c.state !== "LAST-ACK") {
+    } else if (synchronized && !s.shutWr && c.state !== "FIN-WAIT-1" && c.state !== "FIN-WAIT-2" && c.state !== "CLOSING" && c.state !== "LAST-ACK") {
       const t = this.newIrp();
       s.wsk.Dispatch.WskDisconnect(s.wsk, null, 0, t.irp);
     }

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { listPkt, runPaths, type ConformanceReport, type ScriptReport } from "./runner.js";
+import { classifyFailure, type KnownFailure } from "./known-failures.js";
 
 /** The 31 scripts of PICKS.md, in order, relative to the conformance folder. */
 export function picks(conformanceDir: string): string[] {
@@ -120,6 +121,83 @@ export function conformanceMarkdown(rep: ConformanceReport, opts: { picks?: stri
     lines.push("`%{ }%` blocks the runner cannot evaluate are listed here and never counted as checked.");
     lines.push("");
     for (const s of unchecked) lines.push(`- ${s.path} (v${s.ip}): ${s.unchecked!.join("; ")}`);
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+/** Every script of the conformance folder, both IP versions where allowed; paths relative. */
+export function runCorpus(conformanceDir: string, onScript?: (r: ScriptReport) => void): ConformanceReport {
+  const rep = runPaths([conformanceDir], { ip: "both" }, onScript);
+  for (const s of rep.scripts) s.path = relative(conformanceDir, s.path);
+  return rep;
+}
+
+/**
+ * The "Whole corpus" section of docs/conformance.md: counts per folder, every failure with
+ * its classification (src/conformance/known-failures.ts), the skip reasons, and the checks
+ * that were not evaluated.
+ */
+export function corpusMarkdown(rep: ConformanceReport): string {
+  const rows = new Map<string, { pass: number; fail: number; skip: number }>();
+  for (const s of rep.scripts) {
+    const key = dirname(s.path);
+    const row = rows.get(key) ?? { pass: 0, fail: 0, skip: 0 };
+    row[s.result]++;
+    rows.set(key, row);
+  }
+  const lines: string[] = [];
+  lines.push("## Whole corpus");
+  lines.push("");
+  lines.push("Every `*.pkt` under `../shared/conformance/`, run the same way (`synack conformance ../shared/conformance`).");
+  lines.push("Skips are never counted as passes; checks the runner cannot evaluate are listed at the end.");
+  lines.push("");
+  lines.push(`Total: **${rep.passed} pass**, **${rep.failed} fail**, **${rep.skipped} skip** (${rep.scripts.length} runs).`);
+  lines.push("");
+  lines.push("| folder | pass | fail | skip |");
+  lines.push("|---|---:|---:|---:|");
+  for (const k of [...rows.keys()].sort()) {
+    const r = rows.get(k)!;
+    lines.push(`| ${k} | ${r.pass} | ${r.fail} | ${r.skip} |`);
+  }
+  lines.push("");
+  const fails = rep.scripts.filter((s) => s.result === "fail");
+  if (fails.length > 0) {
+    lines.push("### Failures, by cause");
+    lines.push("");
+    const groups = new Map<KnownFailure | undefined, ScriptReport[]>();
+    for (const s of fails) {
+      const k = classifyFailure(s);
+      groups.set(k, [...(groups.get(k) ?? []), s]);
+    }
+    const esc = (t: string) => t.replace(/\|/g, "\\|");
+    for (const [k, list] of [...groups.entries()].sort((a, b) => b[1].length - a[1].length)) {
+      lines.push(`#### ${k ? k.kind : "unexplained"} (${list.length} run${list.length === 1 ? "" : "s"})`);
+      lines.push("");
+      if (k) lines.push(k.why, "");
+      lines.push("| script | ip | line | reason |");
+      lines.push("|---|---|---:|---|");
+      for (const s of list) lines.push(`| ${s.path} | v${s.ip} | ${s.line ?? ""} | ${esc(s.reason ?? "")} |`);
+      lines.push("");
+    }
+  }
+  const skips = new Map<string, number>();
+  for (const s of rep.scripts) if (s.result === "skip") skips.set(s.reason ?? "", (skips.get(s.reason ?? "") ?? 0) + 1);
+  if (skips.size > 0) {
+    lines.push("### Skip reasons");
+    lines.push("");
+    lines.push("| reason | runs |");
+    lines.push("|---|---:|");
+    for (const [reason, n] of [...skips.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) lines.push(`| ${reason.replace(/\|/g, "\\|")} | ${n} |`);
+    lines.push("");
+  }
+  const unchecked = rep.scripts.filter((s) => s.unchecked && s.unchecked.length > 0);
+  if (unchecked.length > 0) {
+    lines.push("### Checks not evaluated");
+    lines.push("");
+    lines.push("`%{ }%` blocks the runner cannot evaluate are listed here and never counted as checked.");
+    lines.push("");
+    for (const s of unchecked) lines.push(`- ${s.path} (v${s.ip}, ${s.result}): ${s.unchecked!.join("; ")}`);
     lines.push("");
   }
   return lines.join("\n");

@@ -176,3 +176,38 @@ function interpret(words: string[], text: string): ShellAction[] {
   }
   return [{ kind: "unknown", command: text }];
 }
+
+/**
+ * The FreeBSD suite's state check `sockstat -4|-6 -P tcp -s | grep packetdril | grep -c
+ * STATE | grep N`: passes when the count of the packetdrill process's TCP sockets in STATE
+ * (sockstat's tcpstates[] names: TIME_WAIT, FIN_WAIT_2, ...) matches N. The runner
+ * evaluates it against the sockets the script holds; this only recognises it.
+ */
+export interface SockstatCheck {
+  family: 4 | 6;
+  /** The engine's name of the state ("TIME-WAIT"). */
+  state: string;
+  /** What the last grep looks for in the count (digits: a substring match). */
+  pattern: string;
+}
+
+const SOCKSTAT_STATES: Record<string, string> = {
+  CLOSED: "CLOSED",
+  SYN_SENT: "SYN-SENT",
+  SYN_RCVD: "SYN-RECEIVED",
+  ESTABLISHED: "ESTABLISHED",
+  CLOSE_WAIT: "CLOSE-WAIT",
+  FIN_WAIT_1: "FIN-WAIT-1",
+  CLOSING: "CLOSING",
+  LAST_ACK: "LAST-ACK",
+  FIN_WAIT_2: "FIN-WAIT-2",
+  TIME_WAIT: "TIME-WAIT",
+};
+
+export function parseSockstatCheck(command: string): SockstatCheck | undefined {
+  const m = /^\s*sockstat\s+-([46])\s+-P\s+tcp\s+-s\s*\|\s*grep\s+packetdril\s*\|\s*grep\s+-c\s+([A-Z_0-9]+)\s*\|\s*grep\s+([0-9]+)\s*$/.exec(command);
+  if (!m) return undefined;
+  const state = SOCKSTAT_STATES[m[2]!];
+  if (!state) return undefined;
+  return { family: m[1] === "4" ? 4 : 6, state, pattern: m[3]! };
+}

@@ -740,6 +740,17 @@ export class WskProvider {
     return this.done(status);
   }
 
+  /**
+   * synack extension (not a WSK routine): why the socket's last connection ended, when it
+   * ended abnormally (STATUS_CONNECTION_RESET, STATUS_IO_TIMEOUT, ...); undefined while it is
+   * open, after a graceful end, or for an unknown socket. A WSK client learns the same from
+   * the next IRP that fails; the POSIX layer of the packetdrill runner needs it without
+   * issuing one (SO_ERROR, src/conformance/posix.ts).
+   */
+  socketEndStatus(Socket: WSK_SOCKET): NtStatus | undefined {
+    return this.impl(Socket)?.endStatus;
+  }
+
   /** WskRelease: data indicated by WskReceiveEvent is copied here, so there is nothing to free. */
   WskRelease(Socket: WSK_SOCKET, _DataIndication: WSK_DATA_INDICATION | null): NtStatus {
     return this.impl(Socket) ? STATUS_SUCCESS : STATUS_FILE_FORCED_CLOSED;
