@@ -618,7 +618,14 @@ export class Stack implements ConnectionHost {
     }
     // The summary has exactly the fields of a SegmentOptionView: no copy (issue 8).
     const opt: SegmentOptionView = summarizeOptions(seg.options);
-    conn.onSegment(seg, now, opt);
+    if (conn.onSegment(seg, now, opt)) {
+      // A SYN ended a TIME-WAIT connection (profile.timeWaitCheck "freebsd"): the old TCB is
+      // gone, so the SYN is for no connection now (a listener or the CLOSED rules).
+      const l = this.listeners.size > 0 ? this.findListener(pkt.ip.dst, seg.dstPort) : undefined;
+      if (l) this.inputListen(l, pkt, seg, now);
+      else this.answerClosed(pkt, seg, now);
+      return;
+    }
     if (conn.pendingWindowUpdate) this.windowUpdates.add(conn);
     if (conn.state !== "CLOSED") this.rearm(conn);
   }

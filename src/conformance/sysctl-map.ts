@@ -187,7 +187,12 @@ export function applySysctl(st: SysctlState, name: string, value: string): Sysct
       (st.live ??= {}).rfc5961Rst = !bool;
       return { ok: true, changed: true };
     case "net.inet.tcp.insecure_syn":
-      return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "pre-RFC 5961 SYN processing is not modelled");
+      // 0 = RFC 5961 §4 (challenge ACK for any SYN in a synchronised state); 1 = a SYN in the
+      // window resets the connection. Read by tcp_input() per segment: live connections too.
+      if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
+      o.rfc5961Syn = !bool;
+      (st.live ??= {}).rfc5961Syn = !bool;
+      return { ok: true, changed: true };
     case "net.inet.tcp.drop_synfin":
       // tcp_input() drops any segment with SYN and FIN (every state since r316743): live too.
       if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
@@ -241,6 +246,12 @@ export function applySysctl(st: SysctlState, name: string, value: string): Sysct
       o.windowScale = linuxWscale(Math.max(st.rmemMax ?? 0, st.coreRmemMax ?? 0));
       return { ok: true, changed: true };
     }
+    case "net.ipv4.tcp_rfc1337":
+      // 1 = ignore RSTs in TIME-WAIT (RFC 1337 §3); read per segment: live connections too.
+      if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
+      o.rfc1337 = bool;
+      (st.live ??= {}).rfc1337 = bool;
+      return { ok: true, changed: true };
     case "net.ipv4.tcp_mtu_probing":
     case "net.ipv4.tcp_base_mss":
       return n === 0 || name === "net.ipv4.tcp_base_mss" ? { ok: true, changed: false } : unsupported(name, value, "PLPMTUD is not implemented");

@@ -286,7 +286,7 @@ export class Connection implements TimerOwner {
   // none of it). A fresh object is what the constructor used to create eagerly, so
   // creating it later changes nothing the connection does.
   get rto(): RtoEstimator {
-    return (this.rtoState ??= new RtoEstimator(this.prof.initialRtoMs, this.prof.rtoMinMs, this.prof.rtoMaxMs));
+    return (this.rtoState ??= new RtoEstimator(this.prof.initialRtoMs, this.prof.rtoMinMs, this.prof.rtoMaxMs, this.prof.rtoMinBoundsVariance));
   }
   get cc(): NewReno {
     return (this.ccState ??= new NewReno(this.iss));
@@ -590,6 +590,8 @@ export class Connection implements TimerOwner {
   /** Every segment after the handshake leaves here, so what it told the peer is recorded once. */
   private emitSeg(seg: OutSegment, now: number, why: string, rule?: string): void {
     if (seg.flags & TCP_ACK) {
+      // Linux tcp_dec_quickack_mode(): an ACK that acknowledges new data uses up a quick ACK.
+      if (this.ackPending > 0 && this.later !== undefined && this.later.quickAcks > 0) this.later.quickAcks--;
       // Any ACK (pure or piggybacked) satisfies a pending delayed ACK and window update.
       this.lastAckSent = seg.ack;
       this.delAckAt = Infinity;
@@ -605,7 +607,13 @@ export class Connection implements TimerOwner {
    * hold data up to SND.MAX, and an ACK below its RCV.NXT would be unacceptable to it (BSD
    * tcp_output does the same).
    */
-  sendAck(now: number, why: string, rule?: string): void {
+  sendAck(now: number, why: string, rule?: string, bare = false): void {
+    if (!bare && this.prof.repeatFinUntilAcked && (this.state === "FIN-WAIT-1" || this.state === "CLOSING" || this.state === "LAST-ACK")) {
+      // FreeBSD tcp_output(): while our FIN is unacknowledged every segment carries it again,
+      // at its own sequence number (profile.repeatFinUntilAcked).
+      this.emitSeg({ seq: this.finSeq, ack: this.rcvNxt, flags: TCP_FIN | TCP_ACK, window: this.windowField(), options: this.ackOptions(now) }, now, `${why} (FIN repeated)`, rule);
+      return;
+    }
     this.emitSeg({ seq: this.sndMax, ack: this.rcvNxt, flags: TCP_ACK, window: this.windowField(), options: this.ackOptions(now) }, now, why, rule);
   }
 
@@ -616,7 +624,9 @@ export class Connection implements TimerOwner {
       return;
     }
     this.challengeAcksSent++;
-    this.sendAck(now, why, rule);
+    // A challenge ACK is a bare ACK even where the profile repeats the FIN: FreeBSD sends it
+    // with tcp_respond(), not tcp_output().
+    this.sendAck(now, why, rule, true);
   }
 
   /** Effective payload per segment (SMSS): MSS less the option bytes every segment carries. */
@@ -718,6 +728,10 @@ export class Connection implements TimerOwner {
       this.rttStart = now;
       this.rttSeq = end;
     }
+    // Linux tcp_event_data_sent(): data sent within the delayed-ACK time of data received is
+    // a reply: the connection is interactive (pingpong), quick ACKs stop (profile.quickAcks).
+    const l = this.later;
+    if (len > 0 && l !== undefined && this.prof.quickAcks > 0 && now - l.lastDataRecvAt < this.prof.delayedAckMs) l.pingpong = true;
     this.emitSeg({ seq, ack: this.rcvNxt, flags, window: this.windowField(), options: this.dataOptions(now), payload }, now, why, rule);
     if (this.rexmitAt === Infinity) {
       this.rexmitAt = now + this.rto.rtoMs; // RFC 6298 §5.1
@@ -769,24 +783,71 @@ export class Connection implements TimerOwner {
   // ---------------------------------------------------------------------------------
   // Segment arrival (RFC 9293 §3.10.7)
 
-  /** A segment for this connection, already matched by 4-tuple and checksum-verified. */
-  onSegment(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
+  /**
+   * A segment for this connection, already matched by 4-tuple and checksum-verified.
+   * Returns true when the segment ended this TIME-WAIT connection to open a new one (a SYN,
+   * profile.timeWaitCheck "freebsd"): the stack looks it up again (listener or CLOSED).
+   */
+  onSegment(seg: TcpSegment, now: number, opt: SegmentOptionView): boolean {
     if (this.prof.dropSynFin && (seg.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
       // FreeBSD net.inet.tcp.drop_synfin: tcp_input() drops SYN+FIN in every state, before
       // the state machine sees it (r316743; rcv-syn-fin-*-dropping-enabled).
       this.host.trace(this, now, "drop", "SYN+FIN: drop (drop_synfin)", "freebsd net.inet.tcp.drop_synfin");
-      return;
+      return false;
     }
     switch (this.state) {
       case "SYN-SENT":
         this.onSegmentSynSent(seg, now, opt);
-        break;
+        return false;
       case "CLOSED":
-        break;
+        return false;
+      case "TIME-WAIT":
+        if (this.prof.timeWaitCheck === "freebsd") {
+          const r = this.onSegmentTimeWaitBsd(seg, now);
+          if (r !== "process") return r === "reuse";
+        }
+        this.onSegmentOther(seg, now, opt);
+        return false;
       default:
         this.onSegmentOther(seg, now, opt);
-        break;
+        return false;
     }
+  }
+
+  /**
+   * TIME-WAIT as FreeBSD's tcp_twcheck() handles it (profile.timeWaitCheck "freebsd"): none of
+   * RFC 9293 §3.10.7.4's window or PAWS checks. "process" hands a RST to the ordinary steps
+   * when the profile does not follow RFC 1337; "reuse" means the TCB is gone and the SYN must
+   * be looked up again.
+   */
+  private onSegmentTimeWaitBsd(seg: TcpSegment, now: number): "done" | "reuse" | "process" {
+    const f = seg.flags;
+    if (f & TCP_RST) {
+      if (!this.prof.rfc1337) return "process";
+      this.host.trace(this, now, "drop", "RST in TIME-WAIT: drop", "RFC 1337 §3 (TW2) / FreeBSD tcp_twcheck()");
+      return "done";
+    }
+    if ((f & (TCP_SYN | TCP_ACK)) === TCP_SYN && seqGt(seg.seq, this.rcvNxt)) {
+      // A new connection request above the old sequence space: the old incarnation makes
+      // way (RFC 1122 §4.2.2.13 / RFC 9293 §3.10.7.4 note; tcp_twcheck() "start over").
+      this.finish({ kind: "finished" }, now, "SYN above RCV.NXT in TIME-WAIT -> delete TCB, look the SYN up again (RFC 1122 §4.2.2.13)");
+      return "reuse";
+    }
+    if (!(f & TCP_ACK)) {
+      this.host.trace(this, now, "drop", "no ACK bit in TIME-WAIT: drop", "FreeBSD tcp_twcheck()");
+      return "done";
+    }
+    if (f & TCP_FIN && seqAdd(seg.seq, seg.payload.length + (f & TCP_SYN ? 1 : 0) + 1) === this.rcvNxt) {
+      // The peer's FIN again: our ACK of it was lost. Restart the 2 MSL timer (RFC 9293 §3.10.7.4).
+      this.timeWaitAt = now + 2 * this.prof.mslMs;
+      this.host.rearm(this);
+    }
+    if (f !== TCP_ACK || seg.payload.length > 0 || seg.seq !== this.rcvNxt || seg.ack !== this.sndNxt) {
+      this.sendAck(now, "segment in TIME-WAIT (not an exact duplicate ACK) -> ACK", "FreeBSD tcp_twcheck() / RFC 9293 §3.10.7.4");
+    } else {
+      this.host.trace(this, now, "drop", "duplicate ACK in TIME-WAIT: drop", "FreeBSD tcp_twcheck()");
+    }
+    return "done";
   }
 
   /** RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT. */
@@ -995,6 +1056,20 @@ export class Connection implements TimerOwner {
     const segLen = seg.payload.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
     const rcvWnd = this.acceptanceWindow();
 
+    if ((seg.flags & TCP_SYN) && !(seg.flags & TCP_RST) && this.state !== "SYN-RECEIVED") {
+      // Fourth step, taken first: RFC 5961 §4.2 answers a SYN in a synchronised state
+      // "irrespective of the sequence number" with a challenge ACK (FreeBSD and Linux check
+      // the SYN before the window too). Before RFC 5961 (profile.rfc5961Syn false, FreeBSD
+      // insecure_syn=1) a SYN inside the window is an error that resets the connection
+      // (RFC 793 §3.9 fourth step); FreeBSD tests RCV.NXT =< SEG.SEQ < RCV.NXT + RCV.WND.
+      if (!this.prof.rfc5961Syn && seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, rcvWnd))) {
+        this.host.emit(this, { seq: this.sndMax, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0, options: [] }, now, "SYN in window -> RST,ACK, connection reset", "RFC 793 §3.9 fourth step (freebsd insecure_syn=1)");
+        this.finish({ kind: "reset" }, now, "RFC 793 §3.9: SYN in window -> connection reset");
+        return;
+      }
+      this.challengeAck(now, "SYN in synchronised state -> challenge ACK", "RFC 5961 §4.2 / RFC 9293 §3.10.7.4");
+      return;
+    }
     // RFC 7323 §5.3 PAWS: drop a segment whose TSval is older than TS.Recent.
     if (this.tsEnabled && opt.ts && !(seg.flags & TCP_RST) && seqLt(opt.ts.val, this.tsRecent) && isSynchronized(this.state)) {
       this.sendAck(now, "PAWS: old timestamp -> ACK and drop", "RFC 7323 §5.3 R1");
@@ -1016,6 +1091,11 @@ export class Connection implements TimerOwner {
       this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.prof.synWindow, options: this.synOptions(now, this.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
       return;
     }
+    if ((seg.flags & TCP_RST) && this.state === "TIME-WAIT" && this.prof.rfc1337) {
+      // RFC 1337 §3 (TW2): a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
+      this.host.trace(this, now, "drop", "RST in TIME-WAIT: drop", "RFC 1337 §3 (profile.rfc1337)");
+      return;
+    }
     if (!acceptable) {
       // If an incoming segment is not acceptable, an acknowledgment should be sent in reply
       // (unless the RST bit is set, if so drop the segment and return).
@@ -1033,6 +1113,16 @@ export class Connection implements TimerOwner {
       }
       if (this.state === "SYN-RECEIVED" && (seg.flags & TCP_SYN) && (seg.flags & TCP_ACK) && seqGt(seg.ack, this.iss) && seqLe(seg.ack, this.sndNxt)) {
         // Simultaneous open: the peer's SYN-ACK re-sends its SYN (already counted); fall through to the ACK check below.
+      } else if (this.prof.oldSegmentAckProcessed && this.state !== "SYN-RECEIVED" && (seg.flags & TCP_ACK) && seqLt(seg.seq, this.rcvNxt)) {
+        // A duplicate left of the window: drop its text and FIN, but process its ACK, then
+        // answer (BSD "keep on processing for RST or ACK", profile.oldSegmentAckProcessed).
+        // An ACK that completes CLOSING or LAST-ACK ends here without an answer, as in BSD.
+        if (this.tsEnabled && opt.ts && seqGe(opt.ts.val, this.tsRecent) && seqLe(seg.seq, this.lastAckSent)) this.tsRecent = opt.ts.val;
+        if (!this.processAck(seg, now, opt) || (this.state as TcpState) === "CLOSED") return;
+        this.sendAck(now, "duplicate segment: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4 / BSD tcp_input() (Stevens vol. 2 p. 960)");
+        this.output(now);
+        this.host.rearm(this);
+        return;
       } else {
         const gap = this.prof.oowAckIntervalMs;
         if (gap > 0 && now - this.lastOowAckAt < gap) {
@@ -1072,11 +1162,7 @@ export class Connection implements TimerOwner {
       return;
     }
 
-    // Fourth, check the SYN bit: a SYN in a synchronised state -> challenge ACK (RFC 5961 §4).
-    if ((seg.flags & TCP_SYN) && this.state !== "SYN-RECEIVED") {
-      this.challengeAck(now, "SYN in synchronised state -> challenge ACK", "RFC 5961 §4.2 / RFC 9293 §3.10.7.4");
-      return;
-    }
+    // Fourth, check the SYN bit: done before the sequence-number check above (RFC 5961 §4.2).
 
     // Fifth, check the ACK field: if the ACK bit is off, drop the segment.
     if (!(seg.flags & TCP_ACK)) {
@@ -1321,9 +1407,18 @@ export class Connection implements TimerOwner {
       this.peerFinReceived = true;
       this.reasmState?.clear();
       this.oooFinSeq = undefined;
+      let delayFinAck = false;
+      if (newData && this.prof.quickAcks > 0 && !fromSynSent) this.quickAckOnData(data.length, now);
       switch (this.state) {
         case "ESTABLISHED":
           this.setState("CLOSE-WAIT", now, "RFC 9293 §3.10.7.4 eighth: FIN in ESTABLISHED -> CLOSE-WAIT");
+          if (this.prof.quickAcks > 0 && this.prof.delayedAckMs > 0 && !fromSynSent) {
+            // Linux tcp_fin(): CLOSE-WAIT enters interactive (pingpong) mode and only
+            // schedules the ACK, so it goes with the delayed-ACK timer or a reply, unless
+            // enough is unacknowledged to ACK at once (every second segment).
+            (this.later ??= new LaterDeadlines()).pingpong = true;
+            delayFinAck = !filledHole && this.ackPending + (newData ? 1 : 0) < 2;
+          }
           break;
         case "FIN-WAIT-1":
           // (Our FIN acknowledged by this very segment moved us to FIN-WAIT-2 in the fifth step.)
@@ -1333,7 +1428,14 @@ export class Connection implements TimerOwner {
           this.enterTimeWait(now, "RFC 9293 §3.10.7.4 eighth: FIN in FIN-WAIT-2 -> TIME-WAIT");
           break;
       }
-      this.sendAck(now, "ACK the FIN", "RFC 9293 §3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
+      if (delayFinAck) {
+        this.ackPending++;
+        if (this.delAckAt === Infinity) this.delAckAt = now + this.prof.delayedAckMs;
+        this.host.rearm(this);
+        this.host.trace(this, now, "in", "FIN in ESTABLISHED: ACK delayed (pingpong mode)", "linux tcp_fin() / RFC 1122 §4.2.3.2");
+      } else {
+        this.sendAck(now, "ACK the FIN", "RFC 9293 §3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
+      }
       if (!fromSynSent) {
         if (newData) this.ev?.data?.(this);
         if ((this.state as TcpState) !== "CLOSED") this.ev?.peerFin?.(this);
@@ -1346,17 +1448,40 @@ export class Connection implements TimerOwner {
     }
     if (!newData) return;
     this.ackPending++;
+    const quick = this.prof.quickAcks > 0 && this.quickAckOnData(data.length, now);
     // Tell the user first: a read in the callback widens the window this ACK advertises,
     // and a send in it carries the ACK (piggybacking).
     this.ev?.data?.(this);
     if ((this.state as TcpState) === "CLOSED" || this.ackPending === 0) return;
     // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment and
     // within the delayed-ACK timeout; at once when the segment filled (part of) a hole.
-    if (filledHole || this.ackPending >= 2 || this.prof.delayedAckMs <= 0) {
-      this.sendAck(now, filledHole ? "segment filled a hole -> immediate ACK" : "ACK every second segment", "RFC 5681 §4.2");
+    if (filledHole || this.ackPending >= 2 || this.prof.delayedAckMs <= 0 || quick) {
+      this.sendAck(now, filledHole ? "segment filled a hole -> immediate ACK" : quick ? "quick-ACK mode -> immediate ACK" : "ACK every second segment", quick ? "linux tcp_in_quickack_mode() (RFC 1122 §4.2.3.2 allows it)" : "RFC 5681 §4.2");
     } else if (this.delAckAt === Infinity) {
       this.delAckAt = now + this.prof.delayedAckMs;
     }
+  }
+
+  /**
+   * Linux quick-ACK mode (profile.quickAcks; tcp_event_data_recv(), tcp_incr_quickack(),
+   * tcp_in_quickack_mode()). Called for each segment of new in-order data; says whether
+   * to ACK it at once. The first data, and data after a silence longer than the RTO, earn
+   * up to profile.quickAcks quick ACKs (RCV.WND / (2 * receive MSS), at least 2); emitSeg()
+   * spends them; interactive (pingpong) connections get none.
+   */
+  private quickAckOnData(len: number, now: number): boolean {
+    const l = (this.later ??= new LaterDeadlines());
+    const first = l.rcvMss === 0;
+    // tcp_measure_rcv_mss(): the largest segment seen, from an initial 536-byte guess.
+    const guess = Math.min(536, this.mssAdvertised);
+    l.rcvMss = Math.max(l.rcvMss, guess, Math.min(len, this.mssAdvertised));
+    if (first || now - l.lastDataRecvAt > this.rto.rtoMs) {
+      const byWindow = Math.floor((this.windowField() << this.rcvWscale) / (2 * l.rcvMss));
+      const n = Math.min(byWindow === 0 ? 2 : byWindow, this.prof.quickAcks);
+      if (n > l.quickAcks) l.quickAcks = n;
+    }
+    l.lastDataRecvAt = now;
+    return l.quickAcks > 0 && !l.pingpong;
   }
 
   private enterTimeWait(now: number, rule: string): void {
@@ -1465,6 +1590,9 @@ export class Connection implements TimerOwner {
     }
     if (now >= this.delAckAt) {
       this.delAckAt = Infinity;
+      // Linux tcp_delack_timer_handler(): a delayed ACK that had to wait for the timer means
+      // the exchange is not interactive after all: leave pingpong mode.
+      if (this.later !== undefined) this.later.pingpong = false;
       this.sendAck(now, "delayed ACK timer", "RFC 9293 §3.8.6.3");
     }
     if (now >= this.persistAt) {
@@ -1556,7 +1684,12 @@ export class Connection implements TimerOwner {
     }
     this.probesUnanswered++;
     this.zeroWindowProbes++;
-    if (unsentFromUna > 0) this.transmit(this.sndUna, 1, false, now, "zero-window probe (1 byte)", "RFC 9293 §3.8.6.1");
+    if (this.prof.zeroWindowProbe === "ackBelowUna") {
+      // Linux tcp_xmit_probe_skb(): an old sequence number makes the segment unacceptable to
+      // the receiver, which must answer with an ACK carrying its window (RFC 9293 §3.10.7.4);
+      // nothing is sent into the closed window.
+      this.emitSeg({ seq: seqAdd(this.sndUna, -1), ack: this.rcvNxt, flags: TCP_ACK, window: this.windowField(), options: this.ackOptions(now) }, now, "zero-window probe (empty, SND.UNA-1)", "RFC 9293 §3.8.6.1 / linux tcp_xmit_probe_skb()");
+    } else if (unsentFromUna > 0) this.transmit(this.sndUna, 1, false, now, "zero-window probe (1 byte)", "RFC 9293 §3.8.6.1");
     else this.transmit(this.sndUna, 0, true, now, "zero-window probe (FIN)", "RFC 9293 §3.8.6.1");
     // The probe is timed by the persist timer, not the retransmission timer.
     this.rexmitAt = Infinity;
@@ -1600,6 +1733,16 @@ class LaterDeadlines {
   timeWaitAt = Infinity;
   persistAt = Infinity;
   lastOowAckAt = -Infinity;
+  // Linux quick-ACK mode (profile.quickAcks); kept here, not in the TCB, since a connection
+  // that never receives data needs none of it.
+  /** Quick ACKs left (icsk_ack.quick). */
+  quickAcks = 0;
+  /** Interactive mode (inet_csk_in_pingpong_mode): no quick ACKs. */
+  pingpong = false;
+  /** Receive MSS estimate (icsk_ack.rcv_mss); 0 = no data received yet. */
+  rcvMss = 0;
+  /** When data last arrived (icsk_ack.lrcvtime). */
+  lastDataRecvAt = -Infinity;
 }
 
 /** The option values of an arriving segment, summarised once by the stack. */

@@ -134,6 +134,71 @@ export interface Profile {
    * blind flood cannot turn the stack into an ACK reflector. 0 = no limit.
    */
   oowAckIntervalMs: number;
+  /**
+   * RFC 5961 §4.2 SYN checks: a SYN in a synchronised state, in the window or not, gets a
+   * challenge ACK. false = before RFC 5961 (FreeBSD net.inet.tcp.insecure_syn=1, RFC 793): a
+   * SYN with RCV.NXT =< SEG.SEQ < RCV.NXT + RCV.WND resets the connection (RST,ACK and
+   * ECONNRESET); one outside the window still gets the challenge ACK.
+   */
+  rfc5961Syn: boolean;
+  /**
+   * While our FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK) every ACK we send
+   * repeats it: <SEQ=FIN's sequence number><CTL=FIN,ACK>. FreeBSD tcp_output() takes the
+   * flags from tcp_outflags[state] and backs SND.NXT off by one for an already sent FIN, so
+   * even the ACK of the peer's FIN in a simultaneous close reads `F.`. Challenge ACKs
+   * (tcp_respond(), RFC 5961) stay bare. false: RFC 9293 §3.10.7.4, a pure ACK.
+   */
+  repeatFinUntilAcked: boolean;
+  /**
+   * RFC 1337 §3 (TIME-WAIT assassination, remedy TW2): ignore every RST in TIME-WAIT, so
+   * the 2 MSL quarantine cannot be cut short by an old or forged RST. FreeBSD tcp_twcheck()
+   * always does; Linux only with net.ipv4.tcp_rfc1337=1 (default 0: an exact RST at RCV.NXT
+   * deletes the TIME-WAIT socket, as RFC 9293 §3.10.7.4 says).
+   */
+  rfc1337: boolean;
+  /**
+   * Segment processing in TIME-WAIT. "rfc9293": §3.10.7.4 (sequence check first; only a
+   * retransmitted FIN is answered). "freebsd": tcp_twcheck(): no window or PAWS check; a
+   * segment without ACK is dropped silently; a SYN above RCV.NXT ends the TIME-WAIT and is
+   * looked up again (RFC 1122 §4.2.2.13 reuse); every other segment but an exact duplicate
+   * ACK (flags ACK only, no text, SEG.SEQ = RCV.NXT, SEG.ACK = SND.NXT) is ACKed; a FIN
+   * ending at RCV.NXT restarts the 2 MSL timer.
+   */
+  timeWaitCheck: "rfc9293" | "freebsd";
+  /**
+   * Linux quick-ACK mode (tcp_event_data_recv() / tcp_incr_quickack(), TCP_MAX_QUICKACKS
+   * 16): the first data a connection receives, and data after a silence longer than the RTO,
+   * are ACKed at once, for up to this many ACKs (fewer with a small window:
+   * RCV.WND / (2 * receive MSS), at least 2), unless the connection is interactive
+   * ("pingpong": we sent data within 40 ms of receiving some, or the peer's FIN moved us to
+   * CLOSE-WAIT; the delayed-ACK timer expiring ends it). Linux also delays the ACK of a FIN
+   * in ESTABLISHED (tcp_fin() enters pingpong mode). 0 = plain RFC 5681 §4.2 delayed ACKs
+   * (every second segment, or the timer) and an immediate ACK of every FIN.
+   */
+  quickAcks: number;
+  /**
+   * Zero-window probe form (RFC 9293 §3.8.6.1 leaves it open). "oneByte": one byte of new
+   * data beyond the window (RFC 1122 §4.2.2.17; BSD, Windows). "ackBelowUna": Linux
+   * tcp_xmit_probe_skb(), an empty ACK with SEG.SEQ = SND.UNA - 1, which the receiver finds
+   * unacceptable and answers with an ACK carrying its window (no data is sent into a
+   * closed window).
+   */
+  zeroWindowProbe: "oneByte" | "ackBelowUna";
+  /**
+   * Linux tcp_set_rto() / tcp_rtt_estimator(): the minimum RTO bounds the variance term,
+   * RTO = SRTT + max(4 * RTTVAR, rtoMinMs), rather than the RTO itself (RFC 6298 §2.4:
+   * RTO = max(rtoMinMs, SRTT + 4 * RTTVAR)). With a 10 ms path Linux waits 210 ms, not 200.
+   */
+  rtoMinBoundsVariance: boolean;
+  /**
+   * A segment wholly left of the window (a duplicate, e.g. the peer's FIN again) still has
+   * its ACK field processed before it is dropped and answered with an ACK: BSD tcp_input()
+   * "send an ACK to resynchronize and drop any data, but keep on processing for RST or ACK"
+   * (Stevens, TCP/IP Illustrated vol. 2, p. 960). In a simultaneous close the peer's
+   * retransmitted FIN,ACK acknowledges our FIN and moves CLOSING to TIME-WAIT. false:
+   * RFC 9293 §3.10.7.4, an unacceptable segment is answered and dropped, ACK field unread.
+   */
+  oldSegmentAckProcessed: boolean;
 }
 
 const common = {
@@ -158,6 +223,14 @@ const common = {
   abortRstAck: true,
   simOpenSynAckOptions: "offered",
   oowAckIntervalMs: 0,
+  rfc5961Syn: true,
+  repeatFinUntilAcked: false,
+  rfc1337: false,
+  timeWaitCheck: "rfc9293",
+  quickAcks: 0,
+  zeroWindowProbe: "oneByte",
+  rtoMinBoundsVariance: false,
+  oldSegmentAckProcessed: false,
 } as const;
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
@@ -213,6 +286,11 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     simOpenSynAckOptions: "own",
     oowAckIntervalMs: 500,
     simOpenSynText: "discard",
+    // net.ipv4.tcp_rfc1337 defaults to 0: Linux lets an exact RST end TIME-WAIT.
+    rfc1337: false,
+    quickAcks: 16, // TCP_MAX_QUICKACKS
+    zeroWindowProbe: "ackBelowUna",
+    rtoMinBoundsVariance: true,
   },
   freebsd: {
     ...common,
@@ -246,6 +324,12 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // tcp_input(): the RST window test uses rcv_wnd (receive buffer space, 65700 after
     // tcp_mss() rounding), not the 65535 the window field can carry.
     rcvWndFromBuffer: true,
+    // tcp_output() repeats an unacknowledged FIN; tcp_twcheck() handles TIME-WAIT, dropping
+    // every RST (RFC 1337 §3).
+    repeatFinUntilAcked: true,
+    rfc1337: true,
+    timeWaitCheck: "freebsd",
+    oldSegmentAckProcessed: true,
   },
   rfc: {
     ...common,

@@ -10,6 +10,8 @@ export class RtoEstimator {
     initialRtoMs: number,
     private readonly minMs: number,
     private readonly maxMs: number,
+    /** Linux: the minimum bounds 4*RTTVAR, not the RTO (profile.rtoMinBoundsVariance). */
+    private readonly minBoundsVariance = false,
   ) {
     this.rtoMs = initialRtoMs; // RFC 6298 §2.1
   }
@@ -33,6 +35,12 @@ export class RtoEstimator {
       this.srttMs = (1 - alpha) * this.srttMs + alpha * rMs;
     }
     // RFC 6298 §2.3 with G = 1 ms clock granularity; §2.4 lower bound; §2.5 upper bound.
+    // Linux tcp_set_rto(): RTO = SRTT + max(4 * RTTVAR, rto_min) (its rttvar_us is at least
+    // tcp_rto_min), so a short path still waits rto_min beyond the smoothed RTT.
+    if (this.minBoundsVariance) {
+      this.rtoMs = Math.min(this.maxMs, this.srttMs + Math.max(this.minMs, 4 * this.rttvarMs));
+      return;
+    }
     const rto = this.srttMs + Math.max(1, 4 * this.rttvarMs);
     this.rtoMs = Math.min(this.maxMs, Math.max(this.minMs, rto));
   }

@@ -13,6 +13,23 @@ describe("applySysctl: FreeBSD RST / SYN+FIN / SYN option tunables", () => {
     expect([st.overrides.rfc5961Rst, st.live?.rfc5961Rst]).toEqual([true, true]);
   });
 
+  it("insecure_syn: 1 turns RFC 5961 SYN checks off (rfc5961Syn false) for new and live connections; 0 on; a non-number is a skip", () => {
+    const st: SysctlState = { overrides: {} };
+    expect(applySysctl(st, "net.inet.tcp.insecure_syn", "1")).toEqual({ ok: true, changed: true });
+    expect([st.overrides.rfc5961Syn, st.live?.rfc5961Syn]).toEqual([false, false]);
+    applySysctl(st, "net.inet.tcp.insecure_syn", "0");
+    expect([st.overrides.rfc5961Syn, st.live?.rfc5961Syn]).toEqual([true, true]);
+    expect(applySysctl(st, "net.inet.tcp.insecure_syn", "x").ok).toBe(false);
+  });
+
+  it("Linux tcp_rfc1337: maps onto rfc1337 (new and live connections)", () => {
+    const st: SysctlState = { overrides: {} };
+    applySysctl(st, "net.ipv4.tcp_rfc1337", "1");
+    expect([st.overrides.rfc1337, st.live?.rfc1337]).toEqual([true, true]);
+    applySysctl(st, "net.ipv4.tcp_rfc1337", "0");
+    expect([st.overrides.rfc1337, st.live?.rfc1337]).toEqual([false, false]);
+  });
+
   it("drop_synfin: maps onto dropSynFin (new and live connections)", () => {
     const st: SysctlState = { overrides: {} };
     applySysctl(st, "net.inet.tcp.drop_synfin", "1");
