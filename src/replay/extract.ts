@@ -332,7 +332,7 @@ function classify(o: ActiveOpen): void {
             resetFrame = e.frame;
             clientAfterReset = false;
           }
-        } else if (seqGt(end, rcvNxt)) rcvNxt = end;
+        } else if (seqGt(end, rcvNxt) && !(e.flags & TCP_SYN)) rcvNxt = end; // a SYN here is out of window (challenge ACK), it moves nothing
       } else if (e.flags & TCP_RST && e.flags & TCP_ACK && e.ack === synPlus1) {
         refusedFrame = e.frame;
       }
@@ -376,9 +376,13 @@ function classify(o: ActiveOpen): void {
       return;
     }
   }
-  const clientOnlySyns = o.events.every((e) => e.kind === "icmp" || e.dir === "s2c" || (e.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN);
-  const serverSynSeen = irs !== undefined;
-  if (!o.superseded && !serverSynSeen && clientOnlySyns) {
+  // Still trying at the end: the client sent only SYNs, and RSTs that answer unacceptable
+  // segments (a SYN-ACK or ACK acknowledging something it never sent, a SYN-ACK failing the
+  // timestamp check: RFC 9293 §3.10.7.3 <SEQ=SEG.ACK><CTL=RST>) without leaving SYN-SENT.
+  const clientOnlySyns = o.events.every(
+    (e) => e.kind === "icmp" || e.dir === "s2c" || (e.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN || (e.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_RST,
+  );
+  if (!o.superseded && clientOnlySyns) {
     const syns = o.events.filter((e) => e.kind === "tcp" && e.dir === "c2s").length;
     o.outcome = "timeout";
     o.outcomeDetail = `${syns} SYN(s), no usable answer${firstIcmp ? " (ICMP errors treated as soft: SYNs continued)" : answered ? " (answers ignored)" : ""}; capture ends`;

@@ -253,7 +253,11 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   const setupNotes: string[] = [];
   if (strict) {
     const firstAck = recClient.find((e) => !(e.flags & (TCP_SYN | TCP_RST)) && e.flags & TCP_ACK);
-    const serverWscale = serverSyn ? summarizeOptions(serverSyn.options).wscale !== undefined : false;
+    // The window scale in force is the one of the server SYN that the first ACK answers (an
+    // earlier SYN-ACK may have been refused, e.g. for an unacceptable ACK).
+    const answered = firstAck ? [...recServer].reverse().find((e) => e.flags & TCP_SYN && e.t <= firstAck.t) : undefined;
+    const wsSyn = answered ?? serverSyn;
+    const serverWscale = wsSyn ? summarizeOptions(wsSyn.options).wscale !== undefined : false;
     const so = strictOverrides(open, profileName, firstAck?.window, serverWscale);
     Object.assign(overrides, so.overrides, opts.overrides ?? {});
     setupNotes.push(...so.notes);
@@ -721,6 +725,9 @@ export function segLabel(flags: number, seq: number, ack: number, len: number, w
  */
 function selectCompared(segs: Seg[], serverSynTimes: number[], irs: number | undefined): Seg[] {
   const out: Seg[] = [];
+  // After a simultaneous open the client's SYN-ACK is its half of the handshake; there is no
+  // handshake ACK, and the first pure ACK acknowledges data (ACK policy, not compared).
+  const simOpen = segs.some((s) => (s.flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK));
   let handshakeAckSeen = false;
   const answered = new Set<number>();
   for (const s of segs) {
@@ -728,12 +735,15 @@ function selectCompared(segs: Seg[], serverSynTimes: number[], irs: number | und
     const pendingSyn = serverSynTimes.findIndex((t, i) => t <= s.t && !answered.has(i));
     if (pendingSyn >= 0) for (let i = 0; i <= pendingSyn; i++) if (serverSynTimes[i] <= s.t) answered.add(i);
     if (!pureAck) {
-      s.handshake = !handshakeAckSeen;
+      s.handshake = simOpen ? (s.flags & TCP_SYN) !== 0 : !handshakeAckSeen;
       out.push(s);
       continue;
     }
-    if (!handshakeAckSeen && irs !== undefined && s.flags & TCP_ACK) {
+    if (!handshakeAckSeen && !simOpen && irs !== undefined && s.flags & TCP_ACK) {
       handshakeAckSeen = true;
+      // It answers the server's first SYN, whatever the clock says: the replay injects that
+      // SYN-ACK relative to *our* SYN, so our ACK can come before its recorded time.
+      for (let i = 0; i < serverSynTimes.length; i++) if (i === 0 || serverSynTimes[i] <= s.t + timeTolerance(s.t)) answered.add(i);
       s.handshake = true;
       out.push(s);
       continue;

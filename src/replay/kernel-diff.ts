@@ -1,0 +1,358 @@
+// Differential testing against the kernel (contract §3: the kernel on this machine is the
+// `linux` profile's oracle). pcaps/kernel_diff.py records N random scenarios with the Linux
+// kernel as the TCP client and a scapy server; this module replays every capture under
+// `--profile linux --strict`, checks the replay against what the kernel told its
+// application (connect() errno and timing, from the sidecar), groups the unexplained
+// differences into signatures and classifies the known ones (docs/kernel-diff.md).
+//
+//   node dist/src/replay/kernel-diff.js DIR [--json OUT.json] [--md OUT.md]
+//   (scripts/kernel-diff.sh builds to a temporary directory and runs it.)
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { readCaptureFile } from "../../device/pcap/read.js";
+import { summarizeOptions } from "../../stack/wire/tcp-options.js";
+import { TCP_SYN } from "../../stack/wire/types.js";
+import { runReplay } from "./cli.js";
+import { extractActiveOpens } from "./extract.js";
+import type { Diff, HandshakeResult } from "./replay.js";
+
+/** The sidecar pcaps/kernel_diff.py writes beside each capture. */
+export interface KernelDiffSidecar {
+  name: string;
+  family: 4 | 6;
+  kernelResult: { connect: string; elapsed?: number; received?: number; actions?: string[] };
+  scenario: { kind: string; [k: string]: unknown };
+  sysctls: Record<string, number>;
+  overrides: Record<string, unknown>;
+  serverLog?: string[];
+}
+
+export type MismatchClass = "engine" | "replay" | "artefact" | "unclassified";
+
+export interface CaseResult {
+  name: string;
+  kind: string;
+  family: 4 | 6;
+  kernel: string;
+  kernelElapsedMs?: number;
+  recordedOutcome?: string;
+  replayedOutcome?: string;
+  replayedStatus?: string;
+  match: boolean;
+  /** Unexplained differences of the replay plus the errno check. */
+  diffs: Diff[];
+  signatures: string[];
+  error?: string;
+}
+
+export interface SignatureSummary {
+  signature: string;
+  cls: MismatchClass;
+  note: string;
+  count: number;
+  examples: string[];
+}
+
+export interface KernelDiffReport {
+  dir: string;
+  scenarios: number;
+  matched: number;
+  mismatched: number;
+  errors: number;
+  byKind: Record<string, { total: number; matched: number }>;
+  signatures: SignatureSummary[];
+  cases: CaseResult[];
+}
+
+/**
+ * What the kernel's connect() result says about the outcome: the NTSTATUS values (contract
+ * §4) that correspond to the errno. ICMP port unreachable gives ECONNREFUSED on Linux,
+ * so that errno fits both a RST and the ICMP error.
+ */
+export function statusesForErrno(e: string): string[] | undefined {
+  switch (e) {
+    case "ok":
+      return ["STATUS_SUCCESS", "STATUS_CONNECTION_RESET"];
+    case "ECONNREFUSED":
+      return ["STATUS_CONNECTION_REFUSED", "STATUS_PORT_UNREACHABLE"];
+    case "ETIMEDOUT":
+      return ["STATUS_IO_TIMEOUT"];
+    case "timeout": // the helper's own timeout fired first: the kernel was still connecting
+      return ["STATUS_PENDING", "STATUS_IO_TIMEOUT"];
+    case "ENETUNREACH":
+      // Also ICMP 3/9 (network administratively prohibited): Linux says ENETUNREACH, the
+      // contract §4 table says STATUS_HOST_UNREACHABLE (admin prohibited 9/10/13).
+      return ["STATUS_NETWORK_UNREACHABLE", "STATUS_HOST_UNREACHABLE"];
+    case "EHOSTUNREACH":
+    case "EHOSTDOWN":
+    case "ENONET":
+    case "EACCES":
+    case "EOPNOTSUPP":
+      return ["STATUS_HOST_UNREACHABLE", "STATUS_NETWORK_UNREACHABLE"];
+    case "ECONNRESET": // a RST in SYN-RECEIVED (after a simultaneous open) or later
+      return ["STATUS_CONNECTION_RESET"];
+    case "ENOPROTOOPT":
+      return ["STATUS_PROTOCOL_UNREACHABLE"];
+    case "EPROTO":
+      return ["STATUS_HOST_UNREACHABLE", "STATUS_PROTOCOL_UNREACHABLE"];
+    default:
+      return undefined;
+  }
+}
+
+/** A difference with the numbers taken out, so equal behaviours group together. */
+export function signatureOf(kind: string, d: Diff): string {
+  const norm = (s: string) =>
+    s
+      .replace(/ at \d+(\.\d+)? ms/g, "")
+      .replace(/\d+(\.\d+)? ms/g, "T")
+      .replace(/seq \d+/g, "seq N")
+      .replace(/ack \d+/g, "ack N")
+      .replace(/len \d+/g, "len N")
+      .replace(/\b\d{3,}\b/g, "N");
+  return `${kind} | ${d.field} | ${norm(d.recorded)} / ${norm(d.replayed)}`;
+}
+
+/** A scenario answer as pcaps/kernel_diff.py writes it (only the fields looked at here). */
+interface Answer {
+  a: string;
+  ack?: string;
+  fin?: boolean;
+  data?: number;
+  win?: number;
+  quote?: string;
+  type?: number;
+  code?: number;
+  opts?: Array<[string | number, unknown]>;
+}
+
+export interface Cause {
+  id: string;
+  cls: MismatchClass;
+  /** The kernel's behaviour against ours, in words (docs/kernel-diff.md has the details). */
+  note: string;
+}
+
+export const CAUSES: Record<string, Cause> = {
+  "gso-capture": { id: "gso-capture", cls: "artefact", note: "tcpdump on a GSO veth saw unsegmented super-segments (runs before gso_max_segs 1)" },
+  "syn-giveup-time": { id: "syn-giveup-time", cls: "engine", note: "kernel gives up at the first SYN timer expiry with retransmissions >= syn_retries + linear_timeouts OR now - first SYN >= (2^(syn_retries+1) - 1) x initial RTO; we only count" },
+  "icmp-quote-snd-nxt": { id: "icmp-quote-snd-nxt", cls: "engine", note: "kernel accepts an ICMP error quoting SND.NXT (between(seq, snd_una, snd_nxt), inclusive) and aborts; we drop it" },
+  "icmp-code-gt-15": { id: "icmp-code-gt-15", cls: "engine", note: "kernel ignores ICMP destination unreachable codes > 15 (NR_ICMP_UNREACH); we abort" },
+  "paws-active-reject": { id: "paws-active-reject", cls: "engine", note: "kernel answers a SYN-ACK whose TSecr is outside [first SYN's TSval, now] with <SEQ=SEG.ACK><CTL=RST> and stays in SYN-SENT; we establish" },
+  "synack-fin-data-ignored": { id: "synack-fin-data-ignored", cls: "engine", note: "kernel ignores FIN and data on a (non-TFO) SYN-ACK: its ACK is IRS+1; we take them" },
+  "rst-badack-syn-retransmit": { id: "rst-badack-syn-retransmit", cls: "engine", note: "kernel re-sends the SYN about 8 ms (TCP_TIMEOUT_MIN) after a RST+ACK with an unacceptable ACK, when no SYN was retransmitted yet; we wait for the RTO" },
+  "rst-options": { id: "rst-options", cls: "engine", note: "kernel's abort RST (and other RSTs from a socket) carry the TS option and SACK blocks; ours carry none" },
+  "mss-small": { id: "mss-small", cls: "engine", note: "kernel ignores an MSS option of 0 (default MSS) and raises a smaller one to 48 (tcp_min_snd_mss); we send 1-byte segments" },
+  "icmp-fragtime": { id: "icmp-fragtime", cls: "engine", note: "kernel drops ICMP time exceeded code 1 (fragment reassembly) before TCP sees it (icmp_unreach: ICMP_EXC_FRAGTIME); we abort with host unreachable" },
+  "send-pattern": { id: "send-pattern", cls: "unclassified", note: "which data segments go out when differs during slow start (both start with 10 segments; kd-7-0246 with MSS 48); not yet understood (pacing, TSQ, cwnd validation?)" },
+  "zero-window-probe": { id: "zero-window-probe", cls: "engine", note: "kernel probes a zero window from the SYN-ACK after about one RTO (<SEQ=SND.UNA-1>); we do not" },
+  "simopen-wscale": { id: "simopen-wscale", cls: "engine", note: "kernel quirk: in a simultaneous open with a peer SYN without window scale it keeps shifting its advertised window by its own scale (win 63) and still accepts data beyond it" },
+  "rexmit-timing": { id: "rexmit-timing", cls: "engine", note: "data retransmission time differs (kernel RTO about 245-290 ms on a fresh connection with a few ms RTT, also TLP); ours 200 ms" },
+  "rexmit-fin-merge": { id: "rexmit-fin-merge", cls: "engine", note: "kernel retransmits the first segment alone (data without the FIN sent after it); we merge data and FIN into one retransmission" },
+  "simopen-synack-backoff": { id: "simopen-synack-backoff", cls: "engine", note: "kernel retransmits its SYN-ACK after a simultaneous open (SYN-RECEIVED) with plain doubling (1, 2, 4 s: tcp_syn_linear_timeouts is for SYN-SENT only); we use the linear SYN schedule" },
+  "data-after-close": { id: "data-after-close", cls: "engine", note: "kernel aborts when new data arrives after close() (FIN-WAIT, LINUX_MIB_TCPABORTONDATA) and answers it with <SEQ=SEG.ACK><CTL=RST>; we ACK it" },
+  "simopen-rst-econnreset": { id: "simopen-rst-econnreset", cls: "engine", note: "kernel: a RST in SYN-RECEIVED after a simultaneous open fails connect() with ECONNRESET (tcp_reset(): only SYN-SENT gives ECONNREFUSED); we report refused" },
+  "sack-blocks": { id: "sack-blocks", cls: "engine", note: "kernel ACKs carry SACK blocks for out-of-order data where ours carry none (after a simultaneous open whose peer SYN offered SACK; on the ACK answering a repeated SYN-ACK)" },
+  "oow-ack-ratelimit": { id: "oow-ack-ratelimit", cls: "engine", note: "kernel rate-limits ACKs to out-of-window SYN/SYN-ACKs in ESTABLISHED (tcp_invalid_ratelimit 500 ms); we answer each" },
+};
+
+function answersOf(side: KernelDiffSidecar): Answer[] {
+  const sc = side.scenario as unknown as { answers: Answer[][]; retx?: string; retxSynack?: Answer };
+  // The SYN-ACK for retransmitted SYNs counts only when the kernel did retransmit.
+  const retransmitted = (side.serverLog ?? []).some((l) => l.includes("client SYN #2"));
+  return [...sc.answers.flat(), ...(sc.retxSynack && sc.retx === "ok" && retransmitted ? [sc.retxSynack] : [])];
+}
+
+const tsMode = (a: Answer): string | undefined => {
+  const ts = a.opts?.find((o) => o[0] === "Timestamp");
+  return ts ? (ts[1] as [string, string])[1] : undefined;
+};
+
+/**
+ * The cause of a mismatching case, from the scenario and the differences (first rule that
+ * fits), after looking at the captures of the first runs (docs/kernel-diff.md).
+ */
+export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean): Cause | undefined {
+  if (gso) return CAUSES["gso-capture"];
+  const answers = answersOf(side);
+  const first = (side.scenario as unknown as { answers: Answer[][] }).answers[0] ?? [];
+  const post = ((side.scenario as unknown as { post?: Answer[] }).post ?? []).map((p) => p.a);
+  const has = (field: string, re?: RegExp) => diffs.some((d) => d.field === field && (!re || re.test(`${d.recorded} / ${d.replayed}`)));
+  const k = side.kernelResult.connect;
+  if (first.some((a) => a.a === "icmp" && a.quote === "nxt") && !["ok", "timeout", "ETIMEDOUT"].includes(k) && (has("outcome") || has("errno"))) return CAUSES["icmp-quote-snd-nxt"];
+  if (first.some((a) => a.a === "icmp" && a.type === 3 && (a.code ?? 0) > 15) && (has("outcome") || has("errno") || has("missing", /^S /))) return CAUSES["icmp-code-gt-15"];
+  if (k === "ECONNRESET" && first.some((a) => a.a === "syn")) return CAUSES["simopen-rst-econnreset"];
+  if (answers.some((a) => a.a === "synack" && a.ack === "ok" && ["past", "future", "rand"].includes(tsMode(a) ?? ""))) return CAUSES["paws-active-reject"];
+  if (first.some((a) => a.a === "icmp" && a.type === 11 && a.code === 1) && (has("outcome") || has("errno") || has("missing"))) return CAUSES["icmp-fragtime"];
+  const mssOf = (a: Answer) => a.opts?.find((o) => o[0] === "MSS")?.[1] as number | undefined;
+  if (answers.some((a) => a.a === "synack" && (mssOf(a) ?? 536) < 48) && (has("extra", / len 1 /) || has("missing", / len [2-9]\d* /))) return CAUSES["mss-small"];
+  if (answers.some((a) => a.a === "synack" && a.ack === "ok" && (a.fin || (a.data ?? 0) > 0)) && (has("ack") || has("outcome"))) return CAUSES["synack-fin-data-ignored"];
+  if (first.some((a) => a.a === "rst" && a.ack !== "ok" && a.ack !== "none") && (has("missing", /^S /) || has("time"))) return CAUSES["rst-badack-syn-retransmit"];
+  if (first.some((a) => a.a === "syn" && !a.opts?.some((o) => o[0] === "WScale")) && (has("window") || has("ack"))) return CAUSES["simopen-wscale"];
+  if (answers.some((a) => a.a === "synack" && a.win === 0) && has("missing", /^\. seq 0 /)) return CAUSES["zero-window-probe"];
+  if (first.some((a) => a.a === "syn") && (has("extra", /^not sent \/ S\. /) || has("time", /ms \/ /) || has("errno"))) return CAUSES["simopen-synack-backoff"];
+  if (has("missing", /^R seq \d+ len 0/) && side.kernelResult.actions?.some((x) => x.startsWith("close(fin)"))) return CAUSES["data-after-close"];
+  if (diffs.some((d) => d.field === "options" && /sack \d/.test(d.recorded) && !/sack \d/.test(d.replayed))) return CAUSES["sack-blocks"];
+  if (has("extra", /FP\. seq/)) return CAUSES["rexmit-fin-merge"];
+  if (k === "ETIMEDOUT" && has("errno-time")) return CAUSES["syn-giveup-time"];
+  if (has("options", / \/ none$/)) return CAUSES["rst-options"];
+  const oowInput = ["p:synack", "p:syn", "p:oldack", "p:futureack"].some((x) => post.includes(x)) || first.length > 1;
+  if (oowInput && has("extra", /^not sent \/ \. seq/)) return CAUSES["oow-ack-ratelimit"];
+  // Generic ones last: the earliest difference is a data segment sent at another time, or
+  // other data segments during slow start.
+  const earliest = [...diffs].sort((a, b) => a.t - b.t)[0];
+  const clientSend = (side.scenario as unknown as { client?: { send?: number } }).client?.send ?? 0;
+  if (earliest?.field === "time" && clientSend > 0) return CAUSES["rexmit-timing"];
+  if (clientSend > 0 && answers.some((a) => a.a === "synack" && (mssOf(a) ?? 536) <= 536) && earliest && /^(extra|missing)$/.test(earliest.field) && / len [1-9]/.test(`${earliest.recorded} ${earliest.replayed}`)) return CAUSES["send-pattern"];
+  return undefined;
+}
+
+export function classifySignature(sig: string): { cls: MismatchClass; note: string } {
+  const id = sig.split(" | ")[0];
+  const c = CAUSES[id];
+  return c ? { cls: c.cls, note: c.note } : { cls: "unclassified", note: "" };
+}
+
+function outcomeAtMs(h: HandshakeResult): number | undefined {
+  const m = / at (\d+(?:\.\d+)?) ms/.exec(h.replayed.detail);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A recording artefact: a client segment longer than the MSS the server allowed. tcpdump on
+ * a veth with GSO sees the kernel's super-segments before segmentation (the rig now sets
+ * gso_max_segs 1 on the client's veth; older runs have them).
+ */
+export function gsoArtefact(pcap: string): string | undefined {
+  const r = readCaptureFile(pcap);
+  if (!r.ok) return undefined;
+  const open = extractActiveOpens(r.value).opens[0];
+  if (!open) return undefined;
+  const srvSyn = open.events.find((e) => e.kind === "tcp" && e.dir === "s2c" && e.flags & TCP_SYN);
+  const mss = srvSyn && srvSyn.kind === "tcp" ? summarizeOptions(srvSyn.options).mss : undefined;
+  // Linux: no MSS option means 536 (RFC 9293 §3.7.1); it never goes below tcp_min_snd_mss 48.
+  const limit = Math.max(48, Math.min(mss ?? 536, open.family === 6 ? 1440 : 1460));
+  const big = open.events.find((e) => e.kind === "tcp" && e.dir === "c2s" && e.payload.length > limit);
+  return big && big.kind === "tcp" ? `GSO super-segment in the capture (frame ${big.frame}: ${big.payload.length} bytes > MSS ${limit})` : undefined;
+}
+
+export function analyzeCase(pcap: string): CaseResult {
+  const name = basename(pcap).replace(/\.pcap$/, "");
+  const side = JSON.parse(readFileSync(pcap.replace(/\.pcap$/, ".json"), "utf8")) as KernelDiffSidecar;
+  const base = { name, kind: side.scenario.kind, family: side.family, kernel: side.kernelResult.connect, kernelElapsedMs: side.kernelResult.elapsed !== undefined ? side.kernelResult.elapsed * 1000 : undefined };
+  const run = runReplay([pcap], { profile: "linux", strict: true });
+  if ("error" in run) return { ...base, match: false, diffs: [], signatures: [], error: run.error };
+  const hs = run.files[0]!.handshakes;
+  if (hs.length !== 1) return { ...base, match: false, diffs: [], signatures: [], error: `${hs.length} active opens in the capture` };
+  const h = hs[0]!;
+  const diffs = h.diffs.filter((d) => !d.explained);
+  // The kernel's own word: connect()'s errno must fit our status, and a failure must come
+  // at about the same time (20 ms + 2 %, as the replay's timing tolerance).
+  const want = statusesForErrno(side.kernelResult.connect);
+  if (want && !want.includes(h.replayed.status)) {
+    diffs.push({ t: base.kernelElapsedMs ?? 0, field: "errno", recorded: `connect() ${side.kernelResult.connect}`, replayed: h.replayed.status });
+  } else if (want && side.kernelResult.connect !== "ok" && side.kernelResult.connect !== "timeout" && base.kernelElapsedMs !== undefined) {
+    const at = outcomeAtMs(h);
+    if (at !== undefined && Math.abs(at - base.kernelElapsedMs) > 20 + 0.02 * base.kernelElapsedMs) {
+      diffs.push({ t: base.kernelElapsedMs, field: "errno-time", recorded: `connect() ${side.kernelResult.connect} after ${base.kernelElapsedMs.toFixed(0)} ms`, replayed: `${h.replayed.status} at ${at.toFixed(0)} ms` });
+    }
+  }
+  const gso = diffs.length > 0 ? gsoArtefact(pcap) : undefined;
+  // One signature per case: its cause when a rule knows it, else its earliest difference
+  // (what follows is mostly a consequence of the first).
+  const cause = diffs.length > 0 ? causeOf(side, diffs, gso !== undefined) : undefined;
+  const first = [...diffs].sort((a, b) => a.t - b.t)[0];
+  const signatures = cause ? [cause.id] : first ? [signatureOf(base.kind, first)] : [];
+  return {
+    ...base,
+    recordedOutcome: h.recorded.outcome,
+    replayedOutcome: h.replayed.outcome,
+    replayedStatus: h.replayed.status,
+    match: diffs.length === 0,
+    diffs,
+    signatures,
+  };
+}
+
+export function analyzeKernelDiff(dir: string): KernelDiffReport {
+  const pcaps = readdirSync(dir)
+    .filter((f) => f.endsWith(".pcap") && f.startsWith("kd-"))
+    .sort()
+    .map((f) => join(dir, f));
+  const cases: CaseResult[] = [];
+  for (const p of pcaps) {
+    try {
+      cases.push(analyzeCase(p));
+    } catch (e) {
+      if (!existsSync(p.replace(/\.pcap$/, ".json"))) continue; // a scenario still being recorded
+      cases.push({ name: basename(p), kind: "?", family: 4, kernel: "?", match: false, diffs: [], signatures: [], error: `internal: ${(e as Error).message}` });
+    }
+  }
+  const byKind: KernelDiffReport["byKind"] = {};
+  const sigs = new Map<string, SignatureSummary>();
+  for (const c of cases) {
+    const k = (byKind[c.kind] ??= { total: 0, matched: 0 });
+    k.total++;
+    if (c.match) k.matched++;
+    for (const s of c.signatures) {
+      let e = sigs.get(s);
+      if (!e) {
+        e = { signature: s, ...classifySignature(s), count: 0, examples: [] };
+        sigs.set(s, e);
+      }
+      e.count++;
+      if (e.examples.length < 5) e.examples.push(c.name);
+    }
+  }
+  return {
+    dir,
+    scenarios: cases.length,
+    matched: cases.filter((c) => c.match).length,
+    mismatched: cases.filter((c) => !c.match && !c.error).length,
+    errors: cases.filter((c) => c.error).length,
+    byKind,
+    signatures: [...sigs.values()].sort((a, b) => b.count - a.count),
+    cases,
+  };
+}
+
+export function reportMarkdown(r: KernelDiffReport): string {
+  const out: string[] = [];
+  out.push(`# kernel-diff: ${r.scenarios} scenarios in ${r.dir}`, "");
+  out.push(`${r.matched} matched, ${r.mismatched} mismatched, ${r.errors} errors`, "");
+  out.push("| kind | scenarios | matched |", "|---|---|---|");
+  for (const [k, v] of Object.entries(r.byKind).sort()) out.push(`| ${k} | ${v.total} | ${v.matched} |`);
+  out.push("", "| class | count | signature | examples | note |", "|---|---|---|---|---|");
+  for (const s of r.signatures) out.push(`| ${s.cls} | ${s.count} | \`${s.signature.replace(/\|/g, "\\|")}\` | ${s.examples.join(" ")} | ${s.note} |`);
+  const errs = r.cases.filter((c) => c.error);
+  if (errs.length) out.push("", "Errors:", ...errs.map((c) => `- ${c.name}: ${c.error}`));
+  return out.join("\n") + "\n";
+}
+
+function main(argv: string[]): number {
+  const dir = argv[0];
+  if (!dir) {
+    process.stderr.write("usage: kernel-diff DIR [--json OUT] [--md OUT]\n");
+    return 2;
+  }
+  const r = analyzeKernelDiff(dir);
+  const jsonAt = argv.indexOf("--json");
+  if (jsonAt >= 0 && argv[jsonAt + 1]) writeFileSync(argv[jsonAt + 1]!, JSON.stringify(r, null, 1));
+  const md = reportMarkdown(r);
+  const mdAt = argv.indexOf("--md");
+  if (mdAt >= 0 && argv[mdAt + 1]) writeFileSync(argv[mdAt + 1]!, md);
+  if (argv.includes("--verbose")) {
+    for (const c of r.cases) {
+      if (c.match) continue;
+      process.stdout.write(`${c.name} ${c.kind} kernel=${c.kernel} rec=${c.recordedOutcome} rep=${c.replayedOutcome}/${c.replayedStatus}${c.error ? ` ERROR ${c.error}` : ""}\n`);
+      for (const d of c.diffs) process.stdout.write(`   ${d.frame ?? "-"} t=${d.t.toFixed(1)} ${d.field}: ${d.recorded} / ${d.replayed}\n`);
+    }
+  }
+  process.stdout.write(md);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = main(process.argv.slice(2));
+}

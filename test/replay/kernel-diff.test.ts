@@ -1,0 +1,108 @@
+// The kernel differential rig (docs/kernel-diff.md): the analysis half (src/replay/kernel-diff.ts)
+// on the kd-* fixtures and synthetic sidecars, and (as root, with scapy) the recording half
+// end to end on two scenarios in namespaces it creates and deletes.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { analyzeCase, causeOf, classifySignature, gsoArtefact, reportMarkdown, signatureOf, statusesForErrno, type KernelDiffSidecar } from "../../src/replay/kernel-diff.js";
+
+const PCAPS = join(import.meta.dirname, "../../pcaps");
+
+function sidecar(kind: string, answers: unknown[], connect = "ok", extra: Record<string, unknown> = {}): KernelDiffSidecar {
+  return {
+    name: "t",
+    family: 4,
+    kernelResult: { connect },
+    scenario: { kind, answers: [answers], retx: "none", post: [], ...extra },
+    sysctls: {},
+    overrides: {},
+  };
+}
+
+describe("kernel-diff analysis", () => {
+  it("maps the kernel's connect() errno to the NTSTATUS values it can stand for", () => {
+    expect(statusesForErrno("ok")).toContain("STATUS_SUCCESS");
+    expect(statusesForErrno("ECONNREFUSED")).toEqual(["STATUS_CONNECTION_REFUSED", "STATUS_PORT_UNREACHABLE"]);
+    expect(statusesForErrno("ETIMEDOUT")).toEqual(["STATUS_IO_TIMEOUT"]);
+    expect(statusesForErrno("ENOPROTOOPT")).toEqual(["STATUS_PROTOCOL_UNREACHABLE"]);
+    expect(statusesForErrno("EWHATEVER")).toBeUndefined();
+  });
+
+  it("signatures drop the numbers so equal behaviours group", () => {
+    const a = signatureOf("rst", { t: 1, field: "missing", recorded: "S seq 0 len 0 at 9.1 ms", replayed: "not sent" });
+    const b = signatureOf("rst", { t: 1, field: "missing", recorded: "S seq 0 len 0 at 312.7 ms", replayed: "not sent" });
+    expect(a).toBe(b);
+    expect(a).toBe("rst | missing | S seq N len N / not sent");
+    expect(classifySignature(a).cls).toBe("unclassified");
+    expect(classifySignature("paws-active-reject").cls).toBe("engine");
+    expect(classifySignature("gso-capture").cls).toBe("artefact");
+  });
+
+  it("causes come from the scenario and the differences", () => {
+    const paws = sidecar("synack", [{ a: "synack", ack: "ok", opts: [["Timestamp", ["TS", "past"]]] }], "ETIMEDOUT");
+    expect(causeOf(paws, [{ t: 1, field: "outcome", recorded: "timeout", replayed: "established" }], false)?.id).toBe("paws-active-reject");
+    const nxt = sidecar("icmp", [{ a: "icmp", type: 3, code: 1, quote: "nxt" }], "EHOSTUNREACH");
+    expect(causeOf(nxt, [{ t: 1, field: "outcome", recorded: "unreachable", replayed: "timeout" }], false)?.id).toBe("icmp-quote-snd-nxt");
+    // The same difference after an ICMP error quoting ISS is not explained by that rule.
+    const ok = sidecar("icmp", [{ a: "icmp", type: 3, code: 1, quote: "ok" }], "EHOSTUNREACH");
+    expect(causeOf(ok, [{ t: 1, field: "outcome", recorded: "unreachable", replayed: "timeout" }], false)).toBeUndefined();
+    expect(causeOf(ok, [], true)?.id).toBe("gso-capture");
+    const fin = sidecar("synack", [{ a: "synack", ack: "ok", fin: true, opts: [] }]);
+    expect(causeOf(fin, [{ t: 1, field: "ack", recorded: "1", replayed: "2" }], false)?.id).toBe("synack-fin-data-ignored");
+  });
+
+  it("a fixture that matches has no differences and no GSO artefact", () => {
+    const c = analyzeCase(join(PCAPS, "kd-v4-synack-ack-iss.pcap"));
+    expect(c.error).toBeUndefined();
+    expect(c.match).toBe(true);
+    expect(c.kernel).toBe("ok");
+    expect(gsoArtefact(join(PCAPS, "kd-v4-synack-ack-iss.pcap"))).toBeUndefined();
+  });
+
+  it("a known gap is found with its cause and the kernel's errno check", () => {
+    const c = analyzeCase(join(PCAPS, "kd-v4-syn-giveup-time.pcap"));
+    expect(c.match).toBe(false);
+    expect(c.signatures).toEqual(["syn-giveup-time"]);
+    expect(c.diffs.some((d) => d.field === "errno-time")).toBe(true);
+    const md = reportMarkdown({ dir: "x", scenarios: 1, matched: 0, mismatched: 1, errors: 0, byKind: { silence: { total: 1, matched: 0 } }, signatures: [{ signature: "syn-giveup-time", cls: "engine", note: "n", count: 1, examples: [c.name] }], cases: [c] });
+    expect(md).toContain("| engine | 1 | `syn-giveup-time` | kd-v4-syn-giveup-time | n |");
+  });
+});
+
+// The recorder needs root (namespaces), tcpdump, nft and scapy in /usr/bin/python3.
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+const hasScapy = isRoot && spawnSync("/usr/bin/python3", ["-c", "import scapy"]).status === 0;
+const hasTools = ["tcpdump", "nft", "taskset"].every((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status === 0);
+const skipWhy = !isRoot ? "not root (needs network namespaces)" : !hasScapy ? "python3-scapy missing in /usr/bin/python3" : !hasTools ? "tcpdump/nft/taskset missing" : "";
+
+describe("kernel-diff recorder (root)", () => {
+  it.skipIf(skipWhy !== "")(`records two scenarios with the kernel client and removes its namespaces${skipWhy ? ` [skipped: ${skipWhy}]` : ""}`, () => {
+    const out = mkdtempSync(join(tmpdir(), "synack-kd-test-"));
+    try {
+      // Scenarios 74 and 75 of seed 7 (a RST+ACK acknowledging the SYN; a bare ACK with ACK = ISS).
+      const log = execFileSync("/usr/bin/python3", [join(PCAPS, "kernel_diff.py"), "record", "--seed", "7", "--start", "74", "--count", "2", "--out", out], { encoding: "utf8", timeout: 60_000 });
+      expect(log).toContain("recorded 2 scenario(s)");
+      const files = readdirSync(out).sort();
+      expect(files).toEqual(["kd-7-0074.json", "kd-7-0074.pcap", "kd-7-0075.json", "kd-7-0075.pcap"]);
+      const side = JSON.parse(readFileSync(join(out, "kd-7-0074.json"), "utf8")) as KernelDiffSidecar;
+      // Scenario 74: the server answers the SYN with RST+ACK acknowledging it: refused.
+      expect(side.kernelResult.connect).toBe("ECONNREFUSED");
+      const c = analyzeCase(join(out, "kd-7-0074.pcap"));
+      expect(c.recordedOutcome).toBe("refused");
+      expect(c.match).toBe(true);
+      // Its namespaces are gone.
+      const m = /namespaces (\S+) (\S+)/.exec(log);
+      expect(m).not.toBeNull();
+      const ns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").map((l) => l.split(" ")[0]);
+      expect(ns).not.toContain(m![1]);
+      expect(ns).not.toContain(m![2]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 90_000);
+  it("the recorder script exists", () => {
+    expect(existsSync(join(PCAPS, "kernel_diff.py"))).toBe(true);
+  });
+});
