@@ -10,7 +10,7 @@ import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionVie
 import { icmpMeaning } from "./tcp/icmp-policy.js";
 import { rfc6056PortOffset, rfc6528Isn } from "./tcp/isn.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
-import { seqAdd, seqInWindow } from "./tcp/seq.js";
+import { seqAdd, seqInWindow, seqLe } from "./tcp/seq.js";
 import { TimerHeap } from "./timers.js";
 import type { RandomSource } from "./random.js";
 import type { TraceEvent, TraceSink } from "./trace.js";
@@ -673,12 +673,23 @@ export class Stack implements ConnectionHost {
       this.drop("icmp for no connection", now, describePacket(pkt));
       return;
     }
-    // ... and SND.UNA =< SEG.SEQ < SND.NXT.
-    const inFlight = conn.sndUna !== conn.sndNxt ? seqInWindow(q.seq, conn.sndUna, conn.sndNxt) : q.seq === conn.sndUna;
+    // ... and SND.UNA =< SEG.SEQ < SND.NXT (the linux profile includes SND.NXT, as
+    // tcp_v4_err()'s between() does: profile.icmpQuoteIncludesSndNxt).
+    const inFlight = conn.profile.icmpQuoteIncludesSndNxt
+      ? seqLe(conn.sndUna, q.seq) && seqLe(q.seq, conn.sndNxt)
+      : conn.sndUna !== conn.sndNxt ? seqInWindow(q.seq, conn.sndUna, conn.sndNxt) : q.seq === conn.sndUna;
     if (!inFlight) {
       this.stats.icmpIgnored++;
       this.trace(conn, now, "icmp", `quoted seq ${q.seq} outside SND.UNA..SND.NXT: ignored`, "RFC 5927 §4.1");
       this.drop("icmp quotes a sequence number not in flight", now, describePacket(pkt));
+      return;
+    }
+    if (icmp.version === 4 && conn.profile.icmpV4LinuxFilter && ((icmp.type === 3 && icmp.code > 15) || (icmp.type === 11 && icmp.code === 1))) {
+      // linux: tcp_v4_err() ignores unreachable codes above NR_ICMP_UNREACH (15);
+      // icmp_unreach() drops time exceeded / fragment reassembly before TCP.
+      this.stats.icmpIgnored++;
+      this.trace(conn, now, "icmp", `ICMP type ${icmp.type} code ${icmp.code}: ignored`, "linux tcp_v4_err() / icmp_unreach()");
+      this.drop("icmp ignored by the profile", now, describePacket(pkt));
       return;
     }
     this.stats.icmpAccepted++;

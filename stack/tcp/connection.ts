@@ -5,7 +5,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSe
 import type { TimerOwner } from "../timers.js";
 import type { IcmpCause, Outcome, UnreachableReason } from "./outcome.js";
 import { handshakeOptions, segmentOptions } from "./options.js";
-import { synAttempts, synRtoMs, type Profile } from "./profiles.js";
+import { synAckRtoMs, synAttempts, synModelTimeoutMs, synRtoMs, type Profile } from "./profiles.js";
 import { RtoEstimator } from "./rto.js";
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from "./seq.js";
 import { canReceive, canSend, isSynchronized, type TcpState } from "./state.js";
@@ -141,6 +141,8 @@ export class Connection implements TimerOwner {
   /** Number of SYNs (or SYN-ACKs in SYN-RECEIVED) sent so far. */
   synCount = 0;
   firstSynAt = 0;
+  /** End of the last small (< MSS) new segment sent: Minshall's Nagle (profile.nagleMinshall). */
+  private sndSml = 0;
   lastSynAt = 0;
   /** RST-triggered SYN retries used (windows profile). */
   rstRetries = 0;
@@ -347,6 +349,7 @@ export class Connection implements TimerOwner {
     this.sndUna = init.iss;
     this.sndNxt = init.iss;
     this.sndMax = init.iss;
+    this.sndSml = init.iss;
     this.tsOffset = init.tsOffset;
     this.pathMtu = init.mtu;
     this.mssAdvertised = this.mssForMtu(init.mtu);
@@ -463,7 +466,7 @@ export class Connection implements TimerOwner {
     this.rcvAdvertisedEdge = seqAdd(this.rcvNxt, this.prof.synWindow);
     this.lastAckSent = this.rcvNxt;
     this.host.emit(this, { seq: this.iss, ack: this.rcvNxt, flags: TCP_SYN | TCP_ACK, window: this.prof.synWindow, options: opts }, now, why, rule);
-    this.rexmitAt = now + synRtoMs(this.prof, this.synCount - 1);
+    this.rexmitAt = now + synAckRtoMs(this.prof, this.synCount - 1);
     this.host.rearm(this);
   }
 
@@ -551,7 +554,8 @@ export class Connection implements TimerOwner {
       // SND.MAX: after a timeout SND.NXT is rewound (go-back-N), but the peer may hold more.
       if (this.prof.abortRstAck && this.state !== "SYN-RECEIVED") {
         // What the OSes send (Linux tcp_send_active_reset, FreeBSD tcp_drop, Windows): RST with ACK.
-        this.host.emit(this, { seq: this.sndMax, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0, options: [] }, now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS)");
+        const full = this.prof.abortRstOptions;
+        this.host.emit(this, { seq: this.sndMax, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: full ? this.windowField() : 0, options: full ? this.ackOptions(now) : [] }, now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS; linux: with TS/SACK options and the window)");
       } else {
         this.sendRst(this.sndMax, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
       }
@@ -693,7 +697,10 @@ export class Connection implements TimerOwner {
         len = usable;
       }
       // Nagle: hold a small new segment while data is unacknowledged (never a retransmission).
-      if (!resending && len < smss && !this.prof.nodelay && this.flightSize() > 0) return;
+      // linux (profile.nagleMinshall): only while a small segment is unacknowledged.
+      if (!resending && len < smss && !this.prof.nodelay && this.flightSize() > 0 &&
+          (!this.prof.nagleMinshall || (seqGt(this.sndSml, this.sndUna) && seqLe(this.sndSml, this.sndNxt)))) return;
+      if (!resending && len < smss) this.sndSml = seqAdd(this.sndNxt, len);
       const withFin = len === unsent && this.finQueued && (!this.finSent || resending);
       this.transmit(this.sndNxt, len, withFin, now, resending ? "resend data (go-back-N)" : withFin ? "send data + FIN" : "send data");
     }
@@ -861,9 +868,10 @@ export class Connection implements TimerOwner {
       if (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt)) {
         if (seg.flags & TCP_RST) {
           this.host.trace(this, now, "drop", "RST with unacceptable ACK: drop", "RFC 9293 §3.10.7.3: ACK not acceptable, RST set -> drop");
-          return;
+        } else {
+          this.sendRst(seg.ack, now, "ACK not acceptable -> RST", "RFC 9293 §3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>");
         }
-        this.sendRst(seg.ack, now, "ACK not acceptable -> RST", "RFC 9293 §3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>");
+        // Linux applies this to a RST+ACK with a bad ACK too (kd-7-0045, kd-7-0018).
         if (p.badAckSynRetransmitMs > 0 && this.synCount === 1 && this.rexmitAt > now + p.badAckSynRetransmitMs) {
           // Linux: "previous FIN/ACK or RST/ACK might be ignored" -> retransmit the SYN soon.
           this.rexmitAt = now + p.badAckSynRetransmitMs;
@@ -873,6 +881,17 @@ export class Connection implements TimerOwner {
       }
       // If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable.
       ackAcceptable = seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt);
+      // Linux "rfc1323: paws" in SYN-SENT: a TSecr that no SYN of ours can have carried
+      // means an old or forged segment: reset it, stay in SYN-SENT, schedule unchanged.
+      // The upper edge allows one tick: a clock whose ms phase differs from ours (a replayed
+      // kernel capture: its TSval moved 1003 in 1002.3 ms, kd-7-0085) still echoes "now".
+      const ts = opt.ts;
+      if (ackAcceptable && p.pawsActiveReject && p.timestamps && ts !== undefined && ts.ecr !== 0 &&
+          (seqLt(ts.ecr, this.tsVal(this.firstSynAt)) || seqGt(ts.ecr, (this.tsVal(now) + 1) >>> 0))) {
+        if (!(seg.flags & TCP_RST)) this.sendRst(seg.ack, now, "SYN-ACK TSecr outside our SYNs' TSvals -> RST", "linux tcp_rcv_synsent_state_process(): PAWS -> <SEQ=SEG.ACK><CTL=RST>");
+        else this.host.trace(this, now, "drop", "RST+ACK TSecr outside our SYNs' TSvals: drop", "linux tcp_rcv_synsent_state_process(): PAWS");
+        return;
+      }
     }
     // Second, check the RST bit.
     if (seg.flags & TCP_RST) {
@@ -911,7 +930,10 @@ export class Connection implements TimerOwner {
         this.startCongestionControl();
         this.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.3: SYN with acceptable ACK -> ESTABLISHED");
         const payload = seg.payload;
-        if (payload.length > 0 || seg.flags & TCP_FIN) {
+        if ((payload.length > 0 || seg.flags & TCP_FIN) && p.synAckTextIgnored) {
+          this.host.trace(this, now, "drop", `text/FIN on the SYN-ACK (${payload.length} bytes${seg.flags & TCP_FIN ? " + FIN" : ""}): dropped, the peer retransmits`, "linux tcp_rcv_state_process(): SYN-ACK payload freed (no TFO)");
+          this.sendAck(now, "ACK the SYN-ACK (its text not taken)", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
+        } else if (payload.length > 0 || seg.flags & TCP_FIN) {
           // "Data or controls that were queued for transmission may be included" and data in
           // the SYN-ACK is processed from the sixth step on; one ACK covers SYN and data.
           this.acceptData(seg, now, true);
@@ -1014,9 +1036,12 @@ export class Connection implements TimerOwner {
       this.tsEnabled = false;
     }
     // MSS: the peer's option, or the default when absent (RFC 9293 §3.7.1 MUST-15).
-    this.peerMss = opt.mss;
-    const peer = opt.mss ?? (this.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4);
-    this.sndMss = Math.max(1, Math.min(peer, this.mssForMtu(this.pathMtu)));
+    // linux (profile.minSndMss): an MSS option of 0 is ignored, a small one raised to
+    // tcp_min_snd_mss (kernel-diff kd-7-0195: MSS 0 -> default; kd-7-0299: MSS 1 -> 48).
+    const mssOpt = p.minSndMss > 0 && opt.mss === 0 ? undefined : opt.mss;
+    this.peerMss = mssOpt;
+    const peer = mssOpt ?? (this.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4);
+    this.sndMss = Math.max(1, p.minSndMss, Math.min(peer, this.mssForMtu(this.pathMtu)));
     if (p.rcvBufRoundToMss && p.rcvBufBytes > this.sndMss) {
       // FreeBSD tcp_mss(): round the receive buffer up to a multiple of the MSS (<= sb_max).
       // Written through `profile`, not `prof`: a borrowed profile is copied first, so the
@@ -1150,8 +1175,10 @@ export class Connection implements TimerOwner {
         return;
       }
       if (this.state === "SYN-RECEIVED") {
-        // Active open that went through SYN-RECEIVED: connection refused.
-        this.finish({ kind: "refused" }, now, "RFC 9293 §3.10.7.4: RST in SYN-RECEIVED (from active OPEN) -> refused");
+        // Active open that went through SYN-RECEIVED: connection refused (RFC 9293); linux
+        // reports it as a reset (profile.simOpenRstOutcome).
+        if (this.prof.simOpenRstOutcome === "reset") this.finish({ kind: "reset" }, now, "RST in SYN-RECEIVED (from active OPEN) -> reset (linux tcp_reset(): ECONNRESET)");
+        else this.finish({ kind: "refused" }, now, "RFC 9293 §3.10.7.4: RST in SYN-RECEIVED (from active OPEN) -> refused");
         return;
       }
       if (this.state === "CLOSING" || this.state === "LAST-ACK" || this.state === "TIME-WAIT") {
@@ -1604,8 +1631,17 @@ export class Connection implements TimerOwner {
   private onRexmitTimer(now: number): void {
     const p = this.prof;
     if (this.state === "SYN-SENT" || this.state === "SYN-RECEIVED") {
-      if (this.synCount >= synAttempts(p)) {
+      // Linux counts tcp_syn_linear_timeouts in SYN-SENT only: after a simultaneous open the
+      // SYN-ACK goes 1 + tcp_syn_retries times (tcp_write_timeout()).
+      const attempts = this.state === "SYN-RECEIVED" && !this.passive && p.synBackoff === "linux" ? 1 + Math.max(0, p.synRetries) : synAttempts(p);
+      if (this.synCount >= attempts) {
         this.giveUp(now, `no answer after ${this.synCount} SYN${this.synCount > 1 ? "s" : ""}`);
+        return;
+      }
+      // Linux tcp_write_timeout(): the attempt also expires by time, at the first expiry
+      // after a retransmission once now - first SYN >= tcp_model_timeout (profiles.ts).
+      if (this.state === "SYN-SENT" && this.synCount > 1 && now - this.firstSynAt >= synModelTimeoutMs(p)) {
+        this.giveUp(now, `no answer after ${this.synCount} SYNs in ${now - this.firstSynAt} ms (tcp_model_timeout)`);
         return;
       }
       this.host.trace(this, now, "timer", `SYN retransmission timer expired (#${this.synCount})`, "RFC 6298 §5.4-5.6 / profile SYN schedule");

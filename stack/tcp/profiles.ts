@@ -199,6 +199,60 @@ export interface Profile {
    * RFC 9293 §3.10.7.4, an unacceptable segment is answered and dropped, ACK field unread.
    */
   oldSegmentAckProcessed: boolean;
+  /**
+   * PAWS in SYN-SENT (Linux tcp_rcv_synsent_state_process(), "rfc1323: paws", MIB
+   * PAWSACTIVEREJECTED): a SYN-ACK (or RST+ACK) with an acceptable ACK whose TSecr is
+   * non-zero and not within [TSval of our first SYN, TSval now] is answered with
+   * <SEQ=SEG.ACK><CTL=RST> and otherwise ignored; the SYN schedule goes on. RFC 7323 §5.5
+   * leaves the check in SYN-SENT open.
+   */
+  pawsActiveReject: boolean;
+  /**
+   * Text and FIN on a SYN-ACK that completes our active open are dropped (Linux without TCP
+   * Fast Open: tcp_rcv_state_process() frees the segment after tcp_rcv_synsent_state_process(),
+   * "do step6 onward by hand" looks at URG only), so the ACK says IRS+1 and the peer
+   * retransmits them. false: RFC 9293 §3.10.7.3, processed from the sixth step on.
+   */
+  synAckTextIgnored: boolean;
+  /**
+   * ICMP error acceptance: the quoted sequence number may equal SND.NXT (Linux
+   * tcp_v4_err()/tcp_v6_err(): between(seq, snd_una, snd_nxt), both ends included).
+   * false: RFC 5927 §4.1, SND.UNA =< SEG.SEQ < SND.NXT.
+   */
+  icmpQuoteIncludesSndNxt: boolean;
+  /**
+   * The RST,ACK of an ABORT is built like any other segment (Linux tcp_send_active_reset()
+   * goes through tcp_transmit_skb()): timestamps (TS.Recent echoed), SACK blocks when
+   * out-of-order data is held, and the current window. false: no options, window 0.
+   */
+  abortRstOptions: boolean;
+  /**
+   * Smallest send MSS (Linux net.ipv4.tcp_min_snd_mss, 48): a smaller MSS option is raised
+   * to it (tcp_mtu_to_mss()). Non-zero also means Linux's tcp_parse_options() rule that an
+   * MSS option of 0 is not taken at all (the default MSS applies, RFC 9293 §3.7.1).
+   * 0: the peer's MSS as given (at least 1 byte), RFC 9293.
+   */
+  minSndMss: number;
+  /**
+   * Nagle with Minshall's refinement (Linux tcp_nagle_check() / tcp_minshall_check()): a
+   * small segment is held only while an earlier small segment is unacknowledged, not while
+   * any data is (RFC 896 / RFC 9293 §3.7.4). 100 bytes with MSS 48 go out as 48+48+4 at once
+   * (kernel-diff kd-7-0299).
+   */
+  nagleMinshall: boolean;
+  /**
+   * ICMPv4 errors Linux drops before TCP sees them: destination unreachable with a code
+   * above 15 (tcp_v4_err(): code > NR_ICMP_UNREACH; kd-7-0090) and time exceeded code 1,
+   * fragment reassembly (icmp_unreach(): ICMP_EXC_FRAGTIME; kd-7-0285). false: every
+   * error of contract §4 is mapped (icmp-policy.ts).
+   */
+  icmpV4LinuxFilter: boolean;
+  /**
+   * What a RST in SYN-RECEIVED reached by a simultaneous open reports. "refused": RFC 9293
+   * §3.10.7.4 ("the connection was refused"). "reset": Linux tcp_reset() gives ECONNREFUSED
+   * in SYN-SENT only, ECONNRESET in SYN-RECV (kernel-diff kd-7-0142).
+   */
+  simOpenRstOutcome: "refused" | "reset";
 }
 
 const common = {
@@ -231,6 +285,14 @@ const common = {
   zeroWindowProbe: "oneByte",
   rtoMinBoundsVariance: false,
   oldSegmentAckProcessed: false,
+  pawsActiveReject: false,
+  synAckTextIgnored: false,
+  icmpQuoteIncludesSndNxt: false,
+  abortRstOptions: false,
+  minSndMss: 0,
+  nagleMinshall: false,
+  icmpV4LinuxFilter: false,
+  simOpenRstOutcome: "refused",
 } as const;
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
@@ -291,6 +353,14 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     quickAcks: 16, // TCP_MAX_QUICKACKS
     zeroWindowProbe: "ackBelowUna",
     rtoMinBoundsVariance: true,
+    pawsActiveReject: true,
+    synAckTextIgnored: true,
+    icmpQuoteIncludesSndNxt: true,
+    abortRstOptions: true,
+    minSndMss: 48,
+    nagleMinshall: true,
+    icmpV4LinuxFilter: true,
+    simOpenRstOutcome: "reset",
   },
   freebsd: {
     ...common,
@@ -397,6 +467,33 @@ export function synRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): 
       break;
   }
   return Math.min(rto, p.rtoMaxMs);
+}
+
+/**
+ * Linux tcp_write_timeout() in SYN-SENT: besides the count, the attempt also expires at the
+ * first timer expiry (after at least one retransmission) once now - first SYN reaches
+ * tcp_model_timeout(tcp_syn_retries, initial RTO): the time the classic doubling schedule
+ * would take, (2^(retries+1) - 1) * RTO, linear beyond TCP_RTO_MAX. With
+ * tcp_syn_linear_timeouts this ends the attempt before the count does (retries 2, linear 4:
+ * 7 s, not 11 s; kernel-diff kd-7-0001). Infinity for the other backoffs (count only).
+ */
+export function synModelTimeoutMs(p: Profile, initialRtoMs = p.initialRtoMs): number {
+  if (p.synBackoff !== "linux") return Infinity;
+  const boundary = Math.max(0, p.synRetries);
+  const thresh = Math.floor(Math.log2(p.rtoMaxMs / initialRtoMs));
+  if (boundary <= thresh) return (2 ** (boundary + 1) - 1) * initialRtoMs;
+  return (2 ** (thresh + 1) - 1) * initialRtoMs + (boundary - thresh) * p.rtoMaxMs;
+}
+
+/**
+ * The timeout after SYN-ACK number `k` (k = 0 for the first). Linux applies
+ * tcp_syn_linear_timeouts in SYN-SENT only (tcp_retransmit_timer()): a SYN-ACK, also the
+ * one after a simultaneous open, backs off by plain doubling (kernel-diff kd-7-0138:
+ * SYN-ACKs at 0.8, 1025, 3041 ms). Other backoffs: as for the SYN.
+ */
+export function synAckRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): number {
+  if (p.synBackoff !== "linux") return synRtoMs(p, k, initialRtoMs);
+  return Math.min(initialRtoMs * 2 ** k, p.rtoMaxMs);
 }
 
 /** Total SYN transmissions allowed (first SYN plus retransmissions). */

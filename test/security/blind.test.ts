@@ -343,7 +343,9 @@ describe("ICMP errors quoting the wrong sequence number are ignored (RFC 5927 §
 
   it(`SYN-SENT (linux, which aborts on ICMP): port unreachable quoting ${SAMPLES} wrong sequence numbers is ignored`, () => {
     const { h, conn, iss } = pending("linux");
-    const seqs = [...guesses(31), ...around(iss)].filter((s) => s !== iss);
+    // linux takes SND.NXT (ISS+1) as in flight as well (tcp_v4_err() between(), inclusive;
+    // docs/kernel-diff.md icmp-quote-snd-nxt), so that one is not a wrong number here.
+    const seqs = [...guesses(31), ...around(iss)].filter((s) => s !== iss && s !== seqAdd(iss, 1));
     for (const seq of seqs) conn.icmp(3, 3, { original: quoting(conn, seq) });
     for (const seq of seqs.slice(0, 2000)) conn.icmp(3, 1, { original: quoting(conn, seq), from: "10.0.0.254" });
     expect(conn.c.state).toBe("SYN-SENT");

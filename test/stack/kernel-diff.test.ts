@@ -2,8 +2,8 @@
 // found by the randomized differential rig (pcaps/kernel_diff.py + src/replay/kernel-diff.ts,
 // docs/kernel-diff.md). Each test is a minimal virtual-time reproduction that asserts the
 // KERNEL's behaviour, with the kernel evidence (run seed 7 capture and frames) in its name.
-// Tests marked it.fails are engine gaps not fixed yet (stack/ is being refactored by
-// another engineer): remove the `.fails` once the engine learns the behaviour.
+// Tests marked it.fails are engine gaps not fixed yet (data-after-close, rexmit-fin-merge,
+// oow-ack-ratelimit): remove the `.fails` once the engine learns the behaviour.
 import { describe, expect, it } from "vitest";
 import { Harness, type Conn, type Sent } from "../helpers/vt.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
@@ -28,14 +28,14 @@ const synTimes = (h: Harness) => h.sent.filter((s) => s.flags === "S").map((s) =
 describe("kernel-diff: SYN-SENT give-up is a time limit as well as a count (tcp_write_timeout)", () => {
   // Kernel: expired = retransmissions >= tcp_syn_retries + tcp_syn_linear_timeouts
   //         OR now - first SYN >= tcp_model_timeout(tcp_syn_retries) = (2^(retries+1) - 1) s.
-  it.fails("tcp_syn_retries 2, linear 4: SYNs at 0,1,2,3,4,5 s, ETIMEDOUT at 7 s (kd-7-0001: SYNs frames 1-6, connect() ETIMEDOUT after 7118 ms)", () => {
+  it("tcp_syn_retries 2, linear 4: SYNs at 0,1,2,3,4,5 s, ETIMEDOUT at 7 s (kd-7-0001: SYNs frames 1-6, connect() ETIMEDOUT after 7118 ms)", () => {
     const { h, conn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 4 });
     h.advanceTo(30_000);
     expect(synTimes(h)).toEqual([0, 1000, 2000, 3000, 4000, 5000]);
     expect(conn.outcome).toEqual({ kind: "timedOut" });
     expect(conn.outcomeAt).toBe(7000);
   });
-  it.fails("tcp_syn_retries 1, linear 4: give-up at the first timer expiry after 3 s (kd-7-0000: ETIMEDOUT after 3375 ms)", () => {
+  it("tcp_syn_retries 1, linear 4: give-up at the first timer expiry after 3 s (kd-7-0000: ETIMEDOUT after 3375 ms)", () => {
     const { h, conn } = linuxConnect({ synRetries: 1, synLinearTimeouts: 4 });
     h.advanceTo(30_000);
     expect(synTimes(h)).toEqual([0, 1000, 2000]);
@@ -58,7 +58,7 @@ describe("kernel-diff: SYN-SENT give-up is a time limit as well as a count (tcp_
 describe("kernel-diff: ICMP errors in SYN-SENT", () => {
   // tcp_v4_err()/tcp_v6_err(): the quote is accepted when between(seq, snd_una, snd_nxt),
   // both ends included; RFC 5927's SND.UNA <= seq < SND.NXT excludes SND.NXT.
-  it.fails("a destination unreachable quoting SND.NXT (ISS+1) aborts (kd-7-0003: ICMPv6 1/0 quoting ISS+1, connect() ENETUNREACH after 1 ms)", () => {
+  it("a destination unreachable quoting SND.NXT (ISS+1) aborts (kd-7-0003: ICMPv6 1/0 quoting ISS+1, connect() ENETUNREACH after 1 ms)", () => {
     const { h, conn, syn } = linuxConnect({}, "[fd00::1]:80");
     const original = new Uint8Array(syn.bytes);
     // Quote our SYN with its sequence number moved to ISS+1 (IPv6 header 40 bytes, seq at +4).
@@ -84,7 +84,7 @@ describe("kernel-diff: SYN-ACK acceptance", () => {
   // tcp_rcv_synsent_state_process(): a SYN-ACK whose TSecr is not within
   // [retrans_stamp, now] (LINUX_MIB_PAWSACTIVEREJECTED) goes to reset_and_undo: the
   // kernel answers <SEQ=SEG.ACK><CTL=RST> and stays in SYN-SENT, retransmitting on schedule.
-  it.fails("TSecr before our first SYN's TSval: RST seq=ISS+1 (no ACK), still SYN-SENT, next SYN at 1 s (kd-7-0063 frames 2-4, kd-7-0010 frame 2-3, kd-1-0002)", () => {
+  it("TSecr before our first SYN's TSval: RST seq=ISS+1 (no ACK), still SYN-SENT, next SYN at 1 s (kd-7-0063 frames 2-4, kd-7-0010 frame 2-3, kd-1-0002)", () => {
     const { h, conn, syn } = linuxConnect();
     h.advance(20);
     const ecr = (tsvalOf(syn) - 100_000) >>> 0;
@@ -106,7 +106,7 @@ describe("kernel-diff: SYN-ACK acceptance", () => {
   // tcp_rcv_state_process(), TCP_SYN_SENT: after tcp_rcv_synsent_state_process() returns -1
   // the rest of the segment is freed ("Do step6 onward by hand": only URG is looked at), so
   // a FIN (and, without TFO, data) on a SYN-ACK is not taken: the ACK is IRS+1.
-  it.fails("FIN on the SYN-ACK is ignored: ACK = IRS+1, still ESTABLISHED (kd-7-0015 frame 3, kd-7-0045 frame 5, kd-1-0007 frame 3)", () => {
+  it("FIN on the SYN-ACK is ignored: ACK = IRS+1, still ESTABLISHED (kd-7-0015 frame 3, kd-7-0045 frame 5, kd-1-0007 frame 3)", () => {
     const { h, conn, syn } = linuxConnect();
     h.advance(1);
     conn.peer({ flags: TCP_SYN | TCP_ACK | TCP_FIN, seq: SERVER_ISN, ack: syn.tcp.seq + 1, options: [{ kind: "mss", value: 1400 }] });
@@ -117,7 +117,7 @@ describe("kernel-diff: SYN-ACK acceptance", () => {
 
   // tcp_parse_options(): an MSS option of 0 is not taken (mss_clamp keeps its default), so
   // the connection behaves as if there were no MSS option (536); the kernel's window is normal.
-  it.fails("MSS option 0 on the SYN-ACK is ignored: the ACK's window is not 0 and data is sent (kd-7-0053 frame 6: win 63 with wscale 10)", () => {
+  it("MSS option 0 on the SYN-ACK is ignored: the ACK's window is not 0 and data is sent (kd-7-0053 frame 6: win 63 with wscale 10)", () => {
     const { h, conn, syn } = linuxConnect();
     h.advance(1);
     conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 29200, options: [{ kind: "wscale", shift: 2 }, { kind: "mss", value: 0 }] });
@@ -136,7 +136,7 @@ describe("kernel-diff: RST with an unacceptable ACK in SYN-SENT", () => {
     ["ACK = ISS+2", 2, "kd-7-0045: RST+ACK at 0.9 ms, SYN again at 9.1 ms"],
     ["ACK = ISS", 0, "kd-7-0018: RST+ACK at 301.6 ms, SYN again at 312.7 ms"],
   ] as Array<[string, number, string]>) {
-    it.fails(`RST+ACK with ${what}: the SYN is re-sent about 8 ms later (${ev})`, () => {
+    it(`RST+ACK with ${what}: the SYN is re-sent about 8 ms later (${ev})`, () => {
       const { h, conn, syn } = linuxConnect();
       h.advance(300);
       conn.peer({ flags: TCP_RST | TCP_ACK, seq: 0, ack: (syn.tcp.seq + delta) >>> 0 });
@@ -159,7 +159,7 @@ describe("kernel-diff: after the handshake", () => {
 
   // tcp_send_active_reset() builds the RST with tcp_transmit_skb(), so it carries the
   // timestamp option (and SACK blocks when there are any) like any other segment.
-  it.fails("abort (SO_LINGER 0) sends RST+ACK with the TS option (kd-7-0007 frame 6, kd-7-0014 frame 9, kd-1-0001 frame 8)", () => {
+  it("abort (SO_LINGER 0) sends RST+ACK with the TS option (kd-7-0007 frame 6, kd-7-0014 frame 9, kd-1-0001 frame 8)", () => {
     const { h, conn, syn } = established([{ kind: "ts", val: 1000, ecr: 0 }, { kind: "mss", value: 1460 }, { kind: "sackOK" }]);
     h.advance(100);
     conn.c.abort(h.now);
@@ -185,7 +185,7 @@ describe("kernel-diff: after the handshake", () => {
 
 describe("kernel-diff: more SYN-SENT / SYN-RECEIVED corner cases", () => {
   // tcp_v4_err(): "if (code > NR_ICMP_UNREACH) goto out;" (NR_ICMP_UNREACH = 15).
-  it.fails("ICMP destination unreachable code 16 is ignored (kd-7-0090: 3/16 at 21 ms, SYNs go on, ETIMEDOUT after 3075 ms)", () => {
+  it("ICMP destination unreachable code 16 is ignored (kd-7-0090: 3/16 at 21 ms, SYNs go on, ETIMEDOUT after 3075 ms)", () => {
     const { h, conn } = linuxConnect();
     h.advance(21);
     conn.icmp(3, 16);
@@ -196,7 +196,7 @@ describe("kernel-diff: more SYN-SENT / SYN-RECEIVED corner cases", () => {
 
   // tcp_retransmit_timer() in TCP_SYN_RECV: tcp_syn_linear_timeouts applies to SYN-SENT
   // only, so after a simultaneous open the SYN-ACK is retransmitted at 1, 2, 4 s gaps.
-  it.fails("after a simultaneous open the SYN-ACK retransmissions double from the first (kd-7-0138: SYN-ACKs at 0.8, 1025, 3041 ms)", () => {
+  it("after a simultaneous open the SYN-ACK retransmissions double from the first (kd-7-0138: SYN-ACKs at 0.8, 1025, 3041 ms)", () => {
     const { h, conn, syn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 4 });
     h.advance(1);
     conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }, { kind: "wscale", shift: 14 }] });
@@ -205,6 +205,37 @@ describe("kernel-diff: more SYN-SENT / SYN-RECEIVED corner cases", () => {
     const synAcks = h.sent.filter((s) => s.flags === "S.").map((s) => s.t);
     expect(synAcks).toEqual([1, 1001, 3001]);
     expect(syn.flags).toBe("S");
+    // tcp_write_timeout() in SYN-RECV: tcp_syn_retries (2) retransmissions, no linear ones:
+    // give-up at the next expiry (kd-7-0138: connect() ETIMEDOUT after 7297 ms).
+    h.advanceTo(10_000);
+    expect(h.sent.filter((s) => s.flags === "S.").length).toBe(3);
+    expect(conn.outcome).toEqual({ kind: "timedOut" });
+    expect(conn.outcomeAt).toBe(7001);
+  });
+});
+
+describe("kernel-diff: RST after a simultaneous open", () => {
+  // tcp_reset(): ECONNREFUSED only in SYN-SENT; in SYN-RECV (reached by a simultaneous open)
+  // the error is ECONNRESET.
+  it("RST at RCV.NXT in SYN-RECEIVED after a simultaneous open: outcome reset, not refused (kd-7-0142: connect() ECONNRESET)", () => {
+    const { h, conn } = linuxConnect();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    h.take();
+    conn.peer({ flags: TCP_RST, seq: SERVER_ISN + 1 });
+    expect(conn.outcome).toEqual({ kind: "reset" });
+    expect(conn.c.state).toBe("CLOSED");
+  });
+  it("the freebsd profile keeps RFC 9293's refused there", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const conn = h.connect("10.0.0.1:80");
+    h.take();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    conn.peer({ flags: TCP_RST, seq: SERVER_ISN + 1 });
+    expect(conn.outcome?.kind).toBe("refused");
   });
 });
 
@@ -270,7 +301,7 @@ describe("kernel-diff: ACKs to out-of-window SYN-ACKs in ESTABLISHED are rate-li
 
 describe("kernel-diff: ICMP time exceeded, small MSS, initial window", () => {
   // icmp_unreach(): "case ICMP_TIME_EXCEEDED: ... if (icmph->code == ICMP_EXC_FRAGTIME) goto out;"
-  it.fails("ICMP time exceeded code 1 (fragment reassembly) is ignored in SYN-SENT (kd-7-0285: 11/1 quoting ISS, connect() ok; 11/0 aborts: kd-7-0113)", () => {
+  it("ICMP time exceeded code 1 (fragment reassembly) is ignored in SYN-SENT (kd-7-0285: 11/1 quoting ISS, connect() ok; 11/0 aborts: kd-7-0113)", () => {
     const { h, conn } = linuxConnect();
     h.advance(1);
     conn.icmp(11, 1);
@@ -279,7 +310,7 @@ describe("kernel-diff: ICMP time exceeded, small MSS, initial window", () => {
   });
 
   // tcp_mss_clamp / tcp_sync_mss(): the send MSS never goes below tcp_min_snd_mss (48).
-  it.fails("an MSS option of 1 on the SYN-ACK: segments of 48 bytes (kd-7-0299: 100 bytes as 48+48+4)", () => {
+  it("an MSS option of 1 on the SYN-ACK: segments of 48 bytes (kd-7-0299: 100 bytes as 48+48+4)", () => {
     const { h, conn, syn } = linuxConnect();
     h.advance(1);
     conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1 }] });
