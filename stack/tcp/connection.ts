@@ -623,10 +623,19 @@ export class Connection implements TimerOwner {
 
   /** A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), subject to the §7 rate limit. */
   private challengeAck(now: number, why: string, rule: string): void {
+    // Linux first applies its per-socket out-of-window limit (tcp_oow_rate_limited(),
+    // tcp_invalid_ratelimit 500 ms) to challenge ACKs too, sharing it with the plain
+    // out-of-window ACKs (kernel-diff: kd-7-0143, kd-1-0007).
+    const gap = this.prof.oowAckIntervalMs;
+    if (gap > 0 && now - this.lastOowAckAt < gap) {
+      this.host.trace(this, now, "drop", `${why}: ACK rate-limited`, "Linux tcp_oow_rate_limited: one out-of-window ACK per interval");
+      return;
+    }
     if (!this.challengeLimiter.allow(now)) {
       this.host.trace(this, now, "drop", `${why}: challenge ACK suppressed by the rate limit`, "RFC 5961 §7");
       return;
     }
+    if (gap > 0) this.lastOowAckAt = now;
     this.challengeAcksSent++;
     // A challenge ACK is a bare ACK even where the profile repeats the FIN: FreeBSD sends it
     // with tcp_respond(), not tcp_output().

@@ -2,8 +2,8 @@
 // found by the randomized differential rig (pcaps/kernel_diff.py + src/replay/kernel-diff.ts,
 // docs/kernel-diff.md). Each test is a minimal virtual-time reproduction that asserts the
 // KERNEL's behaviour, with the kernel evidence (run seed 7 capture and frames) in its name.
-// Tests marked it.fails are engine gaps not fixed yet (data-after-close, rexmit-fin-merge,
-// oow-ack-ratelimit): remove the `.fails` once the engine learns the behaviour.
+// Tests marked it.fails are engine gaps not fixed yet (data-after-close, rexmit-fin-merge):
+// remove the `.fails` once the engine learns the behaviour.
 import { describe, expect, it } from "vitest";
 import { Harness, type Conn, type Sent } from "../helpers/vt.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
@@ -281,7 +281,7 @@ describe("kernel-diff: retransmission of data followed by a FIN", () => {
 describe("kernel-diff: ACKs to out-of-window SYN-ACKs in ESTABLISHED are rate-limited", () => {
   // tcp_validate_incoming() -> tcp_send_dupack() / challenge ACK, limited per socket by
   // tcp_oow_rate_limited() (net.ipv4.tcp_invalid_ratelimit, 500 ms).
-  it.fails("a repeated SYN-ACK 400 ms after the last answered one gets no ACK; one 600 ms after it does (kd-7-0143 frames 4-5 and 8, kd-1-0007 frames 4-10)", () => {
+  it("a repeated SYN-ACK 400 ms after the last answered one gets no ACK; one 600 ms after it does (kd-7-0143 frames 4-5 and 8, kd-1-0007 frames 4-10)", () => {
     const { h, conn, syn } = linuxConnect();
     h.advance(5);
     const synAck = { flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 65535, options: [{ kind: "mss", value: 1400 }] as TcpOption[] };
