@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TunDevice } from "../../device/tun/index.js";
 import { findPackageRoot } from "../../device/tun/native.js";
+import { readdirSync } from "node:fs";
 import { createNetns, deleteNetns, ip, labUnavailableReason, netnsExec } from "../../device/netns.js";
 
 export interface LabOptions {
@@ -52,6 +53,7 @@ export class Lab {
   static async create(o: LabOptions = {}): Promise<Lab> {
     const why = labUnavailableReason();
     if (why) throw new Error(why);
+    removeStaleLabs();
     const ns = o.name ?? `synack-lab-${process.pid}-${counter++}`;
     const k4 = o.kernel4 ?? "10.99.0.1/24";
     const k6 = o.kernel6 ?? "fd99::1/64";
@@ -133,4 +135,31 @@ export async function startKernelEcho(ns: string, ports: number[]): Promise<Chil
   });
   child.removeAllListeners("exit");
   return child;
+}
+
+/**
+ * Removes lab namespaces left behind by a process that was killed before it could clean up
+ * (names carry the creator's pid: synack-lab-<pid>-<n>). Live processes' labs are kept.
+ */
+export function removeStaleLabs(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync("/var/run/netns");
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = /^synack-lab-(\d+)-\d+$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // its creator still runs
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EPERM") continue;
+    }
+    deleteNetns(n);
+    removed.push(n);
+  }
+  return removed;
 }

@@ -1,7 +1,8 @@
 // The stack against the real Linux kernel over a real TUN device, in namespaces these
 // tests create (contract §7). Root only; skipped with the reason otherwise.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Lab } from "../../src/lab/lab.js";
+import { Lab, removeStaleLabs } from "../../src/lab/lab.js";
+import { createNetns, netnsExists, deleteNetns } from "../../device/netns.js";
 import { runConnect } from "../../src/lab/session.js";
 import { cryptoRandom } from "../../device/random.js";
 import { Stack } from "../../stack/stack.js";
@@ -129,6 +130,21 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
       expect(outsBetween.map((e) => e.decision)).toEqual(["send SYN"]);
     } else {
       expect(rst.packet).toMatch(/ R /);
+    }
+  });
+
+  it("a lab left behind by a killed process (dead pid in its name) is removed; a live one is kept", () => {
+    const dead = "synack-lab-4194000-7"; // above the default pid_max: no such process
+    const live = `synack-lab-${process.ppid}-99`;
+    createNetns(dead);
+    createNetns(live);
+    try {
+      expect(removeStaleLabs()).toContain(dead);
+      expect(netnsExists(dead)).toBe(false);
+      expect(netnsExists(live)).toBe(true);
+    } finally {
+      deleteNetns(dead);
+      deleteNetns(live);
     }
   });
 
