@@ -35,6 +35,7 @@
 // open() is synchronous (like TunDevice.open): it runs `ip` for checks and creates the
 // sockets inside the namespace with withNetns().
 
+import { ErrorOnce } from "./error-once.js";
 import { createRequire } from "node:module";
 import type { Device, DeviceStats } from "./types.js";
 import { CommandError, netnsExists, runSync, withNetns } from "./netns.js";
@@ -303,9 +304,7 @@ export class RawIpDevice implements Device {
   private readonly completePartial: boolean;
   private readonly ownsFilter: boolean;
   private receiveHandler: ((packets: Uint8Array[]) => void) | undefined;
-  private errorHandler: ((err: Error) => void) | undefined;
-  private pendingError: Error | undefined;
-  private errorReported = false;
+  private readonly errors = new ErrorOnce();
   private batch: Uint8Array[] = [];
   private immediate: NodeJS.Immediate | undefined;
   private closed = false;
@@ -439,13 +438,7 @@ export class RawIpDevice implements Device {
   }
 
   onError(handler: (err: Error) => void): void {
-    this.errorHandler = handler;
-    const pending = this.pendingError;
-    if (pending !== undefined && !this.errorReported) {
-      this.pendingError = undefined;
-      this.errorReported = true;
-      queueMicrotask(() => handler(pending));
-    }
+    this.errors.setHandler(handler);
   }
 
   /**
@@ -681,14 +674,8 @@ export class RawIpDevice implements Device {
   }
 
   private fail(err: Error): void {
-    if (this.closed || this.errorReported) return;
-    const e = new RawDeviceError(errnoOf(err), `raw socket on ${where(this.name, this.netns)} failed: ${err.message}`, { cause: err });
-    if (this.errorHandler) {
-      this.errorReported = true;
-      this.errorHandler(e);
-    } else {
-      this.pendingError = e;
-    }
+    if (this.closed || this.errors.reported) return;
+    this.errors.report(new RawDeviceError(errnoOf(err), `raw socket on ${where(this.name, this.netns)} failed: ${err.message}`, { cause: err }));
   }
 }
 

@@ -7,6 +7,7 @@
 //
 // Reads are event-driven on Node's loop, in batches (see tun.cc and README.md).
 
+import { ErrorOnce } from "../error-once.js";
 import type { Device, DeviceStats } from "../types.js";
 import { ip } from "../netns.js";
 import { loadAddon } from "./native.js";
@@ -45,9 +46,7 @@ export interface TunStats extends DeviceStats {
 export class TunDevice implements Device {
   private readonly handle: NativeTun;
   private receiveHandler: ((packets: Uint8Array[]) => void) | undefined;
-  private errorHandler: ((err: Error) => void) | undefined;
-  private pendingError: Error | undefined;
-  private errorReported = false;
+  private readonly errors = new ErrorOnce();
   private rxDroppedNoHandler = 0;
   private mtuBytes: number;
   readonly netns: string | undefined;
@@ -115,13 +114,7 @@ export class TunDevice implements Device {
 
   /** Called once if the device fails (e.g. the interface was deleted). */
   onError(handler: (err: Error) => void): void {
-    this.errorHandler = handler;
-    const pending = this.pendingError;
-    if (pending !== undefined && !this.errorReported) {
-      this.pendingError = undefined;
-      this.errorReported = true;
-      queueMicrotask(() => handler(pending));
-    }
+    this.errors.setHandler(handler);
   }
 
   /** Writes each packet (never blocks). Failures, and sends after close, count in txErrors. */
@@ -199,14 +192,7 @@ export class TunDevice implements Device {
   }
 
   private fail(err: NativeError): void {
-    if (this.errorReported) return;
-    const handler = this.errorHandler;
-    if (handler === undefined) {
-      this.pendingError = err;
-      return;
-    }
-    this.errorReported = true;
-    handler(err);
+    this.errors.report(err);
   }
 }
 
