@@ -1,7 +1,7 @@
 // Link impairment in user space: loss, delay, jitter, reordering and duplication between a
 // stack and any real Device, with real timers. This is what `tc netem` would do on the
 // kernel side of the TUN; the lab machine's kernel has no sch_netem ("Specified qdisc kind
-// is unknown"), so the issue 9 load tests impair the packets here instead (docs/robustness.md).
+// is unknown"), so the load tests impair the packets here instead (docs/robustness.md).
 //
 // The fate of each packet (lost? when delivered? reordered? duplicated?) is decided by
 // ImpairmentModel, which the virtual-time MemoryLink (device/memory.ts) uses too, drawn from

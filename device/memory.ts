@@ -1,7 +1,7 @@
 // An in-memory point-to-point link for virtual-time tests: two ends that are each a Device,
 // with seeded loss, delay, jitter, reordering, duplication and corruption. Nothing here reads
 // a clock or sets a timer: the test moves time with advance(nowMs) and asks
-// nextDeliveryMs() when the next packet is due (design.md: the tests own a virtual clock).
+// nextDeliveryMs() when the next packet is due (docs/architecture.md: the tests own a virtual clock).
 
 import type { Device, DeviceStats } from "./types.js";
 import { Prng } from "./prng.js";

@@ -1,5 +1,5 @@
 // A small seeded PRNG for deterministic lab links and tests (no Math.random: the same seed
-// must give the same packet fate on every run, design.md "the same seed gives the same bytes").
+// must give the same packet fate on every run: docs/architecture.md, "Determinism").
 //
 // State is seeded with splitmix32 (so any 32-bit seed, including 0, gives a well-mixed
 // non-zero state) and numbers are drawn with xoshiro128** 1.1 (Blackman & Vigna, 2018),

@@ -1,5 +1,5 @@
 // Binds a Stack to a Device and to real time. This is the only place with real timers
-// (design.md): one Node timer, re-armed to the stack's next deadline after every batch of
+// (docs/architecture.md): one Node timer, re-armed to the stack's next deadline after every batch of
 // input and every user call; packets are read in batches and written in batches.
 import { performance } from "node:perf_hooks";
 import type { Stack } from "../stack/stack.js";

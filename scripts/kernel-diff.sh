@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Differential test of the `linux` profile against this machine's kernel (contract §3).
+# Differential test of the `linux` profile against this machine's kernel (docs/kernel-diff.md).
 #
 #   sudo scripts/kernel-diff.sh [--seed S] [--count N] [--minutes M] [--start K] [--out DIR]
 #   scripts/kernel-diff.sh --analyze DIR          (replay an existing run, no root needed)

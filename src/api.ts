@@ -1,5 +1,6 @@
-// The promise API for TypeScript users (contract §5), built on the WSK facade, not beside
-// it: every operation is a WSK call with an IRP, and every failure is an NtStatusError.
+// The promise API for TypeScript users (docs/wsk.md, "The promise API"), built on the WSK
+// facade, not beside it: every operation is a WSK call with an IRP, and every failure is an
+// NtStatusError.
 import { IoAllocateIrp, IoCancelIrp, irpToPromise, type Irp } from "./wsk/irp.js";
 import {
   NtStatusError,
@@ -8,7 +9,8 @@ import {
   STATUS_SUCCESS,
   type NtStatus,
 } from "./wsk/ntstatus.js";
-import { WskProvider, WSK_REGISTRATION, MAKE_WSK_VERSION, SYNACK_SO_PROFILE, type WSK_PROVIDER_NPI, type WSK_SOCKET } from "./wsk/provider.js";
+import { SYNACK_SO_PROFILE, type WSK_SOCKET } from "./wsk/provider.js";
+import { WskClient } from "./wsk/client.js";
 import { AF_INET, IPPROTO_TCP, SOCK_STREAM, formatSockaddr, parseSockaddr, sockaddrFamily, sockaddrIn, sockaddrIn6, type SOCKADDR } from "./wsk/sockaddr.js";
 import {
   SIO_TCP_INITIAL_RTO,
@@ -20,7 +22,6 @@ import {
   TCP_NODELAY,
   WSK_FLAG_ABORTIVE,
   WSK_FLAG_CONNECTION_SOCKET,
-  WSK_INFINITE_WAIT,
   WskIoctl,
   WskSetOption,
 } from "./wsk/constants.js";
@@ -38,24 +39,6 @@ export interface ApiConnectOptions {
   nodelay?: boolean;
   /** Aborting cancels the connect IRP (IoCancelIrp): the promise rejects with STATUS_CANCELLED. */
   signal?: AbortSignal;
-}
-
-/** A registered WSK client with its captured provider NPI (what a driver keeps globally). */
-export class WskClient {
-  readonly npi: WSK_PROVIDER_NPI;
-  private readonly reg = new WSK_REGISTRATION();
-  constructor(readonly provider: WskProvider) {
-    const st = provider.WskRegister({ ClientContext: this, Dispatch: { Version: MAKE_WSK_VERSION(1, 0) } }, this.reg);
-    if (st !== STATUS_SUCCESS) throw new NtStatusError(st, "WskRegister");
-    const npi: Partial<WSK_PROVIDER_NPI> = {};
-    const cst = provider.WskCaptureProviderNPI(this.reg, WSK_INFINITE_WAIT, npi);
-    if (cst !== STATUS_SUCCESS) throw new NtStatusError(cst, "WskCaptureProviderNPI");
-    this.npi = npi as WSK_PROVIDER_NPI;
-  }
-  close(): void {
-    this.provider.WskReleaseProviderNPI(this.reg);
-    this.provider.WskDeregister(this.reg);
-  }
 }
 
 /** Runs one WSK call with a fresh IRP; resolves with Information or rejects with NtStatusError. */
@@ -180,4 +163,4 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 }
 
-export { NtStatusError, STATUS_PENDING };
+export { NtStatusError, STATUS_PENDING, WskClient };

@@ -4,7 +4,7 @@
 // epoch nanoseconds (2^53 ns is ~104 days), and nanosecond captures must survive exactly;
 // use nsToMs() from format.ts when a float is wanted.
 //
-// Bad input is a value (design.md): a corrupt file gives {ok:false, reason, offset}; a file
+// Bad input is a value (docs/architecture.md): a corrupt file gives {ok:false, reason, offset}; a file
 // whose last record is cut short (a capture still being written, a truncated download) gives
 // ok with the complete records and a warning carrying the offset of the cut record.
 

@@ -1,4 +1,4 @@
-// Benchmark 5 (contract §8): bulk transfer MB/s from synack over TUN to a kernel sink, beside
+// Benchmark 5 (BENCHMARKS.md): bulk transfer MB/s from synack over TUN to a kernel sink, beside
 // kernel-to-kernel TCP (Node client and the same sink, inside the namespace) in the same run.
 //
 // synack keeps at most 1 MiB queued beyond what the peer acknowledged and counts the

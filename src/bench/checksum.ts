@@ -1,4 +1,4 @@
-// Benchmark 4a (contract §8): Internet checksum throughput (RFC 1071) over 1500-byte
+// Benchmark 4a (BENCHMARKS.md): Internet checksum throughput (RFC 1071) over 1500-byte
 // packets, the engine's own internetChecksum() as used on every received segment.
 import { internetChecksum } from "../../stack/wire/checksum.js";
 import { seededRandom } from "../../stack/random.js";

@@ -1,4 +1,4 @@
-// Benchmark 1 (contract §8): connects per second over TUN to a kernel listener in a
+// Benchmark 1 (BENCHMARKS.md): connects per second over TUN to a kernel listener in a
 // namespace, 64 in flight, against Node's own net.connect (the kernel's TCP) to the same
 // listener in the same run.
 //

@@ -1,4 +1,4 @@
-// Benchmark 2 (contract §8): engine-only handshakes per second. A Stack is the client; an
+// Benchmark 2 (BENCHMARKS.md): engine-only handshakes per second. A Stack is the client; an
 // in-memory peer answers each SYN with a SYN-ACK; time is virtual; one core, no device.
 //
 // One handshake = connect() (port choice, ISN, Connection, SYN built) + the SYN taken by

@@ -1,4 +1,4 @@
-// `synack bench` (contract §8, issue 8): runs the benchmarks side by side in one process,
+// `synack bench` (BENCHMARKS.md): runs the benchmarks side by side in one process,
 // repeats each measurement, and reports min/median/max, ratios and the issue's targets,
 // with the machine, the date and the command. A benchmark that cannot run here (no root,
 // no TUN addon) or that fails is reported as skipped/failed with the reason; the others
@@ -15,7 +15,7 @@ import type { BenchOutcome, BenchReport, Benchmark, MachineInfo, Metric, MetricS
 
 export type { BenchOutcome, BenchReport, Benchmark, MachineInfo, Metric, MetricSummary, Target } from "./types.js";
 
-/** Every benchmark, in contract §8 order. */
+/** Every benchmark, in the order of BENCHMARKS.md's table. */
 export const BENCHMARKS: readonly Benchmark[] = [tunConnects, engineHandshakes, memoryAndTimers, checksumThroughput, tunPackets, bulkTransfer];
 
 export interface BenchOptions {
@@ -183,7 +183,7 @@ export function formatBenchReport(report: BenchReport): string {
   lines.push(`node:    ${m.node} (V8 ${m.v8})`);
   lines.push(`date:    ${report.date}`);
   lines.push(`command: ${report.command}`);
-  lines.push(`runs:    ${report.runs} per benchmark${report.quick ? " (quick: small sizes, numbers are indicative only)" : ""}; min / median / max over runs; targets (issue 8) checked on the median`);
+  lines.push(`runs:    ${report.runs} per benchmark${report.quick ? " (quick: small sizes, numbers are indicative only)" : ""}; min / median / max over runs; targets (BENCHMARKS.md) checked on the median`);
   for (const b of report.benchmarks) {
     lines.push("");
     lines.push(`${b.section}. ${b.title} [${b.name}] (${(b.elapsedMs / 1000).toFixed(1)} s)`);

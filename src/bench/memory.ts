@@ -1,4 +1,4 @@
-// Benchmark 3 (contract §8): heap bytes per pending connection with 100 000 connects in
+// Benchmark 3 (BENCHMARKS.md): heap bytes per pending connection with 100 000 connects in
 // SYN-SENT, and the cost of one timer operation at 1 000 and at 1 000 000 pending timers.
 //
 // Heap is measured with a forced full GC before and after (V8's gc(), enabled at run time

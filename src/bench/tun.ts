@@ -1,4 +1,4 @@
-// Benchmark 4b (contract §8): packets per second through the TUN device, write and read,
+// Benchmark 4b (BENCHMARKS.md): packets per second through the TUN device, write and read,
 // 64-byte payloads, with the device's batching (writeBatch, batched reads).
 //
 //  - write: ICMP echo requests (64 data bytes) to an address on the TUN's subnet that no
@@ -12,7 +12,7 @@
 //  - echo round trip: 1024 requests kept in flight, each batch of replies read answered
 //    by as many new requests. Each packet read also costs one write and the kernel's ICMP
 //    processing on the same 2 cores, so this is a round trip, not a read rate (it is
-//    what BENCHMARKS.md reported as "TUN read" before issue 8's second pass).
+//    what BENCHMARKS.md reported as "TUN read" before the second optimisation pass).
 import { internetChecksum } from "../../stack/wire/checksum.js";
 import { writeIpv4Header } from "../../stack/wire/ipv4.js";
 import { ipBytes } from "../../stack/wire/addr.js";

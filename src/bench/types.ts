@@ -1,6 +1,6 @@
-// Shapes shared by the benchmark modules and the harness (contract §8, issue 8).
+// Shapes shared by the benchmark modules and the harness (BENCHMARKS.md).
 
-/** A goal from issue 8, checked against the median. */
+/** A target of BENCHMARKS.md's table, checked against the median. */
 export interface Target {
   op: ">=" | "<=";
   value: number;
@@ -20,11 +20,11 @@ export interface Metric {
   ratio?: boolean;
 }
 
-/** One benchmark of contract §8. Each module exports one (or more) of these. */
+/** One benchmark of BENCHMARKS.md. Each module exports one (or more) of these. */
 export interface Benchmark {
   /** Short name used by --only, e.g. "engine". */
   name: string;
-  /** Contract §8 item number (1..5). */
+  /** Its section number in BENCHMARKS.md's table (1..5). */
   section: number;
   title: string;
   /** One sentence: what is measured and how. */

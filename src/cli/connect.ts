@@ -1,4 +1,4 @@
-// `synack connect HOST:PORT ...` (contract §6): one active open through the WSK facade on a
+// `synack connect HOST:PORT ...` (docs/cli.md): one active open through the WSK facade on a
 // real TUN device (--dev), a raw IP socket (--raw), a throwaway lab namespace (--lab), or the
 // in-process simulated peer (--sim); prints the segment timeline and the final status line,
 // or one JSON object with --json. Exit 0 on STATUS_SUCCESS, 1 on any other status, 2 on usage.
@@ -115,7 +115,7 @@ export function parseConnectArgs(argv: string[]): ConnectArgs | "help" {
   };
 }
 
-/** The JSON object of contract §6. */
+/** The JSON object of `connect --json` (docs/cli.md). */
 export function resultJson(r: ConnectResult): Record<string, unknown> {
   return {
     status: r.status,

@@ -1,4 +1,4 @@
-// `synack demo` (contract §6): in a throwaway namespace, a TUN device, the kernel listening
+// `synack demo` (docs/cli.md): in a throwaway namespace, a TUN device, the kernel listening
 // on IPv4 and IPv6, and a showcase of connects that succeed (with data), are refused, time
 // out, are unreachable or get cancelled, under the relevant profiles. Everything shown is
 // real: the kernel answers, routes of type blackhole/unreachable/prohibit make it drop or

@@ -1,4 +1,4 @@
-// Usage and setup errors: one line on stderr, exit code 2, never a stack trace (contract §6).
+// Usage and setup errors: one line on stderr, exit code 2, never a stack trace (docs/cli.md, "Exit codes").
 
 export class UsageError extends Error {
   readonly exitCode = 2;

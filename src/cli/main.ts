@@ -1,4 +1,4 @@
-// `synack`: one binary, subcommands per contract §6. Exit codes: 0 success, 1 the operation
+// `synack`: one binary, subcommands as docs/cli.md lists them. Exit codes: 0 success, 1 the operation
 // ran and failed, 2 usage or setup error (one line on stderr).
 import { reportError } from "./errors.js";
 

@@ -1,5 +1,5 @@
 // `synack conformance PATH... [--profile P] [--ip 4|6|both] [--json] [--markdown]`
-// (contract §6). Exit codes: 0 nothing failed, 1 a script failed, 2 usage error (one line
+// (docs/cli.md). Exit codes: 0 nothing failed, 1 a script failed, 2 usage error (one line
 // on stderr).
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";

@@ -7,7 +7,7 @@
 //   differently from the OS the script was recorded on. Fixing it needs a stack/ change,
 //   usually a profile knob (stack/tcp/profiles.ts).
 // - "script defect": the script is broken; packetdrill itself rejects it.
-// - "negative control": the script is meant to fail (PICKS.md #31).
+// - "negative control": the script is meant to fail (src/conformance/core-scripts.ts).
 
 export type FailureKind = "engine gap" | "script defect" | "negative control";
 
@@ -26,7 +26,7 @@ export const KNOWN_FAILURES: readonly KnownFailure[] = [
     path: /google-packetdrill\/gtests\/net\/packetdrill\/tests\/packet-timeout\.pkt$/,
     reason: /^Timed out waiting for packet$/,
     kind: "negative control",
-    why: "PICKS.md #31 expects a SYN that is never sent; a runner that passes it is broken.",
+    why: "The core set's negative control expects a SYN that is never sent; a runner that passes it is broken.",
   },
   {
     path: /freebsd-tcp-testsuite\/fast-open\/client\/client-handle-cookie-update-of-length-17\.pkt$/,

@@ -11,7 +11,7 @@
 // - close() is graceful: WskDisconnect (FIN after queued data), and WskCloseSocket once the
 //   connection has finished or reached TIME-WAIT (a WskCloseSocket earlier would abort it
 //   with RST). SO_LINGER {1, 0}: abortive close (RST). In SYN-SENT, WskCloseSocket cancels
-//   the attempt and nothing is sent (contract §3).
+//   the attempt and nothing is sent (RFC 9293 §3.10.4, CLOSE in SYN-SENT: delete the TCB).
 // - SO_ERROR: the socket's pending error, read (and cleared) once: the errno of a
 //   non-blocking connect that failed, or why an established connection ended abnormally
 //   (RST: ECONNRESET, Linux EPIPE in CLOSE-WAIT; retransmission give-up: ETIMEDOUT). A read

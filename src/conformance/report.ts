@@ -1,4 +1,4 @@
-// The conformance matrix (issue 7): the target scripts of ../shared/conformance run in
+// The conformance matrix (docs/conformance-runner.md): the target scripts of ../shared/conformance run in
 // every IP version they support, counted per folder, as the Markdown of docs/conformance.md.
 // Run it with `synack conformance --markdown PATH...` or through test/conformance/runner.test.ts
 // (SYNACK_UPDATE_DOCS=1 rewrites the checked-in file).
@@ -6,13 +6,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { listPkt, runPaths, type ConformanceReport, type ScriptReport } from "./runner.js";
 import { classifyFailure, type KnownFailure } from "./known-failures.js";
+import { CORE_SCRIPTS, NEGATIVE_CONTROL } from "./core-scripts.js";
 
-/** The 31 scripts of PICKS.md, in order, relative to the conformance folder. */
-export function picks(conformanceDir: string): string[] {
-  const text = readFileSync(join(conformanceDir, "PICKS.md"), "utf8");
-  const out: string[] = [];
-  for (const m of text.matchAll(/^\| (\d+) \| `([^`]+\.pkt)`/gm)) out.push(m[2]!);
-  return out;
+/** The core set (src/conformance/core-scripts.ts), in order; the conformance folder is not read. */
+export function coreScripts(): string[] {
+  return [...CORE_SCRIPTS];
 }
 
 /** SUITES.md §3B: the FreeBSD simultaneous-open scripts (SYN-RCVD reached from SYN-SENT). */
@@ -26,7 +24,7 @@ export function simultaneousOpen(conformanceDir: string): string[] {
   return out;
 }
 
-/** Every target script of issue 7, relative to the conformance folder, without duplicates. */
+/** Every target script (the core set, the FreeBSD connect-path folders, simultaneous open), relative to the conformance folder, without duplicates. */
 export function targetScripts(conformanceDir: string): string[] {
   const fb = join(conformanceDir, "freebsd-tcp-testsuite");
   const folders = [join(fb, "snd-syn"), join(fb, "rcv-icmp")];
@@ -35,7 +33,7 @@ export function targetScripts(conformanceDir: string): string[] {
     for (const d of listDirs(see)) if (/-syn-sent$/.test(d)) folders.push(join(see, d));
   }
   const files = listPkt(folders).map((f) => relative(conformanceDir, f));
-  return [...new Set([...picks(conformanceDir), ...files, ...simultaneousOpen(conformanceDir)])];
+  return [...new Set([...coreScripts(), ...files, ...simultaneousOpen(conformanceDir)])];
 }
 
 function listDirs(d: string): string[] {
@@ -57,18 +55,18 @@ export function runTargets(conformanceDir: string, onScript?: (r: ScriptReport) 
 }
 
 /** The matrix: one row per folder, pass/fail/skip counts over (script, IP version) runs. */
-export function conformanceMarkdown(rep: ConformanceReport, opts: { picks?: string[]; simultaneous?: string[]; command?: string } = {}): string {
+export function conformanceMarkdown(rep: ConformanceReport, opts: { core?: string[]; simultaneous?: string[]; command?: string } = {}): string {
   const rows = new Map<string, { pass: number; fail: number; skip: number }>();
   const bump = (key: string, r: ScriptReport) => {
     const row = rows.get(key) ?? { pass: 0, fail: 0, skip: 0 };
     row[r.result]++;
     rows.set(key, row);
   };
-  const picksSet = new Set(opts.picks ?? []);
+  const coreSet = new Set(opts.core ?? []);
   const simSet = new Set(opts.simultaneous ?? []);
   for (const s of rep.scripts) {
     bump(dirname(s.path), s);
-    if (picksSet.has(s.path)) bump("PICKS.md (31 scripts)", s);
+    if (coreSet.has(s.path)) bump(`core set (${coreSet.size} scripts)`, s);
     if (simSet.has(s.path)) bump("simultaneous open (SUITES.md §3B)", s);
   }
   const lines: string[] = [];
@@ -78,14 +76,14 @@ export function conformanceMarkdown(rep: ConformanceReport, opts: { picks?: stri
   lines.push("Do not edit by hand. Each script runs in every IP version it supports (a script fixed to");
   lines.push("one family by `--ip_version` or its name runs once; family-neutral Linux scripts run as");
   lines.push("IPv4 and IPv6), so the counts are (script, IP version) runs. Scripts come from");
-  lines.push("`../shared/conformance/` (SUITES.md, PICKS.md); the runner is described in `docs/conformance-runner.md`.");
+  lines.push("`../shared/conformance/`; the core set is listed in `src/conformance/core-scripts.ts`; the runner is described in `docs/conformance-runner.md`.");
   lines.push("");
   lines.push(`Total: **${rep.passed} pass**, **${rep.failed} fail**, **${rep.skipped} skip**.`);
   lines.push("");
   lines.push("| folder | pass | fail | skip |");
   lines.push("|---|---:|---:|---:|");
   const keys = [...rows.keys()].sort((a, b) => {
-    const special = (k: string) => (k.startsWith("PICKS") ? 0 : k.startsWith("simultaneous") ? 1 : 2);
+    const special = (k: string) => (k.startsWith("core set") ? 0 : k.startsWith("simultaneous") ? 1 : 2);
     return special(a) - special(b) || a.localeCompare(b);
   });
   for (const k of keys) {
@@ -93,7 +91,7 @@ export function conformanceMarkdown(rep: ConformanceReport, opts: { picks?: stri
     lines.push(`| ${k} | ${r.pass} | ${r.fail} | ${r.skip} |`);
   }
   lines.push("");
-  lines.push("PICKS.md #31 (`packet-timeout.pkt`) is the negative control: it must fail.");
+  lines.push(`The core set's last script (\`${NEGATIVE_CONTROL.split("/").pop()}\`) is the negative control: it must fail.`);
   lines.push("");
   const fails = rep.scripts.filter((s) => s.result === "fail");
   if (fails.length > 0) {

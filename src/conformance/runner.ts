@@ -1,4 +1,4 @@
-// The packetdrill script runner (issue 7, contract §6): runs a parsed script against the
+// The packetdrill script runner (docs/conformance-runner.md, docs/cli.md): runs a parsed script against the
 // stack through the WSK facade, in virtual time, and checks what the stack sends.
 //
 // packetdrill's model (SUITES.md §8): the stack under test is "local" (192.168.0.1 or
@@ -21,8 +21,8 @@ import { Stack } from "../../stack/stack.js";
 import { seededRandom } from "../../stack/random.js";
 import { isProfileName, PROFILES, resolveProfile, type Profile, type ProfileName } from "../../stack/tcp/profiles.js";
 import { buildIcmpError, buildTcpPacket, parsePacket } from "../../stack/wire/packet.js";
-import { WskProvider, MAKE_WSK_VERSION, WSK_REGISTRATION, type WSK_PROVIDER_NPI } from "../wsk/provider.js";
-import { WSK_INFINITE_WAIT } from "../wsk/constants.js";
+import { WskProvider, type WSK_PROVIDER_NPI } from "../wsk/provider.js";
+import { WskClient } from "../wsk/client.js";
 import { errnoByName } from "../wsk/ntstatus.js";
 
 export type IpVersion = 4 | 6;
@@ -57,7 +57,7 @@ export interface ScriptReport {
   unchecked?: string[];
 }
 
-/** contract §6: `synack conformance --json`. */
+/** `synack conformance --json` (docs/cli.md). */
 export interface ConformanceReport {
   scripts: ScriptReport[];
   passed: number;
@@ -242,11 +242,7 @@ class Run {
     const a = ADDR[ip];
     this.stack = new Stack({ addresses: [{ addr: a.local, prefix: a.prefix }], gateway4: ADDR[4].gateway, gateway6: ADDR[6].gateway, mtu, profile: baseProfile, random: seededRandom(seed) });
     this.provider = new WskProvider(this.stack, { now: () => this.nowMs, afterCall: () => this.collect(), profile: baseProfile });
-    const reg = new WSK_REGISTRATION();
-    this.provider.WskRegister({ ClientContext: null, Dispatch: { Version: MAKE_WSK_VERSION(1, 0) } }, reg);
-    const npi: Partial<WSK_PROVIDER_NPI> = {};
-    this.provider.WskCaptureProviderNPI(reg, WSK_INFINITE_WAIT, npi);
-    this.npi = npi as WSK_PROVIDER_NPI;
+    this.npi = new WskClient(this.provider).npi;
     this.tolUsecs = o.tolerance_usecs !== undefined ? Number(o.tolerance_usecs) : DEFAULT_TOLERANCE_USECS;
     // nplab on FreeBSD defaults to 5 %, Google packetdrill (and nplab on Linux) to 12.5 %.
     this.tolPercent = o.tolerance_percent !== undefined ? Number(o.tolerance_percent) : suite === "freebsd" ? 5 : 12.5;
@@ -733,7 +729,7 @@ export function runScript(pathOrText: string, opts: RunOptions & { path?: string
   return { result: "pass", unchecked: run.unchecked.length ? run.unchecked : undefined };
 }
 
-/** Runs scripts (files or folders) in the requested IP versions; contract §6 JSON. */
+/** Runs scripts (files or folders) in the requested IP versions; the `conformance --json` document (docs/cli.md). */
 export function runPaths(paths: string[], opts: { profile?: ProfileName; ip: IpVersion | "both"; seed?: number }, onScript?: (r: ScriptReport) => void): ConformanceReport {
   const scripts: ScriptReport[] = [];
   for (const file of listPkt(paths)) {

@@ -19,7 +19,11 @@ export function suiteOf(path: string): Suite {
   return "unknown";
 }
 
-/** The profile each suite's scripts expect (PICKS.md "Two stack profiles are needed"). */
+/**
+ * The profile each suite's scripts expect: the FreeBSD suite was recorded against FreeBSD
+ * (its SYN layout, 1.0 s / 2.2 s retransmissions), the others against Linux
+ * (docs/conformance-runner.md, "Profiles and sysctls").
+ */
 export function suiteProfile(suite: Suite): ProfileName {
   return suite === "freebsd" ? "freebsd" : "linux";
 }
@@ -27,7 +31,7 @@ export function suiteProfile(suite: Suite): ProfileName {
 /**
  * Settings a suite has before any line of the script runs. The nplab copies of Google's
  * 2013 tests were recorded with the kernel's defaults of the time: a 4 MB tcp_rmem
- * maximum, hence window scale 6 (PICKS.md #28), and no linear SYN timeouts (added in
+ * maximum, hence window scale 6 (mss-getsockopt-tcp_maxseg-client.pkt expects it), and no linear SYN timeouts (added in
  * Linux 6.x). The FreeBSD profile already carries FreeBSD's defaults.
  */
 export function suiteBaseOverrides(suite: Suite): ProfileOverrides {

@@ -1,4 +1,4 @@
-// `synack diagram CAPTURE -o OUT.svg|OUT.html [--profile P] [--strict]` (contract §6):
+// `synack diagram CAPTURE -o OUT.svg|OUT.html [--profile P] [--strict]` (docs/cli.md):
 // a ladder diagram of each connection (each TCP active open) in the capture, beside our
 // stack's closed-loop replay of it with its decision trace.
 import { writeFileSync } from "node:fs";

@@ -24,7 +24,7 @@ export interface LabOptions {
   /** Routes added in the namespace, e.g. ["blackhole", "10.99.1.0/24"]; turns on forwarding. */
   routes?: string[][];
   mtu?: number;
-  /** Delay on the kernel's side of the TUN (ms), via netem; contract §7 recommends 1-2 ms. */
+  /** Delay on the kernel's side of the TUN (ms), via netem; docs/devices.md says why 1-2 ms helps when the kernel is the recorded client. */
   delayMs?: number;
 }
 

@@ -1,4 +1,4 @@
-// Connect load through the WSK facade with IRPs (issue 9): many connects with bounded
+// Connect load through the WSK facade with IRPs (docs/robustness.md): many connects with bounded
 // concurrency, every IRP's completions counted, a global deadline so nothing can hang the
 // run, and the outcome distribution. Used by test/lab/load.test.ts, in process and (for the
 // memory measurement, which needs `node --expose-gc`) in a child process from dist/.
@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { Stack } from "../../stack/stack.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { Runtime } from "../../device/runtime.js";
-import { WskClient } from "../api.js";
+import { WskClient } from "../wsk/client.js";
 import { Lab } from "./lab.js";
 import { cryptoRandom } from "../../device/random.js";
 import { SYNACK_SO_PROFILE, WskProvider, type WSK_SOCKET } from "../wsk/provider.js";
@@ -31,7 +31,7 @@ import {
 } from "../wsk/constants.js";
 import { AF_INET, IPPROTO_TCP, SOCK_STREAM, parseSockaddr, sockaddrFamily, sockaddrIn, sockaddrIn6 } from "../wsk/sockaddr.js";
 
-/** Every status contract §4 lists as an IRP's final status. */
+/** Every status docs/ntstatus.md lists as an IRP's final status. */
 export const CONTRACT_STATUSES: ReadonlySet<string> = new Set([
   "STATUS_SUCCESS",
   "STATUS_CONNECTION_REFUSED",
@@ -82,7 +82,7 @@ export interface ConnectLoadResult {
   /** IRPs completed 0 times by the deadline (hung) and more than once (a 0x44 bug). */
   hung: number;
   completedTwice: number;
-  /** Final statuses of any IRP that are not in contract §4. */
+  /** Final statuses of any IRP that are not in docs/ntstatus.md's table. */
   nonContract: Record<string, number>;
   /** Bug checks raised by the IRP layer during the run. */
   bugChecks: string[];

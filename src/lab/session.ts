@@ -11,7 +11,7 @@ import { Runtime } from "../../device/runtime.js";
 import type { Device } from "../../device/types.js";
 import { PcapngWriter } from "../../device/pcap/write.js";
 import { WskProvider, SYNACK_SO_PROFILE, type WSK_SOCKET } from "../wsk/provider.js";
-import { WskClient } from "../api.js";
+import { WskClient } from "../wsk/client.js";
 import { IoAllocateIrp, IoCancelIrp, irpToPromise, type Irp } from "../wsk/irp.js";
 import { STATUS_SUCCESS, hexStatus, statusName, type NtStatus } from "../wsk/ntstatus.js";
 import {
@@ -149,7 +149,7 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
       const q = await wsk((irp) => d.WskGetLocalAddress(socket!, la, irp));
       if (q.status === STATUS_SUCCESS) localText = formatSockaddr(la as unknown as SOCKADDR);
       if (status === STATUS_SUCCESS && r.send !== undefined) received = await exchange(socket, r.send, r.quietMs ?? 500);
-      // WskCloseSocket on a connected socket is abortive (wsk-semantics.md §1.6): disconnect
+      // WskCloseSocket on a connected socket is abortive (Microsoft Learn, WskCloseSocket): disconnect
       // gracefully first, as a well-behaved client does, so the peer sees a FIN, not a RST.
       else if (status === STATUS_SUCCESS) await gracefulDisconnect(socket, r.quietMs ?? 500);
     }

@@ -1,4 +1,4 @@
-// `synack replay CAPTURE... [--profile P] [--strict] [--json]` (contract §6).
+// `synack replay CAPTURE... [--profile P] [--strict] [--json]` (docs/cli.md).
 // Exit 0 when every active open matches, 1 when one does not, 2 on usage or input errors
 // (one line on stderr, never a stack trace).
 import { existsSync, readFileSync } from "node:fs";
@@ -66,7 +66,7 @@ export function runReplay(paths: string[], o: ReplayRunOptions = {}): ReplayRun 
   return { files, passed, failed };
 }
 
-/** The contract §6 JSON document. */
+/** The `replay --json` document (docs/cli.md). */
 export function replayJson(run: ReplayRun): unknown {
   return {
     handshakes: run.files.flatMap((f) =>

@@ -1,4 +1,4 @@
-// Differential testing against the kernel (contract §3: the kernel on this machine is the
+// Differential testing against the kernel (docs/kernel-diff.md: the kernel on this machine is the
 // `linux` profile's oracle). pcaps/kernel_diff.py records N random scenarios with the Linux
 // kernel as the TCP client and a scapy server; this module replays every capture under
 // `--profile linux --strict`, checks the replay against what the kernel told its
@@ -66,8 +66,8 @@ export interface KernelDiffReport {
 }
 
 /**
- * What the kernel's connect() result says about the outcome: the NTSTATUS values (contract
- * §4) that correspond to the errno. ICMP port unreachable gives ECONNREFUSED on Linux,
+ * What the kernel's connect() result says about the outcome: the NTSTATUS values
+ * (docs/ntstatus.md) that correspond to the errno. ICMP port unreachable gives ECONNREFUSED on Linux,
  * so that errno fits both a RST and the ICMP error.
  */
 export function statusesForErrno(e: string): string[] | undefined {
@@ -82,7 +82,8 @@ export function statusesForErrno(e: string): string[] | undefined {
       return ["STATUS_PENDING", "STATUS_IO_TIMEOUT"];
     case "ENETUNREACH":
       // Also ICMP 3/9 (network administratively prohibited): Linux says ENETUNREACH, the
-      // contract §4 table says STATUS_HOST_UNREACHABLE (admin prohibited 9/10/13).
+      // facade maps every administratively prohibited code (9/10/13) to STATUS_HOST_UNREACHABLE
+      // (docs/ntstatus.md).
       return ["STATUS_NETWORK_UNREACHABLE", "STATUS_HOST_UNREACHABLE"];
     case "EHOSTUNREACH":
     case "EHOSTDOWN":

@@ -3,7 +3,7 @@
 //
 // Sources (checked):
 //   wsk.h      - ReactOS sdk/include/ddk/wsk.h (flag, event and WSK_CONTROL_SOCKET_TYPE
-//                values); WSK_FLAG_STREAM_SOCKET (Windows 10 1703+) from wsk-semantics.md §1
+//                values); WSK_FLAG_STREAM_SOCKET (Windows 10 1703+) from Wine's WSK provider
 //                (Wine dlls/netio.sys) as ReactOS predates it.
 //   ws2def.h   - WSK_SO_BASE 0x4000, IOC_WSK = IOC_WS2 | 0x07000000, SOL_SOCKET 0xffff.
 //   ws2ipdef.h - TCP_* option numbers (TCP_MAXSEG 4 ... TCP_FAIL_CONNECT_ON_ICMP_ERROR 18).

@@ -1,4 +1,4 @@
-// I/O request packets as a WSK client sees them (wsk-semantics.md §2; Microsoft Learn
+// I/O request packets as a WSK client sees them (docs/wsk.md "IRPs"; Microsoft Learn
 // "Using IRPs with Winsock Kernel Functions", "Canceling IRPs", IoCancelIrp, bug check 0x44).
 //
 // Single-threaded and synchronous: completion runs the completion routine inside
@@ -284,7 +284,7 @@ export function IoCompleteRequest(irp: Irp, status?: NtStatus, information?: unk
 /**
  * Provider: finish a call at once. Clears any cancel routine, completes the IRP (the
  * completion routine runs now) and returns the status the WSK call must return: the same
- * status (contract §5). Not for IRPs marked pending: those complete with `completePending`.
+ * status (docs/wsk.md "IRPs"). Not for IRPs marked pending: those complete with `completePending`.
  */
 export function completeAtOnce(irp: Irp, status: NtStatus, information: unknown = 0): NtStatus {
   if (irp._pendingMarked && irp._state === "inFlight") {
@@ -356,7 +356,7 @@ export function irpToPromise<T = unknown>(irp: Irp): Promise<IrpResult<T>> {
 
 /**
  * Allocates an IRP, hands it to `call` (a WSK function taking the IRP last) and waits for
- * completion. Checks the contract §5 rule on the way: a non-pending return must equal the
+ * completion. Checks the rule of docs/wsk.md "IRPs" on the way: a non-pending return must equal the
  * completed status and the IRP must already be complete.
  */
 export async function callWithIrp<T = unknown>(call: (irp: Irp) => NtStatus): Promise<IrpResult<T>> {

@@ -1,11 +1,12 @@
-// NTSTATUS: the one place in synack that knows Windows status codes (design.md, "typed
-// core errors in one file and one translation table", after gVisor's tcpip errors).
+// NTSTATUS: the one place in synack that knows Windows status codes: the engine speaks
+// outcomes, and this file's one table translates them (docs/architecture.md, after gVisor's
+// typed tcpip errors). docs/ntstatus.md states the table, its Winsock/errno columns and why.
 //
-// Values: mingw-w64 10.0.0 `include/ntstatus.h` (checked against the local header), which
-// agrees with the contract §4 table. Winsock numbers: mingw-w64 `winerror.h`
-// (WSABASEERR = 10000). errno numbers: Linux `asm-generic/errno-base.h` / `errno.h`.
-// Choices where sources disagree follow /work/shared/spec/wsk-semantics.md §3 and are
-// commented at the entry.
+// Values: Microsoft's [MS-ERREF] §2.3.1 "NTSTATUS Values" and mingw-w64 10.0.0
+// `include/ntstatus.h` (checked against the local header). Winsock numbers: Microsoft's
+// "Windows Sockets Error Codes" page and mingw-w64 `winerror.h` (WSABASEERR = 10000).
+// errno numbers: Linux `asm-generic/errno-base.h` / `errno.h`. Choices where sources
+// disagree are commented at the entry and listed in docs/ntstatus.md.
 
 import type { Outcome, OutcomeKind, UnreachableReason } from "../../stack/tcp/outcome.js";
 
@@ -19,7 +20,7 @@ export type NtStatus = number;
 export const NTSTATUS = {
   // Severity 0: success.
   STATUS_SUCCESS: 0x00000000,
-  /** A success code (NT_SUCCESS is true): never use it for a TCP give-up (wsk-semantics §3 row 2). */
+  /** A success code (NT_SUCCESS is true): never use it for a TCP give-up (docs/ntstatus.md). */
   STATUS_TIMEOUT: 0x00000102,
   STATUS_PENDING: 0x00000103,
   // Severity 2: warning.
@@ -268,7 +269,7 @@ export function statusByName(name: string): NtStatus | undefined {
 }
 
 // ---------------------------------------------------------------------------------------
-// Engine outcome -> NTSTATUS: contract §4, the one table.
+// Engine outcome -> NTSTATUS: the one table (docs/ntstatus.md, "Outcomes").
 
 const UNREACHABLE_STATUS: Record<UnreachableReason, NtStatus> = {
   net: STATUS_NETWORK_UNREACHABLE, // ICMP net codes, ICMPv6 no route, no local route
@@ -289,10 +290,10 @@ const OUTCOME_STATUS: { [K in Exclude<OutcomeKind, "unreachable">]: NtStatus } =
 };
 
 /**
- * The NTSTATUS for an engine outcome (contract §4).
+ * The NTSTATUS for an engine outcome (docs/ntstatus.md).
  *
- * `timedOut` with a `softError`: contract §3 (`rfc` profile) says a remembered soft ICMP
- * error is reported instead of STATUS_IO_TIMEOUT at give-up (RFC 1122 §4.2.3.9, RFC 9293
+ * `timedOut` with a `softError`: under the `rfc` profile a remembered soft ICMP error is
+ * reported instead of STATUS_IO_TIMEOUT at give-up (RFC 1122 §4.2.3.9, RFC 9293
  * SHLD-25). The engine sets `softError` only when its profile reports soft errors, so its
  * presence is the instruction: the status is that of the ICMP reason.
  */
@@ -413,8 +414,9 @@ export function errnoName(value: number): ErrnoName | undefined {
 }
 
 /**
- * Status -> [Winsock, errno]. Sources: wsk-semantics.md §3 (libuv and Wine ws2_32 tables
- * for Winsock, Linux icmp_err_convert / tcp_v4_err for errno).
+ * Status -> [Winsock, errno] (docs/ntstatus.md, "Winsock and errno"). Sources: libuv
+ * `uv_ntstatus_to_winsock_error` (src/win/winsock.c) and Wine's ws2_32 NtStatusToWSAError
+ * table for Winsock; Linux icmp_err_convert / tcp_v4_err for errno.
  */
 const ERROR_SPACE: Partial<Record<NtStatusName, readonly [WinsockErrorName, ErrnoName]>> = {
   STATUS_SUCCESS: ["NO_ERROR", "OK"],
@@ -459,7 +461,7 @@ const ERROR_SPACE: Partial<Record<NtStatusName, readonly [WinsockErrorName, Errn
   STATUS_INVALID_CONNECTION: ["WSAENOTCONN", "ENOTCONN"],
   STATUS_CONNECTION_INVALID: ["WSAENOTCONN", "ENOTCONN"],
   // Wine ntdll turns EALREADY into STATUS_NETWORK_BUSY; we map it back to EALREADY
-  // (Wine's own ws2_32 says WSAENETDOWN, which is inconsistent: wsk-semantics §5 q3).
+  // (Wine's own ws2_32 table says WSAENETDOWN for it, which contradicts its ntdll).
   STATUS_NETWORK_BUSY: ["WSAEALREADY", "EALREADY"],
   STATUS_INVALID_PARAMETER: ["WSAEINVAL", "EINVAL"],
   STATUS_INVALID_BUFFER_SIZE: ["WSAEFAULT", "EINVAL"],

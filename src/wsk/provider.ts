@@ -1,5 +1,5 @@
 // The WSK provider: registration, provider dispatch and connection-socket dispatch
-// (contract §5, wsk-semantics.md §1) on top of one engine Stack. Every call takes its IRP
+// (docs/wsk.md; Microsoft Learn, "Winsock Kernel" DDI pages) on top of one engine Stack. Every call takes its IRP
 // last, returns STATUS_PENDING or the status it completed the IRP with, and completes each
 // IRP exactly once. The engine speaks outcomes; `outcomeToStatus` is the only translation.
 import { Connection } from "../../stack/tcp/connection.js";
@@ -120,7 +120,7 @@ export interface WSK_PROVIDER_NPI {
   Dispatch: WSK_PROVIDER_DISPATCH;
 }
 
-/** WSK_PROVIDER_CONNECTION_DISPATCH (the order of wsk.h, contract §5). */
+/** WSK_PROVIDER_CONNECTION_DISPATCH, in the order of wsk.h (Microsoft Learn, WSK_PROVIDER_CONNECTION_DISPATCH). */
 export interface WSK_PROVIDER_CONNECTION_DISPATCH {
   WskControlSocket: WskProvider["WskControlSocket"];
   WskCloseSocket: WskProvider["WskCloseSocket"];
@@ -189,7 +189,7 @@ export interface WskProviderOptions {
   now: () => number;
   /** Called after every call that may have produced packets (the runtime flushes here). */
   afterCall?: () => void;
-  /** Default profile of new sockets (contract §3: the WSK facade defaults to `windows`). */
+  /** Default profile of new sockets: `windows`, the OS whose API the facade imitates (docs/wsk.md). */
   profile?: ProfileName | Profile;
 }
 
@@ -199,7 +199,7 @@ function isFamily(f: number): f is AddressFamily {
 
 const familyVersion = (f: AddressFamily): 4 | 6 => (f === AF_INET ? 4 : 6);
 
-/** Maps an engine refusal to start a connection onto NTSTATUS (contract §4). */
+/** Maps an engine refusal to start a connection onto NTSTATUS (docs/ntstatus.md). */
 function connectErrorStatus(e: ConnectError): NtStatus {
   switch (e.error) {
     case "invalidAddress":
@@ -264,7 +264,7 @@ export class WskProvider {
   /**
    * The device under the stack went away (wire it to Runtime.onDeviceError). Every
    * connection of the stack is deleted at once, sending nothing (there is no link to send
-   * on), and every pending IRP completes through the usual outcome table (contract §4):
+   * on), and every pending IRP completes through the usual outcome table (docs/ntstatus.md):
    * a pending connect as if no route were left (STATUS_NETWORK_UNREACHABLE), the IRPs of
    * an established or closing connection as a local abort (STATUS_CONNECTION_ABORTED, with
    * WskDisconnectEvent(WSK_FLAG_ABORTIVE)). Sockets stay open until the client closes
@@ -331,7 +331,7 @@ export class WskProvider {
   // Provider dispatch
 
   /**
-   * WskSocket (wsk-semantics.md §1.1): only connection-oriented and stream TCP sockets are
+   * WskSocket (Microsoft Learn, PFN_WSK_SOCKET): only connection-oriented and stream TCP sockets are
    * provided. Completes at once; Information = the socket.
    */
   WskSocket(
@@ -358,7 +358,7 @@ export class WskProvider {
   }
 
   /**
-   * WskSocketConnect (wsk-semantics.md §1.4): create, bind and connect; the family comes
+   * WskSocketConnect (Microsoft Learn, PFN_WSK_SOCKET_CONNECT): create, bind and connect; the family comes
    * from the local address. Completes only when the handshake has finished or failed;
    * Information = the socket on success.
    */
@@ -419,7 +419,7 @@ export class WskProvider {
     return STATUS_SUCCESS;
   }
 
-  /** WskBind (wsk-semantics.md §1.2): the port is assigned now; a wildcard IP is chosen at connect. */
+  /** WskBind (Microsoft Learn, PFN_WSK_BIND): the port is assigned now; a wildcard IP is chosen at connect. */
   WskBind(Socket: WSK_SOCKET, LocalAddress: SOCKADDR, Flags: number, Irp: Irp): NtStatus {
     beginIrp(Irp);
     const s = this.impl(Socket);
@@ -429,7 +429,7 @@ export class WskProvider {
     return completeAtOnce(Irp, this.bindSocket(s, LocalAddress));
   }
 
-  /** WskConnect (wsk-semantics.md §1.3): requires WskBind; completes when the handshake ends. */
+  /** WskConnect (Microsoft Learn, PFN_WSK_CONNECT): requires WskBind; completes when the handshake ends. */
   WskConnect(Socket: WSK_SOCKET, RemoteAddress: SOCKADDR, Flags: number, Irp: Irp): NtStatus {
     beginIrp(Irp);
     const s = this.impl(Socket);
@@ -451,7 +451,7 @@ export class WskProvider {
 
   private startConnect(s: SocketImpl, RemoteAddress: SOCKADDR, Irp: Irp, socketConnect: boolean): NtStatus {
     if (this.downStatus !== undefined) {
-      // No device, so no route: like a connect with no local route at all (contract §4).
+      // No device, so no route: like a connect with no local route at all (docs/ntstatus.md).
       if (socketConnect) this.destroySocket(s);
       return completeAtOnce(Irp, this.downStatus);
     }
@@ -482,7 +482,8 @@ export class WskProvider {
       acked: (_c, total) => this.onAcked(s, total),
       finAcked: () => this.onFinAcked(s),
     };
-    // IoCancelIrp during SYN-SENT: delete the TCB without sending anything (contract §3).
+    // IoCancelIrp during SYN-SENT: delete the TCB without sending anything (RFC 9293 §3.10.4,
+    // CLOSE in SYN-SENT; docs/wsk.md).
     return pendIrp(Irp, (irp) => {
       if (s.connectIrp !== irp) return;
       const conn = s.conn;
@@ -510,7 +511,7 @@ export class WskProvider {
   private onClosed(s: SocketImpl, outcome: Outcome, socketConnect: boolean): void {
     const status = outcomeToStatus(outcome);
     if (s.connectIrp) {
-      // The attempt failed: the socket is bound again and may connect again (contract §5).
+      // The attempt failed: the socket is bound again and may connect again (docs/wsk.md).
       const irp = s.connectIrp;
       s.connectIrp = undefined;
       s.conn = undefined;
@@ -636,7 +637,7 @@ export class WskProvider {
   }
 
   /**
-   * WskSend (wsk-semantics.md §1.7): WSK does no buffering on the caller's behalf, so the
+   * WskSend (Microsoft Learn, PFN_WSK_SEND): WSK does no buffering on the caller's behalf, so the
    * IRP completes when the peer has acknowledged all of its bytes (docs/wsk.md explains).
    */
   WskSend(Socket: WSK_SOCKET, Buffer: WSK_BUF, Flags: number, Irp: Irp): NtStatus {
@@ -666,7 +667,7 @@ export class WskProvider {
     return this.done(status);
   }
 
-  /** WskReceive (wsk-semantics.md §1.8), with WSK_FLAG_WAITALL and WSK_FLAG_DRAIN. */
+  /** WskReceive (Microsoft Learn, PFN_WSK_RECEIVE), with WSK_FLAG_WAITALL and WSK_FLAG_DRAIN. */
   WskReceive(Socket: WSK_SOCKET, Buffer: WSK_BUF, Flags: number, Irp: Irp): NtStatus {
     beginIrp(Irp);
     const s = this.impl(Socket);
@@ -704,7 +705,7 @@ export class WskProvider {
     );
   }
 
-  /** WskDisconnect (wsk-semantics.md §1.5): graceful (FIN after pending data) or abortive (RST). */
+  /** WskDisconnect (Microsoft Learn, PFN_WSK_DISCONNECT): graceful (FIN after pending data) or abortive (RST). */
   WskDisconnect(Socket: WSK_SOCKET, Buffer: WSK_BUF | null | undefined, Flags: number, Irp: Irp): NtStatus {
     beginIrp(Irp);
     const s = this.impl(Socket);
@@ -757,7 +758,7 @@ export class WskProvider {
   }
 
   /**
-   * WskControlSocket: the knobs a Windows developer knows (contract §5), plus the profile.
+   * WskControlSocket: the knobs a Windows developer knows (docs/wsk.md "Socket options"), plus the profile.
    * Set options apply to the next connect.
    */
   WskControlSocket(
@@ -877,7 +878,7 @@ export class WskProvider {
   }
 
   /**
-   * WskCloseSocket (wsk-semantics.md §1.6): cancels and completes every pending IRP of the
+   * WskCloseSocket (Microsoft Learn, PFN_WSK_CLOSE_SOCKET): cancels and completes every pending IRP of the
    * socket (STATUS_CANCELLED), aborts the connection unless it was fully closed, frees the
    * port. Afterwards every call returns STATUS_FILE_FORCED_CLOSED.
    */
@@ -911,7 +912,7 @@ export class WskProvider {
   }
 }
 
-/** synack's own SOL_SOCKET option to pick a behaviour profile per socket (contract §5). */
+/** synack's own SOL_SOCKET option to pick a behaviour profile per socket (docs/wsk.md). */
 export const SYNACK_SO_PROFILE = 0x5359_4e01;
 
 /** synack's own SOL_SOCKET option: merge a ProfileOverrides object into the socket's overrides. */

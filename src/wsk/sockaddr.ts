@@ -1,5 +1,5 @@
-// SOCKADDR_IN / SOCKADDR_IN6 as typed objects (contract §5), and the "a.b.c.d:p" /
-// "[v6]:p" text forms used by the CLI (contract §6).
+// SOCKADDR_IN / SOCKADDR_IN6 as typed objects (ws2def.h / ws2ipdef.h field names), and the
+// "a.b.c.d:p" / "[v6]:p" text forms used by the CLI (docs/cli.md).
 //
 // Field names follow ws2def.h / ws2ipdef.h. Ports are host-order numbers (C keeps them in
 // network order; a TypeScript user should not have to call htons). Addresses are text in
@@ -188,7 +188,7 @@ export function sockaddrEquals(a: SOCKADDR, b: SOCKADDR): boolean {
  * Validates a SOCKADDR handed in by a WSK caller (any object): family field known (and,
  * when `family` is given, equal to it), port in range, address well formed for the family.
  * Returns a canonical copy. The provider maps a failure to STATUS_INVALID_PARAMETER
- * (contract §4: wrong address family, malformed address).
+ * (docs/ntstatus.md: wrong address family, malformed address).
  */
 export function checkSockaddr(sa: unknown, family?: AddressFamily): Parsed<SOCKADDR> {
   if (typeof sa !== "object" || sa === null) return fail("SOCKADDR is not an object");

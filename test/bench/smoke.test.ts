@@ -1,4 +1,4 @@
-// The benchmark harness keeps working (issue 8): a quick run of the engine-only benchmarks,
+// The benchmark harness keeps working (BENCHMARKS.md): a quick run of the engine-only benchmarks,
 // the report's shape and formatting, skip/failure handling, and the CLI flags. No timing
 // assertions: numbers only have to be positive and finite.
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// The engine's timer structure (stack/timers.ts, rewritten for issue 8 as near heap + far
+// The engine's timer structure (stack/timers.ts, rewritten for the benchmarks' timer target as near heap + far
 // buckets) against a naive model: same owners popped in the same order, same deadlines.
 import { describe, expect, it } from "vitest";
 import { TimerHeap, type TimerOwner } from "../../stack/timers.js";

@@ -1,5 +1,5 @@
 // The `synack` command as a user runs it: exit codes, one-line usage errors, the JSON
-// shape of contract §6, and captures that tshark opens. Uses the simulated peer (no root);
+// shape of docs/cli.md, and captures that tshark opens. Uses the simulated peer (no root);
 // the kernel-backed variants are in test/lab/.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -50,7 +50,7 @@ describe("usage errors: exit 2 with one line on stderr, no stack trace", () => {
 });
 
 describe("synack connect --sim", () => {
-  it("--json: one object in the contract shape, exit 0 on success, data echoed with --send", async () => {
+  it("--json: one object in the shape of docs/cli.md, exit 0 on success, data echoed with --send", async () => {
     const r = await runCli(["connect", "10.0.0.1:80", "--sim", "--json", "--send", "ping"]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);

@@ -1,4 +1,4 @@
-// The packetdrill runner (issue 7): PICKS.md, the target folders of the FreeBSD suite, the
+// The packetdrill runner (docs/conformance-runner.md): the core set, the target folders of the FreeBSD suite, the
 // regression list of expected passes, the generated docs/conformance.md, and the runner's
 // own behaviour on small inline scripts (these need no ../shared).
 import { beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { runScript, type ConformanceReport } from "../../src/conformance/runner.js";
-import { conformanceMarkdown, corpusMarkdown, picks, runCorpus, runTargets, simultaneousOpen } from "../../src/conformance/report.js";
+import { conformanceMarkdown, corpusMarkdown, coreScripts, runCorpus, runTargets, simultaneousOpen } from "../../src/conformance/report.js";
 import { classifyFailure, KNOWN_FAILURES } from "../../src/conformance/known-failures.js";
 import { conformanceCommand } from "../../src/conformance/cli.js";
 import { CONFORMANCE_DIR, haveSuites } from "./suite-helpers.js";
@@ -24,7 +24,7 @@ const UPDATE = process.env.SYNACK_UPDATE_DOCS === "1";
  * naming a missing feature. Keys are "path (ipvN)" relative to ../shared/conformance.
  */
 const EXPECTED_FAILURES: Record<string, string> = {
-  // PICKS.md #31: the negative control; a runner that passes it is broken.
+  // The core set's last script is the negative control; a runner that passes it is broken.
   "google-packetdrill/gtests/net/packetdrill/tests/packet-timeout.pkt (ipv4)": "negative control",
   "google-packetdrill/gtests/net/packetdrill/tests/packet-timeout.pkt (ipv6)": "negative control",
 };
@@ -35,10 +35,12 @@ const EXPECTED_FAILURES: Record<string, string> = {
 
 const key = (s: { path: string; ip: number }) => `${s.path} (ipv${s.ip})`;
 
-describe.skipIf(!haveSuites)(`PICKS.md: 30 pass, #31 fails (${haveSuites ? "suites present" : SKIP_REASON})`, () => {
-  const list = haveSuites ? picks(CONFORMANCE_DIR) : [];
-  it("PICKS.md lists 31 scripts", () => {
+describe.skipIf(!haveSuites)(`core set: 30 pass, #31 (the negative control) fails (${haveSuites ? "suites present" : SKIP_REASON})`, () => {
+  const list = haveSuites ? coreScripts() : [];
+  it("the core set lists 31 scripts, each present in the suites, the negative control last", () => {
     expect(list.length).toBe(31);
+    expect(new Set(list).size).toBe(31);
+    for (const rel of list) expect(existsSync(join(CONFORMANCE_DIR, rel)), rel).toBe(true);
     expect(list[30]).toMatch(/packet-timeout\.pkt$/);
   });
   list.forEach((rel, i) => {
@@ -98,7 +100,7 @@ describe.skipIf(!haveSuites)(`target folders (snd-syn, *syn-sent*, rcv-icmp, sim
 
   it("docs/conformance.md is the generated matrix, targets then whole corpus (SYNACK_UPDATE_DOCS=1 regenerates it)", () => {
     const corpus = runCorpus(CONFORMANCE_DIR);
-    const md = conformanceMarkdown(rep, { picks: picks(CONFORMANCE_DIR), simultaneous: simultaneousOpen(CONFORMANCE_DIR) }) + "\n" + corpusMarkdown(corpus) + "\n";
+    const md = conformanceMarkdown(rep, { core: coreScripts(), simultaneous: simultaneousOpen(CONFORMANCE_DIR) }) + "\n" + corpusMarkdown(corpus) + "\n";
     if (UPDATE) writeFileSync(DOC, md);
     expect(existsSync(DOC)).toBe(true);
     expect(readFileSync(DOC, "utf8")).toBe(md);

@@ -1,4 +1,4 @@
-// Fuzz driver (issue 9). Two kinds of pass per parser:
+// Fuzz driver (docs/robustness.md). Two kinds of pass per parser:
 // - mutation: seeds built with the wire builders (corpus.ts), havoc-mutated (mutate.ts),
 //   lengths and checksums fixed up part of the time so deeper code is reached;
 // - property-based (fast-check): structured inputs with shrinking.

@@ -1,4 +1,4 @@
-// Regression tests for what the fuzzers found (issue 9, docs/robustness.md "What broke").
+// Regression tests for what the fuzzers found (docs/robustness.md "What broke").
 import { describe, expect, it } from "vitest";
 import { Harness } from "../helpers/vt.js";
 import { seqAdd } from "../../stack/tcp/seq.js";

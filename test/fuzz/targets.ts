@@ -3,7 +3,7 @@
 // them mutated and generated inputs for a given time.
 //
 // Invariants, for every input:
-// - the code under test never throws (bad input is a value, design.md);
+// - the code under test never throws (bad input is a value, docs/architecture.md);
 // - every rejection carries a reason, and for the wire layer it is one of the documented,
 //   stable reasons of stack/wire/index.ts (they double as drop-counter keys);
 // - accepted values are well-formed (ranges, lengths, views inside the input) and TCP

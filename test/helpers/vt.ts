@@ -1,4 +1,4 @@
-// A scripted-segment helper in virtual time (design.md "Tests", after smoltcp's socket
+// A scripted-segment helper in virtual time (docs/architecture.md "Tests", after smoltcp's socket
 // tests): build a stack, connect, inject peer segments, move the clock, and look at the
 // exact segments the stack sent and when.
 import { Stack, type ConnectOptions, type StackConfig } from "../../stack/stack.js";

@@ -1,11 +1,12 @@
 // WSK client scaffolding for tests: a provider over a virtual-time Harness, a registered
 // client, and IRPs whose completions are recorded (status, information, time, count).
 import { Harness, type HarnessOptions } from "./vt.js";
-import { WskProvider, WSK_REGISTRATION, MAKE_WSK_VERSION, type WSK_PROVIDER_NPI, type WSK_SOCKET, type WSK_CLIENT_CONNECTION_DISPATCH } from "../../src/wsk/provider.js";
+import { WskClient } from "../../src/wsk/client.js";
+import { WskProvider, type WSK_REGISTRATION, type WSK_PROVIDER_NPI, type WSK_SOCKET, type WSK_CLIENT_CONNECTION_DISPATCH } from "../../src/wsk/provider.js";
 import { IoAllocateIrp, IoSetCompletionRoutine, type Irp } from "../../src/wsk/irp.js";
 import { STATUS_MORE_PROCESSING_REQUIRED, STATUS_SUCCESS, type NtStatus } from "../../src/wsk/ntstatus.js";
 import { AF_INET, AF_INET6, IPPROTO_TCP, SOCK_STREAM, sockaddrIn, sockaddrIn6, type SOCKADDR } from "../../src/wsk/sockaddr.js";
-import { WSK_FLAG_CONNECTION_SOCKET, WSK_INFINITE_WAIT } from "../../src/wsk/constants.js";
+import { WSK_FLAG_CONNECTION_SOCKET } from "../../src/wsk/constants.js";
 
 export interface TrackedIrp {
   irp: Irp;
@@ -17,17 +18,16 @@ export class WskTest {
   readonly h: Harness;
   readonly wsk: WskProvider;
   readonly npi: WSK_PROVIDER_NPI;
-  readonly reg = new WSK_REGISTRATION();
+  readonly client: WskClient;
+  readonly reg: WSK_REGISTRATION;
   readonly irps: TrackedIrp[] = [];
 
   constructor(o: HarnessOptions & { wskProfile?: "windows" | "linux" | "freebsd" | "rfc" } = {}) {
     this.h = new Harness(o);
     this.wsk = new WskProvider(this.h.stack, { now: () => this.h.now, afterCall: () => this.h.collect(), profile: o.wskProfile });
-    const st = this.wsk.WskRegister({ ClientContext: null, Dispatch: { Version: MAKE_WSK_VERSION(1, 0) } }, this.reg);
-    if (st !== STATUS_SUCCESS) throw new Error("WskRegister failed");
-    const npi: Partial<WSK_PROVIDER_NPI> = {};
-    if (this.wsk.WskCaptureProviderNPI(this.reg, WSK_INFINITE_WAIT, npi) !== STATUS_SUCCESS) throw new Error("capture failed");
-    this.npi = npi as WSK_PROVIDER_NPI;
+    this.client = new WskClient(this.wsk);
+    this.reg = this.client.registration;
+    this.npi = this.client.npi;
   }
 
   irp(): TrackedIrp {

@@ -1,5 +1,5 @@
 // The stack against the real Linux kernel over a real TUN device, in namespaces these
-// tests create (contract §7). Root only; skipped with the reason otherwise.
+// tests create (docs/devices.md, "Lab"). Root only; skipped with the reason otherwise.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, removeStaleLabs } from "../../src/lab/lab.js";
 import { createNetns, netnsExists, deleteNetns } from "../../device/netns.js";
@@ -78,7 +78,7 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
     expect(Math.abs(r.elapsedMs - 1400)).toBeLessThan(60);
   });
 
-  it("unreachable and prohibit routes: the contract's status under linux, ignored under windows unless --fail-on-icmp", async () => {
+  it("unreachable and prohibit routes: the documented status (docs/ntstatus.md) under linux, ignored under windows unless --fail-on-icmp", async () => {
     expect((await run("10.99.2.1:80", "linux")).status).toBe("STATUS_HOST_UNREACHABLE");
     expect((await run("10.99.3.1:80", "linux")).status).toBe("STATUS_HOST_UNREACHABLE");
     expect((await run("[fd99:2::1]:80", "linux")).status).toBe("STATUS_NETWORK_UNREACHABLE");

@@ -1,4 +1,4 @@
-// `synack replay` as a command: exit codes, the contract §6 JSON, one-line errors.
+// `synack replay` as a command: exit codes, the JSON of docs/cli.md, one-line errors.
 import { existsSync } from "node:fs";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +21,7 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 describe("synack replay", () => {
-  it("--json prints the contract §6 document and exits 0 when everything matches", async () => {
+  it("--json prints the document of docs/cli.md and exits 0 when everything matches", async () => {
     const code = await replayCommand([join(PCAPS, "v4-refused.pcap"), join(PCAPS, "v6-data-fin.pcap"), "--profile", "linux", "--strict", "--json"]);
     expect(err).toBe("");
     expect(code).toBe(0);

@@ -1,4 +1,4 @@
-// design.md: "Packet headers are declared once, with buffer-layout; hand-written
+// docs/architecture.md: "Packet headers are declared once, with buffer-layout; hand-written
 // accessors are fine on the hot path if a test shows they agree with the layout."
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

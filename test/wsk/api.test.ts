@@ -1,4 +1,4 @@
-// The promise API (contract §5) over the facade, in virtual time.
+// The promise API (docs/wsk.md, "The promise API") over the facade, in virtual time.
 import { describe, expect, it } from "vitest";
 import { WskTest } from "../helpers/wsk.js";
 import { WskClient, connect, NtStatusError } from "../../src/api.js";

@@ -1,4 +1,4 @@
-// The device under the stack goes away (issue 9): WskProvider.failAll completes every pending
+// The device under the stack goes away (docs/decisions.md, "The device going away"): WskProvider.failAll completes every pending
 // IRP once with a clear status, sends nothing, leaves no connection or timer, and later calls
 // fail cleanly; Runtime.onDeviceError tells the provider. Virtual time, no root needed (the
 // real TUN deletion is in test/lab/load.test.ts).
@@ -66,7 +66,7 @@ describe("WskProvider.failAll (the device went away)", () => {
     // Later calls fail cleanly and at once.
     expect(w.call((irp) => est.Dispatch.WskSend(est, { Mdl: new Uint8Array(1), Offset: 0, Length: 1 }, 0, irp)).returned).toBe(S.STATUS_CONNECTION_ABORTED);
     expect(w.call((irp) => est.Dispatch.WskReceive(est, { Mdl: new Uint8Array(1), Offset: 0, Length: 1 }, 0, irp)).returned).toBe(S.STATUS_CONNECTION_ABORTED);
-    // The failed sockets are bound again (contract §5) and may try again: no route now.
+    // The failed sockets are bound again (docs/wsk.md) and may try again: no route now.
     expect(w.connect(socks[0], sockaddrIn("10.0.0.9", 443)).returned).toBe(S.STATUS_NETWORK_UNREACHABLE);
     const fresh = w.socket(AF_INET);
     w.bind(fresh);

@@ -1,4 +1,4 @@
-// For each profile, each ICMP/ICMPv6 type and code of contract §4: the exact NTSTATUS the
+// For each profile, each ICMP/ICMPv6 type and code of docs/ntstatus.md: the exact NTSTATUS the
 // WskConnect IRP completes with and the exact time it completes (virtual time).
 import { describe, expect, it } from "vitest";
 import { WskTest, AF_INET, AF_INET6, sockaddrIn, sockaddrIn6 } from "../helpers/wsk.js";
@@ -51,7 +51,7 @@ function expected(p: ProfileName, row: (typeof ROWS)[number], failOnIcmp: boolea
     case "freebsd":
       return hardBsd ? { status, t: ARRIVES_AT } : { status: "STATUS_IO_TIMEOUT", t: TIMEOUT_AT.freebsd };
     case "rfc":
-      // Soft errors are reported at give-up instead of STATUS_IO_TIMEOUT (contract §3).
+      // Soft errors are reported at give-up instead of STATUS_IO_TIMEOUT (RFC 1122 §4.2.3.9; docs/ntstatus.md).
       return hard1122 ? { status, t: ARRIVES_AT } : { status, t: TIMEOUT_AT.rfc };
   }
 }
@@ -71,7 +71,7 @@ function runRow(p: ProfileName, row: (typeof ROWS)[number], failOnIcmp: boolean)
   return c.completions.map((x) => ({ status: x.status, t: x.t }));
 }
 
-describe("ICMP in SYN-SENT -> NTSTATUS and completion time, every profile x every contract §4 code", () => {
+describe("ICMP in SYN-SENT -> NTSTATUS and completion time, every profile x every ICMP code of docs/ntstatus.md", () => {
   for (const p of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
     for (const row of ROWS) {
       const e = expected(p, row, false);

@@ -1,6 +1,6 @@
 // Model-based property test (fast-check): random interleavings of socket calls, IoCancelIrp,
 // WskCloseSocket, incoming segments and ICMP, and time steps. Invariants: every IRP completes
-// exactly once with a status from the contract table; after every socket is closed, no
+// exactly once with a status from docs/ntstatus.md's table; after every socket is closed, no
 // timer, port or connection remains.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import type { WSK_SOCKET } from "../../src/wsk/provider.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 
-/** Every status contract §4 allows an IRP of these calls to complete with (plus PENDING never). */
+/** Every status docs/ntstatus.md allows an IRP of these calls to complete with (plus PENDING never). */
 const ALLOWED = new Set<number>([
   NTSTATUS.STATUS_SUCCESS,
   NTSTATUS.STATUS_CONNECTION_REFUSED,
@@ -170,7 +170,7 @@ function runModel(profile: ProfileName, ops: Op[]): void {
 
 describe("model-based: random interleavings of WSK calls, cancels, closes, segments, ICMP and time", () => {
   for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
-    it(`${profile}: IRPs complete exactly once with contract statuses; nothing leaks`, () => {
+    it(`${profile}: IRPs complete exactly once with documented statuses (docs/ntstatus.md); nothing leaks`, () => {
       fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => runModel(profile, ops)), { numRuns: 150, seed: 0x5eed + profile.length });
     });
   }

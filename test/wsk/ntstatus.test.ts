@@ -24,7 +24,7 @@ import {
   toWinsock,
 } from "../../src/wsk/ntstatus.js";
 
-// Contract §4, copied by hand: the point is that the table cannot drift from the contract.
+// docs/ntstatus.md's table, copied by hand: the point is that the code cannot drift from the doc.
 const CONTRACT_SECTION_4: Array<[string, number]> = [
   ["STATUS_SUCCESS", 0x00000000],
   ["STATUS_PENDING", 0x00000103],
@@ -46,7 +46,7 @@ const CONTRACT_SECTION_4: Array<[string, number]> = [
   ["STATUS_FILE_FORCED_CLOSED", 0xc00000b6],
 ];
 
-// wsk-semantics.md (values from mingw-w64 ntstatus.h).
+// Other statuses of the WSK pages and of the Winsock/errno tables (values from mingw-w64 ntstatus.h).
 const CONNECT_PATH: Array<[string, number]> = [
   ["STATUS_NOT_SUPPORTED", 0xc00000bb],
   ["STATUS_NOT_IMPLEMENTED", 0xc0000002],
@@ -77,13 +77,13 @@ const CONNECT_PATH: Array<[string, number]> = [
 ];
 
 describe("NTSTATUS table", () => {
-  it.each(CONTRACT_SECTION_4)("contract §4: %s = %i", (name, value) => {
+  it.each(CONTRACT_SECTION_4)("docs/ntstatus.md outcome table: %s = %i", (name, value) => {
     expect((NTSTATUS as Record<string, number>)[name]).toBe(value);
     expect(statusName(value)).toBe(name);
     expect(statusByName(name)).toBe(value);
   });
 
-  it.each(CONNECT_PATH)("wsk-semantics: %s = %i", (name, value) => {
+  it.each(CONNECT_PATH)("other WSK statuses: %s = %i", (name, value) => {
     expect((NTSTATUS as Record<string, number>)[name]).toBe(value);
     expect(statusName(value)).toBe(name);
   });
@@ -139,7 +139,7 @@ describe("severity helpers", () => {
   });
 });
 
-describe("outcomeToStatus (contract §4)", () => {
+describe("outcomeToStatus (docs/ntstatus.md)", () => {
   const icmp = { version: 4 as const, type: 3, code: 1, from: "10.0.0.254" };
   const cases: Array<[Outcome, number]> = [
     [{ kind: "established" }, 0x00000000],
@@ -176,14 +176,14 @@ describe("outcomeToStatus (contract §4)", () => {
     expect([...covered].sort()).toEqual(Object.keys(kinds).sort());
   });
 
-  it("reports a remembered soft error instead of IO_TIMEOUT (contract §3, rfc profile)", () => {
+  it("reports a remembered soft error instead of IO_TIMEOUT (rfc profile, RFC 1122 §4.2.3.9)", () => {
     expect(outcomeToStatus({ kind: "timedOut", softError: { reason: "host", icmp } })).toBe(0xc000023d);
     expect(outcomeToStatus({ kind: "timedOut", softError: { reason: "net", icmp } })).toBe(0xc000023c);
   });
 });
 
 describe("Winsock and errno", () => {
-  // wsk-semantics.md §3, with the choices the brief fixes.
+  // docs/ntstatus.md "Winsock and errno", including its choices where sources disagree.
   const rows: Array<[number, string, number, string, number]> = [
     [0x00000000, "NO_ERROR", 0, "OK", 0],
     [0x00000103, "WSA_IO_PENDING", 997, "EINPROGRESS", 115],

@@ -1,4 +1,4 @@
-// The WSK facade through IRPs, on the engine in virtual time (contract §4-5).
+// The WSK facade through IRPs, on the engine in virtual time (docs/wsk.md, docs/ntstatus.md).
 import { describe, expect, it } from "vitest";
 import { WskTest, AF_INET, AF_INET6, sockaddrIn, sockaddrIn6 } from "../helpers/wsk.js";
 import { NTSTATUS } from "../../src/wsk/ntstatus.js";
@@ -169,7 +169,7 @@ describe("WskConnect", () => {
   });
 });
 
-describe("outcomes -> NTSTATUS and completion time, per profile (contract §4)", () => {
+describe("outcomes -> NTSTATUS and completion time, per profile (docs/ntstatus.md)", () => {
   const refusedAt: Record<ProfileName, number> = { windows: 1000, linux: 0, freebsd: 0, rfc: 0 };
   const timeoutAt: Record<ProfileName, number> = { windows: 21_000, linux: 131_000, freebsd: 75_000, rfc: 180_000 };
   for (const p of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
