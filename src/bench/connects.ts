@@ -1,28 +1,52 @@
 // Benchmark 1 (BENCHMARKS.md): connects per second over TUN to a kernel listener in a
-// namespace, 64 in flight, against Node's own net.connect (the kernel's TCP) to the same
-// listener in the same run.
+// namespace, 64 in flight, for a fixed duration, beside Node's own net.connect (the
+// kernel's TCP) to the same listener and, when present, the lwIP and gVisor harnesses
+// (peers.ts), interleaved in the same run.
 //
-// Both sides do the same thing per connection: open it, wait for the handshake to
-// complete, then drop it with a RST (synack: abort(); Node: socket.resetAndDestroy()), and
-// open the next. The listener (a Node process in the namespace) accepts and destroys.
-// synack runs in this process on the TUN through the Runtime (real clock, one timer,
-// batched device I/O); Node's client runs in a child process inside the namespace, so its
-// connects go to the same listener over the namespace's local route. They run one after
-// the other, never at the same time.
+// Every variant does the same per connection: open it, wait for the handshake to complete
+// (the final ACK is sent), drop it with a RST (synack: abort(); Node: resetAndDestroy()),
+// open the next. What makes the number the client stack's and not the set-up's:
+//  - the listener is a small C epoll/accept4 loop (listener.c, built with the addon), not
+//    a Node server: a completed handshake holds an accept-queue slot until the listener
+//    accepts it, and once the queue is full the kernel drops SYNs and the client waits out
+//    its SYN retransmission timeout (3 s for the windows profile);
+//  - the namespace's TCP counters (listen overflows and drops, request-queue drops,
+//    retransmissions) and the TUN's drops are read before and after each variant; a
+//    variant during which the listener dropped a SYN or the TUN dropped a packet is
+//    reported INVALID with the counters, never as a number; retransmissions (the kernel's,
+//    and synack's own SYN retransmissions) are reported beside it;
+//  - the rate is completed handshakes over a fixed duration; what is still in flight at the
+//    deadline is drained (not counted) before the next variant starts.
+// CPU per connect is the measuring process's user + system time over the same window
+// (process.cpuUsage()), divided by the completed connects. For synack that is this process:
+// the engine, the Runtime, the addon, GC, and the kernel's TCP work for every packet it
+// writes (the kernel processes a TUN write inside the write(2) call, including the
+// listener's side of the handshake). It does not include the listener's accept/close.
 import { cryptoRandom } from "../../device/random.js";
 import type { ChildProcess } from "node:child_process";
-import { Stack } from "../../stack/stack.js";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Stack, type Endpoint } from "../../stack/stack.js";
 import { Connection, type ConnectionEvents } from "../../stack/tcp/connection.js";
 import { Runtime } from "../../device/runtime.js";
 import { TunDevice } from "../../device/tun/index.js";
-import { LISTENER_JS, labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, startNodeInNamespace, stopChild } from "./lab.js";
-import type { Benchmark, Metric } from "./types.js";
+import { findPackageRoot } from "../../device/tun/native.js";
+import { labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, sleep, startInNamespace, stopChild } from "./lab.js";
+import { counterDelta, dropReason, processCpuMicros, readNamespaceCounters, type Counters } from "./kernel-counters.js";
+import { PEER_NAMES, peerInvalidReason, peerSkipReason, runPeer, type PeerName, type PeerRun } from "./peers.js";
+import type { Benchmark, Metric, RunOptions } from "./types.js";
 
 const KERNEL = "10.79.0.1";
 const STACK = "10.79.0.2";
 const PORT = 8080;
 const IN_FLIGHT = 64;
-
+/** Seconds per variant and run (quick: 1). */
+const DEFAULT_SECONDS = 3;
+/** After the deadline: how long in-flight connects may take to finish before they are aborted. */
+const DRAIN_MS = 2000;
+/** Quiet time after each variant, still answering late segments, before the counters are read. */
+const SETTLE_MS = 100;
 
 export interface ConnectRate {
   completed: number;
@@ -31,149 +55,451 @@ export interface ConnectRate {
   perSec: number;
 }
 
-/** synack: `n` connects, `inFlight` at a time, each aborted once ESTABLISHED. */
-export function synackConnects(dev: TunDevice, n: number, inFlight: number, timeoutMs: number, remote = { addr: KERNEL, port: PORT }): Promise<ConnectRate> {
-  const stack = new Stack({ addresses: [`${STACK}/24`], random: cryptoRandom(), profile: "windows" });
+/** One fixed-duration connect run of a client, with what was measured around it. */
+export interface ConnectRun extends ConnectRate {
+  /** The client process's CPU (user + system) per completed connect, µs. */
+  cpuUsPerConnect: number;
+  /** SYNs the client sent again (a SYN or its SYN-ACK was lost): the run waited for an RTO. */
+  synRetransmits: number;
+}
+
+export interface SynackConnectOptions {
+  /** Stop opening after this long; connects completed by then are counted. */
+  durationMs: number;
+  inFlight?: number;
+  remote?: Endpoint;
+  /** The stack's address, CIDR (default 10.79.0.2/24). */
+  address?: string;
+  /** Stop after this many connects instead (the run then ends when they are done). */
+  maxConnects?: number;
+  /** How long to wait for in-flight connects after the deadline (default 2 s). */
+  drainMs?: number;
+  /** Quiet time after the drain, still answering late segments (default 100 ms). */
+  settleMs?: number;
+}
+
+/**
+ * synack on `dev`: `inFlight` connects at a time, each aborted (RST) as soon as it is
+ * ESTABLISHED, until the deadline. A fresh Stack and Runtime per call; the device is
+ * detached from them when the promise resolves (the device stays open).
+ */
+export function synackConnectRun(dev: TunDevice, o: SynackConnectOptions): Promise<ConnectRun> {
+  const stack = new Stack({ addresses: [o.address ?? `${STACK}/24`], random: cryptoRandom(), profile: "windows" });
   const rt = new Runtime(stack, dev);
+  const inFlight = o.inFlight ?? IN_FLIGHT;
+  const remote = o.remote ?? { addr: KERNEL, port: PORT };
+  const maxConnects = o.maxConnects ?? Infinity;
   return new Promise((resolve) => {
     let started = 0;
     let completed = 0;
     let failed = 0;
+    let synRetransmits = 0;
+    let open = 0;
+    let opening = true;
     let scheduled = false;
-    let over = false;
+    let result: ConnectRun | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+    const live = new Set<Connection>();
     const toAbort: Connection[] = [];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const retired = (c: Connection): void => {
+      live.delete(c);
+      open--;
+      if (c.synCount > 1) synRetransmits += c.synCount - 1;
+    };
     const events: ConnectionEvents = {
       established(c) {
+        if (opening) completed++;
         toAbort.push(c);
         schedule();
       },
       closed(c) {
-        if (c.owner !== "done") {
-          failed++;
-          schedule();
-        }
+        if (c.owner === "done") return;
+        c.owner = "done";
+        retired(c);
+        if (opening) failed++;
+        schedule();
       },
     };
-    const finish = (): void => {
-      if (over) return;
-      over = true;
-      clearTimeout(guard);
+    const markEnd = (): void => {
+      if (!opening) return;
+      opening = false;
+      clearTimeout(endTimer);
       const elapsedMs = performance.now() - t0;
-      dev.onReceive(() => {}); // detach this run's runtime (the device lives on)
-      resolve({ completed, failed, elapsedMs, perSec: (completed / elapsedMs) * 1000 });
+      const cpu = process.cpuUsage(cpu0);
+      result = { completed, failed, elapsedMs, perSec: (completed / elapsedMs) * 1000, cpuUsPerConnect: completed > 0 ? (cpu.user + cpu.system) / completed : NaN, synRetransmits: 0 };
+      drainTimer = setTimeout(finish, o.drainMs ?? DRAIN_MS);
+      schedule();
     };
-    const guard = setTimeout(finish, timeoutMs);
+    const endTimer = setTimeout(markEnd, o.durationMs);
+    let finished = false;
+    function finish(): void {
+      if (finished) return;
+      finished = true;
+      clearTimeout(drainTimer);
+      // Whatever did not finish in time: abort (a RST if the handshake got that far).
+      const now = rt.now();
+      for (const c of [...live]) {
+        c.owner = "done";
+        retired(c);
+        c.abort(now);
+      }
+      rt.flush(now);
+      setTimeout(() => {
+        dev.onReceive(() => {}); // detach this run's runtime (the device lives on)
+        resolve({ ...result!, synRetransmits });
+      }, o.settleMs ?? SETTLE_MS);
+    }
     function schedule(): void {
-      if (scheduled || over) return;
+      if (scheduled || finished) return;
       scheduled = true;
       queueMicrotask(pump);
     }
     function pump(): void {
       scheduled = false;
-      if (over) return;
+      if (finished) return;
       const now = rt.now();
       for (let i = 0; i < toAbort.length; i++) {
         const c = toAbort[i];
+        if (c.owner === "done") continue;
         c.owner = "done";
+        retired(c);
         c.abort(now);
-        completed++;
       }
       toAbort.length = 0;
-      while (started < n && started - completed - failed < inFlight) {
+      while (opening && started < maxConnects && open < inFlight) {
         started++;
         const c = stack.connect({ remote }, now);
         if (!(c instanceof Connection)) {
           failed++;
           continue;
         }
+        open++;
+        live.add(c);
         c.events = events;
       }
       rt.flush(now);
-      if (completed + failed >= n) finish();
+      if (opening && started >= maxConnects && open === 0) markEnd();
+      if (!opening && open === 0) finish();
     }
     pump();
   });
 }
 
-/** Node's net.connect, run inside the namespace; prints {completed, failed, elapsedMs}. */
+/**
+ * The earlier interface (the peers' harness calls it): `n` connects or `timeoutMs`,
+ * whichever comes first, `inFlight` at a time.
+ */
+export async function synackConnects(dev: TunDevice, n: number, inFlight: number, timeoutMs: number, remote: Endpoint = { addr: KERNEL, port: PORT }): Promise<ConnectRate> {
+  const r = await synackConnectRun(dev, { durationMs: timeoutMs, inFlight, remote, maxConnects: n });
+  return { completed: r.completed, failed: r.failed, elapsedMs: r.elapsedMs, perSec: r.perSec };
+}
+
+/**
+ * Node's net.connect, run inside the namespace for a fixed duration; prints
+ * {completed, failed, elapsedMs, cpuUs}. Its CPU includes the kernel work done inside its
+ * own system calls, which over the local route is most of both ends' TCP processing.
+ */
 const NODE_CONNECTS_JS = `
 import net from "node:net";
-const [host, port, nText, inFlightText] = process.argv.slice(-4);
-const n = Number(nText), inFlight = Number(inFlightText);
-let started = 0, completed = 0, failed = 0;
-const t0 = performance.now();
-function done() {
-  const elapsedMs = performance.now() - t0;
-  console.log(JSON.stringify({ completed, failed, elapsedMs }));
+const [host, port, msText, inFlightText, drainText] = process.argv.slice(-5);
+const inFlight = Number(inFlightText);
+let completed = 0, failed = 0, open = 0, opening = true, result;
+const t0 = performance.now(), c0 = process.cpuUsage();
+setTimeout(() => {
+  opening = false;
+  const cpu = process.cpuUsage(c0);
+  result = { completed, failed, elapsedMs: performance.now() - t0, cpuUs: cpu.user + cpu.system };
+  setTimeout(finish, Number(drainText));
+  if (open === 0) finish();
+}, Number(msText));
+function finish() {
+  console.log(JSON.stringify(result));
   process.exit(0);
 }
 function one() {
-  started++;
+  open++;
   const s = net.connect({ host, port: Number(port) });
   let connected = false;
   s.on("connect", () => {
     connected = true;
     s.resetAndDestroy();
-    completed++;
+    if (opening) completed++;
+    open--;
     next();
   });
   s.on("error", () => {
-    if (!connected) { failed++; next(); }
+    if (connected) return;
+    if (opening) failed++;
+    open--;
+    next();
   });
 }
 function next() {
-  if (completed + failed >= n) return done();
-  while (started < n && started - completed - failed < inFlight) one();
+  if (!opening) {
+    if (open === 0) finish();
+    return;
+  }
+  while (open < inFlight) one();
 }
 next();
 `;
 
-export async function nodeConnects(ns: string, n: number, inFlight: number, timeoutMs: number, host = KERNEL, port = PORT): Promise<ConnectRate> {
-  const r = (await runNodeInNamespace(ns, NODE_CONNECTS_JS, [host, String(port), String(n), String(inFlight)], timeoutMs)) as { completed: number; failed: number; elapsedMs: number };
-  return { ...r, perSec: (r.completed / r.elapsedMs) * 1000 };
+export async function nodeConnectRun(ns: string, durationMs: number, inFlight = IN_FLIGHT, host = KERNEL, port = PORT): Promise<ConnectRun> {
+  const r = (await runNodeInNamespace(ns, NODE_CONNECTS_JS, [host, String(port), String(durationMs), String(inFlight), String(DRAIN_MS)], durationMs + DRAIN_MS + 30_000)) as {
+    completed: number;
+    failed: number;
+    elapsedMs: number;
+    cpuUs: number;
+  };
+  // Its SYN retransmissions are the namespace's TcpExtTCPSynRetrans, checked by the caller.
+  return { completed: r.completed, failed: r.failed, elapsedMs: r.elapsedMs, perSec: (r.completed / r.elapsedMs) * 1000, cpuUsPerConnect: r.completed > 0 ? r.cpuUs / r.completed : NaN, synRetransmits: 0 };
 }
 
-let ns: string | undefined;
-let dev: TunDevice | undefined;
-let listener: ChildProcess | undefined;
+// ---------------------------------------------------------------------------------------
+// The listener
+
+/** build/Release/synack_bench_listener, built by `npm install` with the addon (binding.gyp). */
+export function listenerPath(): string {
+  const root = findPackageRoot(dirname(fileURLToPath(import.meta.url))) ?? process.cwd();
+  return join(root, "build", "Release", "synack_bench_listener");
+}
+
+/** Why the C listener cannot run, or undefined. */
+export function listenerSkipReason(): string | undefined {
+  const p = listenerPath();
+  if (!existsSync(p)) return `the benchmark listener is not built (${p} is missing): run \`npm install\` (or \`npx node-gyp rebuild\`), which builds it with the TUN addon`;
+  return undefined;
+}
+
+export interface ListenerOptions {
+  /** listen(2) backlog (default 4096, the kernel's default somaxconn). */
+  backlog?: number;
+  /** "accept" (default): accept and close each connection; "hold": never accept (tests). */
+  mode?: "accept" | "hold";
+}
+
+/** Starts the C listener in `ns` on host:port and waits for "ready". Its pid is the namespace's window for the counters. */
+export function startListener(ns: string, host: string, port: number, opts: ListenerOptions = {}, timeoutMs = 10_000): Promise<ChildProcess> {
+  const why = listenerSkipReason();
+  if (why) return Promise.reject(new Error(why));
+  return startInNamespace(ns, [listenerPath(), host, String(port), String(opts.backlog ?? 4096), opts.mode ?? "accept"], timeoutMs);
+}
+
+// ---------------------------------------------------------------------------------------
+// The lab: namespace + TUN + listener, and one measured variant at a time
+
+/** One client's run with the namespace's counters around it. */
+export interface MeasuredRun extends ConnectRun {
+  /** Counter increments over the run (drain and settle included). */
+  kernel: Counters;
+  /** The listener's CPU over the run as a share of one core (1 = saturated). */
+  listenerCpuShare: number;
+  /** Why this run measured the set-up, not the client (drops, retransmissions), or undefined. */
+  invalid?: string;
+}
+
+export class ConnectLab {
+  private constructor(
+    readonly ns: string,
+    readonly dev: TunDevice,
+    private readonly listener: ChildProcess,
+  ) {}
+
+  static async open(opts: ListenerOptions = {}): Promise<ConnectLab> {
+    const ns = makeNamespace();
+    let dev: TunDevice | undefined;
+    try {
+      dev = TunDevice.open({ name: "sbtun1", netns: ns, addresses: [`${KERNEL}/24`], maxBatch: 256 });
+      const listener = await startListener(ns, KERNEL, PORT, opts);
+      const lab = new ConnectLab(ns, dev, listener);
+      // Let the kernel activate the new link (linkwatch) so the first SYN-ACKs are not lost.
+      await sleep(50);
+      return lab;
+    } catch (err) {
+      await dev?.close();
+      removeNamespace(ns);
+      throw err;
+    }
+  }
+
+  private get pid(): number {
+    const p = this.listener.pid;
+    if (p === undefined || this.listener.exitCode !== null) throw new Error("the benchmark listener is not running");
+    return p;
+  }
+
+  private async measure(run: () => Promise<ConnectRun>): Promise<MeasuredRun> {
+    const pid = this.pid;
+    const before = readNamespaceCounters(pid);
+    const lcpu0 = processCpuMicros(pid);
+    const tx0 = this.dev.stats().txErrors;
+    const t0 = performance.now();
+    const r = await run();
+    const txErrors = this.dev.stats().txErrors - tx0;
+    const wallUs = (performance.now() - t0) * 1000;
+    const kernel = counterDelta(before, readNamespaceCounters(pid));
+    const listenerCpuShare = (processCpuMicros(pid) - lcpu0) / wallUs;
+    const reasons: string[] = [];
+    const drops = dropReason(kernel, this.dev.name);
+    if (drops) reasons.push(drops);
+    if (txErrors > 0) reasons.push(`${txErrors} TUN writes refused`);
+    if (r.completed === 0) reasons.push("no connect completed");
+    const out: MeasuredRun = { ...r, kernel, listenerCpuShare };
+    if (reasons.length > 0) out.invalid = reasons.join(", ");
+    return out;
+  }
+
+  synack(durationMs: number, extra: Partial<SynackConnectOptions> = {}): Promise<MeasuredRun> {
+    return this.measure(() => synackConnectRun(this.dev, { durationMs, ...extra }));
+  }
+
+  node(durationMs: number): Promise<MeasuredRun> {
+    return this.measure(async () => {
+      const r = await nodeConnectRun(this.ns, durationMs);
+      await sleep(SETTLE_MS);
+      return r;
+    });
+  }
+
+  async close(): Promise<void> {
+    await stopChild(this.listener);
+    await this.dev.close();
+    removeNamespace(this.ns);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The benchmark
+
+let lab: ConnectLab | undefined;
+let peers: PeerName[] = [];
+let peerNotes: string[] = [];
+let round = 0;
+
+function rate(key: string, label: string, r: { perSec: number; invalid?: string }, target?: Metric["target"]): Metric {
+  const m: Metric = { key, label, unit: "1/s", value: r.perSec };
+  if (target) m.target = target;
+  if (r.invalid !== undefined) m.invalid = r.invalid;
+  return m;
+}
+
+function cpuMetric(key: string, label: string, r: { cpuUsPerConnect?: number; invalid?: string }, target?: Metric["target"]): Metric[] {
+  if (r.cpuUsPerConnect === undefined || !Number.isFinite(r.cpuUsPerConnect)) return [];
+  const m: Metric = { key, label, unit: "µs", value: r.cpuUsPerConnect };
+  if (target) m.target = target;
+  if (r.invalid !== undefined) m.invalid = r.invalid;
+  return [m];
+}
+
+function ratio(key: string, label: string, a: { perSec: number; invalid?: string }, b: { perSec: number; invalid?: string }, target: number): Metric {
+  const m: Metric = { key, label, unit: "x", value: a.perSec / b.perSec, ratio: true, target: { op: ">=", value: target } };
+  const why = [a.invalid, b.invalid].filter((x) => x !== undefined);
+  if (why.length > 0) m.invalid = why.join("; ");
+  return m;
+}
+
+const PEER_LABEL: Record<PeerName, string> = { lwip: "lwIP", gvisor: "gVisor" };
+/** synack / peer connects, at least (median, same run). */
+const PEER_TARGET: Record<PeerName, number> = { lwip: 1, gvisor: 2 };
 
 export const tunConnects: Benchmark = {
   name: "connects",
   section: 1,
-  title: "Connects/s over TUN vs Node's net.connect",
+  title: "Connects/s over TUN vs Node's net.connect, lwIP and gVisor",
   measures:
-    "handshake-then-RST connects, 64 in flight, to a kernel listener in a namespace: synack on a TUN (this process) vs Node's net.connect (child process in the namespace), same listener, one after the other",
+    "handshake-then-RST connects, 64 in flight, fixed duration, to a C epoll/accept4 listener in a namespace: synack on a TUN (this process), Node's net.connect (child process in the namespace) and the lwIP/gVisor harnesses, interleaved; a run with listen drops or TUN drops is INVALID",
   notes: [
     "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O",
-    "connects: both clients close with RST right after the handshake, so no TIME-WAIT piles up on either side",
+    "connects: CPU per connect = the client process's user + system time over the run / completed connects; it includes the kernel's TCP work done inside that process's system calls (for synack, every TUN write; for Node, both ends over the local route), not the listener's accept/close",
+    "connects: lwIP and gVisor run through ../shared/peers/peer with LISTENER=c (their own namespace and an equivalent C listener); gVisor uses 2 threads, synack, lwIP and Node one",
   ],
-  unavailable: labSkipReason,
-  async setup(): Promise<void> {
-    ns = makeNamespace();
-    dev = TunDevice.open({ name: "sbtun1", netns: ns, addresses: [`${KERNEL}/24`], maxBatch: 256 });
-    listener = await startNodeInNamespace(ns, LISTENER_JS, [KERNEL, String(PORT), "drop"]);
+  unavailable(): string | undefined {
+    return labSkipReason() ?? listenerSkipReason();
   },
-  async run(quick: boolean): Promise<Metric[]> {
-    const n = quick ? 500 : 20_000;
-    const timeoutMs = quick ? 20_000 : 120_000;
-    const s = await synackConnects(dev!, n, IN_FLIGHT, timeoutMs);
-    const k = await nodeConnects(ns!, n, IN_FLIGHT, timeoutMs);
-    if (s.completed === 0) throw new Error(`synack completed no connect (${s.failed} failed)`);
-    return [
-      { key: "synackConnectsPerSec", label: "synack connects/s (TUN)", unit: "1/s", value: s.perSec },
-      { key: "nodeConnectsPerSec", label: "Node net.connect connects/s", unit: "1/s", value: k.perSec },
-      { key: "connectRatio", label: "synack / Node connects", unit: "x", value: s.perSec / k.perSec, ratio: true, target: { op: ">=", value: 2 } },
-      { key: "synackConnectFailures", label: "synack connects failed", unit: "count", value: s.failed },
-      { key: "nodeConnectFailures", label: "Node connects failed", unit: "count", value: k.failed },
+  async setup(_quick: boolean, opts?: RunOptions): Promise<void> {
+    round = 0;
+    const wanted = opts?.peers ?? [...PEER_NAMES];
+    peers = [];
+    peerNotes = [];
+    for (const p of wanted) {
+      const why = peerSkipReason(p);
+      if (why) {
+        peerNotes.push(`connects: peer ${p} skipped: ${why}`);
+        continue;
+      }
+      // A first short run builds the harness (gVisor's first build takes a while) and checks it works.
+      try {
+        await runPeer(p as PeerName, 1);
+        peers.push(p as PeerName);
+      } catch (err) {
+        peerNotes.push(`connects: peer ${p} skipped: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
+    tunConnects.notes = [...(tunConnects.notes ?? []).filter((n) => !n.startsWith("connects: peer ")), ...peerNotes];
+    lab = await ConnectLab.open();
+  },
+  async run(quick: boolean, opts?: RunOptions): Promise<Metric[]> {
+    const seconds = opts?.seconds ?? (quick ? 1 : DEFAULT_SECONDS);
+    const ms = seconds * 1000;
+    const l = lab!;
+    // Interleaved, in an order that rotates from run to run.
+    type Variant = { name: string; go: () => Promise<void> };
+    let s: MeasuredRun | undefined;
+    let k: MeasuredRun | undefined;
+    const peerRuns = new Map<PeerName, PeerRun & { invalid?: string }>();
+    const variants: Variant[] = [
+      { name: "synack", go: async () => void (s = await l.synack(ms)) },
+      { name: "node", go: async () => void (k = await l.node(ms)) },
+      ...peers.map((p) => ({
+        name: p,
+        go: async () => {
+          const r: PeerRun & { invalid?: string } = await runPeer(p, Math.max(1, Math.round(seconds)));
+          const why = peerInvalidReason(r);
+          if (why) r.invalid = why;
+          peerRuns.set(p, r);
+        },
+      })),
     ];
+    const shift = round++ % variants.length;
+    for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) await v.go();
+    const sy = s!;
+    const no = k!;
+    const metrics: Metric[] = [
+      rate("synackConnectsPerSec", "synack connects/s (TUN)", sy),
+      ...cpuMetric("synackCpuUsPerConnect", "synack CPU per connect", sy, { op: "<=", value: 8 }),
+      { key: "synackSetupDrops", label: "synack run: listen drops + TUN drops", unit: "count", value: setupDrops(sy, l.dev.name) },
+      { key: "synackRetransmits", label: "synack run: retransmissions (kernel + synack SYNs)", unit: "count", value: retransmissions(sy) },
+      { key: "listenerCpuShare", label: "listener CPU during synack run (1 = a core)", unit: "x", value: sy.listenerCpuShare },
+      rate("nodeConnectsPerSec", "Node net.connect connects/s", no),
+      ...cpuMetric("nodeCpuUsPerConnect", "Node CPU per connect", no),
+      { key: "nodeSetupDrops", label: "Node run: listen drops", unit: "count", value: setupDrops(no, l.dev.name) },
+      { key: "nodeRetransmits", label: "Node run: retransmissions (kernel, SYNs included)", unit: "count", value: retransmissions(no) },
+    ];
+    for (const p of peers) {
+      const r = peerRuns.get(p)!;
+      metrics.push(rate(`${p}ConnectsPerSec`, `${PEER_LABEL[p]} connects/s (TUN)`, r));
+      metrics.push(...cpuMetric(`${p}CpuUsPerConnect`, `${PEER_LABEL[p]} CPU per connect`, r));
+    }
+    metrics.push(ratio("connectRatio", "synack / Node connects", sy, no, 3));
+    for (const p of peers) metrics.push(ratio(`${p}Ratio`, `synack / ${PEER_LABEL[p]} connects`, sy, peerRuns.get(p)!, PEER_TARGET[p]));
+    metrics.push({ key: "synackConnectFailures", label: "synack connects failed", unit: "count", value: sy.failed });
+    metrics.push({ key: "nodeConnectFailures", label: "Node connects failed", unit: "count", value: no.failed });
+    return metrics;
   },
   async teardown(): Promise<void> {
-    await stopChild(listener);
-    listener = undefined;
-    await dev?.close();
-    dev = undefined;
-    removeNamespace(ns);
-    ns = undefined;
+    await lab?.close();
+    lab = undefined;
   },
 };
+
+/** SYNs the listener dropped (ListenDrops counts every drop at a listener) and packets the TUN dropped. */
+function setupDrops(r: MeasuredRun, tun: string): number {
+  return (r.kernel["TcpExtListenDrops"] ?? 0) + (r.kernel[`${tun}.txDropped`] ?? 0) + (r.kernel[`${tun}.rxDropped`] ?? 0);
+}
+
+/** Retransmitted segments in the namespace (the kernel's SYN-ACKs, Node's SYNs) plus synack's own SYN retransmissions. */
+function retransmissions(r: MeasuredRun): number {
+  return (r.kernel["TcpRetransSegs"] ?? 0) + r.synRetransmits;
+}

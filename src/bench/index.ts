@@ -11,9 +11,9 @@ import { memoryAndTimers } from "./memory.js";
 import { checksumThroughput } from "./checksum.js";
 import { tunPackets } from "./tun.js";
 import { bulkTransfer } from "./bulk.js";
-import type { BenchOutcome, BenchReport, Benchmark, MachineInfo, Metric, MetricSummary } from "./types.js";
+import type { BenchOutcome, BenchReport, Benchmark, MachineInfo, Metric, MetricSummary, RunOptions } from "./types.js";
 
-export type { BenchOutcome, BenchReport, Benchmark, MachineInfo, Metric, MetricSummary, Target } from "./types.js";
+export type { BenchOutcome, BenchReport, Benchmark, MachineInfo, Metric, MetricSummary, RunOptions, Target } from "./types.js";
 
 /** Every benchmark, in the order of BENCHMARKS.md's table. */
 export const BENCHMARKS: readonly Benchmark[] = [tunConnects, engineHandshakes, memoryAndTimers, checksumThroughput, tunPackets, bulkTransfer];
@@ -31,6 +31,10 @@ export interface BenchOptions {
   command?: string;
   /** Progress lines (e.g. to stderr) while running. */
   log?: (line: string) => void;
+  /** Peer stacks for the connects benchmark ("lwip", "gvisor"); [] for none; default all available. */
+  peers?: string[];
+  /** Seconds per fixed-duration measurement (connects). */
+  seconds?: number;
   /** Override the benchmark list (tests). */
   benchmarks?: readonly Benchmark[];
 }
@@ -62,22 +66,25 @@ function median(sorted: number[]): number {
 }
 
 export function summarize(runs: Metric[][]): MetricSummary[] {
-  const byKey = new Map<string, { m: Metric; samples: number[] }>();
+  const byKey = new Map<string, { m: Metric; samples: number[]; invalid: string[] }>();
   for (const run of runs) {
     for (const m of run) {
-      const e = byKey.get(m.key);
-      if (e) e.samples.push(m.value);
-      else byKey.set(m.key, { m, samples: [m.value] });
+      let e = byKey.get(m.key);
+      if (!e) byKey.set(m.key, (e = { m, samples: [], invalid: [] }));
+      if (m.invalid !== undefined) e.invalid.push(m.invalid);
+      else e.samples.push(m.value);
     }
   }
   const out: MetricSummary[] = [];
-  for (const { m, samples } of byKey.values()) {
+  for (const { m, samples, invalid } of byKey.values()) {
     const sorted = [...samples].sort((a, b) => a - b);
-    const med = median(sorted);
-    const s: MetricSummary = { key: m.key, label: m.label, unit: m.unit, ratio: m.ratio === true, samples, min: sorted[0], median: med, max: sorted[sorted.length - 1] };
+    const any = sorted.length > 0;
+    const med = any ? median(sorted) : null;
+    const s: MetricSummary = { key: m.key, label: m.label, unit: m.unit, ratio: m.ratio === true, samples, min: any ? sorted[0] : null, median: med, max: any ? sorted[sorted.length - 1] : null };
+    if (invalid.length > 0) s.invalid = invalid;
     if (m.target) {
       s.target = m.target;
-      s.meetsTarget = m.target.op === ">=" ? med >= m.target.value : med <= m.target.value;
+      if (med !== null) s.meetsTarget = m.target.op === ">=" ? med >= m.target.value : med <= m.target.value;
     }
     out.push(s);
   }
@@ -89,9 +96,11 @@ function selected(b: Benchmark, only: string[] | undefined): boolean {
   return only.some((o) => o === b.name || o === String(b.section));
 }
 
-async function runOne(b: Benchmark, quick: boolean, runs: number, log: (s: string) => void): Promise<BenchOutcome> {
+async function runOne(b: Benchmark, quick: boolean, runs: number, log: (s: string) => void, opts: RunOptions): Promise<BenchOutcome> {
   const t0 = performance.now();
   const base = { name: b.name, section: b.section, title: b.title, measures: b.measures, notes: b.notes ?? [] };
+  // A benchmark may add notes in setup (e.g. which peers it skipped and why).
+  const withNotes = (o: BenchOutcome): BenchOutcome => ({ ...o, notes: b.notes ?? [] });
   let why: string | undefined;
   try {
     why = await b.unavailable?.();
@@ -106,11 +115,13 @@ async function runOne(b: Benchmark, quick: boolean, runs: number, log: (s: strin
   let failure: string | undefined;
   let setUp = false;
   try {
-    await b.setup?.(quick);
+    await b.setup?.(quick, opts);
     setUp = true;
     for (let i = 0; i < runs; i++) {
       log(`${b.name}: run ${i + 1}/${runs}`);
-      results.push(await b.run(quick));
+      const r = await b.run(quick, opts);
+      for (const m of r) if (m.invalid !== undefined) log(`${b.name}: ${m.label}: INVALID: ${m.invalid}`);
+      results.push(r);
     }
   } catch (err) {
     failure = `${setUp ? "" : "setup: "}${(err as Error).message ?? String(err)}`;
@@ -125,9 +136,9 @@ async function runOne(b: Benchmark, quick: boolean, runs: number, log: (s: strin
   if (failure !== undefined) {
     log(`${b.name}: failed: ${failure}`);
     // Runs that completed before the failure are still reported.
-    return { ...base, status: "failed", reason: failure, metrics: summarize(results), elapsedMs };
+    return withNotes({ ...base, status: "failed", reason: failure, metrics: summarize(results), elapsedMs });
   }
-  return { ...base, status: "ok", metrics: summarize(results), elapsedMs };
+  return withNotes({ ...base, status: "ok", metrics: summarize(results), elapsedMs });
 }
 
 /** Runs the selected benchmarks one after the other (never two at once). */
@@ -147,7 +158,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
     quick,
     benchmarks: [],
   };
-  for (const b of list) report.benchmarks.push(await runOne(b, quick, runs, log));
+  const runOpts: RunOptions = {};
+  if (opts.peers !== undefined) runOpts.peers = opts.peers;
+  if (opts.seconds !== undefined) runOpts.seconds = opts.seconds;
+  for (const b of list) report.benchmarks.push(await runOne(b, quick, runs, log, runOpts));
   return report;
 }
 
@@ -163,6 +177,15 @@ export function formatNumber(v: number): string {
   if (a >= 10) return v.toFixed(1);
   if (a >= 1) return v.toFixed(2);
   return v.toPrecision(3);
+}
+
+function fmt(v: number | null): string {
+  return v === null ? "-" : formatNumber(v);
+}
+
+function targetWord(s: MetricSummary): string {
+  if (s.meetsTarget === undefined) return "not measured (no valid run)";
+  return s.meetsTarget ? "met" : "NOT met";
 }
 
 function pad(s: string, n: number, right = false): string {
@@ -190,12 +213,16 @@ export function formatBenchReport(report: BenchReport): string {
     lines.push(`   ${b.measures}`);
     if (b.status !== "ok") lines.push(`   ${b.status}: ${b.reason}`);
     if (b.metrics.length > 0) {
-      const rows: string[][] = [["metric", "unit", "min", "median", "max", "target"]];
+      const rows: string[][] = [["metric", "unit", "min", "median", "max", "target", ""]];
       for (const s of b.metrics) {
-        const target = s.target ? `${s.target.op} ${formatNumber(s.target.value)} ${s.meetsTarget ? "met" : "NOT met"}` : "";
-        rows.push([s.label, s.unit, formatNumber(s.min), formatNumber(s.median), formatNumber(s.max), target]);
+        const target = s.target ? `${s.target.op} ${formatNumber(s.target.value)} ${targetWord(s)}` : "";
+        const nInvalid = s.invalid?.length ?? 0;
+        const valid = nInvalid === 0 ? "" : s.median === null ? "INVALID (every run)" : `${nInvalid} run(s) INVALID, left out`;
+        rows.push([s.label, s.unit, fmt(s.min), fmt(s.median), fmt(s.max), target, valid]);
       }
-      for (const l of table(rows, [false, false, true, true, true, false])) lines.push(`   ${l}`);
+      for (const l of table(rows, [false, false, true, true, true, false, false])) lines.push(`   ${l}`);
+      const reasons = [...new Set(b.metrics.flatMap((s) => s.invalid ?? []))];
+      for (const r of reasons) lines.push(`   INVALID run: ${r}`);
     }
     for (const n of b.notes) lines.push(`   note: ${n}`);
   }
@@ -203,7 +230,7 @@ export function formatBenchReport(report: BenchReport): string {
   if (ratios.length > 0) {
     lines.push("");
     lines.push("ratios (median):");
-    for (const { s } of ratios) lines.push(`   ${s.label}: ${formatNumber(s.median)}x${s.target ? ` (target ${s.target.op} ${s.target.value}: ${s.meetsTarget ? "met" : "NOT met"})` : ""}`);
+    for (const { s } of ratios) lines.push(`   ${s.label}: ${s.median === null ? "INVALID (no valid run)" : `${formatNumber(s.median)}x`}${s.target ? ` (target ${s.target.op} ${s.target.value}: ${targetWord(s)})` : ""}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -122,8 +122,16 @@ export function runNodeInNamespace(ns: string, code: string, args: string[], tim
  * ("ready"). Stop it with stopChild().
  */
 export function startNodeInNamespace(ns: string, code: string, args: string[], timeoutMs = 10_000): Promise<ChildProcess> {
+  return startInNamespace(ns, [process.execPath, "--input-type=module", "-e", code, "--", ...args], timeoutMs);
+}
+
+/**
+ * Starts `argv` in the namespace (`ip netns exec` enters it and execs the program, so the
+ * child's pid is the program's) and waits for its first stdout line. Stop it with stopChild().
+ */
+export function startInNamespace(ns: string, argv: string[], timeoutMs = 10_000): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--input-type=module", "-e", code, "--", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     let done = false;
     const timer = setTimeout(() => {

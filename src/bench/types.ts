@@ -18,6 +18,12 @@ export interface Metric {
   target?: Target;
   /** A ratio of two measurements taken side by side in the same run. */
   ratio?: boolean;
+  /**
+   * Set when this run's value does not measure what the metric says (the set-up was the
+   * bottleneck: listen drops, retransmissions). The value is then left out of the summary
+   * and the reason is reported instead.
+   */
+  invalid?: string;
 }
 
 /** One benchmark of BENCHMARKS.md. Each module exports one (or more) of these. */
@@ -32,13 +38,21 @@ export interface Benchmark {
   /** Why it cannot run here (not root, addon missing, ...), or undefined. */
   unavailable?(): string | undefined | Promise<string | undefined>;
   /** Once before the runs (e.g. create a namespace). */
-  setup?(quick: boolean): Promise<void>;
+  setup?(quick: boolean, opts?: RunOptions): Promise<void>;
   /** One measurement run. */
-  run(quick: boolean): Promise<Metric[]>;
+  run(quick: boolean, opts?: RunOptions): Promise<Metric[]>;
   /** Once after the runs, also after a failure. */
   teardown?(): Promise<void>;
   /** Caveats printed under the table (how the measurement is made, what it includes). */
   notes?: string[];
+}
+
+/** Options a benchmark may use (from the CLI). */
+export interface RunOptions {
+  /** Peer stacks to run beside synack ("lwip", "gvisor"); default: every one available. */
+  peers?: string[];
+  /** Seconds per measurement of a fixed-duration benchmark (default per benchmark). */
+  seconds?: number;
 }
 
 export interface MetricSummary {
@@ -46,12 +60,16 @@ export interface MetricSummary {
   label: string;
   unit: string;
   ratio: boolean;
+  /** The values of the valid runs, in run order. */
   samples: number[];
-  min: number;
-  median: number;
-  max: number;
+  /** null when no run was valid. */
+  min: number | null;
+  median: number | null;
+  max: number | null;
+  /** Reasons of the runs left out as invalid (absent when every run was valid). */
+  invalid?: string[];
   target?: Target;
-  /** Whether the median meets the target (absent when there is none). */
+  /** Whether the median meets the target (absent when there is none or no run was valid). */
   meetsTarget?: boolean;
 }
 
