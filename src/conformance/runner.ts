@@ -23,6 +23,7 @@ import { isProfileName, PROFILES, resolveProfile, type Profile, type ProfileName
 import { buildIcmpError, buildTcpPacket, parsePacket } from "../../stack/wire/packet.js";
 import { WskProvider, type WSK_PROVIDER_NPI } from "../wsk/provider.js";
 import { WskClient } from "../wsk/client.js";
+import { VirtualRuntime } from "../../device/virtual-runtime.js";
 import { errnoByName } from "../wsk/ntstatus.js";
 
 export type IpVersion = 4 | 6;
@@ -208,8 +209,9 @@ function applyShellAction(st: SysctlState, a: ShellAction): string | undefined {
 // One run
 
 class Run {
-  nowMs = 0;
   readonly stack: Stack;
+  /** The shared virtual-time driver: the clock, timers at their deadlines, the sniffer. */
+  readonly vt: VirtualRuntime;
   readonly provider: WskProvider;
   readonly npi: WSK_PROVIDER_NPI;
   readonly posix: PosixSockets;
@@ -241,6 +243,7 @@ class Run {
     const mtu = o.mtu !== undefined ? Number(o.mtu) : ip === 6 && linuxRunner ? 1520 : 1500;
     const a = ADDR[ip];
     this.stack = new Stack({ addresses: [{ addr: a.local, prefix: a.prefix }], gateway4: ADDR[4].gateway, gateway6: ADDR[6].gateway, mtu, profile: baseProfile, random: seededRandom(seed) });
+    this.vt = new VirtualRuntime(this.stack, { onOutput: (bytes, t) => this.record(bytes, t), afterTimers: () => this.posix.pump() });
     this.provider = new WskProvider(this.stack, { now: () => this.nowMs, afterCall: () => this.collect(), profile: baseProfile });
     this.npi = new WskClient(this.provider).npi;
     this.tolUsecs = o.tolerance_usecs !== undefined ? Number(o.tolerance_usecs) : DEFAULT_TOLERANCE_USECS;
@@ -273,39 +276,29 @@ class Run {
     });
   }
 
-  collect(): void {
-    for (const bytes of this.stack.takeOutput()) this.record(bytes);
+  /** Virtual time in ms. */
+  get nowMs(): number {
+    return this.vt.nowMs;
   }
 
-  private record(bytes: Uint8Array): void {
+  collect(): void {
+    this.vt.collect();
+  }
+
+  private record(bytes: Uint8Array, tMs: number): void {
     const p = parsePacket(bytes);
     if (!p.ok) throw new Failure(`the stack sent an unparsable packet: ${p.reason}`, 0);
-    this.sniffed.push({ tMs: this.nowMs, bytes, pkt: p.value });
+    this.sniffed.push({ tMs, bytes, pkt: p.value });
   }
 
-  /** Runs every timer due up to `tMs`, at its exact deadline. */
+  /** Runs every timer due up to `tMs`, at its exact deadline; the POSIX layer runs after each. */
   advanceTo(tMs: number): void {
-    for (;;) {
-      const d = this.stack.nextDeadline();
-      if (d === undefined || d > tMs) break;
-      this.nowMs = Math.max(this.nowMs, d);
-      for (const b of this.stack.poll(this.nowMs)) this.record(b);
-      this.posix.pump();
-    }
-    if (tMs > this.nowMs) this.nowMs = tMs;
-    for (const b of this.stack.poll(this.nowMs)) this.record(b);
-    this.posix.pump();
+    this.vt.advanceTo(tMs);
   }
 
   /** Moves to the next deadline (or `limitMs`); false when nothing can happen before the limit. */
   private step(limitMs: number): boolean {
-    const d = this.stack.nextDeadline();
-    if (d === undefined || d > limitMs) {
-      if (limitMs > this.nowMs && Number.isFinite(limitMs)) this.advanceTo(limitMs);
-      return false;
-    }
-    this.advanceTo(Math.max(d, this.nowMs));
-    return true;
+    return this.vt.step(limitMs);
   }
 
   tolMs(expectedMs: number, prevExpectedMs: number): number {
@@ -327,7 +320,7 @@ class Run {
         startMs = undefined;
       } else {
         // packetdrill anchors relative times on the previous event's actual time, except
-        // that consecutive inbound packets keep the script's spacing (SUITES.md §8.2).
+        // that consecutive inbound packets keep the script's spacing (packetdrill's own timing rule).
         const anchor = ev.time.kind === "absolute" ? 0 : prevInbound && inboundPacket ? prevExpectedMs : prevActualMs;
         startMs = anchor + ev.time.usecs / 1000;
         endMs = ev.time.end !== undefined ? anchor + ev.time.end.usecs / 1000 : undefined;
@@ -454,8 +447,7 @@ class Run {
       options,
       payload: spec.payloadLen > 0 ? new Uint8Array(spec.payloadLen) : undefined,
     });
-    this.stack.input(bytes, this.nowMs);
-    this.collect();
+    this.vt.input(bytes);
     // The socket layer learns that a RST caused the end (SO_ERROR in CLOSING / LAST-ACK).
     this.posix.pump({ rstDelivered: (specFlags(ev) & 0x04) !== 0 });
     return this.nowMs;
@@ -483,8 +475,7 @@ class Run {
       payload: q && q.payloadLen > 0 ? new Uint8Array(q.payloadLen) : undefined,
     });
     const bytes = buildIcmpError({ src: t.remote, dst: t.local, type: r.type, code: r.code, mtu: ev.mtu, original });
-    this.stack.input(bytes, this.nowMs);
-    this.collect();
+    this.vt.input(bytes);
     this.posix.pump();
     return this.nowMs;
   }

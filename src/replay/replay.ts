@@ -42,6 +42,7 @@ import { summarizeOptions } from "../../stack/wire/tcp-options.js";
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import { NTSTATUS, hexStatus, outcomeToStatus, statusName } from "../wsk/ntstatus.js";
 import type { Capture } from "../../device/pcap/read.js";
+import { VirtualRuntime } from "../../device/virtual-runtime.js";
 import { extractActiveOpens, type ActiveOpen, type RecordedEvent, type RecordedOutcome, type RecordedSegment } from "./extract.js";
 import { inferProfile, layoutFor, optionKinds, profileModels, type Inference } from "./infer.js";
 
@@ -276,16 +277,16 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   });
 
   const ours: Array<{ t: number; bytes: Uint8Array }> = [];
-  let now = 0;
   const synTimes0: number[] = [];
-  const collect = (list: Uint8Array[]) => {
-    for (const b of list) {
-      ours.push({ t: now, bytes: b });
+  const vt = new VirtualRuntime(stack, {
+    onOutput: (b, t) => {
+      ours.push({ t, bytes: b });
       // Bytes 13 (v4: 20+13) / (v6: 40+13) hold the TCP flags of our own packets.
       const f = b[(b[0] >> 4 === 6 ? 40 : (b[0] & 0x0f) * 4) + 13];
-      if ((f & (TCP_SYN | TCP_ACK)) === TCP_SYN) synTimes0.push(now);
-    }
-  };
+      if ((f & (TCP_SYN | TCP_ACK)) === TCP_SYN) synTimes0.push(t);
+    },
+    afterTimers: () => drain(),
+  });
 
   const synTs = summarizeOptions(open.syn.options).ts;
   const c = stack.connect(
@@ -333,14 +334,14 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   let establishedAt: number | undefined;
   conn.events = {
     established: () => {
-      establishedAt ??= now;
+      establishedAt ??= vt.nowMs;
     },
     closed: (_c, o) => {
       engineOutcome ??= o;
-      outcomeAt ??= now;
+      outcomeAt ??= vt.nowMs;
     },
   };
-  collect(stack.takeOutput());
+  vt.collect();
   const ourIss = conn.iss;
   const delta = u32(ourIss - open.iss);
   const ourSyn = ours[0] ? parsePacket(ours[0].bytes) : undefined;
@@ -352,18 +353,7 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
     // The application reads everything at once (the recorded app's reads are not visible).
     if (conn.rcvBuffered > 0) conn.read();
   };
-  const advanceTo = (t: number) => {
-    for (;;) {
-      const d = stack.nextDeadline();
-      if (d === undefined || d > t) break;
-      now = Math.max(now, d);
-      collect(stack.poll(now));
-      drain();
-    }
-    now = Math.max(now, t);
-    collect(stack.poll(now));
-    drain();
-  };
+  const advanceTo = (t: number) => vt.advanceTo(t);
 
   const rewriteSegment = (e: RecordedSegment): Uint8Array | string => {
     const options: TcpOption[] = e.options.map((o) => {
@@ -427,8 +417,7 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
       diffs.push({ frame: e.frame, t: e.t, field: "setup", recorded: e.kind === "icmp" ? "ICMP error" : "server segment", replayed: `not injected: ${bytes}` });
       return;
     }
-    stack.input(bytes, now);
-    collect(stack.takeOutput());
+    vt.input(bytes);
     drain();
   };
 
@@ -440,16 +429,16 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   const flushUser = () => {
     while (pendingSend.length > 0) {
       const d = pendingSend[0];
-      const n = conn.state === "CLOSED" ? d.length : conn.send(d, now);
+      const n = conn.state === "CLOSED" ? d.length : conn.send(d, vt.nowMs);
       if (n === 0) break;
       pendingSend[0] = d.subarray(n);
       if (pendingSend[0].length === 0) pendingSend.shift();
     }
     if (closeWanted && !closeDone && pendingSend.length === 0 && conn.state !== "SYN-SENT" && conn.state !== "SYN-RECEIVED") {
       closeDone = true;
-      if (conn.state !== "CLOSED") conn.close(now);
+      if (conn.state !== "CLOSED") conn.close(vt.nowMs);
     }
-    collect(stack.takeOutput());
+    vt.collect();
   };
 
   const actions: Action[] = open.events.map((ev, order) => ({ t: ev.t, order, ev })).filter((a) => a.ev !== open.syn);
@@ -479,11 +468,7 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
     const trig = triggerOf.get(e);
     if (trig) {
       // Let our stack reach its n-th SYN (or stop trying) before the answer comes.
-      while (ourSynCount() < trig.n && conn.state === "SYN-SENT") {
-        const d = stack.nextDeadline();
-        if (d === undefined || d > a.t + DEFAULT_GIVE_UP_LIMIT_MS) break;
-        advanceTo(d);
-      }
+      vt.runWhile(() => ourSynCount() < trig.n && conn.state === "SYN-SENT", a.t + DEFAULT_GIVE_UP_LIMIT_MS);
       const ourT = synTimes[trig.n - 1];
       advanceTo(ourT !== undefined ? ourT + trig.delay : a.t);
     } else {
@@ -506,10 +491,10 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
       if (e.flags & TCP_FIN) closeWanted = true;
       if (e.flags & TCP_RST && establishedAt !== undefined && conn.state !== "CLOSED") {
         // An answer our stack gives by itself (within 1 ms of an input) is not an application abort.
-        const recentRst = ours.some((o) => o.t >= now - 1 && isRst(o.bytes));
+        const recentRst = ours.some((o) => o.t >= vt.nowMs - 1 && isRst(o.bytes));
         if (!recentRst) {
-          conn.abort(now);
-          collect(stack.takeOutput());
+          conn.abort(vt.nowMs);
+          vt.collect();
         }
       }
     }
@@ -530,7 +515,7 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
     const delay = answer ? triggerOf.get(answer)!.delay : 0;
     let answered = synTimes.length;
     while (connecting()) {
-      const d = stack.nextDeadline();
+      const d = vt.nextDeadline();
       if (d === undefined || d > DEFAULT_GIVE_UP_LIMIT_MS) break;
       advanceTo(d);
       while (answer && answered < synTimes.length && connecting()) {

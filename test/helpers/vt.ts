@@ -1,11 +1,13 @@
 // A scripted-segment helper in virtual time (docs/architecture.md "Tests", after smoltcp's socket
 // tests): build a stack, connect, inject peer segments, move the clock, and look at the
-// exact segments the stack sent and when.
+// exact segments the stack sent and when. Time moves through the shared driver,
+// device/virtual-runtime.ts.
 import { Stack, type ConnectOptions, type StackConfig } from "../../stack/stack.js";
 import { Connection } from "../../stack/tcp/connection.js";
 import type { Outcome } from "../../stack/tcp/outcome.js";
 import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js";
 import { seededRandom } from "../../stack/random.js";
+import { VirtualRuntime } from "../../device/virtual-runtime.js";
 import { buildIcmpError, buildTcpPacket, parsePacket } from "../../stack/wire/packet.js";
 import { formatTcpFlags } from "../../stack/wire/tcp.js";
 import { formatTcpOptions } from "../../stack/wire/tcp-options.js";
@@ -33,7 +35,8 @@ export interface HarnessOptions {
 
 export class Harness {
   readonly stack: Stack;
-  now = 0;
+  /** The shared virtual-time driver (device/virtual-runtime.ts). */
+  readonly vt: VirtualRuntime;
   readonly sent: Sent[] = [];
   readonly trace: TraceEvent[] = [];
   private cursor = 0;
@@ -48,6 +51,12 @@ export class Harness {
       gateway6: o.gateway6,
       trace: (e) => this.trace.push(e),
     });
+    this.vt = new VirtualRuntime(this.stack, { onOutput: (bytes, t) => this.record(bytes, t) });
+  }
+
+  /** Virtual time in ms. */
+  get now(): number {
+    return this.vt.nowMs;
   }
 
   /** Opens a connection and collects the SYN. Throws if the stack refused to start. */
@@ -61,37 +70,29 @@ export class Harness {
   }
 
   collect(): void {
-    for (const bytes of this.stack.takeOutput()) this.record(bytes);
+    this.vt.collect();
   }
 
-  private record(bytes: Uint8Array): void {
+  private record(bytes: Uint8Array, t: number): void {
     const p = parsePacket(bytes);
     if (!p.ok) throw new Error(`stack sent an unparsable packet: ${p.reason}`);
     if (p.value.l4.kind !== "tcp") throw new Error("stack sent a non-TCP packet");
     const tcp = p.value.l4.tcp;
-    this.sent.push({ t: this.now, bytes, pkt: p.value, tcp, flags: formatTcpFlags(tcp.flags), options: formatTcpOptions(tcp.options) });
+    this.sent.push({ t, bytes, pkt: p.value, tcp, flags: formatTcpFlags(tcp.flags), options: formatTcpOptions(tcp.options) });
   }
 
   /** Moves virtual time to `t` ms, running every timer at its exact deadline. */
   advanceTo(t: number): void {
-    for (;;) {
-      const d = this.stack.nextDeadline();
-      if (d === undefined || d > t) break;
-      this.now = Math.max(this.now, d);
-      for (const b of this.stack.poll(this.now)) this.record(b);
-    }
-    this.now = t;
-    for (const b of this.stack.poll(t)) this.record(b);
+    this.vt.advanceTo(t);
   }
 
   advance(ms: number): void {
-    this.advanceTo(this.now + ms);
+    this.vt.advance(ms);
   }
 
   /** Feeds raw bytes to the stack at the current time. */
   inputBytes(bytes: Uint8Array): void {
-    this.stack.input(bytes, this.now);
-    this.collect();
+    this.vt.input(bytes);
   }
 
   /** Segments sent since the last call. */
