@@ -15,6 +15,8 @@ import { TimerHeap } from "./timers.js";
 import type { RandomSource } from "./random.js";
 import type { TraceEvent, TraceSink } from "./trace.js";
 import type { Outcome } from "./tcp/outcome.js";
+import type { DropReason, SegmentDropReason, StackDropReason } from "./drops.js";
+import type { PacketError } from "./wire/types.js";
 
 export interface LocalAddress {
   /** "10.0.0.2" or "fd00::2". */
@@ -43,8 +45,8 @@ export interface StackStats {
   rxPackets: number;
   txPackets: number;
   rxDropped: number;
-  /** Drop counts by reason ("tcp checksum", "not for us", "icmpv6 chatter", ...). */
-  drops: Record<string, number>;
+  /** Drop counts by reason code ("tcp checksum", "not for us", "rst out of window", ...; see drops.ts). */
+  drops: Partial<Record<DropReason, number>>;
   rstSent: number;
   icmpAccepted: number;
   icmpIgnored: number;
@@ -454,7 +456,7 @@ export class Stack implements ConnectionHost {
   private inputListen(l: Listener, pkt: Packet, seg: TcpSegment, now: number): void {
     // First, check for a RST: an incoming RST should be ignored.
     if (seg.flags & TCP_RST) {
-      this.drop("rst for a listener", now);
+      this.dropPacket("rst for a listener", now);
       return;
     }
     // Second, check for an ACK: any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>.
@@ -464,7 +466,7 @@ export class Stack implements ConnectionHost {
     }
     // Third, check for a SYN; anything else is dropped (fourth).
     if (!(seg.flags & TCP_SYN)) {
-      this.drop("listener: segment without SYN", now);
+      this.dropPacket("listener: segment without SYN", now);
       return;
     }
     const local = pkt.ip.dst;
@@ -533,15 +535,21 @@ export class Stack implements ConnectionHost {
   }
 
   trace(conn: Connection, now: number, kind: TraceEvent["kind"], decision: string, rule?: string, stateBefore?: string, outcome?: Outcome): void {
-    // design.md: "the stack counts and traces each drop", also those a connection decides
-    // (RST out of window, no ACK bit, suppressed challenge ACK...). The decision strings are
-    // fixed texts, so they serve as drop reasons (issue 9: found by the Stack.input fuzzer).
-    if (kind === "drop") {
-      this.stats.rxDropped++;
-      this.stats.drops[decision] = (this.stats.drops[decision] ?? 0) + 1;
-    }
     if (!this.traceSink) return;
     this.traceSink({ t: now, kind, conn: conn.id, tuple: conn.tuple, stateBefore, stateAfter: conn.state, decision, rule, outcome });
+  }
+
+  dropSegment(conn: Connection, now: number, reason: SegmentDropReason, decision: string, rule: string): void {
+    // Every drop is counted and traced, also those a connection decides (RST out of window,
+    // no ACK bit, a suppressed challenge ACK...): counted by code, traced with the text.
+    this.count(reason);
+    if (!this.traceSink) return;
+    this.traceSink({ t: now, kind: "drop", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision, rule, reason });
+  }
+
+  private count(reason: DropReason): void {
+    this.stats.rxDropped++;
+    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
   }
 
   rearm(conn: Connection): void {
@@ -570,10 +578,10 @@ export class Stack implements ConnectionHost {
   /** Copy of the packet being processed, kept only while tracing (input buffers are reused). */
   private inBytes: Uint8Array | undefined;
 
-  private drop(reason: string, now: number, packet?: string): void {
-    this.stats.rxDropped++;
-    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
-    if (this.traceSink) this.traceSink({ t: now, kind: "drop", decision: `drop: ${reason}`, packet, bytes: this.inBytes });
+  /** A packet dropped before any connection saw it: counted under `reason`; `text` (default: the code) for the trace. */
+  private dropPacket(reason: StackDropReason | PacketError, now: number, packet?: string, text: string = reason): void {
+    this.count(reason);
+    if (this.traceSink) this.traceSink({ t: now, kind: "drop", decision: `drop: ${text}`, packet, bytes: this.inBytes, reason });
   }
 
   /**
@@ -586,13 +594,13 @@ export class Stack implements ConnectionHost {
     this.inBytes = this.traceSink ? bytes.slice() : undefined;
     const parsed = parsePacket(bytes);
     if (!parsed.ok) {
-      this.drop(parsed.reason, now);
+      this.dropPacket(parsed.reason, now);
       return;
     }
     const pkt = parsed.value;
     if (!this.ownsAddress(pkt.ip.dst)) {
       // Multicast chatter (MLD reports, router/neighbour solicitations) and stray packets.
-      this.drop(pkt.ip.version === 6 && pkt.l4.kind === "icmp" ? "icmpv6 not for us" : "not for us", now);
+      this.dropPacket(pkt.ip.version === 6 && pkt.l4.kind === "icmp" ? "icmpv6 not for us" : "not for us", now);
       return;
     }
     switch (pkt.l4.kind) {
@@ -603,7 +611,7 @@ export class Stack implements ConnectionHost {
         this.inputIcmp(pkt, pkt.l4.icmp, now);
         return;
       default:
-        this.drop(`protocol ${pkt.l4.protocol} not handled`, now);
+        this.dropPacket("protocol not handled", now, undefined, `protocol ${pkt.l4.protocol} not handled`);
     }
   }
 
@@ -634,11 +642,11 @@ export class Stack implements ConnectionHost {
   private answerClosed(pkt: Packet, seg: TcpSegment, now: number): void {
     // An incoming segment containing a RST is discarded.
     if (seg.flags & TCP_RST) {
-      this.drop("rst for no connection", now);
+      this.dropPacket("rst for no connection", now);
       return;
     }
     if (!this.rstForClosedPorts) {
-      this.drop("no connection", now);
+      this.dropPacket("no connection", now);
       return;
     }
     let out: { seq: number; ack: number; flags: number };
@@ -663,14 +671,14 @@ export class Stack implements ConnectionHost {
     const q = icmp.quote;
     if (!q || q.protocol !== 6 || q.srcPort === undefined || q.dstPort === undefined || q.seq === undefined) {
       this.stats.icmpIgnored++;
-      this.drop(icmp.version === 6 ? "icmpv6 not about tcp" : "icmp not about tcp", now, describePacket(pkt));
+      this.dropPacket(icmp.version === 6 ? "icmpv6 not about tcp" : "icmp not about tcp", now, describePacket(pkt));
       return;
     }
     // RFC 5927 §4.1: the quoted 4-tuple must match a connection ...
     const conn = this.conns.get(q.dst, q.dstPort, q.src, q.srcPort);
     if (!conn) {
       this.stats.icmpIgnored++;
-      this.drop("icmp for no connection", now, describePacket(pkt));
+      this.dropPacket("icmp for no connection", now, describePacket(pkt));
       return;
     }
     // ... and SND.UNA =< SEG.SEQ < SND.NXT (the linux profile includes SND.NXT, as
@@ -681,7 +689,7 @@ export class Stack implements ConnectionHost {
     if (!inFlight) {
       this.stats.icmpIgnored++;
       this.trace(conn, now, "icmp", `quoted seq ${q.seq} outside SND.UNA..SND.NXT: ignored`, "RFC 5927 §4.1");
-      this.drop("icmp quotes a sequence number not in flight", now, describePacket(pkt));
+      this.dropPacket("icmp quotes a sequence number not in flight", now, describePacket(pkt));
       return;
     }
     if (icmp.version === 4 && conn.profile.icmpV4LinuxFilter && ((icmp.type === 3 && icmp.code > 15) || (icmp.type === 11 && icmp.code === 1))) {
@@ -689,7 +697,7 @@ export class Stack implements ConnectionHost {
       // icmp_unreach() drops time exceeded / fragment reassembly before TCP.
       this.stats.icmpIgnored++;
       this.trace(conn, now, "icmp", `ICMP type ${icmp.type} code ${icmp.code}: ignored`, "linux tcp_v4_err() / icmp_unreach()");
-      this.drop("icmp ignored by the profile", now, describePacket(pkt));
+      this.dropPacket("icmp ignored by the profile", now, describePacket(pkt));
       return;
     }
     this.stats.icmpAccepted++;

@@ -3,6 +3,7 @@
 // The CLI prints it and the capture tap stores it as pcapng packet comments.
 
 import type { Outcome } from "./tcp/outcome.js";
+import type { DropReason } from "./drops.js";
 
 export type TraceKind = "in" | "out" | "timer" | "drop" | "state" | "outcome" | "icmp" | "user";
 
@@ -26,6 +27,8 @@ export interface TraceEvent {
   bytes?: Uint8Array;
   /** For kind "outcome": how the connection ended. */
   outcome?: Outcome;
+  /** For kind "drop": the reason code it is counted under (StackStats.drops). */
+  reason?: DropReason;
 }
 
 export type TraceSink = (ev: TraceEvent) => void;

@@ -3,6 +3,7 @@
 // comments above the checks that implement it.
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from "../wire/types.js";
 import type { TimerOwner } from "../timers.js";
+import type { SegmentDropReason } from "../drops.js";
 import type { IcmpCause, Outcome, UnreachableReason } from "./outcome.js";
 import { handshakeOptions, segmentOptions } from "./options.js";
 import { synAckRtoMs, synAttempts, synModelTimeoutMs, synRtoMs, type Profile } from "./profiles.js";
@@ -21,7 +22,9 @@ export interface ConnectionHost {
   /** Puts a segment of this connection on the wire. */
   emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void;
   /** Records a decision in the trace (cheap no-op when nobody listens). */
-  trace(conn: Connection, now: number, kind: "in" | "timer" | "drop" | "state" | "outcome" | "icmp" | "user", decision: string, rule?: string, stateBefore?: string, outcome?: Outcome): void;
+  trace(conn: Connection, now: number, kind: "in" | "timer" | "state" | "outcome" | "icmp" | "user", decision: string, rule?: string, stateBefore?: string, outcome?: Outcome): void;
+  /** The connection discarded the segment (or part of it): counted under `reason`, traced with `decision`. */
+  dropSegment(conn: Connection, now: number, reason: SegmentDropReason, decision: string, rule: string): void;
   /** The connection's earliest deadline changed. */
   rearm(conn: Connection): void;
   /** The connection reached CLOSED and must leave the demultiplexing table. */
@@ -628,11 +631,11 @@ export class Connection implements TimerOwner {
     // out-of-window ACKs (kernel-diff: kd-7-0143, kd-1-0007).
     const gap = this.prof.oowAckIntervalMs;
     if (gap > 0 && now - this.lastOowAckAt < gap) {
-      this.host.trace(this, now, "drop", `${why}: ACK rate-limited`, "Linux tcp_oow_rate_limited: one out-of-window ACK per interval");
+      this.host.dropSegment(this, now, "out-of-window ack rate-limited", `${why}: ACK rate-limited`, "Linux tcp_oow_rate_limited: one out-of-window ACK per interval");
       return;
     }
     if (!this.challengeLimiter.allow(now)) {
-      this.host.trace(this, now, "drop", `${why}: challenge ACK suppressed by the rate limit`, "RFC 5961 §7");
+      this.host.dropSegment(this, now, "challenge ack rate-limited", `${why}: challenge ACK suppressed by the rate limit`, "RFC 5961 §7");
       return;
     }
     if (gap > 0) this.lastOowAckAt = now;
@@ -808,7 +811,7 @@ export class Connection implements TimerOwner {
     if (this.prof.dropSynFin && (seg.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
       // FreeBSD net.inet.tcp.drop_synfin: tcp_input() drops SYN+FIN in every state, before
       // the state machine sees it (r316743; rcv-syn-fin-*-dropping-enabled).
-      this.host.trace(this, now, "drop", "SYN+FIN: drop (drop_synfin)", "freebsd net.inet.tcp.drop_synfin");
+      this.host.dropSegment(this, now, "syn and fin", "SYN+FIN: drop (drop_synfin)", "freebsd net.inet.tcp.drop_synfin");
       return false;
     }
     switch (this.state) {
@@ -840,7 +843,7 @@ export class Connection implements TimerOwner {
     const f = seg.flags;
     if (f & TCP_RST) {
       if (!this.prof.rfc1337) return "process";
-      this.host.trace(this, now, "drop", "RST in TIME-WAIT: drop", "RFC 1337 §3 (TW2) / FreeBSD tcp_twcheck()");
+      this.host.dropSegment(this, now, "rst in time-wait", "RST in TIME-WAIT: drop", "RFC 1337 §3 (TW2) / FreeBSD tcp_twcheck()");
       return "done";
     }
     if ((f & (TCP_SYN | TCP_ACK)) === TCP_SYN && seqGt(seg.seq, this.rcvNxt)) {
@@ -850,7 +853,7 @@ export class Connection implements TimerOwner {
       return "reuse";
     }
     if (!(f & TCP_ACK)) {
-      this.host.trace(this, now, "drop", "no ACK bit in TIME-WAIT: drop", "FreeBSD tcp_twcheck()");
+      this.host.dropSegment(this, now, "no ack in time-wait", "no ACK bit in TIME-WAIT: drop", "FreeBSD tcp_twcheck()");
       return "done";
     }
     if (f & TCP_FIN && seqAdd(seg.seq, seg.payload.length + (f & TCP_SYN ? 1 : 0) + 1) === this.rcvNxt) {
@@ -861,7 +864,7 @@ export class Connection implements TimerOwner {
     if (f !== TCP_ACK || seg.payload.length > 0 || seg.seq !== this.rcvNxt || seg.ack !== this.sndNxt) {
       this.sendAck(now, "segment in TIME-WAIT (not an exact duplicate ACK) -> ACK", "FreeBSD tcp_twcheck() / RFC 9293 §3.10.7.4");
     } else {
-      this.host.trace(this, now, "drop", "duplicate ACK in TIME-WAIT: drop", "FreeBSD tcp_twcheck()");
+      this.host.dropSegment(this, now, "duplicate ack in time-wait", "duplicate ACK in TIME-WAIT: drop", "FreeBSD tcp_twcheck()");
     }
     return "done";
   }
@@ -876,7 +879,7 @@ export class Connection implements TimerOwner {
       // drop the segment and return) <SEQ=SEG.ACK><CTL=RST>, and discard the segment.
       if (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt)) {
         if (seg.flags & TCP_RST) {
-          this.host.trace(this, now, "drop", "RST with unacceptable ACK: drop", "RFC 9293 §3.10.7.3: ACK not acceptable, RST set -> drop");
+          this.host.dropSegment(this, now, "syn-sent: rst with unacceptable ack", "RST with unacceptable ACK: drop", "RFC 9293 §3.10.7.3: ACK not acceptable, RST set -> drop");
         } else {
           this.sendRst(seg.ack, now, "ACK not acceptable -> RST", "RFC 9293 §3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>");
         }
@@ -898,7 +901,7 @@ export class Connection implements TimerOwner {
       if (ackAcceptable && p.pawsActiveReject && p.timestamps && ts !== undefined && ts.ecr !== 0 &&
           (seqLt(ts.ecr, this.tsVal(this.firstSynAt)) || seqGt(ts.ecr, (this.tsVal(now) + 1) >>> 0))) {
         if (!(seg.flags & TCP_RST)) this.sendRst(seg.ack, now, "SYN-ACK TSecr outside our SYNs' TSvals -> RST", "linux tcp_rcv_synsent_state_process(): PAWS -> <SEQ=SEG.ACK><CTL=RST>");
-        else this.host.trace(this, now, "drop", "RST+ACK TSecr outside our SYNs' TSvals: drop", "linux tcp_rcv_synsent_state_process(): PAWS");
+        else this.host.dropSegment(this, now, "syn-sent: rst failing paws", "RST+ACK TSecr outside our SYNs' TSvals: drop", "linux tcp_rcv_synsent_state_process(): PAWS");
         return;
       }
     }
@@ -906,7 +909,7 @@ export class Connection implements TimerOwner {
     if (seg.flags & TCP_RST) {
       // RFC 5961 §3.2 / RFC 9293: in SYN-SENT a RST is valid if its ACK acknowledges the SYN.
       if (!ackAcceptable) {
-        this.host.trace(this, now, "drop", "RST without acceptable ACK: drop", "RFC 9293 §3.10.7.3: RST without ACK in SYN-SENT is ignored");
+        this.host.dropSegment(this, now, "syn-sent: rst without acceptable ack", "RST without acceptable ACK: drop", "RFC 9293 §3.10.7.3: RST without ACK in SYN-SENT is ignored");
         return;
       }
       // Windows re-sends the SYN after an acceptable RST, 500 ms apart, up to its SYN
@@ -940,7 +943,7 @@ export class Connection implements TimerOwner {
         this.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.3: SYN with acceptable ACK -> ESTABLISHED");
         const payload = seg.payload;
         if ((payload.length > 0 || seg.flags & TCP_FIN) && p.synAckTextIgnored) {
-          this.host.trace(this, now, "drop", `text/FIN on the SYN-ACK (${payload.length} bytes${seg.flags & TCP_FIN ? " + FIN" : ""}): dropped, the peer retransmits`, "linux tcp_rcv_state_process(): SYN-ACK payload freed (no TFO)");
+          this.host.dropSegment(this, now, "syn-ack text ignored", `text/FIN on the SYN-ACK (${payload.length} bytes${seg.flags & TCP_FIN ? " + FIN" : ""}): dropped, the peer retransmits`, "linux tcp_rcv_state_process(): SYN-ACK payload freed (no TFO)");
           this.sendAck(now, "ACK the SYN-ACK (its text not taken)", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
         } else if (payload.length > 0 || seg.flags & TCP_FIN) {
           // "Data or controls that were queued for transmission may be included" and data in
@@ -967,7 +970,7 @@ export class Connection implements TimerOwner {
       return;
     }
     // Fifth, if neither of the SYN or RST bits is set, then drop the segment and return.
-    this.host.trace(this, now, "drop", "neither SYN nor RST: drop", "RFC 9293 §3.10.7.3: fifth, no SYN or RST -> drop (timer keeps running)");
+    this.host.dropSegment(this, now, "syn-sent: no syn or rst", "neither SYN nor RST: drop", "RFC 9293 §3.10.7.3: fifth, no SYN or RST -> drop (timer keeps running)");
   }
 
   /**
@@ -980,7 +983,7 @@ export class Connection implements TimerOwner {
   private queueSynText(seg: TcpSegment, now: number): void {
     const mode = this.prof.simOpenSynText;
     if (mode === "discard") {
-      if (seg.payload.length > 0 || seg.flags & TCP_FIN) this.host.trace(this, now, "drop", "text/FIN on the crossing SYN: discarded (the peer retransmits it)", "linux profile: tcp_rcv_synsent_state_process()");
+      if (seg.payload.length > 0 || seg.flags & TCP_FIN) this.host.dropSegment(this, now, "crossing syn text discarded", "text/FIN on the crossing SYN: discarded (the peer retransmits it)", "linux profile: tcp_rcv_synsent_state_process()");
       return;
     }
     const data = seg.payload.subarray(0, Math.max(0, this.prof.rcvBufBytes));
@@ -1127,14 +1130,14 @@ export class Connection implements TimerOwner {
     }
     if ((seg.flags & TCP_RST) && this.state === "TIME-WAIT" && this.prof.rfc1337) {
       // RFC 1337 §3 (TW2): a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
-      this.host.trace(this, now, "drop", "RST in TIME-WAIT: drop", "RFC 1337 §3 (profile.rfc1337)");
+      this.host.dropSegment(this, now, "rst in time-wait", "RST in TIME-WAIT: drop", "RFC 1337 §3 (profile.rfc1337)");
       return;
     }
     if (!acceptable) {
       // If an incoming segment is not acceptable, an acknowledgment should be sent in reply
       // (unless the RST bit is set, if so drop the segment and return).
       if (seg.flags & TCP_RST) {
-        this.host.trace(this, now, "drop", "RST out of window: drop", "RFC 9293 §3.10.7.4 / RFC 5961 §3.2");
+        this.host.dropSegment(this, now, "rst out of window", "RST out of window: drop", "RFC 9293 §3.10.7.4 / RFC 5961 §3.2");
         return;
       }
       if (this.state === "TIME-WAIT" && (seg.flags & TCP_FIN) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
@@ -1160,7 +1163,7 @@ export class Connection implements TimerOwner {
       } else {
         const gap = this.prof.oowAckIntervalMs;
         if (gap > 0 && now - this.lastOowAckAt < gap) {
-          this.host.trace(this, now, "drop", "unacceptable segment: ACK rate-limited", "Linux tcp_invalid_ratelimit: one out-of-window ACK per interval");
+          this.host.dropSegment(this, now, "out-of-window ack rate-limited", "unacceptable segment: ACK rate-limited", "Linux tcp_invalid_ratelimit: one out-of-window ACK per interval");
           return;
         }
         this.lastOowAckAt = now;
@@ -1202,7 +1205,7 @@ export class Connection implements TimerOwner {
 
     // Fifth, check the ACK field: if the ACK bit is off, drop the segment.
     if (!(seg.flags & TCP_ACK)) {
-      this.host.trace(this, now, "drop", "no ACK bit: drop", "RFC 9293 §3.10.7.4: fifth, ACK bit off -> drop");
+      this.host.dropSegment(this, now, "no ack bit", "no ACK bit: drop", "RFC 9293 §3.10.7.4: fifth, ACK bit off -> drop");
       return;
     }
     // RFC 7323 §4.3: SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent -> TS.Recent = SEG.TSval

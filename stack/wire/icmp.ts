@@ -16,6 +16,7 @@ import {
   type IcmpMessage,
   type IcmpQuote,
   type Parsed,
+  type PacketError,
 } from "./types.js";
 
 /** The ICMP header shared by ICMPv4 and ICMPv6; `rest` depends on the type. */
@@ -94,7 +95,7 @@ export function readTcpQuote(q: Uint8Array, at: number, quote: IcmpQuote): void 
  * checksum". An error whose quote is unreadable still parses, without `quote`.
  * `body` is a subarray view of `bytes`.
  */
-export function parseIcmp(bytes: Uint8Array): Parsed<IcmpMessage> {
+export function parseIcmp(bytes: Uint8Array): Parsed<IcmpMessage, PacketError> {
   if (bytes.length < ICMP_HEADER_BYTES) return fail("icmp truncated");
   // RFC 792: the checksum covers the whole ICMP message.
   if (internetChecksum(bytes, 0, bytes.length) !== 0) return fail("icmp checksum");

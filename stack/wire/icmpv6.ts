@@ -15,6 +15,7 @@ import {
   type IcmpMessage,
   type IcmpQuote,
   type Parsed,
+  type PacketError,
 } from "./types.js";
 
 export const ICMPV6_DEST_UNREACH = 1;
@@ -70,7 +71,7 @@ const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 1
  * checksum (RFC 4443 §2.3). Reasons: "icmpv6 truncated", "icmpv6 checksum".
  * `body` is a subarray view of `bytes`.
  */
-export function parseIcmpv6(bytes: Uint8Array, pseudoSum: number): Parsed<IcmpMessage> {
+export function parseIcmpv6(bytes: Uint8Array, pseudoSum: number): Parsed<IcmpMessage, PacketError> {
   if (bytes.length < ICMP_HEADER_BYTES) return fail("icmpv6 truncated");
   if (internetChecksum(bytes, 0, bytes.length, pseudoSum) !== 0) return fail("icmpv6 checksum");
   const type = bytes[O.type];

@@ -6,7 +6,7 @@ import * as BufferLayout from "buffer-layout";
 import { formatIpv4 } from "./addr.js";
 import { internetChecksum } from "./checksum.js";
 import { bitField, fieldOffset } from "./layout.js";
-import { fail, ok, type IpHeader, type Parsed } from "./types.js";
+import { fail, ok, type IpHeader, type PacketError, type Parsed } from "./types.js";
 
 const versionIhl = BufferLayout.bits(BufferLayout.u8(), true, "versionIhl");
 versionIhl.addField(4, "version");
@@ -74,7 +74,7 @@ export interface IpDatagram {
  * version", "ipv4 bad ihl", "ipv4 bad total length", "ipv4 truncated packet",
  * "ipv4 header checksum", "ipv4 fragment".
  */
-export function parseIpv4(bytes: Uint8Array): Parsed<IpDatagram> {
+export function parseIpv4(bytes: Uint8Array): Parsed<IpDatagram, PacketError> {
   if (bytes.length < IPV4_HEADER_BYTES) return fail("ipv4 truncated header");
   const vi = bytes[O.versionIhl];
   if (((vi >> VERSION.shift) & VERSION.mask) !== 4) return fail("ipv4 bad version");

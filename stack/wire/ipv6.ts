@@ -15,6 +15,7 @@ import {
   ok,
   type IpHeader,
   type Parsed,
+  type PacketError,
 } from "./types.js";
 
 const versionClassFlow = BufferLayout.bits(BufferLayout.u32be(), true, "versionClassFlow");
@@ -55,7 +56,7 @@ const OPT_JUMBO = 0xc2;
 /** Result of walking a chain of extension headers. */
 export interface ExtensionWalk {
   /** Undefined when the walk reached an upper-layer header (or "no next header"). */
-  reason?: string;
+  reason?: PacketError;
   /** The upper-layer protocol, or the header type where the walk stopped. */
   protocol: number;
   /** Offset of the upper-layer header in the buffer. */
@@ -169,7 +170,7 @@ export function walkExtensionHeaders(
  * hop-by-hop not first", "ipv6 routing header segments left", "ipv6 fragment".
  * The payload after "no next header" (59) is empty (RFC 8200 §4.7).
  */
-export function parseIpv6(bytes: Uint8Array): Parsed<IpDatagram> {
+export function parseIpv6(bytes: Uint8Array): Parsed<IpDatagram, PacketError> {
   if (bytes.length < IPV6_HEADER_BYTES) return fail("ipv6 truncated header");
   const vcf =
     ((bytes[O.versionClassFlow] << 24) |

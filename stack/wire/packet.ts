@@ -24,6 +24,7 @@ import {
   type IcmpQuote,
   type Packet,
   type Parsed,
+  type PacketError,
   type TcpPacketSpec,
 } from "./types.js";
 
@@ -33,10 +34,10 @@ import {
  * version". A TCP segment must carry a valid checksum ("tcp checksum"). Never
  * throws, whatever the bytes.
  */
-export function parsePacket(bytes: Uint8Array): Parsed<Packet> {
+export function parsePacket(bytes: Uint8Array): Parsed<Packet, PacketError> {
   if (bytes.length === 0) return fail("empty packet");
   const version = bytes[0] >> 4;
-  let dg: Parsed<IpDatagram>;
+  let dg: Parsed<IpDatagram, PacketError>;
   if (version === 4) dg = parseIpv4(bytes);
   else if (version === 6) dg = parseIpv6(bytes);
   else return fail("ip bad version");

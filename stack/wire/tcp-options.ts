@@ -2,7 +2,7 @@
 // RFC 2018 for SACK). Parsed into an ordered list so that a SYN's exact option
 // layout (which differs per OS) survives a parse/write round trip.
 
-import { fail, ok, type Parsed, type TcpOption, type TcpOptionSummary } from "./types.js";
+import { fail, ok, type PacketError, type Parsed, type TcpOption, type TcpOptionSummary } from "./types.js";
 
 export const TCPOPT_EOL = 0;
 export const TCPOPT_NOP = 1;
@@ -31,7 +31,7 @@ const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 1
  * length", "tcp option bad sack length", "tcp option bad timestamp length".
  * `unknown` option data is a subarray view of `bytes`.
  */
-export function parseTcpOptions(bytes: Uint8Array): Parsed<TcpOption[]> {
+export function parseTcpOptions(bytes: Uint8Array): Parsed<TcpOption[], PacketError> {
   const out: TcpOption[] = [];
   const n = bytes.length;
   let i = 0;

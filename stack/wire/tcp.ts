@@ -17,6 +17,7 @@ import {
   TCP_SYN,
   TCP_URG,
   type Parsed,
+  type PacketError,
   type TcpOption,
   type TcpSegment,
 } from "./types.js";
@@ -66,7 +67,7 @@ const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 1
  * segment", "tcp checksum", and the option reasons of `parseTcpOptions`.
  * `payload` and unknown option data are subarray views of `bytes` (zero-copy).
  */
-export function parseTcp(bytes: Uint8Array, pseudoSum?: number): Parsed<TcpSegment> {
+export function parseTcp(bytes: Uint8Array, pseudoSum?: number): Parsed<TcpSegment, PacketError> {
   if (bytes.length < TCP_HEADER_BYTES) return fail("tcp truncated header");
   const or = bytes[O.offsetReserved];
   const headerLength = ((or >> DATA_OFFSET.shift) & DATA_OFFSET.mask) * 4;

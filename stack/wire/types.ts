@@ -4,10 +4,52 @@
 
 export type IpVersion = 4 | 6;
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+/** A parse result: the value, or why there is none (`R`: the closed set of reasons, if any). */
+export type Parsed<T, R extends string = string> = { ok: true; value: T } | { ok: false; reason: R };
 
-export const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
-export const fail = <T = never>(reason: string): Parsed<T> => ({ ok: false, reason });
+export const ok = <T>(value: T): Parsed<T, never> => ({ ok: true, value });
+export const fail = <R extends string>(reason: R): Parsed<never, R> => ({ ok: false, reason });
+
+/**
+ * Why an arriving packet could not be parsed: the reasons parsePacket() and the parsers it
+ * calls return. A closed set: the stack counts unparsable packets by these codes
+ * (StackStats.drops), so they are part of its statistics and not reworded lightly.
+ */
+export type PacketError =
+  | "empty packet"
+  | "ip bad version"
+  | "ipv4 truncated header"
+  | "ipv4 bad version"
+  | "ipv4 bad ihl"
+  | "ipv4 bad total length"
+  | "ipv4 truncated packet"
+  | "ipv4 header checksum"
+  | "ipv4 fragment"
+  | "ipv6 truncated header"
+  | "ipv6 bad version"
+  | "ipv6 truncated packet"
+  | "ipv6 jumbogram not supported"
+  | "ipv6 hop-by-hop not first"
+  | "ipv6 truncated extension header"
+  | "ipv6 bad option length"
+  | "ipv6 routing header segments left"
+  | "ipv6 fragment"
+  | "tcp truncated header"
+  | "tcp bad data offset"
+  | "tcp header beyond segment"
+  | "tcp checksum"
+  | "tcp option truncated"
+  | "tcp option length < 2"
+  | "tcp option overrun"
+  | "tcp option bad mss length"
+  | "tcp option bad wscale length"
+  | "tcp option bad sackOK length"
+  | "tcp option bad sack length"
+  | "tcp option bad timestamp length"
+  | "icmp truncated"
+  | "icmp checksum"
+  | "icmpv6 truncated"
+  | "icmpv6 checksum";
 
 /** TCP header flag bits (RFC 9293 §3.1, RFC 3168 for ECE/CWR). */
 export const TCP_FIN = 0x01;

@@ -23,6 +23,7 @@ import { formatTcpOptions, parseTcpOptions, summarizeOptions, writeTcpOptions } 
 import { parseTcp } from "../../stack/wire/tcp.js";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type IcmpMessage, type IcmpQuote, type TcpOption, type TcpSegment } from "../../stack/wire/types.js";
 import type { TraceEvent } from "../../stack/trace.js";
+import { DROP_REASONS } from "../../stack/drops.js";
 import { parseScript } from "../../src/conformance/parse.js";
 import { readCapture } from "../../device/pcap/read.js";
 import { parseConnectArgs } from "../../src/cli/connect.js";
@@ -389,7 +390,10 @@ export class StackFuzzer {
       profile: "windows",
       random: seededRandom(this.r.u32()),
       trace: (e: TraceEvent) => {
-        if (e.kind === "drop") this.tracedDrops++;
+        if (e.kind === "drop") {
+          this.tracedDrops++;
+          check(e.reason !== undefined && Object.prototype.hasOwnProperty.call(DROP_REASONS, e.reason), `traced drop "${e.decision}" without a reason code`);
+        }
       },
     });
     const conns: Connection[] = [];
@@ -580,6 +584,7 @@ export class StackFuzzer {
     let sum = 0;
     for (const [reason, n] of Object.entries(s.drops)) {
       check(reason.length > 0, `${where}: empty drop reason`);
+      check(Object.prototype.hasOwnProperty.call(DROP_REASONS, reason), `${where}: drop counted under "${reason}", not a code of drops.ts`);
       check(Number.isInteger(n) && n > 0, `${where}: drop count ${n} for "${reason}"`);
       sum += n;
     }

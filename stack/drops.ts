@@ -1,0 +1,107 @@
+// Why the stack discarded an arriving packet or segment, as a closed set of codes.
+//
+// StackStats.drops counts by these codes; the trace carries a human sentence beside the code
+// (TraceEvent.decision) that may be reworded freely without changing any statistic. A new
+// kind of drop needs a new code here, with its one-line meaning.
+import type { PacketError } from "./wire/types.js";
+
+/** Drops decided by the stack before any connection sees the packet. */
+export type StackDropReason =
+  | "not for us"
+  | "icmpv6 not for us"
+  | "protocol not handled"
+  | "rst for a listener"
+  | "listener: segment without SYN"
+  | "rst for no connection"
+  | "no connection"
+  | "icmp not about tcp"
+  | "icmpv6 not about tcp"
+  | "icmp for no connection"
+  | "icmp quotes a sequence number not in flight"
+  | "icmp ignored by the profile";
+
+/** Drops decided by a connection (RFC 9293 §3.10.7 and the profile's policies). */
+export type SegmentDropReason =
+  | "syn and fin"
+  | "rst in time-wait"
+  | "no ack in time-wait"
+  | "duplicate ack in time-wait"
+  | "syn-sent: rst with unacceptable ack"
+  | "syn-sent: rst without acceptable ack"
+  | "syn-sent: rst failing paws"
+  | "syn-sent: no syn or rst"
+  | "syn-ack text ignored"
+  | "crossing syn text discarded"
+  | "rst out of window"
+  | "no ack bit"
+  | "out-of-window ack rate-limited"
+  | "challenge ack rate-limited";
+
+export type DropReason = PacketError | StackDropReason | SegmentDropReason;
+
+/** One line per code: what was dropped and why (docs, `synack` output, tests). */
+export const DROP_REASONS: { readonly [R in DropReason]: string } = {
+  // Unparsable packets (stack/wire parsers).
+  "empty packet": "a zero-length packet",
+  "ip bad version": "the IP version field is neither 4 nor 6",
+  "ipv4 truncated header": "shorter than its IPv4 header",
+  "ipv4 bad version": "IPv4 header with another version number",
+  "ipv4 bad ihl": "IPv4 header length below 20 bytes",
+  "ipv4 bad total length": "IPv4 total length below the header length",
+  "ipv4 truncated packet": "shorter than the IPv4 total length",
+  "ipv4 header checksum": "IPv4 header checksum does not match (RFC 791)",
+  "ipv4 fragment": "an IPv4 fragment (no reassembly)",
+  "ipv6 truncated header": "shorter than the IPv6 header",
+  "ipv6 bad version": "IPv6 header with another version number",
+  "ipv6 truncated packet": "shorter than the IPv6 payload length",
+  "ipv6 jumbogram not supported": "an IPv6 jumbogram (RFC 2675)",
+  "ipv6 hop-by-hop not first": "hop-by-hop options header not directly after the IPv6 header (RFC 8200 §4.1)",
+  "ipv6 truncated extension header": "an IPv6 extension header runs past the packet",
+  "ipv6 bad option length": "an IPv6 hop-by-hop option runs past its header",
+  "ipv6 routing header segments left": "a routing header with segments left (RFC 8200 §4.4)",
+  "ipv6 fragment": "an IPv6 fragment (no reassembly)",
+  "tcp truncated header": "shorter than a TCP header",
+  "tcp bad data offset": "TCP data offset below 5 words (RFC 9293 §3.1)",
+  "tcp header beyond segment": "TCP data offset beyond the segment",
+  "tcp checksum": "TCP checksum does not match (RFC 9293 §3.1)",
+  "tcp option truncated": "a TCP option without its length byte",
+  "tcp option length < 2": "a TCP option length below 2",
+  "tcp option overrun": "a TCP option runs past the header",
+  "tcp option bad mss length": "MSS option not 4 bytes long",
+  "tcp option bad wscale length": "window scale option not 3 bytes long",
+  "tcp option bad sackOK length": "SACK-permitted option not 2 bytes long",
+  "tcp option bad sack length": "SACK option not 2 + 8n bytes, n = 1..4",
+  "tcp option bad timestamp length": "timestamps option not 10 bytes long",
+  "icmp truncated": "shorter than an ICMP header",
+  "icmp checksum": "ICMP checksum does not match",
+  "icmpv6 truncated": "shorter than an ICMPv6 header",
+  "icmpv6 checksum": "ICMPv6 checksum does not match",
+  // The stack.
+  "not for us": "destination is not an address of this stack",
+  "icmpv6 not for us": "ICMPv6 to another address (multicast chatter: MLD, neighbour discovery)",
+  "protocol not handled": "neither TCP nor ICMP",
+  "rst for a listener": "RST for a LISTEN port (RFC 9293 §3.10.7.2 first)",
+  "listener: segment without SYN": "neither RST, ACK nor SYN for a LISTEN port (RFC 9293 §3.10.7.2 fourth)",
+  "rst for no connection": "RST for no connection (RFC 9293 §3.10.7.1)",
+  "no connection": "segment for no connection, with RSTs for closed ports turned off",
+  "icmp not about tcp": "ICMP error that quotes no TCP segment",
+  "icmpv6 not about tcp": "ICMPv6 error that quotes no TCP segment",
+  "icmp for no connection": "ICMP error quoting no live connection (RFC 5927 §4.1)",
+  "icmp quotes a sequence number not in flight": "ICMP error quoting a sequence number outside SND.UNA..SND.NXT (RFC 5927 §4.1)",
+  "icmp ignored by the profile": "ICMP error the profile's OS drops before TCP sees it (profile.icmpV4LinuxFilter)",
+  // Connections.
+  "syn and fin": "SYN and FIN together, dropped in every state (FreeBSD net.inet.tcp.drop_synfin; profile.dropSynFin)",
+  "rst in time-wait": "RST in TIME-WAIT ignored (RFC 1337 §3; profile.rfc1337)",
+  "no ack in time-wait": "segment without ACK in TIME-WAIT (FreeBSD tcp_twcheck(); profile.timeWaitCheck)",
+  "duplicate ack in time-wait": "exact duplicate ACK in TIME-WAIT, not answered (FreeBSD tcp_twcheck())",
+  "syn-sent: rst with unacceptable ack": "RST in SYN-SENT whose ACK does not acknowledge our SYN (RFC 9293 §3.10.7.3 first)",
+  "syn-sent: rst without acceptable ack": "RST in SYN-SENT without an ACK (RFC 9293 §3.10.7.3 second)",
+  "syn-sent: rst failing paws": "RST+ACK in SYN-SENT whose TSecr no SYN of ours carried (Linux PAWS; profile.pawsActiveReject)",
+  "syn-sent: no syn or rst": "neither SYN nor RST in SYN-SENT (RFC 9293 §3.10.7.3 fifth)",
+  "syn-ack text ignored": "text or FIN on the SYN-ACK not taken; the SYN is (profile.synAckTextIgnored)",
+  "crossing syn text discarded": "text or FIN on a crossing SYN not kept (profile.simOpenSynText)",
+  "rst out of window": "RST outside the receive window (RFC 9293 §3.10.7.4 first, RFC 5961 §3.2)",
+  "no ack bit": "segment without ACK in a synchronised state (RFC 9293 §3.10.7.4 fifth)",
+  "out-of-window ack rate-limited": "the ACK answering an unacceptable segment (or a challenge ACK) was not sent: one per interval (Linux tcp_oow_rate_limited(); profile.oowAckIntervalMs)",
+  "challenge ack rate-limited": "a challenge ACK was not sent: the RFC 5961 §7 budget is spent",
+};

@@ -1,0 +1,61 @@
+// Drop accounting: every discarded packet or segment is counted under a fixed reason code
+// (stack/drops.ts) and traced with a sentence; the code, not the sentence, is the statistic.
+import { describe, expect, it } from "vitest";
+import { Harness } from "../helpers/vt.js";
+import { DROP_REASONS } from "../../stack/drops.js";
+import { buildTcpPacket } from "../../stack/wire/packet.js";
+import { internetChecksum } from "../../stack/wire/checksum.js";
+import { TCP_ACK, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
+import { seqAdd } from "../../stack/tcp/seq.js";
+
+function established(): ReturnType<Harness["connect"]> {
+  const h = new Harness({ profile: "windows" });
+  const conn = h.connect("10.0.0.1:80");
+  const [syn] = h.take();
+  conn.peer({ flags: TCP_SYN | TCP_ACK, seq: 1000, ack: seqAdd(syn!.tcp.seq, 1), window: 65535, options: [{ kind: "mss", value: 1460 }] });
+  h.take();
+  return conn;
+}
+
+describe("drop reasons are codes, counted apart from the trace text", () => {
+  it("a connection's drop is counted under its code; the trace carries the code and a sentence", () => {
+    const conn = established();
+    const h = conn.h;
+    conn.peer({ flags: TCP_RST, seq: seqAdd(conn.c.rcvNxt, 0x40000000) });
+    expect(h.stack.stats.drops).toEqual({ "rst out of window": 1 });
+    const ev = h.trace.filter((e) => e.kind === "drop");
+    expect(ev.map((e) => [e.reason, e.decision])).toEqual([["rst out of window", "RST out of window: drop"]]);
+  });
+
+  it("a protocol the stack does not handle is one code, whatever the protocol number (the number is in the trace)", () => {
+    const h = new Harness();
+    for (const proto of [17, 132]) {
+      const b = buildTcpPacket({ src: "10.0.0.1", dst: "10.0.0.2", srcPort: 1, dstPort: 2, seq: 0, ack: 0, flags: TCP_SYN, window: 0 });
+      b[9] = proto; // IPv4 protocol field
+      b[10] = 0;
+      b[11] = 0;
+      const c = internetChecksum(b, 0, 20);
+      b[10] = c >> 8;
+      b[11] = c & 0xff;
+      h.inputBytes(b);
+    }
+    expect(h.stack.stats.drops).toEqual({ "protocol not handled": 2 });
+    expect(h.trace.filter((e) => e.kind === "drop").map((e) => e.decision)).toEqual(["drop: protocol 17 not handled", "drop: protocol 132 not handled"]);
+  });
+
+  it("an unparsable packet is counted under the parser's reason code", () => {
+    const h = new Harness();
+    h.inputBytes(new Uint8Array(0));
+    h.inputBytes(new Uint8Array([0x45, 0, 0]));
+    expect(h.stack.stats.drops).toEqual({ "empty packet": 1, "ipv4 truncated header": 1 });
+    expect(h.stack.stats.rxDropped).toBe(2);
+  });
+
+  it("every code has a one-line meaning", () => {
+    for (const [code, meaning] of Object.entries(DROP_REASONS)) {
+      expect(code).toMatch(/^[a-z0-9]/);
+      expect(meaning.length, code).toBeGreaterThan(10);
+      expect(meaning.includes("\n"), code).toBe(false);
+    }
+  });
+});
