@@ -54,6 +54,14 @@ export const WSK_SO_BASE = 0x4000;
 export const SO_WSK_SECURITY = WSK_SO_BASE + 1;
 /** Enables / disables event callbacks; input WSK_EVENT_CALLBACK_CONTROL. */
 export const SO_WSK_EVENT_CALLBACK = WSK_SO_BASE + 2;
+/** Conditional accept on a listening socket (winsock2.h 0x3002; WskInspectEvent). */
+export const SO_CONDITIONAL_ACCEPT = 0x3002;
+
+// --- WSK_INSPECT_ACTION (WskInspectEvent result, WskInspectComplete Action) -------------
+export const WskInspectReject = 0;
+export const WskInspectAccept = 1;
+export const WskInspectPend = 2;
+export type WSK_INSPECT_ACTION = typeof WskInspectReject | typeof WskInspectAccept | typeof WskInspectPend;
 
 // --- WSK_EVENT_CALLBACK_CONTROL.EventMask -------------------------------------------------
 export const WSK_EVENT_SEND_BACKLOG = 0x00000010;

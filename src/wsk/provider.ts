@@ -1,5 +1,7 @@
-// The WSK provider: registration, provider dispatch and connection-socket dispatch
-// (docs/wsk.md; Microsoft Learn, "Winsock Kernel" DDI pages) on top of one engine Stack. Every call takes its IRP
+// The WSK provider: registration, provider dispatch and the dispatch tables of connection,
+// listening and stream sockets (docs/wsk.md; Microsoft Learn, "Winsock Kernel" DDI pages) on
+// top of one engine Stack; what a listening socket does with passive opens lives in
+// listen.ts. Every call takes its IRP
 // last, returns STATUS_PENDING or the status it completed the IRP with, and completes each
 // IRP exactly once. The engine speaks outcomes; `outcomeToStatus` is the only translation.
 import { Connection } from "../../stack/tcp/connection.js";
@@ -19,12 +21,15 @@ import {
   TCP_MAXSEG,
   TCP_NODELAY,
   TCP_TIMESTAMPS,
+  SO_CONDITIONAL_ACCEPT,
+  WSK_EVENT_ACCEPT,
   WSK_EVENT_DISABLE,
   WSK_EVENT_DISCONNECT,
   WSK_EVENT_RECEIVE,
   WSK_FLAG_ABORTIVE,
   WSK_FLAG_CONNECTION_SOCKET,
   WSK_FLAG_DRAIN,
+  WSK_FLAG_LISTEN_SOCKET,
   WSK_FLAG_NODELAY,
   WSK_FLAG_STREAM_SOCKET,
   WSK_FLAG_WAITALL,
@@ -34,7 +39,20 @@ import {
   type TCP_INITIAL_RTO_PARAMETERS,
   type WSK_CONTROL_SOCKET_TYPE,
   type WSK_EVENT_CALLBACK_CONTROL,
+  type WSK_INSPECT_ACTION,
 } from "./constants.js";
+import {
+  defaultBacklog,
+  INHERITED_EVENTS,
+  ListenSide,
+  type ListenHost,
+  type ListenOwner,
+  type WSK_CLIENT_LISTEN_DISPATCH,
+  type WSK_CLIENT_STREAM_DISPATCH,
+  type WSK_INSPECT_ID,
+  type WSK_PROVIDER_LISTEN_DISPATCH,
+  type WSK_PROVIDER_STREAM_DISPATCH,
+} from "./listen.js";
 import { beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
 import {
   STATUS_ADDRESS_ALREADY_EXISTS,
@@ -134,12 +152,23 @@ export interface WSK_PROVIDER_CONNECTION_DISPATCH {
   WskRelease: WskProvider["WskRelease"];
 }
 
-/** The socket object (PWSK_SOCKET): `Dispatch` is the provider's connection dispatch table. */
+/**
+ * The socket object (PWSK_SOCKET). `Dispatch` is the table of its category: connection
+ * sockets (and sockets a listener accepted) get WSK_PROVIDER_CONNECTION_DISPATCH, stream
+ * sockets WSK_PROVIDER_STREAM_DISPATCH, listening sockets WSK_PROVIDER_LISTEN_DISPATCH
+ * (cast `Dispatch` to the table of the category the socket was created with, as in C).
+ */
 export interface WSK_SOCKET {
   readonly Dispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
 }
 
-type SocketState = "created" | "bound" | "connecting" | "connected" | "disconnecting" | "closed";
+type SocketState = "created" | "bound" | "connecting" | "connected" | "disconnecting" | "listening" | "closed";
+
+/** Socket category (WskSocket Flags); "accepted" is a connection socket a listener made. */
+type SocketKind = "connection" | "stream" | "listen" | "accepted";
+
+/** Client callbacks of any category, as the provider reads them. */
+type ClientDispatch = WSK_CLIENT_CONNECTION_DISPATCH & WSK_CLIENT_LISTEN_DISPATCH;
 
 interface PendingReceive {
   irp: Irp;
@@ -156,8 +185,16 @@ interface PendingSend {
 }
 
 /** Provider-private socket state behind a WSK_SOCKET. */
-class SocketImpl implements WSK_SOCKET {
+class SocketImpl implements WSK_SOCKET, ListenOwner {
   state: SocketState = "created";
+  /** Listening socket, or stream socket after WskListen: what it does with passive opens. */
+  listen: ListenSide | undefined;
+  /** Stream socket whose WskConnect succeeded: "committed to a connection-oriented flow" (WskConnect page). */
+  committed = false;
+  /** Accepted socket: the local address of its connection (kept after the connection ends). */
+  acceptedLocal: SOCKADDR | undefined;
+  /** SYNACK_SO_BACKLOG; undefined = the profile's default (listen.ts). */
+  backlog: number | undefined;
   binding: PortBinding | undefined;
   bindAddr: string | undefined; // undefined = wildcard
   conn: Connection | undefined;
@@ -175,9 +212,10 @@ class SocketImpl implements WSK_SOCKET {
 
   constructor(
     readonly Dispatch: WSK_PROVIDER_CONNECTION_DISPATCH,
+    readonly kind: SocketKind,
     readonly family: AddressFamily,
-    readonly context: unknown,
-    readonly clientDispatch: WSK_CLIENT_CONNECTION_DISPATCH | undefined,
+    public context: unknown,
+    public clientDispatch: ClientDispatch | undefined,
     baseProfile: Profile,
   ) {
     this.profile = baseProfile;
@@ -219,6 +257,9 @@ function connectErrorStatus(e: ConnectError): NtStatus {
 export class WskProvider {
   readonly Dispatch: WSK_PROVIDER_DISPATCH;
   readonly ConnectionDispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
+  readonly ListenDispatch: WSK_PROVIDER_LISTEN_DISPATCH;
+  readonly StreamDispatch: WSK_PROVIDER_STREAM_DISPATCH;
+  private readonly listenHost: ListenHost;
   private readonly defaultProfile: Profile;
   private readonly sockets = new Set<SocketImpl>();
   /** Set by failAll (the device went away): connects complete at once with this status. */
@@ -244,6 +285,36 @@ export class WskProvider {
       WskReceive: this.WskReceive.bind(this),
       WskDisconnect: this.WskDisconnect.bind(this),
       WskRelease: this.WskRelease.bind(this),
+    };
+    const c = this.ConnectionDispatch;
+    this.ListenDispatch = {
+      WskControlSocket: c.WskControlSocket,
+      WskCloseSocket: c.WskCloseSocket,
+      WskBind: c.WskBind,
+      WskAccept: this.WskAccept.bind(this),
+      WskInspectComplete: this.WskInspectComplete.bind(this),
+      WskGetLocalAddress: c.WskGetLocalAddress,
+    };
+    this.StreamDispatch = {
+      WskControlSocket: c.WskControlSocket,
+      WskCloseSocket: c.WskCloseSocket,
+      WskBind: c.WskBind,
+      WskAccept: this.ListenDispatch.WskAccept,
+      WskConnect: c.WskConnect,
+      WskListen: this.WskListen.bind(this),
+      WskSend: c.WskSend,
+      WskReceive: c.WskReceive,
+      WskDisconnect: c.WskDisconnect,
+      WskRelease: c.WskRelease,
+      WskGetLocalAddress: c.WskGetLocalAddress,
+      WskGetRemoteAddress: c.WskGetRemoteAddress,
+    };
+    this.listenHost = {
+      stack: this.stack,
+      now: () => this.now(),
+      adopt: (conn, owner) => this.adopt(conn, owner as SocketImpl),
+      handOver: (sock, context, dispatch, events) => this.handOver(sock as SocketImpl, context, dispatch, events),
+      discard: (sock) => this.discard(sock as SocketImpl),
     };
   }
 
@@ -275,6 +346,8 @@ export class WskProvider {
   failAll(): number {
     const now = this.now();
     this.downStatus = outcomeToStatus({ kind: "unreachable", reason: "net" });
+    // Listening sockets: pending WskAccept IRPs complete with the same status (listen.ts).
+    for (const s of this.sockets) s.listen?.fail(this.downStatus);
     const conns = [...this.stack.connections()];
     for (const c of conns) {
       const connecting = c.state === "SYN-SENT" || c.state === "SYN-RECEIVED";
@@ -331,8 +404,9 @@ export class WskProvider {
   // Provider dispatch
 
   /**
-   * WskSocket (Microsoft Learn, PFN_WSK_SOCKET): only connection-oriented and stream TCP sockets are
-   * provided. Completes at once; Information = the socket.
+   * WskSocket (Microsoft Learn, PFN_WSK_SOCKET): connection-oriented, listening and stream TCP
+   * sockets are provided (basic and datagram sockets are not). Completes at once;
+   * Information = the socket, whose Dispatch is the table of its category.
    */
   WskSocket(
     Client: WSK_CLIENT,
@@ -341,7 +415,7 @@ export class WskProvider {
     Protocol: number,
     Flags: number,
     SocketContext: unknown,
-    Dispatch: WSK_CLIENT_CONNECTION_DISPATCH | undefined | null,
+    Dispatch: WSK_CLIENT_CONNECTION_DISPATCH | WSK_CLIENT_LISTEN_DISPATCH | WSK_CLIENT_STREAM_DISPATCH | undefined | null,
     _OwningProcess: unknown,
     _OwningThread: unknown,
     _SecurityDescriptor: unknown,
@@ -350,9 +424,12 @@ export class WskProvider {
     beginIrp(Irp);
     if (!this.clientOk(Client)) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
     if (!isFamily(AddressFamily)) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
-    if (Flags !== WSK_FLAG_CONNECTION_SOCKET && Flags !== WSK_FLAG_STREAM_SOCKET) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    if (Flags !== WSK_FLAG_CONNECTION_SOCKET && Flags !== WSK_FLAG_STREAM_SOCKET && Flags !== WSK_FLAG_LISTEN_SOCKET) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
     if (SocketType !== SOCK_STREAM || (Protocol !== IPPROTO_TCP && Protocol !== 0)) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
-    const s = new SocketImpl(this.ConnectionDispatch, AddressFamily, SocketContext, Dispatch ?? undefined, this.defaultProfile);
+    const kind: SocketKind = Flags === WSK_FLAG_LISTEN_SOCKET ? "listen" : Flags === WSK_FLAG_STREAM_SOCKET ? "stream" : "connection";
+    // In C the caller casts Dispatch to its category's table; the object here is that table.
+    const table = (kind === "listen" ? this.ListenDispatch : kind === "stream" ? this.StreamDispatch : this.ConnectionDispatch) as unknown as WSK_PROVIDER_CONNECTION_DISPATCH;
+    const s = new SocketImpl(table, kind, AddressFamily, SocketContext, (Dispatch ?? undefined) as ClientDispatch | undefined, this.defaultProfile);
     this.sockets.add(s);
     return completeAtOnce(Irp, STATUS_SUCCESS, s);
   }
@@ -381,7 +458,7 @@ export class WskProvider {
     const family = sockaddrFamily(LocalAddress);
     if (!isFamily(family) || sockaddrFamily(RemoteAddress) !== family) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
     if (SocketType !== SOCK_STREAM || (Protocol !== IPPROTO_TCP && Protocol !== 0)) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
-    const s = new SocketImpl(this.ConnectionDispatch, family, SocketContext, Dispatch ?? undefined, this.defaultProfile);
+    const s = new SocketImpl(this.ConnectionDispatch, "connection", family, SocketContext, Dispatch ?? undefined, this.defaultProfile);
     const bindStatus = this.bindSocket(s, LocalAddress);
     if (bindStatus !== STATUS_SUCCESS) return completeAtOnce(Irp, bindStatus);
     this.sockets.add(s);
@@ -419,14 +496,124 @@ export class WskProvider {
     return STATUS_SUCCESS;
   }
 
-  /** WskBind (Microsoft Learn, PFN_WSK_BIND): the port is assigned now; a wildcard IP is chosen at connect. */
+  /**
+   * WskBind (Microsoft Learn, PFN_WSK_BIND): the port is assigned now; a wildcard IP is chosen
+   * at connect. A listening socket starts listening here ("Listening for and Accepting
+   * Incoming Connections": once bound, the socket begins listening).
+   */
   WskBind(Socket: WSK_SOCKET, LocalAddress: SOCKADDR, Flags: number, Irp: Irp): NtStatus {
     beginIrp(Irp);
     const s = this.impl(Socket);
     if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
     if (Flags !== 0 || !LocalAddress) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
     if (s.state !== "created") return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
-    return completeAtOnce(Irp, this.bindSocket(s, LocalAddress));
+    const st = this.bindSocket(s, LocalAddress);
+    if (st !== STATUS_SUCCESS || s.kind !== "listen") return completeAtOnce(Irp, st);
+    return this.done(completeAtOnce(Irp, this.startListening(s)));
+  }
+
+  /** Turns a bound socket into a listener (listen.ts); on failure the socket is unbound again. */
+  private startListening(s: SocketImpl): NtStatus {
+    const port = s.binding!.port;
+    const addrs = s.bindAddr !== undefined ? [s.bindAddr] : this.stack.addresses.filter((a) => a.addr.includes(":") === (s.family !== AF_INET)).map((a) => a.addr);
+    const side = new ListenSide(this.listenHost, s, port, addrs, s.backlog ?? defaultBacklog(s.profile.name));
+    const err = side.start(resolveProfile(s.profile, s.overrides));
+    if (err) {
+      if (s.kind === "listen") {
+        this.stack.releasePort(s.binding!);
+        s.binding = undefined;
+        s.bindAddr = undefined;
+        s.state = "created";
+      }
+      return connectErrorStatus(err as ConnectError);
+    }
+    s.listen = side;
+    s.state = "listening";
+    return STATUS_SUCCESS;
+  }
+
+  /**
+   * WskListen (stream sockets, Windows 10 1703+): the bound stream socket listens. "After
+   * WskListen is successfully called on a stream socket, the socket is committed to a
+   * listening socket flow and may no longer call connection-oriented socket functions";
+   * the WskConnect page states the converse. A call the socket's state does not allow
+   * completes with STATUS_INVALID_DEVICE_STATE, the status real Windows gives WskConnect on
+   * an unbound socket (Wine's driver_netio.c test): before WskBind, while a connect is
+   * pending, and once a WskConnect succeeded. Listening again is a no-op.
+   */
+  WskListen(Socket: WSK_SOCKET, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(Socket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (s.kind !== "stream") return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
+    if (s.state === "listening") return completeAtOnce(Irp, STATUS_SUCCESS);
+    if (s.state !== "bound" || s.committed) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    return this.done(completeAtOnce(Irp, this.startListening(s)));
+  }
+
+  /**
+   * WskAccept (listening sockets, and stream sockets after WskListen): completes at once with
+   * a connection that is waiting, else STATUS_PENDING until one arrives (listen.ts).
+   */
+  WskAccept(
+    ListenSocket: WSK_SOCKET,
+    Flags: number,
+    AcceptSocketContext: unknown,
+    AcceptSocketDispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined,
+    LocalAddress: Partial<SOCKADDR> | Record<string, unknown> | null | undefined,
+    RemoteAddress: Partial<SOCKADDR> | Record<string, unknown> | null | undefined,
+    Irp: Irp,
+  ): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(ListenSocket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (!s.listen) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    return this.done(s.listen.accept(Flags, AcceptSocketContext, AcceptSocketDispatch, LocalAddress as Record<string, unknown> | null, RemoteAddress as Record<string, unknown> | null, Irp));
+  }
+
+  /**
+   * WskInspectComplete: only for a listening socket in conditional accept mode, which synack
+   * does not offer (SO_CONDITIONAL_ACCEPT fails with STATUS_NOT_SUPPORTED; docs/wsk.md says
+   * why), so no inspection can be pending.
+   */
+  WskInspectComplete(ListenSocket: WSK_SOCKET, _InspectID: WSK_INSPECT_ID, _Action: WSK_INSPECT_ACTION, Irp: Irp): NtStatus {
+    beginIrp(Irp);
+    const s = this.impl(ListenSocket);
+    if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+  }
+
+  /** listen.ts: wraps a passively opened connection in a new connected socket. */
+  private adopt(conn: Connection, owner: SocketImpl): WSK_SOCKET {
+    const s = new SocketImpl(this.ConnectionDispatch, "accepted", owner.family, undefined, undefined, owner.profile);
+    s.overrides = { ...owner.overrides };
+    s.acceptedLocal = makeSockaddr(s.family, conn.localAddr, conn.localPort);
+    this.sockets.add(s);
+    this.attach(s, conn, false);
+    s.state = "connected";
+    return s;
+  }
+
+  /** listen.ts: the application took an accepted socket. */
+  private handOver(s: SocketImpl, context: unknown, dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined, events: number): void {
+    if (!this.sockets.has(s)) return; // closed from inside a completion routine or event
+    s.context = context;
+    s.clientDispatch = dispatch ?? undefined;
+    s.eventMask |= events;
+    // What happened before the hand-over is indicated now, as when an event is enabled late.
+    if (s.eventMask & WSK_EVENT_RECEIVE && s.conn && s.conn.rcvBuffered > 0) this.onData(s);
+    if (s.eventMask & WSK_EVENT_DISCONNECT && (s.peerClosed || s.endStatus !== undefined)) this.disconnectEvent(s, s.endStatus !== undefined ? WSK_FLAG_ABORTIVE : 0);
+  }
+
+  /** listen.ts: closes a socket nobody took (abortive, as WskCloseSocket on a connected socket). */
+  private discard(s: SocketImpl): void {
+    if (!this.sockets.has(s)) return;
+    const conn = s.conn;
+    if (conn) {
+      conn.events = {};
+      if (conn.state !== "CLOSED" && conn.state !== "TIME-WAIT") conn.abort(this.now());
+    }
+    this.destroySocket(s);
   }
 
   /** WskConnect (Microsoft Learn, PFN_WSK_CONNECT): requires WskBind; completes when the handshake ends. */
@@ -439,6 +626,8 @@ export class WskProvider {
     switch (s.state) {
       case "created":
       case "connecting":
+      // A listening stream socket "may no longer call connection-oriented socket functions" (WskListen).
+      case "listening":
         return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
       case "connected":
       case "disconnecting":
@@ -446,6 +635,8 @@ export class WskProvider {
       default:
         break;
     }
+    // A listener's socket never connects again once its connection ended.
+    if (s.kind === "accepted" || s.kind === "listen") return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
     return this.done(this.startConnect(s, RemoteAddress, Irp, false));
   }
 
@@ -467,21 +658,9 @@ export class WskProvider {
       if (socketConnect) this.destroySocket(s);
       return completeAtOnce(Irp, status);
     }
-    s.conn = r;
-    s.remote = makeSockaddr(s.family, r.remoteAddr, r.remotePort);
+    this.attach(s, r, socketConnect);
     s.state = "connecting";
     s.connectIrp = Irp;
-    s.endStatus = undefined;
-    s.peerClosed = false;
-    r.owner = s;
-    r.events = {
-      established: () => this.onEstablished(s, socketConnect),
-      closed: (_c, outcome) => this.onClosed(s, outcome, socketConnect),
-      data: () => this.onData(s),
-      peerFin: () => this.onPeerFin(s),
-      acked: (_c, total) => this.onAcked(s, total),
-      finAcked: () => this.onFinAcked(s),
-    };
     // IoCancelIrp during SYN-SENT: delete the TCB without sending anything (RFC 9293 §3.10.4,
     // CLOSE in SYN-SENT; docs/wsk.md).
     return pendIrp(Irp, (irp) => {
@@ -501,8 +680,26 @@ export class WskProvider {
     });
   }
 
+  /** Makes `conn` the socket's connection and routes its engine events to the socket. */
+  private attach(s: SocketImpl, conn: Connection, socketConnect: boolean): void {
+    s.conn = conn;
+    s.remote = makeSockaddr(s.family, conn.remoteAddr, conn.remotePort);
+    s.endStatus = undefined;
+    s.peerClosed = false;
+    conn.owner = s;
+    conn.events = {
+      established: () => this.onEstablished(s, socketConnect),
+      closed: (_c, outcome) => this.onClosed(s, outcome, socketConnect),
+      data: () => this.onData(s),
+      peerFin: () => this.onPeerFin(s),
+      acked: (_c, total) => this.onAcked(s, total),
+      finAcked: () => this.onFinAcked(s),
+    };
+  }
+
   private onEstablished(s: SocketImpl, socketConnect: boolean): void {
     s.state = "connected";
+    if (s.kind === "stream") s.committed = true;
     const irp = s.connectIrp;
     s.connectIrp = undefined;
     if (irp) completePending(irp, STATUS_SUCCESS, socketConnect ? s : 0);
@@ -621,6 +818,10 @@ export class WskProvider {
     beginIrp(Irp);
     const s = this.impl(Socket);
     if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
+    if (s.acceptedLocal) {
+      Object.assign(LocalAddress, s.acceptedLocal);
+      return completeAtOnce(Irp, STATUS_SUCCESS);
+    }
     if (s.state === "created" || !s.binding) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
     const addr = s.conn ? s.conn.localAddr : (s.bindAddr ?? (s.family === AF_INET ? "0.0.0.0" : "::"));
     Object.assign(LocalAddress, makeSockaddr(s.family, addr, s.binding.port));
@@ -790,19 +991,44 @@ export class WskProvider {
       const ctl = InputBuffer as WSK_EVENT_CALLBACK_CONTROL | undefined;
       if (!ctl || typeof ctl.EventMask !== "number") return finish(STATUS_INVALID_PARAMETER);
       const bits = ctl.EventMask & ~WSK_EVENT_DISABLE;
-      if (bits & ~(WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT)) return finish(STATUS_INVALID_PARAMETER);
+      // Listening and stream sockets also take WSK_EVENT_ACCEPT; on a listening socket the
+      // connection events are those its accepted sockets start with (WskAcceptEvent page).
+      const allowed = s.kind === "listen" || s.kind === "stream" ? WSK_EVENT_ACCEPT | INHERITED_EVENTS : WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT;
+      if (bits & ~allowed) return finish(STATUS_INVALID_PARAMETER);
       if (ctl.EventMask & WSK_EVENT_DISABLE) s.eventMask &= ~bits;
       else {
         s.eventMask |= bits;
         // Data already buffered is indicated as soon as the receive event is enabled.
         if (bits & WSK_EVENT_RECEIVE && s.conn && s.conn.rcvBuffered > 0) this.onData(s);
+        // Connections already waiting are indicated as soon as the accept event is enabled
+        // (a rejected one is reset: send it).
+        if (bits & WSK_EVENT_ACCEPT && s.listen) {
+          s.listen.acceptEventEnabled();
+          this.opts.afterCall?.();
+        }
       }
+      return finish(STATUS_SUCCESS);
+    }
+    if (Level === SOL_SOCKET && ControlCode === SO_CONDITIONAL_ACCEPT) {
+      // Conditional accept would hold a SYN unanswered until WskInspectEvent decides; the
+      // engine answers every SYN for a listener at once, so it is not offered (docs/wsk.md).
+      return finish(STATUS_NOT_SUPPORTED);
+    }
+    if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_BACKLOG) {
+      if (RequestType === WskSetOption) {
+        const n = Number(InputBuffer);
+        if (!Number.isInteger(n) || n < 0) return finish(STATUS_INVALID_PARAMETER);
+        s.backlog = n;
+        if (s.listen) s.listen.backlog = n;
+        return finish(STATUS_SUCCESS);
+      }
+      setOut(s.listen ? s.listen.backlog : (s.backlog ?? defaultBacklog(s.profile.name)), 4);
       return finish(STATUS_SUCCESS);
     }
     if (RequestType === WskIoctl && ControlCode === SIO_TCP_INITIAL_RTO) {
       const p = InputBuffer as TCP_INITIAL_RTO_PARAMETERS | undefined;
       if (!p || typeof p.Rtt !== "number" || typeof p.MaxSynRetransmissions !== "number") return finish(STATUS_INVALID_PARAMETER);
-      if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+      if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
       if (p.Rtt === TCP_INITIAL_RTO_DEFAULT_RTT) delete s.overrides.initialRtoMs;
       else if (p.Rtt !== TCP_INITIAL_RTO_UNSPECIFIED_RTT) s.overrides.initialRtoMs = p.Rtt;
       if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS) {
@@ -833,7 +1059,7 @@ export class WskProvider {
           return finish(STATUS_SUCCESS);
         case TCP_TIMESTAMPS:
           if (set) {
-            if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+            if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
             s.overrides.timestamps = flag(InputBuffer);
           } else setOut(s.conn ? (s.conn.tsEnabled ? 1 : 0) : eff.timestamps ? 1 : 0, 4);
           return finish(STATUS_SUCCESS);
@@ -855,7 +1081,7 @@ export class WskProvider {
       if (RequestType === WskSetOption) {
         const o = InputBuffer as ProfileOverrides | undefined;
         if (!o || typeof o !== "object") return finish(STATUS_INVALID_PARAMETER);
-        if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+        if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
         s.overrides = { ...s.overrides, ...o };
         return finish(STATUS_SUCCESS);
       }
@@ -867,7 +1093,7 @@ export class WskProvider {
       if (RequestType === WskSetOption) {
         const name = String(InputBuffer);
         if (!isProfileName(name)) return finish(STATUS_INVALID_PARAMETER);
-        if (s.state === "connecting" || s.state === "connected") return finish(STATUS_INVALID_DEVICE_STATE);
+        if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
         s.profile = resolveProfile(name);
         return finish(STATUS_SUCCESS);
       }
@@ -894,6 +1120,8 @@ export class WskProvider {
       completePending(irp, STATUS_CANCELLED, 0);
     }
     this.failPending(s, STATUS_CANCELLED);
+    // A listener: pending WskAccept IRPs are cancelled, connections not yet accepted reset.
+    s.listen?.close();
     if (conn) {
       conn.events = {};
       if (conn.state === "SYN-SENT" || conn.state === "SYN-RECEIVED") conn.cancel(now);
@@ -917,3 +1145,9 @@ export const SYNACK_SO_PROFILE = 0x5359_4e01;
 
 /** synack's own SOL_SOCKET option: merge a ProfileOverrides object into the socket's overrides. */
 export const SYNACK_SO_PROFILE_OVERRIDES = 0x5359_4e02;
+
+/**
+ * synack's own SOL_SOCKET option on a listening or stream socket: how many connections
+ * established but not yet accepted it holds (listen()'s backlog; default: listen.ts).
+ */
+export const SYNACK_SO_BACKLOG = 0x5359_4e03;

@@ -1,7 +1,9 @@
 // Model-based property test (fast-check): random interleavings of socket calls, IoCancelIrp,
-// WskCloseSocket, incoming segments and ICMP, and time steps. Invariants: every IRP completes
-// exactly once with a status from docs/ntstatus.md's table; after every socket is closed, no
-// timer, port or connection remains.
+// WskCloseSocket, incoming segments and ICMP, and time steps, on connection sockets and on
+// listening and stream sockets (WskAccept, WskAcceptEvent accepting or rejecting, remote
+// clients that connect, send, close or reset). Invariants: every IRP completes exactly once
+// with a status from docs/ntstatus.md's table; after every socket is closed (accepted ones
+// too), no timer, port or connection remains.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WskTest, AF_INET, AF_INET6, sockaddrIn, sockaddrIn6, type TrackedIrp } from "../helpers/wsk.js";
@@ -11,6 +13,10 @@ import { buildIcmpError, buildTcpPacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import type { WSK_SOCKET } from "../../src/wsk/provider.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
+import { RemoteClient } from "../helpers/remote-client.js";
+import { accept, enableEvents, listenSocket, streamSocket, streamTable } from "../helpers/wsk-listen.js";
+import { SOL_SOCKET, WSK_EVENT_ACCEPT, WSK_EVENT_DISABLE, WSK_EVENT_RECEIVE, WskSetOption } from "../../src/wsk/constants.js";
+import { SYNACK_SO_BACKLOG } from "../../src/wsk/provider.js";
 
 /** Every status docs/ntstatus.md allows an IRP of these calls to complete with (plus PENDING never). */
 const ALLOWED = new Set<number>([
@@ -43,7 +49,14 @@ type Op =
   | { op: "send"; s: number }
   | { op: "recv"; s: number }
   | { op: "disconnect"; s: number; abortive: boolean }
-  | { op: "time"; ms: number };
+  | { op: "time"; ms: number }
+  | { op: "listen"; v6: boolean; stream: boolean; port: 6000 | 6001; backlog: boolean }
+  | { op: "accept"; l: number }
+  | { op: "cancelAccept"; l: number }
+  | { op: "acceptEvent"; l: number; on: boolean; take: boolean }
+  | { op: "closeListener"; l: number }
+  | { op: "dial"; l: number; complete: boolean }
+  | { op: "client"; c: number; kind: "ack" | "data" | "fin" | "rst" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant("socket" as const), v6: fc.boolean() }),
@@ -56,12 +69,29 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant("recv" as const), s: fc.nat(5) }),
   fc.record({ op: fc.constant("disconnect" as const), s: fc.nat(5), abortive: fc.boolean() }),
   fc.record({ op: fc.constant("time" as const), ms: fc.constantFrom(1, 100, 500, 1000, 3000, 30_000) }),
+  fc.record({ op: fc.constant("listen" as const), v6: fc.boolean(), stream: fc.boolean(), port: fc.constantFrom(6000 as const, 6001 as const), backlog: fc.boolean() }),
+  fc.record({ op: fc.constant("accept" as const), l: fc.nat(3) }),
+  fc.record({ op: fc.constant("cancelAccept" as const), l: fc.nat(3) }),
+  fc.record({ op: fc.constant("acceptEvent" as const), l: fc.nat(3), on: fc.boolean(), take: fc.boolean() }),
+  fc.record({ op: fc.constant("closeListener" as const), l: fc.nat(3) }),
+  fc.record({ op: fc.constant("dial" as const), l: fc.nat(3), complete: fc.boolean() }),
+  fc.record({ op: fc.constant("client" as const), c: fc.nat(7), kind: fc.constantFrom("ack" as const, "data" as const, "fin" as const, "rst" as const) }),
 );
 
 function runModel(profile: ProfileName, ops: Op[]): void {
   const w = new WskTest({ wskProfile: profile });
   const sockets: Array<{ s: WSK_SOCKET; v6: boolean; connect?: TrackedIrp }> = [];
   const pick = (i: number) => (sockets.length === 0 ? undefined : sockets[i % sockets.length]);
+  // Listening side: listening (or stream) sockets, their pending accepts, and remote clients.
+  const listeners: Array<{ s: WSK_SOCKET; v6: boolean; port: number; accepts: TrackedIrp[]; take: boolean }> = [];
+  const pickL = (i: number) => (listeners.length === 0 ? undefined : listeners[i % listeners.length]);
+  const clients: RemoteClient[] = [];
+  /** Every socket a listener handed out, closed at the end like the others. */
+  const accepted = new Set<WSK_SOCKET>();
+  const adopt = (sock: WSK_SOCKET, v6: boolean) => {
+    accepted.add(sock);
+    if (sockets.length < 10) sockets.push({ s: sock, v6 });
+  };
   const check = () => {
     for (const t of w.irps) {
       expect(t.completions.length).toBeLessThanOrEqual(1);
@@ -154,11 +184,85 @@ function runModel(profile: ProfileName, ops: Op[]): void {
       case "time":
         w.h.advance(op.ms);
         break;
+      case "listen": {
+        if (listeners.length >= 4) break;
+        const x = { s: undefined as unknown as WSK_SOCKET, v6: op.v6, port: op.port, accepts: [] as TrackedIrp[], take: true };
+        // The accept event (when enabled) takes or rejects by the listener's current choice.
+        const dispatch = {
+          WskAcceptEvent: (_ctx: unknown, _f: number, _l: unknown, _r: unknown, sock: WSK_SOCKET | null) => {
+            if (!x.take || !sock) return NTSTATUS.STATUS_REQUEST_NOT_ACCEPTED;
+            adopt(sock, x.v6);
+            return NTSTATUS.STATUS_SUCCESS;
+          },
+        };
+        const family = op.v6 ? AF_INET6 : AF_INET;
+        const s = op.stream ? streamSocket(w, { family, dispatch }) : listenSocket(w, { family, dispatch });
+        x.s = s;
+        listeners.push(x);
+        // A small backlog makes overflow resets part of the mix.
+        if (op.backlog) w.call((irp) => s.Dispatch.WskControlSocket(s, WskSetOption, SYNACK_SO_BACKLOG, SOL_SOCKET, 4, 1, 0, null, null, irp));
+        w.bind(s, op.v6 ? sockaddrIn6("::", op.port) : sockaddrIn("0.0.0.0", op.port));
+        if (op.stream) w.call((irp) => streamTable(s).WskListen(s, irp));
+        break;
+      }
+      case "accept": {
+        const x = pickL(op.l);
+        if (!x) break;
+        const a = accept(w, x.s);
+        x.accepts.push(a);
+        break;
+      }
+      case "cancelAccept": {
+        const x = pickL(op.l);
+        const a = x?.accepts.find((t) => t.completions.length === 0);
+        if (a) IoCancelIrp(a.irp);
+        break;
+      }
+      case "acceptEvent": {
+        const x = pickL(op.l);
+        if (!x) break;
+        x.take = op.take;
+        enableEvents(w, x.s, op.on ? WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE : WSK_EVENT_ACCEPT | WSK_EVENT_DISABLE);
+        break;
+      }
+      case "closeListener": {
+        const x = pickL(op.l);
+        if (x) w.close(x.s);
+        break;
+      }
+      case "dial": {
+        // A client connects to a listener's port (one that may be closed by now).
+        const x = pickL(op.l);
+        if (!x || clients.length >= 8) break;
+        const c = new RemoteClient(w.h, { v6: x.v6, srcPort: 41000 + clients.length, dstPort: x.port, iss: 1000 * (clients.length + 1) });
+        clients.push(c);
+        c.syn();
+        if (op.complete && c.synAck()) c.ack();
+        break;
+      }
+      case "client": {
+        const c = clients.length === 0 ? undefined : clients[op.c % clients.length];
+        if (!c || !c.synAck()) break;
+        if (op.kind === "ack") c.ack();
+        else if (op.kind === "data") c.data("abc");
+        else if (op.kind === "fin") c.fin();
+        else c.rst();
+        break;
+      }
+    }
+    // Sockets handed out through completed WskAccept IRPs join the pool.
+    for (const x of listeners) {
+      for (const a of x.accepts) {
+        const sock = a.completions[0]?.information as WSK_SOCKET | undefined;
+        if (a.completions[0]?.status === NTSTATUS.STATUS_SUCCESS && sock && !accepted.has(sock)) adopt(sock, x.v6);
+      }
     }
     check();
   }
   // Close everything; let TIME-WAIT and any lingering timer run out.
   for (const x of sockets) w.close(x.s);
+  for (const s of accepted) w.close(s);
+  for (const x of listeners) w.close(x.s);
   w.h.advance(10 * 60_000);
   check();
   for (const t of w.irps) expect(t.completions.length, "every IRP completes exactly once").toBe(1);
@@ -167,6 +271,39 @@ function runModel(profile: ProfileName, ops: Op[]): void {
   expect(w.h.stack.pendingTimers).toBe(0);
   expect(w.h.stack.boundPorts).toBe(0);
 }
+
+/** Operations on the listening side, with those that reach the sockets listeners hand out. */
+const listenOpArb: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: fc.record({ op: fc.constant("dial" as const), l: fc.nat(3), complete: fc.boolean() }), weight: 4 },
+  { arbitrary: fc.record({ op: fc.constant("client" as const), c: fc.nat(7), kind: fc.constantFrom("ack" as const, "data" as const, "fin" as const, "rst" as const) }), weight: 4 },
+  { arbitrary: fc.record({ op: fc.constant("accept" as const), l: fc.nat(3) }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant("cancelAccept" as const), l: fc.nat(3) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("acceptEvent" as const), l: fc.nat(3), on: fc.boolean(), take: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("closeListener" as const), l: fc.nat(3) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("listen" as const), v6: fc.boolean(), stream: fc.boolean(), port: fc.constantFrom(6000 as const, 6001 as const), backlog: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("send" as const), s: fc.nat(9) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant("recv" as const), s: fc.nat(9) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant("disconnect" as const), s: fc.nat(9), abortive: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("close" as const), s: fc.nat(9) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("time" as const), ms: fc.constantFrom(1, 100, 500, 1000, 3000, 30_000) }), weight: 2 },
+);
+
+/** Two listeners to start with: a listening socket (IPv4) and a stream socket after WskListen (IPv6). */
+const START: Op[] = [
+  { op: "listen", v6: false, stream: false, port: 6000, backlog: false },
+  { op: "listen", v6: true, stream: true, port: 6001, backlog: false },
+];
+
+describe("model-based: listening and stream sockets (WskAccept, WskAcceptEvent, clients that connect, reset and close)", () => {
+  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+    it(`${profile}: every IRP completes exactly once; accepted and rejected sockets leak nothing`, () => {
+      fc.assert(
+        fc.property(fc.array(listenOpArb, { minLength: 5, maxLength: 80, size: "medium" }), (ops) => runModel(profile, [...START, ...ops])),
+        { numRuns: 100, seed: 0x1157e + profile.length },
+      );
+    });
+  }
+});
 
 describe("model-based: random interleavings of WSK calls, cancels, closes, segments, ICMP and time", () => {
   for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {

@@ -1,0 +1,325 @@
+// The listening half of the WSK facade: what a listening socket (WSK_FLAG_LISTEN_SOCKET)
+// or a stream socket after WskListen (WSK_FLAG_STREAM_SOCKET, Windows 10 1703+) does with
+// the connections the engine opens passively (RFC 9293 §3.10.7.2).
+//
+// Microsoft Learn pages this follows:
+//   WskAccept (PFN_WSK_ACCEPT): a connection already waiting completes the IRP at once with
+//     STATUS_SUCCESS, IoStatus.Information = the accepted socket; otherwise STATUS_PENDING
+//     until one arrives. A pending WskAccept takes precedence over WskAcceptEvent.
+//   WskAcceptEvent (PFN_WSK_ACCEPT_EVENT): called only when no WskAccept IRP is queued;
+//     STATUS_SUCCESS takes the socket, STATUS_REQUEST_NOT_ACCEPTED "rejected the incoming
+//     connection. If this value is returned, the WSK subsystem will close the accepted
+//     socket on behalf of the WSK application". Connection-oriented event callbacks enabled
+//     on the listening socket are enabled by default on the sockets it accepts.
+//   WskCloseSocket: cancels and completes every pending IRP (Wine's driver_netio.c test,
+//     run on real Windows, sees a pending WskAccept complete with STATUS_CANCELLED,
+//     Information 0).
+//   "Listening for and Accepting Incoming Connections": a listening socket starts listening
+//     when it is bound.
+// docs/wsk.md ("Listening sockets") gives the choices where the pages are silent.
+import { Listener, type Stack } from "../../stack/stack.js";
+import type { Connection } from "../../stack/tcp/connection.js";
+import type { Profile } from "../../stack/tcp/profiles.js";
+import { WSK_EVENT_ACCEPT, WSK_EVENT_DISCONNECT, WSK_EVENT_RECEIVE, type WSK_INSPECT_ACTION } from "./constants.js";
+import { completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
+import { STATUS_CANCELLED, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, type NtStatus } from "./ntstatus.js";
+import { AF_INET, sockaddrIn, sockaddrIn6, type AddressFamily, type SOCKADDR } from "./sockaddr.js";
+import type { WSK_CLIENT_CONNECTION_DISPATCH, WSK_SOCKET, WskProvider } from "./provider.js";
+
+// ---------------------------------------------------------------------------------------
+// Structures (wsk.h)
+
+/** WSK_INSPECT_ID: identifies a connection request under inspection (conditional accept). */
+export interface WSK_INSPECT_ID {
+  Key: number;
+  SerialNumber: number;
+}
+
+/** PFN_WSK_ACCEPT_EVENT; the two out parameters are `{ value }` boxes. */
+export type PFN_WSK_ACCEPT_EVENT = (
+  SocketContext: unknown,
+  Flags: number,
+  LocalAddress: SOCKADDR,
+  RemoteAddress: SOCKADDR,
+  AcceptSocket: WSK_SOCKET | null,
+  AcceptSocketContext: { value?: unknown },
+  AcceptSocketDispatch: { value?: WSK_CLIENT_CONNECTION_DISPATCH | null },
+) => NtStatus;
+
+/** WSK_CLIENT_LISTEN_DISPATCH: the callbacks of a listening socket. */
+export interface WSK_CLIENT_LISTEN_DISPATCH {
+  WskAcceptEvent?: PFN_WSK_ACCEPT_EVENT;
+  WskInspectEvent?: (SocketContext: unknown, LocalAddress: SOCKADDR, RemoteAddress: SOCKADDR, InspectID: WSK_INSPECT_ID | null) => WSK_INSPECT_ACTION;
+  WskAbortEvent?: (SocketContext: unknown, InspectID: WSK_INSPECT_ID) => NtStatus;
+}
+
+/** WSK_CLIENT_STREAM_DISPATCH: a stream socket's callbacks (listening and connection ones). */
+export interface WSK_CLIENT_STREAM_DISPATCH extends WSK_CLIENT_LISTEN_DISPATCH, WSK_CLIENT_CONNECTION_DISPATCH {}
+
+/** WSK_PROVIDER_LISTEN_DISPATCH (wsk.h order: Basic, WskBind, WskAccept, WskInspectComplete, WskGetLocalAddress). */
+export interface WSK_PROVIDER_LISTEN_DISPATCH {
+  WskControlSocket: WskProvider["WskControlSocket"];
+  WskCloseSocket: WskProvider["WskCloseSocket"];
+  WskBind: WskProvider["WskBind"];
+  WskAccept: WskProvider["WskAccept"];
+  WskInspectComplete: WskProvider["WskInspectComplete"];
+  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
+}
+
+/** WSK_PROVIDER_STREAM_DISPATCH (wsk.h order; WskConnectEx, WskSendEx, WskReceiveEx are not provided). */
+export interface WSK_PROVIDER_STREAM_DISPATCH {
+  WskControlSocket: WskProvider["WskControlSocket"];
+  WskCloseSocket: WskProvider["WskCloseSocket"];
+  WskBind: WskProvider["WskBind"];
+  WskAccept: WskProvider["WskAccept"];
+  WskConnect: WskProvider["WskConnect"];
+  WskListen: WskProvider["WskListen"];
+  WskSend: WskProvider["WskSend"];
+  WskReceive: WskProvider["WskReceive"];
+  WskDisconnect: WskProvider["WskDisconnect"];
+  WskRelease: WskProvider["WskRelease"];
+  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
+  WskGetRemoteAddress: WskProvider["WskGetRemoteAddress"];
+}
+
+// ---------------------------------------------------------------------------------------
+// Backlog
+
+/**
+ * Connections established but not yet accepted that a listening socket holds, by profile
+ * (synack's SYNACK_SO_BACKLOG changes it per socket). windows: 200, the floor Winsock's
+ * listen page gives for SOMAXCONN_HINT on the Microsoft provider; linux: net.core.somaxconn
+ * (4096 since Linux 5.4); freebsd: kern.ipc.soacceptqueue (128); rfc: 128.
+ */
+export function defaultBacklog(profileName: string): number {
+  switch (profileName) {
+    case "windows":
+      return 200;
+    case "linux":
+      return 4096;
+    default:
+      return 128;
+  }
+}
+
+/** The event bits of a listening socket that its accepted sockets inherit. */
+export const INHERITED_EVENTS = WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT;
+
+// ---------------------------------------------------------------------------------------
+// The listening side of one socket
+
+/** What the provider gives a listening socket (the provider's private socket object is opaque here). */
+export interface ListenHost {
+  readonly stack: Stack;
+  now(): number;
+  /** Wraps a connection the engine opened passively in a new, connected socket. */
+  adopt(conn: Connection, owner: ListenOwner): WSK_SOCKET;
+  /** Gives an accepted socket its client context, dispatch and inherited event callbacks. */
+  handOver(socket: WSK_SOCKET, context: unknown, dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined, events: number): void;
+  /** Closes a socket the application never took or rejected (abortive, as WskCloseSocket). */
+  discard(socket: WSK_SOCKET): void;
+}
+
+/** The listening socket as this module sees it. */
+export interface ListenOwner {
+  readonly family: AddressFamily;
+  readonly context: unknown;
+  readonly clientDispatch: WSK_CLIENT_LISTEN_DISPATCH | undefined;
+  readonly eventMask: number;
+}
+
+interface Waiting {
+  socket: WSK_SOCKET;
+  local: SOCKADDR;
+  remote: SOCKADDR;
+}
+
+interface PendingAccept {
+  irp: Irp;
+  context: unknown;
+  dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined;
+  local: Record<string, unknown> | null | undefined;
+  remote: Record<string, unknown> | null | undefined;
+}
+
+export interface ListenStats {
+  /** Connections handed to the application (WskAccept or WskAcceptEvent). */
+  accepted: number;
+  /** Connections the application rejected from WskAcceptEvent (closed for it). */
+  rejected: number;
+  /** Connections reset because the accept queue was full. */
+  overflowed: number;
+  /** Connections reset because the listening socket closed before they were accepted. */
+  resetOnClose: number;
+}
+
+const sockaddrOf = (family: AddressFamily, addr: string, port: number): SOCKADDR => (family === AF_INET ? sockaddrIn(addr, port) : sockaddrIn6(addr, port));
+
+export class ListenSide {
+  private readonly listeners: Listener[] = [];
+  private readonly queue: Waiting[] = [];
+  private readonly accepts: PendingAccept[] = [];
+  /** Set when the network went away: accepts complete at once with it. */
+  private downStatus: NtStatus | undefined;
+  private closed = false;
+  readonly stats: ListenStats = { accepted: 0, rejected: 0, overflowed: 0, resetOnClose: 0 };
+
+  constructor(
+    private readonly host: ListenHost,
+    private readonly owner: ListenOwner,
+    readonly port: number,
+    /** The addresses listened on (one per local address of the family, or the bound one). */
+    readonly addrs: readonly string[],
+    public backlog: number,
+  ) {}
+
+  /** Connections established and waiting for WskAccept. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** WskAccept IRPs waiting for a connection. */
+  get pendingAccepts(): number {
+    return this.accepts.length;
+  }
+
+  /**
+   * Passive OPEN on every address (RFC 9293 §3.10.1). One engine listener per address keeps
+   * the family right: an AF_INET socket never answers an IPv6 SYN.
+   */
+  start(profile: Profile): { error: string; detail: string } | undefined {
+    for (const addr of this.addrs) {
+      const l = this.host.stack.listen({ port: this.port, addr, profile, onAccept: (c) => this.established(c) });
+      if (!(l instanceof Listener)) {
+        for (const x of this.listeners) x.close();
+        this.listeners.length = 0;
+        return l;
+      }
+      this.listeners.push(l);
+    }
+    return undefined;
+  }
+
+  /** A passively opened connection reached ESTABLISHED. */
+  private established(conn: Connection): void {
+    if (this.closed) {
+      conn.abort(this.host.now());
+      return;
+    }
+    const w: Waiting = {
+      socket: this.host.adopt(conn, this.owner),
+      local: sockaddrOf(this.owner.family, conn.localAddr, conn.localPort),
+      remote: sockaddrOf(this.owner.family, conn.remoteAddr, conn.remotePort),
+    };
+    // A pending WskAccept takes precedence over WskAcceptEvent (WskAccept page).
+    const a = this.accepts.shift();
+    if (a) {
+      this.give(w, a);
+      completePending(a.irp, STATUS_SUCCESS, w.socket);
+      return;
+    }
+    if (this.acceptEventOn()) {
+      this.indicate(w);
+      return;
+    }
+    if (this.queue.length >= this.backlog) {
+      // The queue is full: the connection is reset (docs/wsk.md, "Backlog").
+      this.stats.overflowed++;
+      this.host.discard(w.socket);
+      return;
+    }
+    this.queue.push(w);
+  }
+
+  private acceptEventOn(): boolean {
+    return (this.owner.eventMask & WSK_EVENT_ACCEPT) !== 0 && typeof this.owner.clientDispatch?.WskAcceptEvent === "function";
+  }
+
+  /** WskAcceptEvent for one connection; the socket is closed for the application unless it takes it. */
+  private indicate(w: Waiting): void {
+    const ctx: { value?: unknown } = {};
+    const disp: { value?: WSK_CLIENT_CONNECTION_DISPATCH | null } = {};
+    // The addresses are valid only during the call (WskAcceptEvent page): copies.
+    const st = this.owner.clientDispatch!.WskAcceptEvent!(this.owner.context, 0, { ...w.local }, { ...w.remote }, w.socket, ctx, disp);
+    if (st >>> 0 === STATUS_SUCCESS) {
+      this.stats.accepted++;
+      this.host.handOver(w.socket, ctx.value, disp.value, this.owner.eventMask & INHERITED_EVENTS);
+    } else {
+      // STATUS_REQUEST_NOT_ACCEPTED: "the WSK subsystem will close the accepted socket on
+      // behalf of the WSK application". Any other value is treated the same way.
+      this.stats.rejected++;
+      this.host.discard(w.socket);
+    }
+  }
+
+  private give(w: Waiting, a: PendingAccept): void {
+    this.stats.accepted++;
+    if (a.local) Object.assign(a.local, w.local);
+    if (a.remote) Object.assign(a.remote, w.remote);
+    this.host.handOver(w.socket, a.context, a.dispatch, this.owner.eventMask & INHERITED_EVENTS);
+  }
+
+  /** WskAccept on this listening socket (the IRP is already in flight). */
+  accept(
+    Flags: number,
+    context: unknown,
+    dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined,
+    local: Record<string, unknown> | null | undefined,
+    remote: Record<string, unknown> | null | undefined,
+    irp: Irp,
+  ): NtStatus {
+    // Flags is reserved: "A WSK application must set this parameter to zero."
+    if (Flags !== 0) return completeAtOnce(irp, STATUS_INVALID_PARAMETER);
+    if (this.downStatus !== undefined) return completeAtOnce(irp, this.downStatus);
+    const a: PendingAccept = { irp, context, dispatch, local, remote };
+    const w = this.queue.shift();
+    if (w) {
+      this.give(w, a);
+      return completeAtOnce(irp, STATUS_SUCCESS, w.socket);
+    }
+    this.accepts.push(a);
+    return pendIrp(irp, (cancelled) => {
+      const i = this.accepts.indexOf(a);
+      if (i >= 0) this.accepts.splice(i, 1);
+      completeCancelled(cancelled);
+    });
+  }
+
+  /** WSK_EVENT_ACCEPT was just enabled: connections already waiting are indicated now. */
+  acceptEventEnabled(): void {
+    while (this.queue.length > 0 && this.accepts.length === 0 && this.acceptEventOn() && !this.closed) this.indicate(this.queue.shift()!);
+  }
+
+  /**
+   * WskCloseSocket on the listening socket: stop listening, complete pending WskAccept IRPs
+   * with STATUS_CANCELLED, and reset every connection not yet accepted: those waiting in
+   * the queue and those still in SYN-RECEIVED.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.listeners) l.close();
+    const accepts = this.accepts.splice(0);
+    for (const a of accepts) completePending(a.irp, STATUS_CANCELLED, 0);
+    for (const w of this.queue.splice(0)) {
+      this.stats.resetOnClose++;
+      this.host.discard(w.socket);
+    }
+    const now = this.host.now();
+    const halfOpen = [...this.host.stack.connections()].filter((c) => c.passive && c.state === "SYN-RECEIVED" && c.owner === undefined && c.localPort === this.port && this.addrs.includes(c.localAddr));
+    for (const c of halfOpen) {
+      this.stats.resetOnClose++;
+      c.abort(now); // RFC 9293 §3.10.5 ABORT in SYN-RECEIVED: <SEQ=SND.NXT><CTL=RST>
+    }
+  }
+
+  /**
+   * The network under the stack went away (WskProvider.failAll): pending accepts complete
+   * with `status`, waiting connections are closed, and later WskAccept calls fail at once.
+   */
+  fail(status: NtStatus): void {
+    this.downStatus = status;
+    for (const a of this.accepts.splice(0)) completePending(a.irp, status, 0);
+    for (const w of this.queue.splice(0)) this.host.discard(w.socket);
+  }
+}
