@@ -26,7 +26,8 @@ import { WskClient } from "../wsk/client.js";
 import { VirtualRuntime } from "../../device/virtual-runtime.js";
 import { errnoByName } from "../wsk/ntstatus.js";
 
-export type IpVersion = 4 | 6;
+import type { IpVersion } from "../../stack/wire/types.js";
+export type { IpVersion };
 
 export interface RunOptions {
   /** Overrides the suite's profile (freebsd for the FreeBSD suite, linux otherwise). */

@@ -19,10 +19,8 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/
 
 export type RecordedOutcome = "established" | "refused" | "timeout" | "unreachable" | "reset" | "incomplete";
 
-export interface Endpoint {
-  addr: string;
-  port: number;
-}
+import type { Endpoint } from "../../stack/stack.js";
+export type { Endpoint };
 
 /** A TCP segment of the connection, as recorded. */
 export interface RecordedSegment {

@@ -390,7 +390,12 @@ export class WskProvider {
     if (WskRegistration._captures > 0) WskRegistration._captures--;
   }
 
-  /** WskDeregister: closes every socket of this provider's clients (their IRPs are cancelled). */
+  /**
+   * WskDeregister: ends the registration; new captures and new sockets through its client
+   * handle fail. Microsoft's WskDeregister page says the call waits until every captured
+   * NPI is released and every socket is closed; one thread cannot wait inside a call, so it
+   * returns at once and open sockets stay usable until the client closes them (docs/wsk.md).
+   */
   WskDeregister(WskRegistration: WSK_REGISTRATION): void {
     WskRegistration._deregistered = true;
     WskRegistration._captures = 0;

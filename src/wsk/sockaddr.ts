@@ -14,7 +14,8 @@ export const AF_INET = 2;
 /** 23 on Windows (winsock2.h); Linux uses 10. synack follows Windows since this is the WSK facade. */
 export const AF_INET6 = 23;
 export const SOCK_STREAM = 1;
-export const IPPROTO_TCP = 6;
+/** ws2def.h IPPROTO_TCP: the IANA protocol number, the one stack/wire/ uses. */
+export { IPPROTO_TCP } from "../../stack/wire/types.js";
 
 export const IN4ADDR_ANY = "0.0.0.0";
 export const IN6ADDR_ANY = "::";

@@ -73,11 +73,17 @@ describe("registration and WskSocket", () => {
     const b = w.call((irp) => w.npi.Dispatch.WskSocket(w.npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_DATAGRAM_SOCKET, null, null, null, null, null, irp));
     expect(b.returned).toBe(S.STATUS_NOT_SUPPORTED);
   });
-  it("capture after deregister fails", () => {
+  it("after WskDeregister: capture fails, the client makes no new socket, an open socket works until the client closes it (docs/wsk.md)", () => {
     const w = new WskTest();
+    const open = w.socket();
     w.wsk.WskReleaseProviderNPI(w.reg);
     w.wsk.WskDeregister(w.reg);
     expect(w.wsk.WskCaptureProviderNPI(w.reg, 0, {})).toBe(S.STATUS_DEVICE_NOT_READY);
+    const t = w.call((irp) => w.npi.Dispatch.WskSocket(w.npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP, 2, null, null, null, null, null, irp));
+    expect(t.returned).toBe(S.STATUS_INVALID_PARAMETER);
+    expect(w.bind(open).returned).toBe(S.STATUS_SUCCESS);
+    expect(w.close(open).returned).toBe(S.STATUS_SUCCESS);
+    expect(w.wsk.openSockets).toBe(0);
   });
 });
 
