@@ -30,7 +30,10 @@ export class Runtime {
       const now = this.clock();
       // The stack copies what it keeps, so the device may reuse its buffers afterwards.
       for (let i = 0; i < packets.length; i++) stack.input(packets[i], now);
-      this.flush(now);
+      // Output goes out at the end of this tick, together with whatever the owners'
+      // event handlers do in reaction (their calls usually kick() too): one device write
+      // per batch instead of one for the answers and another for the reactions.
+      this.kick();
     });
     device.onError((err) => {
       // A device reports its failure once; later packets from the stack go nowhere.

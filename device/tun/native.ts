@@ -49,10 +49,20 @@ export interface NativeTun {
    * the device fails (e.g. its interface was deleted); polling has stopped by then.
    */
   start(onBatch: (count: number) => void, onError: (err: NativeError) => void): void;
-  /** One datagram; true if the kernel took it. Never blocks, never throws for I/O. */
+  /**
+   * One datagram; true if the kernel took it (with txThread: if it was queued; the
+   * writer's failures then show in stats()). Never blocks, never throws for I/O.
+   */
   write(packet: Uint8Array): boolean;
   /** Returns how many the kernel took; the rest are counted in stats().txErrors. */
   writeBatch(packets: readonly Uint8Array[]): number;
+  /**
+   * `count` packets back to back at the start of `data`, packet i being `lengths[i]`
+   * bytes: one call into C for the whole batch. Returns like writeBatch.
+   */
+  writePacked(data: Uint8Array, lengths: Int32Array, count: number): number;
+  /** Whether writes go through the writer thread (open option txThread). */
+  readonly txThread: boolean;
   setMtu(mtu: number): void;
   getMtu(): number;
   setUp(up: boolean): void;
@@ -71,6 +81,8 @@ export interface NativeOpenOptions {
   multiQueue?: boolean;
   /** Packets drained per callback at most (1..4096, default 64). */
   maxBatch?: number;
+  /** Write on a thread of the addon's own (the kernel's work per packet runs beside JavaScript). */
+  txThread?: boolean;
 }
 
 export interface SynackTunAddon {

@@ -9,8 +9,14 @@
 //  - Reads are driven by a uv_poll_t on Node's loop (no libuv threadpool): on readable
 //    we drain up to maxBatch packets with non-blocking read(2) into one reused
 //    ArrayBuffer and call JavaScript once per batch.
-//  - Writes are synchronous non-blocking write(2) calls, one packet per call (a TUN
-//    fd takes exactly one IP datagram per write); EAGAIN is counted, never waited on.
+//  - Writes are non-blocking write(2) calls, one packet per call (a TUN fd takes exactly
+//    one IP datagram per write); EAGAIN is counted, never waited on. A batch crosses
+//    into C once: writePacked() takes the packets back to back in one buffer with their
+//    lengths. The kernel handles each packet written to a TUN inside the write(2) call
+//    (for TCP: its whole input path, and the answer it queues back to us), so with
+//    `txThread` the writes are made on a thread of their own: the JavaScript thread
+//    copies the batch into a queue and returns, and the kernel's work runs beside it on
+//    another core. Packets are written in the order they were queued.
 //
 // Every failure becomes a JavaScript exception with `code` ("EPERM", ...), `errno` and
 // `syscall` properties, like Node's own system errors. Nothing here aborts the process
@@ -20,11 +26,17 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -81,6 +93,11 @@ constexpr int kDefaultMaxBatch = 64;
 constexpr int kMaxMaxBatch = 4096;
 // Batches delivered per readable event at most (fairness with the rest of the loop).
 constexpr int kBatchesPerWake = 8;
+// With txThread: bytes queued for the writer at most; a batch beyond it is refused and
+// counted like EAGAIN (never waited on).
+constexpr size_t kMaxTxQueuedBytes = 16 * 1024 * 1024;
+// Batch buffers kept for reuse by the writer thread.
+constexpr size_t kTxFreeBatches = 64;
 
 std::string ErrnoText(int err) { return std::string(strerror(err)); }
 
@@ -224,12 +241,21 @@ struct Opened {
   std::string name;
   std::string netns;
   int maxBatch = kDefaultMaxBatch;
+  bool txThread = false;
 };
 
+// Receive counters belong to the loop thread; transmit counters may be updated by the
+// writer thread, hence atomics (relaxed: they are statistics, read now and then).
 struct Stats {
   double rxPackets = 0, rxBytes = 0, rxBatches = 0;
-  double txPackets = 0, txBytes = 0, txErrors = 0, txAgain = 0;
-  int lastTxErrno = 0;
+  std::atomic<uint64_t> txPackets{0}, txBytes{0}, txErrors{0}, txAgain{0};
+  std::atomic<int> lastTxErrno{0};
+};
+
+// Packets queued for the writer thread: back to back in `data`, lengths in `lens`.
+struct TxBatch {
+  std::vector<uint8_t> data;
+  std::vector<uint32_t> lens;
 };
 
 // Same rules as the kernel's dev_valid_name(): 1..15 bytes, no '/', ':' or whitespace.
@@ -267,6 +293,8 @@ class Tun : public Napi::ObjectWrap<Tun> {
             InstanceMethod<&Tun::Start>("start"),
             InstanceMethod<&Tun::Write>("write"),
             InstanceMethod<&Tun::WriteBatch>("writeBatch"),
+            InstanceMethod<&Tun::WritePacked>("writePacked"),
+            InstanceAccessor<&Tun::GetTxThread>("txThread"),
             InstanceMethod<&Tun::SetMtu>("setMtu"),
             InstanceMethod<&Tun::GetMtu>("getMtu"),
             InstanceMethod<&Tun::SetUp>("setUp"),
@@ -293,6 +321,10 @@ class Tun : public Napi::ObjectWrap<Tun> {
     name_ = o->name;
     netns_ = o->netns;
     maxBatch_ = o->maxBatch;
+    if (o->txThread) {
+      txThread_ = true;
+      txWorker_ = std::thread([this] { TxLoop(); });
+    }
 
     rxCap_ = static_cast<size_t>(maxBatch_) * kSlotEstimateBytes + kMaxPacketBytes;
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, rxCap_);
@@ -335,6 +367,9 @@ class Tun : public Napi::ObjectWrap<Tun> {
   Napi::Value GetRxMeta(const Napi::CallbackInfo& info) { return rxMetaRef_.Value(); }
   Napi::Value GetMaxBatch(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), maxBatch_);
+  }
+  Napi::Value GetTxThread(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), txThread_);
   }
 
   void ThrowIfClosed(Napi::Env env) {
@@ -509,6 +544,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     closed_ = true;
     StopPolling();
     ReleaseCallbacks();
+    StopWriter();
     if (fd_ >= 0) {
       close(fd_);
       fd_ = -1;
@@ -531,26 +567,125 @@ class Tun : public Napi::ObjectWrap<Tun> {
     self->CloseInternal();
   }
 
-  // Sends one datagram. Returns true if the kernel took it.
+  // Sends one datagram now. Returns true if the kernel took it.
   bool WriteOne(const uint8_t* data, size_t len) {
-    if (closed_) {
-      stats_.txErrors += 1;
-      stats_.lastTxErrno = EBADF;
-      return false;
-    }
     ssize_t n;
     do {
       n = write(fd_, data, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-      stats_.txErrors += 1;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) stats_.txAgain += 1;
-      stats_.lastTxErrno = errno;
+      CountTxErrors(1, errno);
       return false;
     }
-    stats_.txPackets += 1;
-    stats_.txBytes += static_cast<double>(len);
+    stats_.txPackets.fetch_add(1, std::memory_order_relaxed);
+    stats_.txBytes.fetch_add(len, std::memory_order_relaxed);
     return true;
+  }
+
+  void CountTxErrors(uint64_t n, int err) {
+    stats_.txErrors.fetch_add(n, std::memory_order_relaxed);
+    if (err == EAGAIN || err == EWOULDBLOCK) stats_.txAgain.fetch_add(n, std::memory_order_relaxed);
+    stats_.lastTxErrno.store(err, std::memory_order_relaxed);
+  }
+
+  // ---- writer thread (txThread) ----
+
+  std::unique_ptr<TxBatch> NewTxBatch() {
+    {
+      std::lock_guard<std::mutex> lk(txMu_);
+      if (!txFree_.empty()) {
+        std::unique_ptr<TxBatch> b = std::move(txFree_.back());
+        txFree_.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<TxBatch>();
+  }
+
+  // Queues a filled batch for the writer; returns how many packets were queued (all or none).
+  uint32_t SubmitTxBatch(std::unique_ptr<TxBatch> b) {
+    uint32_t n = static_cast<uint32_t>(b->lens.size());
+    size_t bytes = b->data.size();
+    {
+      std::lock_guard<std::mutex> lk(txMu_);
+      if (txQueuedBytes_ + bytes > kMaxTxQueuedBytes) {
+        CountTxErrors(n, EAGAIN);
+        RecycleLocked(std::move(b));
+        return 0;
+      }
+      txQueuedBytes_ += bytes;
+      txQueue_.push_back(std::move(b));
+    }
+    txCv_.notify_one();
+    return n;
+  }
+
+  void RecycleLocked(std::unique_ptr<TxBatch> b) {
+    if (txFree_.size() >= kTxFreeBatches) return;
+    b->data.clear();
+    b->lens.clear();
+    txFree_.push_back(std::move(b));
+  }
+
+  // The writer: takes batches in order and writes their packets. On close it writes what
+  // is still queued, then returns (close() joins it before the fd is closed).
+  void TxLoop() {
+    std::unique_lock<std::mutex> lk(txMu_);
+    for (;;) {
+      txCv_.wait(lk, [this] { return txStop_ || !txQueue_.empty(); });
+      if (txQueue_.empty()) return;
+      std::unique_ptr<TxBatch> b = std::move(txQueue_.front());
+      txQueue_.pop_front();
+      lk.unlock();
+      size_t off = 0;
+      for (uint32_t len : b->lens) {
+        WriteOne(b->data.data() + off, len);
+        off += len;
+      }
+      lk.lock();
+      txQueuedBytes_ -= b->data.size();
+      RecycleLocked(std::move(b));
+    }
+  }
+
+  void StopWriter() {
+    if (!txWorker_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lk(txMu_);
+      txStop_ = true;
+    }
+    txCv_.notify_one();
+    txWorker_.join();
+  }
+
+  // Sends or queues `count` packets given as pointers and lengths; returns how many the
+  // kernel took (or, with the writer thread, how many were queued).
+  template <typename PacketAt>
+  uint32_t SendPackets(uint32_t count, PacketAt at) {
+    if (closed_) {
+      CountTxErrors(count, EBADF);
+      return 0;
+    }
+    if (!txThread_) {
+      uint32_t sent = 0;
+      for (uint32_t i = 0; i < count; i++) {
+        const uint8_t* data = nullptr;
+        size_t len = 0;
+        at(i, &data, &len);
+        if (WriteOne(data, len)) sent++;
+      }
+      return sent;
+    }
+    std::unique_ptr<TxBatch> b = NewTxBatch();
+    b->lens.reserve(count);
+    for (uint32_t i = 0; i < count; i++) {
+      const uint8_t* data = nullptr;
+      size_t len = 0;
+      at(i, &data, &len);
+      b->data.insert(b->data.end(), data, data + len);
+      b->lens.push_back(static_cast<uint32_t>(len));
+    }
+    return SubmitTxBatch(std::move(b));
   }
 
   static void BytesOf(napi_env env, napi_value v, const uint8_t** data, size_t* len) {
@@ -576,11 +711,15 @@ class Tun : public Napi::ObjectWrap<Tun> {
     const uint8_t* data = nullptr;
     size_t len = 0;
     BytesOf(env, info[0], &data, &len);
-    return Napi::Boolean::New(env, WriteOne(data, len));
+    uint32_t sent = SendPackets(1, [&](uint32_t, const uint8_t** d, size_t* l) {
+      *d = data;
+      *l = len;
+    });
+    return Napi::Boolean::New(env, sent == 1);
   }
 
-  // writeBatch(packets[]): returns how many the kernel took; the rest are counted in
-  // txErrors (txAgain for EAGAIN). Never blocks, never throws for I/O errors.
+  // writeBatch(packets[]): returns how many the kernel took (or were queued); the rest are
+  // counted in txErrors (txAgain for EAGAIN). Never blocks, never throws for I/O errors.
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArray()) {
@@ -589,15 +728,49 @@ class Tun : public Napi::ObjectWrap<Tun> {
     napi_value arr = info[0];
     uint32_t n = 0;
     napi_get_array_length(env, arr, &n);
-    uint32_t sent = 0;
+    std::vector<std::pair<const uint8_t*, size_t>> packets(n);
     for (uint32_t i = 0; i < n; i++) {
       napi_value el;
       if (napi_get_element(env, arr, i, &el) != napi_ok) throw Napi::Error::New(env);
-      const uint8_t* data = nullptr;
-      size_t len = 0;
-      BytesOf(env, el, &data, &len);
-      if (WriteOne(data, len)) sent++;
+      BytesOf(env, el, &packets[i].first, &packets[i].second);
     }
+    uint32_t sent = SendPackets(n, [&](uint32_t i, const uint8_t** d, size_t* l) {
+      *d = packets[i].first;
+      *l = packets[i].second;
+    });
+    return Napi::Number::New(env, sent);
+  }
+
+  // writePacked(data, lengths, count): `count` packets back to back at the start of
+  // `data` (a Uint8Array), packet i being lengths[i] bytes (an Int32Array). One call per
+  // batch, whatever its size. Returns like writeBatch.
+  Napi::Value WritePacked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
+      throw Napi::TypeError::New(env, "writePacked(data, lengths, count): a Uint8Array, an Int32Array and a number");
+    }
+    const uint8_t* data = nullptr;
+    size_t dataLen = 0;
+    BytesOf(env, info[0], &data, &dataLen);
+    Napi::TypedArray lt = info[1].As<Napi::TypedArray>();
+    if (lt.TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(env, "writePacked: lengths must be an Int32Array");
+    const int32_t* lens = lt.As<Napi::Int32Array>().Data();
+    int64_t count = info[2].As<Napi::Number>().Int64Value();
+    if (count < 0 || static_cast<size_t>(count) > lt.ElementLength()) {
+      throw Napi::RangeError::New(env, "writePacked: count must be between 0 and lengths.length");
+    }
+    size_t total = 0;
+    for (int64_t i = 0; i < count; i++) {
+      if (lens[i] < 0) throw Napi::RangeError::New(env, "writePacked: negative length");
+      total += static_cast<size_t>(lens[i]);
+    }
+    if (total > dataLen) throw Napi::RangeError::New(env, "writePacked: the lengths add up to more than data holds");
+    size_t off = 0;
+    uint32_t sent = SendPackets(static_cast<uint32_t>(count), [&](uint32_t i, const uint8_t** d, size_t* l) {
+      *d = data + off;
+      *l = static_cast<size_t>(lens[i]);
+      off += *l;
+    });
     return Napi::Number::New(env, sent);
   }
 
@@ -687,11 +860,12 @@ class Tun : public Napi::ObjectWrap<Tun> {
     o.Set("rxPackets", stats_.rxPackets);
     o.Set("rxBytes", stats_.rxBytes);
     o.Set("rxBatches", stats_.rxBatches);
-    o.Set("txPackets", stats_.txPackets);
-    o.Set("txBytes", stats_.txBytes);
-    o.Set("txErrors", stats_.txErrors);
-    o.Set("txAgain", stats_.txAgain);
-    if (stats_.lastTxErrno != 0) o.Set("lastTxError", ErrnoCode(stats_.lastTxErrno));
+    o.Set("txPackets", static_cast<double>(stats_.txPackets.load(std::memory_order_relaxed)));
+    o.Set("txBytes", static_cast<double>(stats_.txBytes.load(std::memory_order_relaxed)));
+    o.Set("txErrors", static_cast<double>(stats_.txErrors.load(std::memory_order_relaxed)));
+    o.Set("txAgain", static_cast<double>(stats_.txAgain.load(std::memory_order_relaxed)));
+    int lastErr = stats_.lastTxErrno.load(std::memory_order_relaxed);
+    if (lastErr != 0) o.Set("lastTxError", ErrnoCode(lastErr));
     return o;
   }
 
@@ -736,6 +910,15 @@ class Tun : public Napi::ObjectWrap<Tun> {
   Napi::FunctionReference onError_;
   std::unique_ptr<Napi::AsyncContext> asyncCtx_;
   Stats stats_;
+
+  bool txThread_ = false;
+  std::thread txWorker_;
+  std::mutex txMu_;
+  std::condition_variable txCv_;
+  std::deque<std::unique_ptr<TxBatch>> txQueue_;
+  std::vector<std::unique_ptr<TxBatch>> txFree_;
+  size_t txQueuedBytes_ = 0;
+  bool txStop_ = false;
 };
 
 // Message for a failed open("/dev/net/tun") or TUNSETIFF.
@@ -769,7 +952,7 @@ Napi::Error OpenError(Napi::Env env, int e, const std::string& name, const std::
   return ErrnoError(env, e, "cannot open TUN device " + shown + where + ": " + ErrnoText(e), syscallName);
 }
 
-// open(name, { netns?, multiQueue?, maxBatch? }) -> SynackTun
+// open(name, { netns?, multiQueue?, maxBatch?, txThread? }) -> SynackTun
 // Attaches to the TUN device `name` or creates it (IFF_TUN | IFF_NO_PI: bare IP
 // datagrams, no packet-information header), optionally inside network namespace netns.
 Napi::Value Open(const Napi::CallbackInfo& info) {
@@ -785,6 +968,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Value ns = opts.Get("netns");
     if (ns.IsString()) o.netns = ns.As<Napi::String>().Utf8Value();
     multiQueue = opts.Get("multiQueue").ToBoolean().Value();
+    o.txThread = opts.Get("txThread").ToBoolean().Value();
     Napi::Value mb = opts.Get("maxBatch");
     if (mb.IsNumber()) {
       int v = mb.As<Napi::Number>().Int32Value();

@@ -300,25 +300,37 @@ export interface MeasuredRun extends ConnectRun {
   invalid?: string;
 }
 
+/** The lab's two TUN devices: the same stack code, writes on the JavaScript thread or on the addon's writer thread. */
+const LINKS = {
+  oneThread: { name: "sbtun1", kernel: KERNEL, stack: STACK, txThread: false },
+  txThread: { name: "sbtun2", kernel: "10.79.1.1", stack: "10.79.1.2", txThread: true },
+} as const;
+export type LinkName = keyof typeof LINKS;
+
 export class ConnectLab {
   private constructor(
     readonly ns: string,
-    readonly dev: TunDevice,
+    readonly devs: Record<LinkName, TunDevice>,
     private readonly listener: ChildProcess,
   ) {}
 
+  /** A namespace with both TUN devices and the C listener on port 8080 of every address in it. */
   static async open(opts: ListenerOptions = {}): Promise<ConnectLab> {
     const ns = makeNamespace();
-    let dev: TunDevice | undefined;
+    const opened: TunDevice[] = [];
     try {
-      dev = TunDevice.open({ name: "sbtun1", netns: ns, addresses: [`${KERNEL}/24`], maxBatch: 256 });
-      const listener = await startListener(ns, KERNEL, PORT, opts);
-      const lab = new ConnectLab(ns, dev, listener);
-      // Let the kernel activate the new link (linkwatch) so the first SYN-ACKs are not lost.
+      const devs = {} as Record<LinkName, TunDevice>;
+      for (const [key, l] of Object.entries(LINKS) as Array<[LinkName, (typeof LINKS)[LinkName]]>) {
+        devs[key] = TunDevice.open({ name: l.name, netns: ns, addresses: [`${l.kernel}/24`], maxBatch: 256, txThread: l.txThread });
+        opened.push(devs[key]);
+      }
+      const listener = await startListener(ns, "0.0.0.0", PORT, opts);
+      const lab = new ConnectLab(ns, devs, listener);
+      // Let the kernel activate the new links (linkwatch) so the first SYN-ACKs are not lost.
       await sleep(50);
       return lab;
     } catch (err) {
-      await dev?.close();
+      for (const d of opened) await d.close();
       removeNamespace(ns);
       throw err;
     }
@@ -332,18 +344,21 @@ export class ConnectLab {
 
   private async measure(run: () => Promise<ConnectRun>): Promise<MeasuredRun> {
     const pid = this.pid;
+    const devs = Object.values(this.devs);
     const before = readNamespaceCounters(pid);
     const lcpu0 = processCpuMicros(pid);
-    const tx0 = this.dev.stats().txErrors;
+    const tx0 = devs.reduce((n, d) => n + d.stats().txErrors, 0);
     const t0 = performance.now();
     const r = await run();
-    const txErrors = this.dev.stats().txErrors - tx0;
+    const txErrors = devs.reduce((n, d) => n + d.stats().txErrors, 0) - tx0;
     const wallUs = (performance.now() - t0) * 1000;
     const kernel = counterDelta(before, readNamespaceCounters(pid));
     const listenerCpuShare = (processCpuMicros(pid) - lcpu0) / wallUs;
     const reasons: string[] = [];
-    const drops = dropReason(kernel, this.dev.name);
-    if (drops) reasons.push(drops);
+    for (const d of devs) {
+      const drops = dropReason(kernel, d.name);
+      if (drops && !reasons.includes(drops)) reasons.push(drops);
+    }
     if (txErrors > 0) reasons.push(`${txErrors} TUN writes refused`);
     if (r.completed === 0) reasons.push("no connect completed");
     const out: MeasuredRun = { ...r, kernel, listenerCpuShare };
@@ -351,8 +366,10 @@ export class ConnectLab {
     return out;
   }
 
-  synack(durationMs: number, extra: Partial<SynackConnectOptions> = {}): Promise<MeasuredRun> {
-    return this.measure(() => synackConnectRun(this.dev, { durationMs, ...extra }));
+  /** synack on one of the lab's links (default: the one with the writer thread). */
+  synack(durationMs: number, extra: Partial<SynackConnectOptions> & { link?: LinkName } = {}): Promise<MeasuredRun> {
+    const l = LINKS[extra.link ?? "txThread"];
+    return this.measure(() => synackConnectRun(this.devs[extra.link ?? "txThread"], { durationMs, address: `${l.stack}/24`, remote: { addr: l.kernel, port: PORT }, ...extra }));
   }
 
   node(durationMs: number): Promise<MeasuredRun> {
@@ -363,9 +380,16 @@ export class ConnectLab {
     });
   }
 
+  /** Packets the TUN devices dropped over a run (either direction). */
+  tunDrops(r: MeasuredRun): number {
+    let n = 0;
+    for (const d of Object.values(this.devs)) n += (r.kernel[`${d.name}.txDropped`] ?? 0) + (r.kernel[`${d.name}.rxDropped`] ?? 0);
+    return n;
+  }
+
   async close(): Promise<void> {
     await stopChild(this.listener);
-    await this.dev.close();
+    for (const d of Object.values(this.devs)) await d.close();
     removeNamespace(this.ns);
   }
 }
@@ -393,8 +417,9 @@ function cpuMetric(key: string, label: string, r: { cpuUsPerConnect?: number; in
   return [m];
 }
 
-function ratio(key: string, label: string, a: { perSec: number; invalid?: string }, b: { perSec: number; invalid?: string }, target: number): Metric {
-  const m: Metric = { key, label, unit: "x", value: a.perSec / b.perSec, ratio: true, target: { op: ">=", value: target } };
+function ratio(key: string, label: string, a: { perSec: number; invalid?: string }, b: { perSec: number; invalid?: string }, target?: number): Metric {
+  const m: Metric = { key, label, unit: "x", value: a.perSec / b.perSec, ratio: true };
+  if (target !== undefined) m.target = { op: ">=", value: target };
   const why = [a.invalid, b.invalid].filter((x) => x !== undefined);
   if (why.length > 0) m.invalid = why.join("; ");
   return m;
@@ -411,7 +436,7 @@ export const tunConnects: Benchmark = {
   measures:
     "handshake-then-RST connects, 64 in flight, fixed duration, to a C epoll/accept4 listener in a namespace: synack on a TUN (this process), Node's net.connect (child process in the namespace) and the lwIP/gVisor harnesses, interleaved; a run with listen drops or TUN drops is INVALID",
   notes: [
-    "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O",
+    "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O; its main figure (compared with the others) writes through the addon's writer thread (TunOpenOptions.txThread), so the kernel's work inside the TUN writes runs beside the JavaScript thread; 'one thread' is the same code writing from the JavaScript thread",
     "connects: CPU per connect = the client process's user + system time over the run / completed connects; it includes the kernel's TCP work done inside that process's system calls (for synack, every TUN write; for Node, both ends over the local route), not the listener's accept/close",
     "connects: lwIP and gVisor run through ../shared/peers/peer with LISTENER=c (their own namespace and an equivalent C listener); gVisor uses 2 threads, synack, lwIP and Node one",
   ],
@@ -447,10 +472,12 @@ export const tunConnects: Benchmark = {
     // Interleaved, in an order that rotates from run to run.
     type Variant = { name: string; go: () => Promise<void> };
     let s: MeasuredRun | undefined;
+    let s1: MeasuredRun | undefined;
     let k: MeasuredRun | undefined;
     const peerRuns = new Map<PeerName, PeerRun & { invalid?: string }>();
     const variants: Variant[] = [
-      { name: "synack", go: async () => void (s = await l.synack(ms)) },
+      { name: "synack", go: async () => void (s = await l.synack(ms, { link: "txThread" })) },
+      { name: "synack-one-thread", go: async () => void (s1 = await l.synack(ms, { link: "oneThread" })) },
       { name: "node", go: async () => void (k = await l.node(ms)) },
       ...peers.map((p) => ({
         name: p,
@@ -465,16 +492,19 @@ export const tunConnects: Benchmark = {
     const shift = round++ % variants.length;
     for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) await v.go();
     const sy = s!;
+    const s1y = s1!;
     const no = k!;
     const metrics: Metric[] = [
-      rate("synackConnectsPerSec", "synack connects/s (TUN)", sy),
+      rate("synackConnectsPerSec", "synack connects/s (TUN, writer thread)", sy),
       ...cpuMetric("synackCpuUsPerConnect", "synack CPU per connect", sy, { op: "<=", value: 8 }),
-      { key: "synackSetupDrops", label: "synack run: listen drops + TUN drops", unit: "count", value: setupDrops(sy, l.dev.name) },
+      { key: "synackSetupDrops", label: "synack run: listen drops + TUN drops", unit: "count", value: setupDrops(sy, l) },
       { key: "synackRetransmits", label: "synack run: retransmissions (kernel + synack SYNs)", unit: "count", value: retransmissions(sy) },
       { key: "listenerCpuShare", label: "listener CPU during synack run (1 = a core)", unit: "x", value: sy.listenerCpuShare },
+      rate("synackOneThreadConnectsPerSec", "synack connects/s (TUN, one thread)", s1y),
+      ...cpuMetric("synackOneThreadCpuUsPerConnect", "synack CPU per connect (one thread)", s1y),
       rate("nodeConnectsPerSec", "Node net.connect connects/s", no),
       ...cpuMetric("nodeCpuUsPerConnect", "Node CPU per connect", no),
-      { key: "nodeSetupDrops", label: "Node run: listen drops", unit: "count", value: setupDrops(no, l.dev.name) },
+      { key: "nodeSetupDrops", label: "Node run: listen drops", unit: "count", value: setupDrops(no, l) },
       { key: "nodeRetransmits", label: "Node run: retransmissions (kernel, SYNs included)", unit: "count", value: retransmissions(no) },
     ];
     for (const p of peers) {
@@ -483,6 +513,7 @@ export const tunConnects: Benchmark = {
       metrics.push(...cpuMetric(`${p}CpuUsPerConnect`, `${PEER_LABEL[p]} CPU per connect`, r));
     }
     metrics.push(ratio("connectRatio", "synack / Node connects", sy, no, 3));
+    metrics.push(ratio("writerThreadRatio", "synack writer thread / one thread", sy, s1y));
     for (const p of peers) metrics.push(ratio(`${p}Ratio`, `synack / ${PEER_LABEL[p]} connects`, sy, peerRuns.get(p)!, PEER_TARGET[p]));
     metrics.push({ key: "synackConnectFailures", label: "synack connects failed", unit: "count", value: sy.failed });
     metrics.push({ key: "nodeConnectFailures", label: "Node connects failed", unit: "count", value: no.failed });
@@ -494,9 +525,9 @@ export const tunConnects: Benchmark = {
   },
 };
 
-/** SYNs the listener dropped (ListenDrops counts every drop at a listener) and packets the TUN dropped. */
-function setupDrops(r: MeasuredRun, tun: string): number {
-  return (r.kernel["TcpExtListenDrops"] ?? 0) + (r.kernel[`${tun}.txDropped`] ?? 0) + (r.kernel[`${tun}.rxDropped`] ?? 0);
+/** SYNs the listener dropped (ListenDrops counts every drop at a listener) and packets the TUNs dropped. */
+function setupDrops(r: MeasuredRun, l: ConnectLab): number {
+  return (r.kernel["TcpExtListenDrops"] ?? 0) + l.tunDrops(r);
 }
 
 /** Retransmitted segments in the namespace (the kernel's SYN-ACKs, Node's SYNs) plus synack's own SYN retransmissions. */

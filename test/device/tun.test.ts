@@ -314,6 +314,59 @@ describe.skipIf(!lab)(`TUN device in a namespace (${skipReason ?? "root"})`, () 
   });
 });
 
+describe.skipIf(!lab)(`TUN writes: one call per batch, and the writer thread (${skipReason ?? "root"})`, () => {
+  it("writes a batch of different sizes in one writePacked call, in order, and checks its arguments", async () => {
+    const ns = newNamespace();
+    const d = TunDevice.open({ name: "synt5", netns: ns, up: true, addresses: ["10.76.0.1/24"] });
+    const inbox = new Inbox();
+    inbox.attach(d);
+    try {
+      const requests = Array.from({ length: 50 }, (_, i) => icmp4Echo("10.76.0.2", "10.76.0.1", 0x5151, i, new Uint8Array(8 + i * 20).fill(i)));
+      d.send(requests);
+      const replies = await inbox.waitFor(isEchoReply4(0x5151), 50, 5000);
+      expect(replies.map((p) => rd16(parseIp(p)!.payload, 6))).toEqual(requests.map((_, i) => i));
+      expect(d.stats()).toMatchObject({ txPackets: 50, txErrors: 0 });
+      const h = (d as unknown as { handle: import("../../device/tun/native.js").NativeTun }).handle;
+      expect(() => h.writePacked(new Uint8Array(10), Int32Array.of(8, 8), 2)).toThrow("writePacked: the lengths add up to more than data holds");
+      expect(() => h.writePacked(new Uint8Array(10), Int32Array.of(8), 2)).toThrow("writePacked: count must be between 0 and lengths.length");
+      expect(() => h.writePacked(new Uint8Array(10), Int32Array.of(-1), 1)).toThrow("writePacked: negative length");
+      expect(() => h.writePacked(new Uint8Array(10), new Uint32Array(1) as unknown as Int32Array, 1)).toThrow("writePacked: lengths must be an Int32Array");
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("with txThread, queues the batch and writes it on its own thread: same packets, same order, counted", async () => {
+    const ns = newNamespace();
+    const d = TunDevice.open({ name: "synt6", netns: ns, up: true, addresses: ["10.75.0.1/24"], txThread: true });
+    expect(d.txThread).toBe(true);
+    const inbox = new Inbox();
+    inbox.attach(d);
+    try {
+      for (let round = 0; round < 4; round++) {
+        d.send(Array.from({ length: 100 }, (_, i) => icmp4Echo("10.75.0.2", "10.75.0.1", 0x6161, round * 100 + i)));
+      }
+      const replies = await inbox.waitFor(isEchoReply4(0x6161), 400, 5000);
+      expect(replies.map((p) => rd16(parseIp(p)!.payload, 6))).toEqual(Array.from({ length: 400 }, (_, i) => i));
+      expect(d.stats()).toMatchObject({ txPackets: 400, txErrors: 0 });
+    } finally {
+      await d.close();
+    }
+    // After close nothing is queued: each packet counts as an error at once.
+    d.send([icmp4Echo("10.75.0.2", "10.75.0.1", 1, 1), icmp4Echo("10.75.0.2", "10.75.0.1", 1, 2)]);
+    expect(d.stats()).toMatchObject({ txPackets: 400, txErrors: 2, lastTxError: "EBADF" });
+  });
+
+  it("with txThread, close() writes what was queued before it returns", async () => {
+    const ns = newNamespace();
+    const d = TunDevice.open({ name: "synt7", netns: ns, up: true, addresses: ["10.74.0.1/24"], txThread: true });
+    const batch = Array.from({ length: 2000 }, (_, i) => icmp4Echo("10.74.0.2", "10.74.0.99", 0x7171, i));
+    d.send(batch);
+    await d.close();
+    expect(d.stats().txPackets + d.stats().txErrors).toBe(2000);
+  });
+});
+
 describe.skipIf(!lab)(`TUN device errors and lifetime (${skipReason ?? "root"})`, () => {
   it("opening in a namespace that does not exist gives a clear error", () => {
     let err: (Error & { code?: string; syscall?: string }) | undefined;
