@@ -30,6 +30,9 @@ export interface NativeTunStats {
   txAgain: number;
   /** errno name of the last failed write, e.g. "EIO". */
   lastTxError?: string;
+  /** With vnetHdr: writes that carried several TCP segments (GSO), and the segments they carried. */
+  txGsoWrites?: number;
+  txGsoSegments?: number;
 }
 
 /** The native TUN handle. All calls are synchronous and run on the calling thread. */
@@ -83,6 +86,8 @@ export interface NativeOpenOptions {
   maxBatch?: number;
   /** Write on a thread of the addon's own (the kernel's work per packet runs beside JavaScript). */
   txThread?: boolean;
+  /** IFF_VNET_HDR: a virtio-net header on every packet; runs of TCP/IPv4 segments are written as one GSO packet. */
+  vnetHdr?: boolean;
 }
 
 export interface SynackTunAddon {

@@ -87,6 +87,9 @@ Napi::Error CodeError(Napi::Env env, const char* code, const std::string& messag
 // 65535 (and IFF_NO_PI means there is no extra header). Each read offers this much
 // room, so a packet is never truncated whatever MTU is set later.
 constexpr size_t kMaxPacketBytes = 65536;
+// With vnetHdr: the virtio-net header in front of every packet read or written
+// (struct virtio_net_hdr, include/uapi/linux/virtio_net.h; TUNSETVNETHDRSZ's default).
+constexpr size_t kVnetHdrBytes = 10;
 // Space planned per packet in the batch buffer; batches of big packets just end sooner.
 constexpr size_t kSlotEstimateBytes = 2048;
 constexpr int kDefaultMaxBatch = 64;
@@ -242,6 +245,7 @@ struct Opened {
   std::string netns;
   int maxBatch = kDefaultMaxBatch;
   bool txThread = false;
+  bool vnetHdr = false;
 };
 
 // Receive counters belong to the loop thread; transmit counters may be updated by the
@@ -249,6 +253,8 @@ struct Opened {
 struct Stats {
   double rxPackets = 0, rxBytes = 0, rxBatches = 0;
   std::atomic<uint64_t> txPackets{0}, txBytes{0}, txErrors{0}, txAgain{0};
+  // vnetHdr: writes that carried several TCP segments at once, and how many segments.
+  std::atomic<uint64_t> txGsoWrites{0}, txGsoSegments{0};
   std::atomic<int> lastTxErrno{0};
 };
 
@@ -256,6 +262,8 @@ struct Stats {
 struct TxBatch {
   std::vector<uint8_t> data;
   std::vector<uint32_t> lens;
+  // vnetHdr: how many of the original packets each write carries (empty otherwise).
+  std::vector<uint32_t> segs;
 };
 
 // Same rules as the kernel's dev_valid_name(): 1..15 bytes, no '/', ':' or whitespace.
@@ -321,12 +329,13 @@ class Tun : public Napi::ObjectWrap<Tun> {
     name_ = o->name;
     netns_ = o->netns;
     maxBatch_ = o->maxBatch;
+    vnetHdr_ = o->vnetHdr;
     if (o->txThread) {
       txThread_ = true;
       txWorker_ = std::thread([this] { TxLoop(); });
     }
 
-    rxCap_ = static_cast<size_t>(maxBatch_) * kSlotEstimateBytes + kMaxPacketBytes;
+    rxCap_ = static_cast<size_t>(maxBatch_) * kSlotEstimateBytes + kMaxPacketBytes + kVnetHdrBytes;
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, rxCap_);
     rxData_ = static_cast<uint8_t*>(ab.Data());
     rxBufRef_ = Napi::Persistent(ab);
@@ -448,8 +457,9 @@ class Tun : public Napi::ObjectWrap<Tun> {
       size_t off = 0;
       int err = 0;
       bool empty = false;
-      while (count < maxBatch_ && rxCap_ - off >= kMaxPacketBytes) {
-        ssize_t n = read(fd_, rxData_ + off, kMaxPacketBytes);
+      const size_t hdr = vnetHdr_ ? kVnetHdrBytes : 0;
+      while (count < maxBatch_ && rxCap_ - off >= kMaxPacketBytes + hdr) {
+        ssize_t n = read(fd_, rxData_ + off, kMaxPacketBytes + hdr);
         if (n < 0) {
           if (errno == EINTR) continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -464,12 +474,15 @@ class Tun : public Napi::ObjectWrap<Tun> {
           err = EIO;
           break;
         }
-        rxMeta_[2 * count] = static_cast<int32_t>(off);
-        rxMeta_[2 * count + 1] = static_cast<int32_t>(n);
+        if (static_cast<size_t>(n) <= hdr) continue;  // a header without a packet: nothing to deliver
+        // No offloads were offered to the kernel (no TUNSETOFFLOAD), so what it sends us is
+        // never GSO nor checksum-partial: the header is all zero and is skipped.
+        rxMeta_[2 * count] = static_cast<int32_t>(off + hdr);
+        rxMeta_[2 * count + 1] = static_cast<int32_t>(static_cast<size_t>(n) - hdr);
         off += (static_cast<size_t>(n) + 7) & ~static_cast<size_t>(7);
         count++;
         stats_.rxPackets += 1;
-        stats_.rxBytes += static_cast<double>(n);
+        stats_.rxBytes += static_cast<double>(static_cast<size_t>(n) - hdr);
       }
       if (count > 0) {
         stats_.rxBatches += 1;
@@ -605,6 +618,10 @@ class Tun : public Napi::ObjectWrap<Tun> {
   // Queues a filled batch for the writer; returns how many packets were queued (all or none).
   uint32_t SubmitTxBatch(std::unique_ptr<TxBatch> b) {
     uint32_t n = static_cast<uint32_t>(b->lens.size());
+    if (!b->segs.empty()) {
+      n = 0;
+      for (uint32_t k : b->segs) n += k;
+    }
     size_t bytes = b->data.size();
     {
       std::lock_guard<std::mutex> lk(txMu_);
@@ -624,6 +641,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     if (txFree_.size() >= kTxFreeBatches) return;
     b->data.clear();
     b->lens.clear();
+    b->segs.clear();
     txFree_.push_back(std::move(b));
   }
 
@@ -637,10 +655,14 @@ class Tun : public Napi::ObjectWrap<Tun> {
       std::unique_ptr<TxBatch> b = std::move(txQueue_.front());
       txQueue_.pop_front();
       lk.unlock();
-      size_t off = 0;
-      for (uint32_t len : b->lens) {
-        WriteOne(b->data.data() + off, len);
-        off += len;
+      if (!b->segs.empty()) {
+        WriteAssembled(*b, b->segs);
+      } else {
+        size_t off = 0;
+        for (uint32_t len : b->lens) {
+          WriteOne(b->data.data() + off, len);
+          off += len;
+        }
       }
       lk.lock();
       txQueuedBytes_ -= b->data.size();
@@ -659,12 +681,24 @@ class Tun : public Napi::ObjectWrap<Tun> {
   }
 
   // Sends or queues `count` packets given as pointers and lengths; returns how many the
-  // kernel took (or, with the writer thread, how many were queued).
+  // kernel took (or, with the writer thread, how many were queued). `at(i, &data, &len)`
+  // may be asked for the same packet more than once and out of order.
   template <typename PacketAt>
   uint32_t SendPackets(uint32_t count, PacketAt at) {
     if (closed_) {
       CountTxErrors(count, EBADF);
       return 0;
+    }
+    if (vnetHdr_) {
+      // Assemble the writes (header + packet, TCP runs merged) into a batch first.
+      std::unique_ptr<TxBatch> b = txThread_ ? NewTxBatch() : std::make_unique<TxBatch>();
+      std::vector<uint32_t> segs;
+      AssembleVnet(count, at, b.get(), &segs);
+      if (txThread_) {
+        b->segs = std::move(segs);
+        return SubmitTxBatch(std::move(b)) > 0 ? count : 0;
+      }
+      return WriteAssembled(*b, segs);
     }
     if (!txThread_) {
       uint32_t sent = 0;
@@ -686,6 +720,172 @@ class Tun : public Napi::ObjectWrap<Tun> {
       b->lens.push_back(static_cast<uint32_t>(len));
     }
     return SubmitTxBatch(std::move(b));
+  }
+
+  // ---- vnetHdr: the virtio-net header, and TCP segments merged into one GSO write ----
+  //
+  // A run of TCP/IPv4 segments of one connection with consecutive sequence numbers,
+  // identical headers apart from seq (and PSH on the last) and equal payload sizes (the
+  // last may be shorter) is written as ONE packet of up to 64 KiB with a virtio-net header
+  // saying VIRTIO_NET_HDR_GSO_TCPV4, gso_size = the segments' payload size and
+  // NEEDS_CSUM (the TCP checksum field holds the pseudo-header sum). The kernel takes it
+  // as one large segment (as if GRO had merged the originals): one write(2) and one pass
+  // through its TCP input instead of one per segment. Everything else is written alone
+  // behind an all-zero header. See include/uapi/linux/virtio_net.h and
+  // virtio_net_hdr_to_skb() in include/linux/virtio_net.h.
+
+  struct Tcp4 {
+    const uint8_t* p;
+    size_t len;
+    size_t hdrLen;  // IP + TCP headers
+    size_t payload;
+    uint32_t seq;
+    uint8_t flags;
+  };
+
+  static uint16_t Rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+  static uint32_t Rd32(const uint8_t* p) {
+    return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
+  }
+
+  // A plain TCP/IPv4 data segment (no IP options or fragments; ACK, maybe PSH, nothing else)?
+  static bool ParseTcp4(const uint8_t* p, size_t len, Tcp4* t) {
+    if (len < 40 || p[0] != 0x45 || p[9] != 6 || Rd16(p + 2) != len) return false;
+    if ((Rd16(p + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
+    size_t tcpLen = static_cast<size_t>(p[32] >> 4) * 4;
+    if (tcpLen < 20 || 20 + tcpLen > len) return false;
+    uint8_t flags = p[33];
+    if ((flags & ~0x18) != 0 || (flags & 0x10) == 0) return false;  // only ACK, and PSH
+    t->p = p;
+    t->len = len;
+    t->hdrLen = 20 + tcpLen;
+    t->payload = len - t->hdrLen;
+    t->seq = Rd32(p + 24);
+    t->flags = flags;
+    return t->payload > 0;
+  }
+
+  // Same connection, same headers apart from the IP id and checksum, seq, PSH and the TCP checksum.
+  static bool SameHeaders(const Tcp4& a, const Tcp4& b) {
+    if (a.hdrLen != b.hdrLen) return false;
+    if (memcmp(a.p + 1, b.p + 1, 1) != 0) return false;           // TOS
+    if (memcmp(a.p + 8, b.p + 8, 2) != 0) return false;           // TTL, protocol
+    if (memcmp(a.p + 12, b.p + 12, 8 + 4) != 0) return false;     // addresses, ports
+    if (memcmp(a.p + 28, b.p + 28, 4 + 1) != 0) return false;     // ack, data offset
+    if (memcmp(a.p + 34, b.p + 34, 2) != 0) return false;         // window
+    return memcmp(a.p + 40, b.p + 40, a.hdrLen - 40) == 0;        // options
+  }
+
+  static uint32_t SumWords(const uint8_t* p, size_t n, uint32_t sum) {
+    for (size_t i = 0; i + 1 < n; i += 2) sum += Rd16(p + i);
+    if (n & 1) sum += static_cast<uint32_t>(p[n - 1]) << 8;
+    return sum;
+  }
+  static uint16_t Fold(uint32_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+  }
+
+  static void PutHdr(std::vector<uint8_t>* out, uint8_t flags, uint8_t gsoType, uint16_t hdrLen, uint16_t gsoSize,
+                     uint16_t csumStart, uint16_t csumOffset) {
+    // Fields in the host's byte order: a TUN's vnet header is "legacy" virtio unless
+    // TUNSETVNETLE/BE says otherwise.
+    uint8_t h[kVnetHdrBytes];
+    h[0] = flags;
+    h[1] = gsoType;
+    memcpy(h + 2, &hdrLen, 2);
+    memcpy(h + 4, &gsoSize, 2);
+    memcpy(h + 6, &csumStart, 2);
+    memcpy(h + 8, &csumOffset, 2);
+    out->insert(out->end(), h, h + kVnetHdrBytes);
+  }
+
+  template <typename PacketAt>
+  void AssembleVnet(uint32_t count, PacketAt at, TxBatch* b, std::vector<uint32_t>* segs) {
+    std::vector<Tcp4> run;
+    uint32_t i = 0;
+    while (i < count) {
+      const uint8_t* d = nullptr;
+      size_t n = 0;
+      at(i, &d, &n);
+      Tcp4 first{};
+      run.clear();
+      if (ParseTcp4(d, n, &first) && (first.flags & 0x08) == 0) {
+        run.push_back(first);
+        size_t total = first.len;
+        uint32_t next = first.seq + static_cast<uint32_t>(first.payload);
+        for (uint32_t j = i + 1; j < count; j++) {
+          const uint8_t* dj = nullptr;
+          size_t nj = 0;
+          at(j, &dj, &nj);
+          Tcp4 t;
+          if (!ParseTcp4(dj, nj, &t) || t.seq != next || !SameHeaders(first, t)) break;
+          if (t.payload > first.payload || run.back().payload != first.payload) break;  // only the last may be short
+          if (total + t.payload > 65535) break;
+          run.push_back(t);
+          total += t.payload;
+          next += static_cast<uint32_t>(t.payload);
+          if (t.flags & 0x08) break;  // PSH ends a run
+        }
+      }
+      if (run.size() < 2) {
+        PutHdr(&b->data, 0, 0, 0, 0, 0, 0);
+        b->data.insert(b->data.end(), d, d + n);
+        b->lens.push_back(static_cast<uint32_t>(kVnetHdrBytes + n));
+        segs->push_back(1);
+        i++;
+        continue;
+      }
+      size_t totalLen = first.hdrLen;
+      for (const Tcp4& t : run) totalLen += t.payload;
+      // VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4; the checksum starts at the TCP header.
+      PutHdr(&b->data, 1, 1, static_cast<uint16_t>(first.hdrLen), static_cast<uint16_t>(first.payload), 20, 16);
+      size_t at0 = b->data.size();
+      b->data.insert(b->data.end(), first.p, first.p + first.hdrLen);
+      for (const Tcp4& t : run) b->data.insert(b->data.end(), t.p + t.hdrLen, t.p + t.len);
+      uint8_t* h = b->data.data() + at0;
+      h[2] = static_cast<uint8_t>(totalLen >> 8);
+      h[3] = static_cast<uint8_t>(totalLen);
+      h[10] = h[11] = 0;
+      uint16_t ipSum = static_cast<uint16_t>(~Fold(SumWords(h, 20, 0)));
+      h[10] = static_cast<uint8_t>(ipSum >> 8);
+      h[11] = static_cast<uint8_t>(ipSum);
+      h[33] = static_cast<uint8_t>(first.flags | (run.back().flags & 0x08));
+      // NEEDS_CSUM: the field holds the pseudo-header sum (RFC 9293 §3.1), not inverted.
+      uint32_t pseudo = SumWords(h + 12, 8, 0) + 6 + static_cast<uint32_t>(totalLen - 20);
+      uint16_t ps = Fold(pseudo);
+      h[36] = static_cast<uint8_t>(ps >> 8);
+      h[37] = static_cast<uint8_t>(ps);
+      b->lens.push_back(static_cast<uint32_t>(kVnetHdrBytes + totalLen));
+      segs->push_back(static_cast<uint32_t>(run.size()));
+      i += static_cast<uint32_t>(run.size());
+    }
+  }
+
+  // Writes an assembled batch; returns how many of the original packets the kernel took.
+  uint32_t WriteAssembled(const TxBatch& b, const std::vector<uint32_t>& segs) {
+    uint32_t sent = 0;
+    size_t off = 0;
+    for (size_t k = 0; k < b.lens.size(); k++) {
+      uint32_t nseg = segs[k];
+      ssize_t n;
+      do {
+        n = write(fd_, b.data.data() + off, b.lens[k]);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        CountTxErrors(nseg, errno);
+      } else {
+        sent += nseg;
+        stats_.txPackets.fetch_add(nseg, std::memory_order_relaxed);
+        stats_.txBytes.fetch_add(b.lens[k] - kVnetHdrBytes, std::memory_order_relaxed);
+        if (nseg > 1) {
+          stats_.txGsoWrites.fetch_add(1, std::memory_order_relaxed);
+          stats_.txGsoSegments.fetch_add(nseg, std::memory_order_relaxed);
+        }
+      }
+      off += b.lens[k];
+    }
+    return sent;
   }
 
   static void BytesOf(napi_env env, napi_value v, const uint8_t** data, size_t* len) {
@@ -759,17 +959,19 @@ class Tun : public Napi::ObjectWrap<Tun> {
     if (count < 0 || static_cast<size_t>(count) > lt.ElementLength()) {
       throw Napi::RangeError::New(env, "writePacked: count must be between 0 and lengths.length");
     }
+    // Where each packet starts (the vnetHdr path looks ahead, so packets are asked for out of order).
+    std::vector<size_t>& starts = packedStarts_;
+    starts.resize(static_cast<size_t>(count));
     size_t total = 0;
     for (int64_t i = 0; i < count; i++) {
       if (lens[i] < 0) throw Napi::RangeError::New(env, "writePacked: negative length");
+      starts[static_cast<size_t>(i)] = total;
       total += static_cast<size_t>(lens[i]);
     }
     if (total > dataLen) throw Napi::RangeError::New(env, "writePacked: the lengths add up to more than data holds");
-    size_t off = 0;
     uint32_t sent = SendPackets(static_cast<uint32_t>(count), [&](uint32_t i, const uint8_t** d, size_t* l) {
-      *d = data + off;
+      *d = data + starts[i];
       *l = static_cast<size_t>(lens[i]);
-      off += *l;
     });
     return Napi::Number::New(env, sent);
   }
@@ -864,6 +1066,10 @@ class Tun : public Napi::ObjectWrap<Tun> {
     o.Set("txBytes", static_cast<double>(stats_.txBytes.load(std::memory_order_relaxed)));
     o.Set("txErrors", static_cast<double>(stats_.txErrors.load(std::memory_order_relaxed)));
     o.Set("txAgain", static_cast<double>(stats_.txAgain.load(std::memory_order_relaxed)));
+    if (vnetHdr_) {
+      o.Set("txGsoWrites", static_cast<double>(stats_.txGsoWrites.load(std::memory_order_relaxed)));
+      o.Set("txGsoSegments", static_cast<double>(stats_.txGsoSegments.load(std::memory_order_relaxed)));
+    }
     int lastErr = stats_.lastTxErrno.load(std::memory_order_relaxed);
     if (lastErr != 0) o.Set("lastTxError", ErrnoCode(lastErr));
     return o;
@@ -912,6 +1118,8 @@ class Tun : public Napi::ObjectWrap<Tun> {
   Stats stats_;
 
   bool txThread_ = false;
+  bool vnetHdr_ = false;
+  std::vector<size_t> packedStarts_;  // writePacked's scratch (JavaScript thread only)
   std::thread txWorker_;
   std::mutex txMu_;
   std::condition_variable txCv_;
@@ -952,7 +1160,7 @@ Napi::Error OpenError(Napi::Env env, int e, const std::string& name, const std::
   return ErrnoError(env, e, "cannot open TUN device " + shown + where + ": " + ErrnoText(e), syscallName);
 }
 
-// open(name, { netns?, multiQueue?, maxBatch?, txThread? }) -> SynackTun
+// open(name, { netns?, multiQueue?, maxBatch?, txThread?, vnetHdr? }) -> SynackTun
 // Attaches to the TUN device `name` or creates it (IFF_TUN | IFF_NO_PI: bare IP
 // datagrams, no packet-information header), optionally inside network namespace netns.
 Napi::Value Open(const Napi::CallbackInfo& info) {
@@ -969,6 +1177,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     if (ns.IsString()) o.netns = ns.As<Napi::String>().Utf8Value();
     multiQueue = opts.Get("multiQueue").ToBoolean().Value();
     o.txThread = opts.Get("txThread").ToBoolean().Value();
+    o.vnetHdr = opts.Get("vnetHdr").ToBoolean().Value();
     Napi::Value mb = opts.Get("maxBatch");
     if (mb.IsNumber()) {
       int v = mb.As<Napi::Number>().Int32Value();
@@ -989,12 +1198,20 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     if (fd < 0) throw OpenError(env, errno, name, o.netns, "open");
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0) | (o.vnetHdr ? IFF_VNET_HDR : 0);
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
       int e = errno;
       close(fd);
       throw OpenError(env, e, name, o.netns, "ioctl");
+    }
+    if (o.vnetHdr) {
+      int hdrSize = static_cast<int>(kVnetHdrBytes);
+      if (ioctl(fd, TUNSETVNETHDRSZ, &hdrSize) < 0) {
+        int e = errno;
+        close(fd);
+        throw ErrnoError(env, e, "cannot set the virtio-net header size of " + name + ": " + ErrnoText(e), "ioctl");
+      }
     }
     int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (ctl < 0) ctl = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
