@@ -29,6 +29,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Stack, type Endpoint } from "../../stack/stack.js";
 import { Connection, type ConnectionEvents } from "../../stack/tcp/connection.js";
+import type { Profile } from "../../stack/tcp/profiles.js";
 import { Runtime } from "../../device/runtime.js";
 import { TunDevice } from "../../device/tun/index.js";
 import { findPackageRoot } from "../../device/tun/native.js";
@@ -76,6 +77,8 @@ export interface SynackConnectOptions {
   drainMs?: number;
   /** Quiet time after the drain, still answering late segments (default 100 ms). */
   settleMs?: number;
+  /** The stack's profile (default windows), e.g. with a share of the ephemeral ports for a shard. */
+  profile?: Profile;
 }
 
 /**
@@ -84,7 +87,7 @@ export interface SynackConnectOptions {
  * detached from them when the promise resolves (the device stays open).
  */
 export function synackConnectRun(dev: TunDevice, o: SynackConnectOptions): Promise<ConnectRun> {
-  const stack = new Stack({ addresses: [o.address ?? `${STACK}/24`], random: cryptoRandom(), profile: "windows" });
+  const stack = new Stack({ addresses: [o.address ?? `${STACK}/24`], random: cryptoRandom(), profile: o.profile ?? "windows" });
   const rt = new Runtime(stack, dev);
   const inFlight = o.inFlight ?? IN_FLIGHT;
   const remote = o.remote ?? { addr: KERNEL, port: PORT };
