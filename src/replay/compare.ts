@@ -1,0 +1,280 @@
+// Replay step 5: compare what our stack sent with what the recorded client sent, segment
+// by segment (docs/replay.md, "What is compared"). Segments are paired by a longest common
+// subsequence of (flags, relative sequence number, length); pairs are compared field by
+// field, unpaired segments are "missing" or "extra". A difference is *explained* when the
+// profile does not model the recorded OS or a feature is known to be missing; only
+// unexplained differences make a connection differ.
+import { PROFILES } from "../../stack/tcp/profiles.js";
+import { parsePacket } from "../../stack/wire/packet.js";
+import { formatTcpFlags } from "../../stack/wire/tcp.js";
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
+import type { ActiveOpen } from "./extract.js";
+import type { RecordedSides, ReplaySetup } from "./setup.js";
+import { seqDelta, timeTolerance, u32, type Diff, type SentPacket } from "./types.js";
+
+/** One segment as compared. */
+export interface Seg {
+  t: number;
+  frame?: number;
+  flags: number;
+  /** Relative to the sender's ISN. */
+  seq: number;
+  ack: number;
+  len: number;
+  window: number;
+  options: TcpOption[];
+  /** Sent before the handshake completed (or is its ACK): window compared under --strict. */
+  handshake: boolean;
+}
+
+/** Our packets as segments (ICMP and unparsable packets left out). */
+export function ourSegments(sent: readonly SentPacket[], ourIss: number): Seg[] {
+  const out: Seg[] = [];
+  for (const o of sent) {
+    const p = parsePacket(o.bytes);
+    if (!p.ok || p.value.l4.kind !== "tcp") continue;
+    const t = p.value.l4.tcp;
+    out.push({ t: o.t, flags: t.flags, seq: u32(t.seq - ourIss), ack: t.ack, len: t.payload.length, window: t.window, options: t.options, handshake: false });
+  }
+  return out;
+}
+
+export function recordedSegments(open: ActiveOpen, sides: RecordedSides): Seg[] {
+  return sides.client.map((e) => ({ t: e.t, frame: e.frame, flags: e.flags, seq: u32(e.seq - open.iss), ack: e.ack, len: e.payload.length, window: e.window, options: e.options, handshake: false }));
+}
+
+/** Options as compared: TSval hidden (checked against the clock apart), SACK blocks relative to `sackBase`. */
+export function optionText(opts: readonly TcpOption[], sackBase: number): string {
+  return opts
+    .map((o) => {
+      switch (o.kind) {
+        case "mss":
+          return `mss ${o.value}`;
+        case "wscale":
+          return `wscale ${o.shift}`;
+        case "ts":
+          return `TS val * ecr ${o.ecr}`;
+        case "sack":
+          return `sack ${o.blocks.map(([l, r]) => `${u32(l - sackBase)}-${u32(r - sackBase)}`).join(" ")}`;
+        case "unknown":
+          return `opt${o.type}`;
+        default:
+          return o.kind;
+      }
+    })
+    .join(",");
+}
+
+/** Why differences are expected for this connection, decided once from the recording. */
+export class Explanations {
+  /** The recorded Linux doubles its SYN timeout from the first retransmission. */
+  readonly classicLinux: string | undefined;
+  /** The recorded TS clock does not tick once per ms. */
+  readonly tsClock: string | undefined;
+
+  constructor(
+    private readonly setup: ReplaySetup,
+    private readonly sides: RecordedSides,
+  ) {
+    // Linux before tcp_syn_linear_timeouts (6.x) doubled from the first retransmission; the
+    // linux profile models 6.x. Recognised from the recorded SYN gaps (1 s, then 2 s, ...).
+    const recSynT = sides.client.filter((e) => (e.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN).map((e) => e.t);
+    const classic =
+      setup.profile === "linux" &&
+      recSynT.length >= 3 &&
+      (recSynT[2] - recSynT[1]) / Math.max(1, recSynT[1] - recSynT[0]) > 1.5 &&
+      (setup.overrides.synLinearTimeouts ?? PROFILES.linux.synLinearTimeouts) > 0;
+    this.classicLinux = classic
+      ? "explained by profile: the recorded Linux doubles its SYN timeout from the first retransmission (kernel before tcp_syn_linear_timeouts); the linux profile models 6.x (synLinearTimeouts 4)"
+      : undefined;
+    // The recorded TS clock rate: ours ticks once per ms (Linux since 4.13); older kernels tick
+    // at HZ, Windows at 100 ms (RFC 7323 §5.4 allows 1 ms to 1 s).
+    const tsSamples = sides.client.flatMap((e) => e.options.filter((o) => o.kind === "ts").map((o) => ({ t: e.t, val: (o as { val: number }).val })));
+    let ts: string | undefined;
+    if (tsSamples.length >= 2) {
+      const a0 = tsSamples[0]!;
+      const a1 = tsSamples[tsSamples.length - 1]!;
+      if (a1.t - a0.t >= 500) {
+        const perSecond = (seqDelta(a1.val, a0.val) / (a1.t - a0.t)) * 1000;
+        if (perSecond < 900 || perSecond > 1100) ts = `explained by profile: the recorded client's TS clock ticks about ${Math.round(perSecond)} times a second; ours ticks 1000 (Linux >= 4.13)`;
+      }
+    }
+    this.tsClock = ts;
+  }
+
+  get profile(): string | undefined {
+    return this.setup.explainProfile;
+  }
+
+  /** For a missing or extra segment. */
+  segment(s: Seg): string | undefined {
+    if (this.classicLinux && s.flags & TCP_SYN) return this.classicLinux;
+    if (this.sides.tfo && s.flags & TCP_SYN) return "explained by feature: TCP Fast Open is not implemented";
+    if (this.sides.tfo && s.len > 0 && s.seq <= 1) return "explained by feature: TCP Fast Open is not implemented (SYN data sent again after the handshake)";
+    return this.profile;
+  }
+
+  time(s: Seg): string | undefined {
+    return (s.flags & TCP_SYN ? this.classicLinux : undefined) ?? this.profile;
+  }
+
+  flags(a: number, b: number): string | undefined {
+    const mask = TCP_PSH | TCP_ECE | TCP_CWR;
+    const ecn = ((a ^ b) & (TCP_ECE | TCP_CWR)) !== 0;
+    const pshOnly = ((a ^ b) & mask) === TCP_PSH;
+    return ecn ? "explained by feature: ECN is not implemented" : pshOnly ? "explained by capture: PSH follows the application's write boundaries, which a capture does not show" : this.profile;
+  }
+
+  options(isSyn: boolean): string | undefined {
+    if (this.sides.tfo && isSyn) return "explained by feature: TCP Fast Open is not implemented";
+    if (this.setup.notes.length && isSyn) return `${this.profile ?? "explained by profile"}: ${this.setup.notes.join("; ")}`;
+    return this.profile;
+  }
+}
+
+export interface SegmentComparison {
+  diffs: Diff[];
+  /** Recorded segments that took part. */
+  compared: number;
+  /** Segments of either side left out (pure ACKs after the handshake, ours after the capture). */
+  notCompared: number;
+}
+
+export function compareSegments(open: ActiveOpen, sides: RecordedSides, setup: ReplaySetup, sent: readonly SentPacket[], ourIss: number): SegmentComparison {
+  const diffs: Diff[] = [];
+  const why = new Explanations(setup, sides);
+  const serverSynTimes = sides.server.filter((e) => e.flags & TCP_SYN).map((e) => e.t);
+  const ours = ourSegments(sent, ourIss);
+  const recorded = recordedSegments(open, sides);
+  const selRec = selectCompared(recorded, serverSynTimes, sides.irs);
+  const cutoff = open.endMs + timeTolerance(open.endMs);
+  const selOurs = selectCompared(
+    ours.filter((s) => s.t <= cutoff),
+    serverSynTimes,
+    sides.irs,
+  );
+  const notCompared = recorded.length - selRec.length + (ours.length - selOurs.length);
+
+  const ackBase = sides.irs ?? 0;
+  const keyOf = (s: Seg) => `${s.flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST)}|${s.seq}|${s.len}`;
+  const pairs = lcsPairs(selRec.map(keyOf), selOurs.map(keyOf));
+  const describe = (s: Seg) => `${formatTcpFlags(s.flags)} seq ${s.seq}${s.flags & TCP_ACK ? ` ack ${u32(s.ack - ackBase)}` : ""} len ${s.len} at ${s.t.toFixed(1)} ms`;
+  let ri = 0;
+  let oi = 0;
+  const pushUnmatched = (untilR: number, untilO: number) => {
+    for (; ri < untilR; ri++) {
+      const s = selRec[ri];
+      diffs.push({ frame: s.frame, t: s.t, field: "missing", recorded: describe(s), replayed: "not sent", explained: why.segment(s) });
+    }
+    for (; oi < untilO; oi++) {
+      const s = selOurs[oi];
+      diffs.push({ t: s.t, field: "extra", recorded: "not sent", replayed: describe(s), explained: why.segment(s) });
+    }
+  };
+  for (const [r, o] of pairs) {
+    pushUnmatched(r, o);
+    diffs.push(...comparePair(selRec[r], selOurs[o], setup.strict, ackBase, open.iss, ourIss, why));
+    ri = r + 1;
+    oi = o + 1;
+  }
+  pushUnmatched(selRec.length, selOurs.length);
+  return { diffs, compared: selRec.length, notCompared };
+}
+
+/** The differences between a recorded segment `a` and ours `b` that were paired with it. */
+export function comparePair(a: Seg, b: Seg, strict: boolean, ackBase: number, recordedIss: number, ourIss: number, why: Explanations): Diff[] {
+  const diffs: Diff[] = [];
+  const add = (field: string, rv: string, ov: string, explained?: string) => diffs.push({ frame: a.frame, t: a.t, field, recorded: rv, replayed: ov, explained });
+  if (a.flags & TCP_ACK && b.flags & TCP_ACK && a.ack !== b.ack) add("ack", String(u32(a.ack - ackBase)), String(u32(b.ack - ackBase)));
+  if (Math.abs(a.t - b.t) > timeTolerance(a.t)) add("time", `${a.t.toFixed(1)} ms`, `${b.t.toFixed(1)} ms`, why.time(a));
+  if (!strict) return diffs;
+  const mask = TCP_PSH | TCP_ECE | TCP_CWR;
+  if ((a.flags & mask) !== (b.flags & mask)) add("flags", formatTcpFlags(a.flags), formatTcpFlags(b.flags), why.flags(a.flags, b.flags));
+  if (a.handshake && a.window !== b.window) add("window", String(a.window), String(b.window), why.profile);
+  const isSyn = (a.flags & TCP_SYN) !== 0;
+  const ao = optionText(a.options, recordedIss);
+  const bo = optionText(b.options, ourIss);
+  // Both TS clocks tick in ms from the same origin (tsOffset = the SYN's TSval), so the
+  // TSval difference must equal the send-time difference (2 ticks of slack).
+  const ats = a.options.find((x) => x.kind === "ts");
+  const bts = b.options.find((x) => x.kind === "ts");
+  if (ats?.kind === "ts" && bts?.kind === "ts") {
+    const skew = seqDelta(bts.val, ats.val) - Math.round(b.t - a.t);
+    if (Math.abs(skew) > 2) add("tsval", String(ats.val), String(bts.val), why.tsClock ?? why.profile);
+  }
+  if (ao !== bo) add("options", ao || "none", bo || "none", why.options(isSyn));
+  return diffs;
+}
+
+/**
+ * The segments that take part in the comparison: SYN/FIN/RST or payload, the first pure
+ * ACK after the server's first SYN (the handshake ACK), and the first segment after each
+ * later server SYN (the answer to a retransmitted SYN-ACK). Marks handshake segments.
+ */
+export function selectCompared(segs: Seg[], serverSynTimes: number[], irs: number | undefined): Seg[] {
+  const out: Seg[] = [];
+  // After a simultaneous open the client's SYN-ACK is its half of the handshake; there is no
+  // handshake ACK, and the first pure ACK acknowledges data (ACK policy, not compared).
+  const simOpen = segs.some((s) => (s.flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK));
+  let handshakeAckSeen = false;
+  const answered = new Set<number>();
+  for (const s of segs) {
+    const pureAck = (s.flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 && s.len === 0;
+    const pendingSyn = serverSynTimes.findIndex((t, i) => t <= s.t && !answered.has(i));
+    if (pendingSyn >= 0) for (let i = 0; i <= pendingSyn; i++) if (serverSynTimes[i] <= s.t) answered.add(i);
+    if (!pureAck) {
+      s.handshake = simOpen ? (s.flags & TCP_SYN) !== 0 : !handshakeAckSeen;
+      out.push(s);
+      continue;
+    }
+    if (!handshakeAckSeen && !simOpen && irs !== undefined && s.flags & TCP_ACK) {
+      handshakeAckSeen = true;
+      // It answers the server's first SYN, whatever the clock says: the replay injects that
+      // SYN-ACK relative to *our* SYN, so our ACK can come before its recorded time.
+      for (let i = 0; i < serverSynTimes.length; i++) if (i === 0 || serverSynTimes[i] <= s.t + timeTolerance(s.t)) answered.add(i);
+      s.handshake = true;
+      out.push(s);
+      continue;
+    }
+    if (pendingSyn >= 0) out.push(s);
+  }
+  return out;
+}
+
+/** Index pairs of a longest common subsequence of two key lists. */
+export function lcsPairs(a: string[], b: string[]): Array<[number, number]> {
+  const n = a.length;
+  const m = b.length;
+  if (n * m > 4_000_000) {
+    // Very long connections: pair greedily in order.
+    const out: Array<[number, number]> = [];
+    let j = 0;
+    for (let i = 0; i < n && j < m; i++) {
+      const k = b.indexOf(a[i], j);
+      if (k >= 0) {
+        out.push([i, k]);
+        j = k + 1;
+      }
+    }
+    return out;
+  }
+  const w = m + 1;
+  const L = new Uint32Array((n + 1) * w);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      L[i * w + j] = a[i] === b[j] ? L[(i + 1) * w + j + 1] + 1 : Math.max(L[(i + 1) * w + j], L[i * w + j + 1]);
+    }
+  }
+  const out: Array<[number, number]> = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      out.push([i, j]);
+      i++;
+      j++;
+    } else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) i++;
+    else j++;
+  }
+  return out;
+}

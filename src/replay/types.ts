@@ -1,0 +1,97 @@
+// The shapes the replay produces, shared by its steps (src/replay/*.ts), the CLI, the
+// diagrams and the kernel differential test. docs/replay.md describes what they mean.
+import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js";
+import type { TraceEvent } from "../../stack/trace.js";
+import type { RecordedOutcome } from "./extract.js";
+
+export interface ReplayOptions {
+  /** Profile to replay with; default: inferred from the recorded SYN. */
+  profile?: ProfileName;
+  strict?: boolean;
+  /** Knobs the recording set on the client (fixture sidecar, e.g. tcp_syn_retries). */
+  overrides?: ProfileOverrides;
+  /** Keep the decision trace (for diagrams). */
+  trace?: boolean;
+  /** Seed for the non-strict ISN / port / TS randomness (default 1: reproducible). */
+  seed?: number;
+}
+
+export interface Diff {
+  /** Capture frame of the recorded segment, when there is one. */
+  frame?: number;
+  /** ms since the first SYN. */
+  t: number;
+  /** "flags", "seq", "ack", "len", "time", "window", "options", "missing", "extra", "outcome", "setup" */
+  field: string;
+  recorded: string;
+  replayed: string;
+  /** Why the difference is expected; absent = a real mismatch. */
+  explained?: string;
+}
+
+/** One segment as compared (both sides). */
+export interface ComparedSegment {
+  t: number;
+  frame?: number;
+  flags: string;
+  /** Relative to the sender's ISN. */
+  seq: number;
+  /** Relative to the server's first ISN (absolute if none yet). */
+  ack: number;
+  len: number;
+  window: number;
+  options: string;
+}
+
+export interface LadderPacket {
+  t: number;
+  dir: "c2s" | "s2c";
+  label: string;
+  frame?: number;
+  kind: "tcp" | "icmp";
+}
+
+export interface HandshakeResult {
+  client: string;
+  server: string;
+  family: "ipv4" | "ipv6";
+  recorded: { outcome: RecordedOutcome; detail: string; frames: [number, number] };
+  replayed: { outcome: RecordedOutcome; status: string; ntstatus: string; detail: string };
+  profile: ProfileName;
+  profileSource: "given" | "inferred";
+  inference: string;
+  strict: boolean;
+  match: boolean;
+  diffs: Diff[];
+  /** For diagrams and the text output. */
+  ladder: { recorded: LadderPacket[]; replayed: LadderPacket[] };
+  states: Array<{ t: number; state: string }>;
+  trace: TraceEvent[];
+  compared: number;
+  notCompared: number;
+  /** Our ISN and the server's first ISN (for relative numbers in diagrams). */
+  isn: { ours: number; recorded: number; server?: number };
+}
+
+export interface FileReplay {
+  file: string;
+  handshakes: HandshakeResult[];
+  /** Records the extractor could not read, by reason. */
+  skipped: Record<string, number>;
+  warnings: string[];
+}
+
+/** A packet our stack sent during the replay, with its virtual send time (ms). */
+export interface SentPacket {
+  t: number;
+  bytes: Uint8Array;
+}
+
+export const u32 = (n: number): number => n >>> 0;
+/** Signed distance a - b in sequence space (RFC 9293 §3.4 arithmetic modulo 2^32). */
+export const seqDelta = (a: number, b: number): number => (a - b) | 0;
+
+/** How far a replayed send time may be from the recorded one: 20 ms + 2 %. */
+export function timeTolerance(t: number): number {
+  return 20 + 0.02 * Math.abs(t);
+}
