@@ -1,4 +1,4 @@
-// Issue 5 against the real kernel: 100 MB echoed through a kernel TCP echo server over TUN
+// Data transfer against the real kernel: 100 MB echoed through a kernel TCP echo server over TUN
 // arrive intact (SHA-256 equal), and a graceful close leaves no socket on the kernel's side.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

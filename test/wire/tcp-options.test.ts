@@ -8,6 +8,7 @@ import {
 } from "../../stack/wire/tcp-options.js";
 import type { TcpOption } from "../../stack/wire/types.js";
 import { hex, toHex } from "./hex.js";
+import { tcpOptionsTarget } from "../fuzz/targets.js";
 
 // Option bytes of captured SYNs (see hex.ts for the packets).
 const LINUX = hex("0204 05b4 0402 080a 0006 5d07 0000 0000 0103 0307");
@@ -116,6 +117,14 @@ describe("writeTcpOptions", () => {
     expect(() => writeTcpOptions([{ kind: "sack", blocks: [] }])).toThrow(RangeError);
     expect(() => writeTcpOptions([{ kind: "mss", value: 70000 }])).toThrow(RangeError);
     expect(() => writeTcpOptions([{ kind: "unknown", type: 1, data: new Uint8Array() }])).toThrow(RangeError);
+  });
+
+  it("[wscale 0] (3 bytes) re-serialises as wscale + EOL padding: the round trip ignores trailing EOLs (met while fuzzing)", () => {
+    const opts = parseTcpOptions(hex("030300"));
+    expect(opts).toEqual({ ok: true, value: [{ kind: "wscale", shift: 0 }] });
+    const again = parseTcpOptions(writeTcpOptions(opts.ok ? opts.value : []));
+    expect(again.ok && formatTcpOptions(again.value)).toBe("wscale 0,eol");
+    expect(() => tcpOptionsTarget(hex("030300"))).not.toThrow();
   });
 });
 
