@@ -33,6 +33,7 @@ import type { Profile } from "../../stack/tcp/profiles.js";
 import { Runtime } from "../../device/runtime.js";
 import { TunDevice } from "../../device/tun/index.js";
 import { findPackageRoot } from "../../device/tun/native.js";
+import { runSync } from "../../device/netns.js";
 import { labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, sleep, startInNamespace, stopChild } from "./lab.js";
 import { counterDelta, dropReason, processCpuMicros, readNamespaceCounters, type Counters } from "./kernel-counters.js";
 import { PEER_NAMES, peerInvalidReason, peerSkipReason, runPeer, type PeerName, type PeerRun } from "./peers.js";
@@ -277,17 +278,29 @@ export function listenerSkipReason(): string | undefined {
 }
 
 export interface ListenerOptions {
-  /** listen(2) backlog (default 4096, the kernel's default somaxconn). */
+  /** listen(2) backlog (default 65535; the namespace's somaxconn is raised to match). */
   backlog?: number;
   /** "accept" (default): accept and close each connection; "hold": never accept (tests). */
   mode?: "accept" | "hold";
 }
 
-/** Starts the C listener in `ns` on host:port and waits for "ready". Its pid is the namespace's window for the counters. */
+/**
+ * Starts the C listener in `ns` on host:port and waits for "ready". Its pid is the
+ * namespace's window for the counters.
+ *
+ * On a loaded machine the listener can be kept off the CPU for tens of milliseconds while
+ * the client runs on both cores (synack with its writer thread does); every handshake
+ * completed meanwhile waits in the accept queue. So the queue is made as long as the
+ * kernel allows (somaxconn 65535 in this namespace, a per-namespace setting) and the
+ * listener runs at nice -5, so that it is the client that is measured.
+ */
 export function startListener(ns: string, host: string, port: number, opts: ListenerOptions = {}, timeoutMs = 10_000): Promise<ChildProcess> {
   const why = listenerSkipReason();
   if (why) return Promise.reject(new Error(why));
-  return startInNamespace(ns, [listenerPath(), host, String(port), String(opts.backlog ?? 4096), opts.mode ?? "accept"], timeoutMs);
+  const backlog = opts.backlog ?? 65535;
+  if (backlog > 4096) runSync("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `net.core.somaxconn=${backlog}`]);
+  // `nice` execs the listener, so the child's pid is still the listener's.
+  return startInNamespace(ns, ["nice", "-n", "-5", listenerPath(), host, String(port), String(backlog), opts.mode ?? "accept"], timeoutMs);
 }
 
 // ---------------------------------------------------------------------------------------
