@@ -1,0 +1,26 @@
+// The TUN and bulk benchmarks keep working (quick sizes): every variant runs and reports a
+// positive number. No timing assertions. Root only; skipped with the reason otherwise.
+import { describe, expect, it } from "vitest";
+import { runBench } from "../../src/bench/index.js";
+import { labSkipReason } from "../../src/bench/lab.js";
+
+const why = labSkipReason();
+
+describe.skipIf(why !== undefined)(`TUN and bulk benchmarks, quick${why ? ` (skipped: ${why})` : ""}`, () => {
+  it("runs the bulk variants (plain writes, GSO writes, GSO on the writer thread) and kernel to kernel", async () => {
+    const report = await runBench({ quick: true, only: ["bulk"], command: "test" });
+    const b = report.benchmarks[0];
+    expect(b.status, b.reason).toBe("ok");
+    const m = (key: string) => b.metrics.find((x) => x.key === key)!;
+    for (const key of ["synackBulkMBps", "synackGsoBulkMBps", "synackGsoThreadBulkMBps", "kernelBulkMBps"]) expect(m(key).median!, key).toBeGreaterThan(0);
+    // The GSO variants really merged segments into larger writes.
+    expect(m("gsoSegmentsPerWrite").median!).toBeGreaterThan(1);
+  }, 60_000);
+
+  it("runs the TUN packet benchmark through the batched write path", async () => {
+    const report = await runBench({ quick: true, only: ["tun"], command: "test" });
+    const b = report.benchmarks[0];
+    expect(b.status, b.reason).toBe("ok");
+    for (const key of ["tunWritePps", "tunReadPps", "tunEchoPps"]) expect(b.metrics.find((x) => x.key === key)!.median!, key).toBeGreaterThan(0);
+  }, 60_000);
+});
