@@ -1,6 +1,13 @@
 // The packetdrill script runner (docs/conformance-runner.md, docs/cli.md): runs a parsed script against the
 // stack through the WSK facade, in virtual time, and checks what the stack sends.
 //
+// Why this file is about 770 lines: Run interprets a script event by event, and its
+// parts (outbound packets, inbound packets and ICMP, system calls and blocking calls,
+// shell and python lines, timing tolerance) all read and move the same per-run state:
+// the clock, the sniffed packets, the sequence context and the pending call. What does
+// not need that state lives beside it: parse.ts, compare.ts, posix.ts, sysctl*.ts,
+// tcpinfo.ts, format.ts.
+//
 // packetdrill's model (SUITES.md §8): the stack under test is "local" (192.168.0.1 or
 // fd3d:fa7b:d17d::1), the script plays the remote peer (192.0.2.1 / 2001:db8::1, port
 // 8080). Events run in order; inbound packets and system calls happen at their script

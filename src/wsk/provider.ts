@@ -1,29 +1,22 @@
 // The WSK provider: registration, provider dispatch and the dispatch tables of connection,
 // listening and stream sockets (docs/wsk.md; Microsoft Learn, "Winsock Kernel" DDI pages) on
-// top of one engine Stack; what a listening socket does with passive opens lives in
-// listen.ts. Every call takes its IRP
-// last, returns STATUS_PENDING or the status it completed the IRP with, and completes each
-// IRP exactly once. The engine speaks outcomes; `outcomeToStatus` is the only translation.
+// top of one engine Stack. Every call takes its IRP last, returns STATUS_PENDING or the
+// status it completed the IRP with, and completes each IRP exactly once. The engine speaks
+// outcomes; `outcomeToStatus` is the only translation.
+//
+// Why this file is about 1 000 lines: it is the dispatch itself, every routine of the
+// WSK_PROVIDER_*_DISPATCH tables as a method of one class over one private socket state
+// (SocketImpl), and the engine's connection events that complete their IRPs. What stands
+// on its own lives beside it: listen.ts (passive opens), socket-options.ts
+// (WskControlSocket's options), irp.ts, ntstatus.ts, sockaddr.ts, client.ts. Splitting the
+// routines further would export the socket state to every part.
 import { Connection } from "../../stack/tcp/connection.js";
 import type { Outcome } from "../../stack/tcp/outcome.js";
-import { isProfileName, resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
+import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
 import type { ConnectError, PortBinding, Stack } from "../../stack/stack.js";
 import {
   SOL_SOCKET,
-  SO_WSK_EVENT_CALLBACK,
-  SIO_TCP_INITIAL_RTO,
-  TCP_FAIL_CONNECT_ON_ICMP_ERROR,
-  TCP_INITIAL_RTO_DEFAULT_MAX_SYN_RETRANSMISSIONS,
-  TCP_INITIAL_RTO_DEFAULT_RTT,
-  TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS,
-  TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS,
-  TCP_INITIAL_RTO_UNSPECIFIED_RTT,
-  TCP_MAXSEG,
-  TCP_NODELAY,
-  TCP_TIMESTAMPS,
   SO_CONDITIONAL_ACCEPT,
-  WSK_EVENT_ACCEPT,
-  WSK_EVENT_DISABLE,
   WSK_EVENT_DISCONNECT,
   WSK_EVENT_RECEIVE,
   WSK_FLAG_ABORTIVE,
@@ -33,17 +26,11 @@ import {
   WSK_FLAG_NODELAY,
   WSK_FLAG_STREAM_SOCKET,
   WSK_FLAG_WAITALL,
-  WskGetOption,
-  WskIoctl,
-  WskSetOption,
-  type TCP_INITIAL_RTO_PARAMETERS,
   type WSK_CONTROL_SOCKET_TYPE,
-  type WSK_EVENT_CALLBACK_CONTROL,
   type WSK_INSPECT_ACTION,
 } from "./constants.js";
 import {
   defaultBacklog,
-  INHERITED_EVENTS,
   ListenSide,
   type ListenHost,
   type ListenOwner,
@@ -53,6 +40,7 @@ import {
   type WSK_PROVIDER_LISTEN_DISPATCH,
   type WSK_PROVIDER_STREAM_DISPATCH,
 } from "./listen.js";
+import { controlSocketOption, type OptionHost } from "./socket-options.js";
 import { beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
 import {
   STATUS_ADDRESS_ALREADY_EXISTS,
@@ -264,6 +252,13 @@ export class WskProvider {
   private readonly sockets = new Set<SocketImpl>();
   /** Set by failAll (the device went away): connects complete at once with this status. */
   private downStatus: NtStatus | undefined;
+
+  /** What WskControlSocket's options may use of the provider (socket-options.ts). */
+  private readonly optionHost: OptionHost = {
+    mtu: () => this.stack.mtu,
+    indicateBuffered: (s) => this.onData(s as SocketImpl),
+    afterCall: () => this.opts.afterCall?.(),
+  };
 
   constructor(readonly stack: Stack, private readonly opts: WskProviderOptions) {
     this.defaultProfile = resolveProfile(opts.profile ?? "windows");
@@ -992,120 +987,7 @@ export class WskProvider {
       if (OutputBuffer) OutputBuffer.value = v;
       if (OutputSizeReturned) OutputSizeReturned.value = size;
     };
-    if (RequestType === WskSetOption && Level === SOL_SOCKET && ControlCode === SO_WSK_EVENT_CALLBACK) {
-      const ctl = InputBuffer as WSK_EVENT_CALLBACK_CONTROL | undefined;
-      if (!ctl || typeof ctl.EventMask !== "number") return finish(STATUS_INVALID_PARAMETER);
-      const bits = ctl.EventMask & ~WSK_EVENT_DISABLE;
-      // Listening and stream sockets also take WSK_EVENT_ACCEPT; on a listening socket the
-      // connection events are those its accepted sockets start with (WskAcceptEvent page).
-      const allowed = s.kind === "listen" || s.kind === "stream" ? WSK_EVENT_ACCEPT | INHERITED_EVENTS : WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT;
-      if (bits & ~allowed) return finish(STATUS_INVALID_PARAMETER);
-      if (ctl.EventMask & WSK_EVENT_DISABLE) s.eventMask &= ~bits;
-      else {
-        s.eventMask |= bits;
-        // Data already buffered is indicated as soon as the receive event is enabled.
-        if (bits & WSK_EVENT_RECEIVE && s.conn && s.conn.rcvBuffered > 0) this.onData(s);
-        // Connections already waiting are indicated as soon as the accept event is enabled
-        // (a rejected one is reset: send it).
-        if (bits & WSK_EVENT_ACCEPT && s.listen) {
-          s.listen.acceptEventEnabled();
-          this.opts.afterCall?.();
-        }
-      }
-      return finish(STATUS_SUCCESS);
-    }
-    if (Level === SOL_SOCKET && ControlCode === SO_CONDITIONAL_ACCEPT) {
-      // Conditional accept would hold a SYN unanswered until WskInspectEvent decides; the
-      // engine answers every SYN for a listener at once, so it is not offered (docs/wsk.md).
-      return finish(STATUS_NOT_SUPPORTED);
-    }
-    if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_BACKLOG) {
-      if (RequestType === WskSetOption) {
-        const n = Number(InputBuffer);
-        if (!Number.isInteger(n) || n < 0) return finish(STATUS_INVALID_PARAMETER);
-        s.backlog = n;
-        if (s.listen) s.listen.backlog = n;
-        return finish(STATUS_SUCCESS);
-      }
-      setOut(s.listen ? s.listen.backlog : (s.backlog ?? defaultBacklog(s.profile.name)), 4);
-      return finish(STATUS_SUCCESS);
-    }
-    if (RequestType === WskIoctl && ControlCode === SIO_TCP_INITIAL_RTO) {
-      const p = InputBuffer as TCP_INITIAL_RTO_PARAMETERS | undefined;
-      if (!p || typeof p.Rtt !== "number" || typeof p.MaxSynRetransmissions !== "number") return finish(STATUS_INVALID_PARAMETER);
-      if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
-      if (p.Rtt === TCP_INITIAL_RTO_DEFAULT_RTT) delete s.overrides.initialRtoMs;
-      else if (p.Rtt !== TCP_INITIAL_RTO_UNSPECIFIED_RTT) s.overrides.initialRtoMs = p.Rtt;
-      if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS) {
-        // One SYN only, and a RST refuses at once (Windows 10 1709+).
-        s.overrides.synRetries = 0;
-        s.overrides.rstRetryDelayMs = 0;
-      } else if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_DEFAULT_MAX_SYN_RETRANSMISSIONS) {
-        delete s.overrides.synRetries;
-      } else if (p.MaxSynRetransmissions !== TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS) {
-        s.overrides.synRetries = p.MaxSynRetransmissions;
-      }
-      return finish(STATUS_SUCCESS);
-    }
-    if (Level === IPPROTO_TCP && (RequestType === WskSetOption || RequestType === WskGetOption)) {
-      const set = RequestType === WskSetOption;
-      const eff = resolveProfile(s.profile, s.overrides);
-      const flag = (v: unknown) => (typeof v === "number" ? v !== 0 : Boolean(v));
-      switch (ControlCode) {
-        case TCP_NODELAY:
-          if (set) {
-            s.overrides.nodelay = flag(InputBuffer);
-            if (s.conn) (s.conn.profile as Profile).nodelay = s.overrides.nodelay;
-          } else setOut(eff.nodelay ? 1 : 0, 4);
-          return finish(STATUS_SUCCESS);
-        case TCP_FAIL_CONNECT_ON_ICMP_ERROR:
-          if (set) s.overrides.failConnectOnIcmpError = flag(InputBuffer);
-          else setOut(eff.failConnectOnIcmpError ? 1 : 0, 4);
-          return finish(STATUS_SUCCESS);
-        case TCP_TIMESTAMPS:
-          if (set) {
-            if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
-            s.overrides.timestamps = flag(InputBuffer);
-          } else setOut(s.conn ? (s.conn.tsEnabled ? 1 : 0) : eff.timestamps ? 1 : 0, 4);
-          return finish(STATUS_SUCCESS);
-        case TCP_MAXSEG:
-          if (set) {
-            const v = Number(InputBuffer);
-            if (!Number.isInteger(v) || v < 0 || v > 65535) return finish(STATUS_INVALID_PARAMETER);
-            s.overrides.mssOverride = v;
-          } else setOut(s.conn ? s.conn.sndMss : eff.mssOverride || this.stack.mtu - (s.family === AF_INET ? 40 : 60), 4);
-          return finish(STATUS_SUCCESS);
-        default:
-          return finish(STATUS_NOT_SUPPORTED);
-      }
-    }
-    // Profile overrides (synack's own option): SOL_SOCKET, value a ProfileOverrides object merged
-    // into the socket's overrides; they apply to the next connect. Used by the packetdrill runner
-    // for POSIX options WSK has no knob for (TCP_NOOPT, TCP_KEEPINIT) and for mapped sysctls.
-    if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_PROFILE_OVERRIDES) {
-      if (RequestType === WskSetOption) {
-        const o = InputBuffer as ProfileOverrides | undefined;
-        if (!o || typeof o !== "object") return finish(STATUS_INVALID_PARAMETER);
-        if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
-        s.overrides = { ...s.overrides, ...o };
-        return finish(STATUS_SUCCESS);
-      }
-      setOut(resolveProfile(s.profile, s.overrides), 0);
-      return finish(STATUS_SUCCESS);
-    }
-    // The profile (synack's own option): SOL_SOCKET, code "profile", value a profile name.
-    if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_PROFILE) {
-      if (RequestType === WskSetOption) {
-        const name = String(InputBuffer);
-        if (!isProfileName(name)) return finish(STATUS_INVALID_PARAMETER);
-        if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return finish(STATUS_INVALID_DEVICE_STATE);
-        s.profile = resolveProfile(name);
-        return finish(STATUS_SUCCESS);
-      }
-      setOut(s.profile.name, s.profile.name.length);
-      return finish(STATUS_SUCCESS);
-    }
-    return finish(STATUS_NOT_SUPPORTED);
+    return finish(controlSocketOption(s, this.optionHost, RequestType, ControlCode, Level, InputBuffer, setOut));
   }
 
   /**
@@ -1145,14 +1027,5 @@ export class WskProvider {
   }
 }
 
-/** synack's own SOL_SOCKET option to pick a behaviour profile per socket (docs/wsk.md). */
-export const SYNACK_SO_PROFILE = 0x5359_4e01;
-
-/** synack's own SOL_SOCKET option: merge a ProfileOverrides object into the socket's overrides. */
-export const SYNACK_SO_PROFILE_OVERRIDES = 0x5359_4e02;
-
-/**
- * synack's own SOL_SOCKET option on a listening or stream socket: how many connections
- * established but not yet accepted it holds (listen()'s backlog; default: listen.ts).
- */
-export const SYNACK_SO_BACKLOG = 0x5359_4e03;
+// synack's own SOL_SOCKET options (their meaning: src/wsk/socket-options.ts, docs/wsk.md).
+export { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE, SYNACK_SO_PROFILE_OVERRIDES } from "./socket-options.js";
