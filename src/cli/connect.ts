@@ -1,30 +1,20 @@
-// `synack connect HOST:PORT ...` (docs/cli.md): one active open through the WSK facade on a
-// real TUN device (--dev), a raw IP socket (--raw), a throwaway lab namespace (--lab), or the
-// in-process simulated peer (--sim); prints the segment timeline and the final status line,
-// or one JSON object with --json. Exit 0 on STATUS_SUCCESS, 1 on any other status, 2 on usage.
-import { parseArgs } from "node:util";
-import { isProfileName, type ProfileName } from "../../stack/tcp/profiles.js";
+// `synack connect HOST:PORT ...`: one active open through the WSK facade on a real TUN
+// device (--dev), a raw IP socket (--raw), a throwaway lab namespace (--lab), or the
+// in-process simulated peer (--sim); prints the segment timeline and one line each for the
+// connect, the data (--send) and the close, or one JSON object with --json. Exit 0 when all
+// of them succeeded, 1 when one failed, 2 on usage (src/cli/commands.ts has the options).
+import { isProfileName, PROFILE_NAMES, type ProfileName } from "../../stack/tcp/profiles.js";
 import { canonicalIp } from "../../stack/wire/addr.js";
 import { parseSockaddr, sockaddrAddress, sockaddrFamily, sockaddrPort, AF_INET } from "../wsk/sockaddr.js";
-import { runConnect, type ConnectResult, type ConnectRun } from "../lab/session.js";
+import { runConnect, type ConnectResult, type ConnectRun, type StepResult } from "../lab/session.js";
 import { SimDevice, SimPeer } from "../lab/simpeer.js";
 import { Lab } from "../lab/lab.js";
 import { UsageError } from "./errors.js";
+import { CONNECT } from "./commands.js";
+import { formatHelp, parseCommand } from "./options.js";
 import { simulatedNetwork } from "./demo.js";
 import { colorsFor, formatTimeline, type Colors } from "./timeline.js";
 import type { Device } from "../../device/types.js";
-
-const USAGE = `usage: synack connect HOST:PORT (--dev NAME --local ADDR | --raw IFNAME --local ADDR | --lab | --sim)
-       [--profile windows|linux|freebsd|rfc] [--syn-retries N] [--initial-rto MS] [--fail-on-icmp]
-       [--cancel-after MS] [--send TEXT] [--pcap FILE] [--json]
-
-  --dev NAME      attach to (or create) the TUN device NAME; --local is the stack's own address
-  --raw IFNAME    use a raw IP socket on IFNAME (IPv4); needs the RST filter (see docs/devices.md)
-  --lab           create a throwaway namespace with a TUN and a kernel echo listener at HOST:PORT
-  --sim           talk to the in-process simulated peer (no root needed; a simulation): the
-                  remote host listens on PORT; 10.99.1.0/24 is black-holed, 10.99.2.0/24 answers
-                  ICMP host unreachable, 10.99.3.0/24 admin prohibited, fd99:2::/64 ICMPv6 no route
-`;
 
 export interface ConnectArgs {
   remote: string;
@@ -37,86 +27,99 @@ export interface ConnectArgs {
   initialRtoMs?: number;
   failOnIcmp: boolean;
   cancelAfterMs?: number;
-  send?: string;
+  send?: Uint8Array;
   pcap?: string;
   json: boolean;
 }
 
-function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} takes a whole number, not "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}`);
-  return n;
+/**
+ * `--send` text with C-style escapes, so a request line can be typed in a shell:
+ * \r \n \t \0 \\ and \xHH (one byte). Anything else after a backslash is an error, not a
+ * silent literal. Other characters are sent as UTF-8.
+ */
+export function unescapeSend(text: string): Uint8Array {
+  const out: number[] = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch !== "\\") {
+      const cp = text.codePointAt(i)!;
+      const s = String.fromCodePoint(cp);
+      out.push(...enc.encode(s));
+      i += s.length - 1;
+      continue;
+    }
+    const e = text[++i];
+    const simple: Record<string, number> = { r: 13, n: 10, t: 9, "0": 0, "\\": 92 };
+    if (e !== undefined && e in simple) out.push(simple[e]!);
+    else if (e === "x" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else throw new UsageError(`--send: unknown escape "\\${e ?? ""}" (known: \\r \\n \\t \\0 \\\\ \\xHH)`);
+  }
+  return Uint8Array.from(out);
+}
+
+/** HOST:PORT as typed: an address (names are not resolved), a port, brackets around IPv6. */
+export function checkRemote(remote: string): void {
+  const sa = parseSockaddr(remote);
+  if (sa.ok) {
+    if (sockaddrPort(sa.value) === 0) throw new UsageError(`"${remote}": the port must not be 0`);
+    return;
+  }
+  const host = remote.startsWith("[") ? remote.slice(1, remote.indexOf("]") < 0 ? undefined : remote.indexOf("]")) : remote.slice(0, remote.lastIndexOf(":") < 0 ? undefined : remote.lastIndexOf(":"));
+  if (/[a-zA-Z]/.test(host) && !/^[0-9a-fA-F:.%]+$/.test(host)) {
+    throw new UsageError(`"${remote}": HOST must be an IP address (10.0.0.1:80 or [fd00::1]:80); synack does not resolve names`);
+  }
+  throw new UsageError(`bad address "${remote}": ${sa.reason} (expected 10.0.0.1:80 or [fd00::1]:80)`);
 }
 
 export function parseConnectArgs(argv: string[]): ConnectArgs | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        dev: { type: "string" },
-        raw: { type: "string" },
-        lab: { type: "boolean", default: false },
-        sim: { type: "boolean", default: false },
-        local: { type: "string" },
-        profile: { type: "string" },
-        "syn-retries": { type: "string" },
-        "initial-rto": { type: "string" },
-        "fail-on-icmp": { type: "boolean", default: false },
-        "cancel-after": { type: "string" },
-        send: { type: "string" },
-        pcap: { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-  const v = parsed.values;
-  if (v.help) return "help";
-  if (parsed.positionals.length !== 1) throw new UsageError(parsed.positionals.length === 0 ? "missing HOST:PORT" : `one HOST:PORT expected, got ${parsed.positionals.length} arguments`);
-  const remote = parsed.positionals[0];
+  const p = parseCommand(CONNECT, argv);
+  if (p === "help") return "help";
+  const remote = p.positionals[0]!;
+  checkRemote(remote);
   const sa = parseSockaddr(remote);
-  if (!sa.ok) throw new UsageError(`bad address "${remote}": ${sa.reason} (expected 10.0.0.1:80 or [fd00::1]:80)`);
-  if (sockaddrPort(sa.value) === 0) throw new UsageError("the port must not be 0");
-  const modes = [v.dev !== undefined, v.raw !== undefined, v.lab, v.sim].filter(Boolean).length;
-  if (modes === 0) throw new UsageError("choose where to connect: --dev NAME --local ADDR, --raw IFNAME --local ADDR, --lab or --sim");
-  if (modes > 1) throw new UsageError("--dev, --raw, --lab and --sim are mutually exclusive");
-  const mode = v.dev !== undefined ? "dev" : v.raw !== undefined ? "raw" : v.lab ? "lab" : "sim";
-  if ((mode === "dev" || mode === "raw") && !v.local) throw new UsageError(`--${mode} needs --local ADDR (the stack's own address)`);
+  if (!sa.ok) throw new UsageError(sa.reason);
+  const modes = (["dev", "raw", "lab", "sim"] as const).filter((m) => p.has(m));
+  if (modes.length === 0) throw new UsageError("choose where to connect: --dev NAME --local ADDR, --raw IFNAME --local ADDR, --lab or --sim");
+  if (modes.length > 1) throw new UsageError(`--${modes.join(", --")}: choose one (--dev, --raw, --lab and --sim are mutually exclusive)`);
+  const mode = modes[0]!;
+  const localText = p.string("local");
+  if ((mode === "dev" || mode === "raw") && !localText) throw new UsageError(`--${mode} needs --local ADDR (the stack's own address)`);
   let local: string | undefined;
-  if (v.local !== undefined) {
-    const c = canonicalIp(v.local.replace(/\/\d+$/, ""));
-    if (!c) throw new UsageError(`bad --local address "${v.local}"`);
-    if (c.includes(":") !== (sockaddrFamily(sa.value) !== AF_INET)) throw new UsageError(`--local ${v.local} and ${remote} are of different address families`);
-    local = v.local;
+  if (localText !== undefined) {
+    const bare = localText.replace(/\/\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+    const c = canonicalIp(bare);
+    if (!c) throw new UsageError(`bad --local address "${localText}" (an IPv4 or IPv6 address, e.g. 10.0.0.2 or fd00::2)`);
+    const localV6 = c.includes(":");
+    const remoteV6 = sockaddrFamily(sa.value) !== AF_INET;
+    if (localV6 !== remoteV6) throw new UsageError(`--local ${localText} is ${localV6 ? "IPv6" : "IPv4"} but ${remote} is ${remoteV6 ? "IPv6" : "IPv4"}: the address families differ`);
+    local = localText.replace(/^\[(.*)\]/, "$1");
   }
-  const profile = v.profile ?? "windows";
-  if (!isProfileName(profile)) throw new UsageError(`unknown profile "${profile}" (windows, linux, freebsd, rfc)`);
+  const profile = p.string("profile") ?? "windows";
+  if (!isProfileName(profile)) throw new UsageError(`unknown profile "${profile}" (${PROFILE_NAMES.join(", ")})`);
+  const sendText = p.string("send");
   return {
     remote,
     mode,
-    dev: v.dev,
-    raw: v.raw,
+    dev: p.string("dev"),
+    raw: p.string("raw"),
     local,
     profile,
-    synRetries: num("syn-retries", v["syn-retries"], 0, 250),
-    initialRtoMs: num("initial-rto", v["initial-rto"], 1, 65534),
-    failOnIcmp: v["fail-on-icmp"],
-    cancelAfterMs: num("cancel-after", v["cancel-after"], 0, 3_600_000),
-    send: v.send,
-    pcap: v.pcap,
-    json: v.json,
+    synRetries: p.int("syn-retries", 0, 250),
+    initialRtoMs: p.int("initial-rto", 1, 65534),
+    failOnIcmp: p.flag("fail-on-icmp"),
+    cancelAfterMs: p.int("cancel-after", 0, 3_600_000),
+    send: sendText === undefined ? undefined : unescapeSend(sendText),
+    pcap: p.string("pcap"),
+    json: p.flag("json"),
   };
 }
 
-/** The JSON object of `connect --json` (docs/cli.md). */
+/** The JSON object: the connect's result, and the data and close steps when there were any. */
 export function resultJson(r: ConnectResult): Record<string, unknown> {
+  const stepJson = (x: StepResult) => ({ status: x.status, ntstatus: x.ntstatus, ok: x.ok, detail: x.detail });
   return {
     status: r.status,
     ntstatus: r.ntstatus,
@@ -126,19 +129,48 @@ export function resultJson(r: ConnectResult): Record<string, unknown> {
     remote: r.remote,
     elapsedMs: r.elapsedMs,
     synsSent: r.synsSent,
-    segments: r.segments.map((s) =>
-      s.icmp
-        ? { t: s.t, dir: s.dir, icmp: s.icmp, decision: s.decision }
-        : { t: s.t, dir: s.dir, flags: s.flags, seq: s.seq, ack: s.ack, win: s.win, len: s.len, options: s.options, decision: s.decision },
-    ),
-    ...(r.received !== undefined ? { received: r.received } : {}),
+    segments: r.segments
+      .filter((s) => s.kind === "tcp" || s.kind === "icmp")
+      .map((s) =>
+        s.kind === "icmp"
+          ? { t: s.t, dir: s.dir, icmp: s.icmp, decision: s.decision }
+          : { t: s.t, dir: s.dir, flags: s.flags, seq: s.seq, ack: s.ack, win: s.win, len: s.len, options: s.options, decision: s.decision },
+      ),
+    // Timers that expired, the application's calls, and notes at an instant of their own.
+    events: r.segments.filter((s) => s.kind !== "tcp" && s.kind !== "icmp").map((s) => ({ t: s.t, kind: s.kind, decision: s.decision })),
+    ...(r.received !== undefined ? { received: r.received, receivedBytes: r.receivedBytes } : {}),
+    ...(r.send ? { send: stepJson(r.send) } : {}),
+    ...(r.receive ? { receive: stepJson(r.receive) } : {}),
+    ...(r.close ? { close: stepJson(r.close) } : {}),
+    ok: connectSucceeded(r),
   };
 }
 
+/** The connect, and the data and the close when they were attempted, all succeeded. */
+export function connectSucceeded(r: ConnectResult): boolean {
+  return r.status === "STATUS_SUCCESS" && (r.send?.ok ?? true) && (r.receive?.ok ?? true) && (r.close?.ok ?? true);
+}
+
+/** The connect's own line: its NTSTATUS, how long, how many SYNs. */
 export function statusLine(r: ConnectResult, c: Colors): string {
   const ok = r.status === "STATUS_SUCCESS";
   const status = `${r.status} (${r.ntstatus})`;
-  return `${ok ? c.green("✔") : c.red("✘")} ${c.bold(status)}  ${r.outcome} after ${r.elapsedMs} ms, ${r.synsSent} SYN${r.synsSent === 1 ? "" : "s"}, profile ${r.profile}, ${r.local || "?"} -> ${r.remote}`;
+  return `${ok ? c.green("✔") : c.red("✘")} ${"connect".padEnd(7)} ${c.bold(status)}  ${r.outcome} after ${r.elapsedMs} ms, ${r.synsSent} SYN${r.synsSent === 1 ? "" : "s"}, profile ${r.profile}, ${r.local || "?"} -> ${r.remote}`;
+}
+
+/** One line each for the send, the receiving and the close (after a successful connect). */
+export function stepLines(r: ConnectResult, c: Colors): string[] {
+  const out: string[] = [];
+  const line = (what: string, x: StepResult | undefined) => {
+    if (!x) return;
+    const mark = x.ok ? c.green("✔") : c.red("✘");
+    const status = what === "receive" && x.ok ? "" : `${c.bold(`${x.status} (${x.ntstatus})`)}  `;
+    out.push(`${mark} ${what.padEnd(7)} ${status}${x.detail}`);
+  };
+  line("send", r.send);
+  line("receive", r.receive);
+  line("close", r.close);
+  return out;
 }
 
 /** The simulated network for --sim: a host at the remote address listening on its port. */
@@ -167,7 +199,7 @@ export async function connectCommand(argv: string[]): Promise<number> {
     throw e;
   }
   if (a === "help") {
-    process.stdout.write(USAGE);
+    process.stdout.write(formatHelp(CONNECT));
     return 0;
   }
   const sa = parseSockaddr(a.remote);
@@ -242,8 +274,9 @@ export async function connectCommand(argv: string[]): Promise<number> {
     if (result.received !== undefined) process.stdout.write(`${c.dim("received:")} ${JSON.stringify(result.received)}\n`);
     if (a.pcap) process.stdout.write(`${c.dim(`capture written to ${a.pcap}`)}\n`);
     process.stdout.write(statusLine(result, c) + "\n");
+    for (const l of stepLines(result, c)) process.stdout.write(l + "\n");
   }
-  return result.status === "STATUS_SUCCESS" ? 0 : 1;
+  return connectSucceeded(result) ? 0 : 1;
 }
 
 function nextV4(a: string): string {

@@ -1,5 +1,4 @@
-// Usage and setup errors: one line on stderr, exit code 2, never a stack trace (docs/cli.md, "Exit codes").
-
+// Usage and setup errors: one line on stderr, exit code 2, never a stack trace.
 export class UsageError extends Error {
   readonly exitCode = 2;
 }

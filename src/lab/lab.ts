@@ -30,6 +30,31 @@ export interface LabOptions {
 
 let counter = 0;
 
+/**
+ * Namespaces this process created and has not removed yet. On exit (also process.exit()
+ * from a signal handler, which the CLI installs) they are removed, so an interrupted set-up
+ * leaves nothing behind; removeStaleLabs() is the safety net for SIGKILL.
+ */
+const live = new Set<string>();
+const liveChildren = new Set<ChildProcess>();
+let exitHook = false;
+
+function track(ns: string): void {
+  live.add(ns);
+  if (exitHook) return;
+  exitHook = true;
+  process.on("exit", () => {
+    for (const c of liveChildren) if (c.exitCode === null) c.kill("SIGTERM");
+    for (const n of live) {
+      try {
+        deleteNetns(n);
+      } catch {
+        // Best effort while exiting: removeStaleLabs() removes it on the next run.
+      }
+    }
+  });
+}
+
 export class Lab {
   private echo: ChildProcess | undefined;
   private closed = false;
@@ -57,6 +82,7 @@ export class Lab {
     const ns = o.name ?? `synack-lab-${process.pid}-${counter++}`;
     const k4 = o.kernel4 ?? "10.99.0.1/24";
     const k6 = o.kernel6 ?? "fd99::1/64";
+    track(ns);
     createNetns(ns);
     let tun: TunDevice | undefined;
     try {
@@ -84,6 +110,7 @@ export class Lab {
     } catch (e) {
       if (tun) await tun.close().catch(() => undefined);
       deleteNetns(ns);
+      live.delete(ns);
       throw e;
     }
   }
@@ -106,6 +133,7 @@ export class Lab {
     }
     await this.tun.close().catch(() => undefined);
     deleteNetns(this.ns);
+    live.delete(this.ns);
   }
 }
 
@@ -118,6 +146,9 @@ export async function startKernelEcho(ns: string, ports: number[]): Promise<Chil
   if (!root) throw new Error("cannot find the synack package root (scripts/kernel-echo.py)");
   const script = join(root, "scripts", "kernel-echo.py");
   const child = spawn("ip", ["netns", "exec", ns, "python3", script, ...ports.map(String)], { stdio: ["pipe", "pipe", "pipe"] });
+  // Killed on exit if still running (an interrupted set-up must not leave a listener behind).
+  liveChildren.add(child);
+  const forget = () => liveChildren.delete(child);
   await new Promise<void>((resolve, reject) => {
     let err = "";
     const timer = setTimeout(() => reject(new Error(`kernel echo server did not start: ${err.trim()}`)), 5000);
@@ -134,6 +165,7 @@ export async function startKernelEcho(ns: string, ports: number[]): Promise<Chil
     });
   });
   child.removeAllListeners("exit");
+  child.once("exit", forget);
   return child;
 }
 

@@ -13,7 +13,7 @@ import { PcapngWriter } from "../../device/pcap/write.js";
 import { WskProvider, SYNACK_SO_PROFILE, type WSK_SOCKET } from "../wsk/provider.js";
 import { WskClient } from "../wsk/client.js";
 import { IoAllocateIrp, IoCancelIrp, irpToPromise, type Irp } from "../wsk/irp.js";
-import { STATUS_SUCCESS, hexStatus, statusName, type NtStatus } from "../wsk/ntstatus.js";
+import { STATUS_CANCELLED, STATUS_PENDING, STATUS_SUCCESS, hexStatus, statusName, statusText, type NtStatus } from "../wsk/ntstatus.js";
 import {
   SIO_TCP_INITIAL_RTO,
   SOL_SOCKET,
@@ -44,8 +44,8 @@ export interface ConnectRun {
   initialRtoMs?: number;
   failOnIcmp?: boolean;
   cancelAfterMs?: number;
-  /** Text to send once connected; the answer is collected until `quietMs` of silence or FIN. */
-  send?: string;
+  /** Data to send once connected; the answer is collected until `quietMs` of silence or FIN. */
+  send?: string | Uint8Array;
   quietMs?: number;
   /** Write a pcapng of the connection, with the decision trace as packet comments. */
   pcap?: string;
@@ -65,7 +65,13 @@ export interface ConnectResult {
   elapsedMs: number;
   synsSent: number;
   segments: SegmentRecord[];
+  /** What the peer sent (with --send), as text. */
   received?: string;
+  receivedBytes?: number;
+  /** After a successful connect: the WskSend (with --send), the reading, and the close. */
+  send?: StepResult;
+  receive?: StepResult;
+  close?: StepResult;
   trace: TraceEvent[];
   /** Stack drop counters (for the curious: IPv6 chatter the stack ignored, ...). */
   drops: Record<string, number>;
@@ -112,7 +118,8 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
   const t0 = runtime.now();
   let socket: WSK_SOCKET | undefined;
   let status: NtStatus;
-  let received: string | undefined;
+  let ex: Exchange | undefined;
+  let close: StepResult | undefined;
   let localText = "";
   let connectDoneAt: number | undefined;
   try {
@@ -148,10 +155,13 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
       const la: Record<string, unknown> = {};
       const q = await wsk((irp) => d.WskGetLocalAddress(socket!, la, irp));
       if (q.status === STATUS_SUCCESS) localText = formatSockaddr(la as unknown as SOCKADDR);
-      if (status === STATUS_SUCCESS && r.send !== undefined) received = await exchange(socket, r.send, r.quietMs ?? 500);
+      if (status === STATUS_SUCCESS && r.send !== undefined) {
+        ex = await exchange(socket, typeof r.send === "string" ? new TextEncoder().encode(r.send) : r.send, r.quietMs ?? 500);
+        close = ex.close;
+      }
       // WskCloseSocket on a connected socket is abortive (Microsoft Learn, WskCloseSocket): disconnect
       // gracefully first, as a well-behaved client does, so the peer sees a FIN, not a RST.
-      else if (status === STATUS_SUCCESS) await gracefulDisconnect(socket, r.quietMs ?? 500);
+      else if (status === STATUS_SUCCESS) close = await gracefulDisconnect(socket, Math.max(r.quietMs ?? 500, ACK_WAIT_MS));
     }
   } finally {
     if (socket) {
@@ -183,18 +193,42 @@ export async function runConnect(r: ConnectRun): Promise<ConnectResult> {
     elapsedMs,
     synsSent: segments.filter((s) => s.dir === "out" && s.flags === "S").length,
     segments,
-    received,
+    ...(ex ? { received: new TextDecoder().decode(ex.received), receivedBytes: ex.received.length, send: ex.send, receive: ex.receive } : {}),
+    ...(close ? { close } : {}),
     trace,
     drops: { ...stack.stats.drops },
   };
 }
 
-/** Sends `text`, then reads until the peer closes or stays quiet for `quietMs`. */
-async function exchange(socket: WSK_SOCKET, text: string, quietMs: number): Promise<string> {
+/** How one WSK request after the connect ended (WskSend, the receives, WskDisconnect). */
+export interface StepResult {
+  status: string;
+  ntstatus: string;
+  /** What happened, in words ("27 bytes sent and acknowledged"). */
+  detail: string;
+  ok: boolean;
+}
+
+function step(status: NtStatus, detail: string, ok = status === STATUS_SUCCESS): StepResult {
+  return { status: statusName(status), ntstatus: hexStatus(status), detail, ok };
+}
+
+interface Exchange {
+  send: StepResult;
+  receive: StepResult;
+  close: StepResult;
+  received: Uint8Array;
+}
+
+/** At least this long for the peer to acknowledge our data or our FIN. */
+const ACK_WAIT_MS = 2000;
+
+/**
+ * Reads until the peer closes (FIN), resets, or stays quiet for `quietMs`; appends to
+ * `chunks`. Returns how the reading ended.
+ */
+async function readUntilQuiet(socket: WSK_SOCKET, chunks: Uint8Array[], quietMs: number): Promise<{ end: "fin" | "quiet" | "error"; status: NtStatus }> {
   const d = socket.Dispatch;
-  const data = new TextEncoder().encode(text);
-  const sent = wsk((irp) => d.WskSend(socket, { Mdl: data, Offset: 0, Length: data.length }, 0, irp));
-  const chunks: Uint8Array[] = [];
   for (;;) {
     const buf = new Uint8Array(65536);
     let irpRef: Irp | undefined;
@@ -202,11 +236,46 @@ async function exchange(socket: WSK_SOCKET, text: string, quietMs: number): Prom
     const timer = setTimeout(() => irpRef && IoCancelIrp(irpRef), quietMs);
     const r = await recv;
     clearTimeout(timer);
-    if (r.status !== STATUS_SUCCESS || r.information === 0) break;
+    if (r.status === STATUS_CANCELLED) return { end: "quiet", status: r.status };
+    if (r.status !== STATUS_SUCCESS) return { end: "error", status: r.status };
+    if (r.information === 0) return { end: "fin", status: r.status };
     chunks.push(buf.slice(0, r.information));
   }
-  await Promise.race([sent, new Promise((res) => setTimeout(res, quietMs))]);
-  await gracefulDisconnect(socket, quietMs);
+}
+
+/**
+ * Sends `data`, reads the answer until the peer closes or stays quiet for `quietMs`, closes
+ * gracefully (WskDisconnect: FIN after the data) and keeps reading what still arrives after
+ * our FIN (a peer may answer only once it has seen the end of the request). Each of the
+ * three requests reports its own NTSTATUS: a connect that succeeded says nothing about the
+ * data or the close.
+ */
+async function exchange(socket: WSK_SOCKET, data: Uint8Array, quietMs: number): Promise<Exchange> {
+  const d = socket.Dispatch;
+  let sendDone: { status: NtStatus; information: unknown } | undefined;
+  const sent = wsk((irp) => d.WskSend(socket, { Mdl: data, Offset: 0, Length: data.length }, 0, irp)).then((r) => (sendDone = r));
+  const chunks: Uint8Array[] = [];
+  let read = await readUntilQuiet(socket, chunks, quietMs);
+  if (!sendDone) await Promise.race([sent, sleep(Math.max(quietMs, ACK_WAIT_MS))]);
+  const bytes = `${data.length} byte${data.length === 1 ? "" : "s"}`;
+  let close: StepResult;
+  if (read.end === "error") {
+    close = step(read.status, `not attempted: the connection had already ended (${statusName(read.status)})`, false);
+  } else {
+    close = await gracefulDisconnect(socket, Math.max(quietMs, ACK_WAIT_MS));
+    // Whatever the peer sends after our FIN is still ours to read (RFC 9293 §3.10.4:
+    // after CLOSE the receive side stays open until the peer's FIN).
+    if (read.end === "quiet") {
+      const after = await readUntilQuiet(socket, chunks, quietMs);
+      if (after.end !== "quiet" || chunks.length > 0) read = after;
+    }
+  }
+  if (!sendDone) await Promise.race([sent, sleep(0)]);
+  const send = !sendDone
+    ? step(STATUS_PENDING, `${bytes} sent, not acknowledged by the peer`, false)
+    : sendDone.status === STATUS_SUCCESS
+      ? step(sendDone.status, `${bytes} sent and acknowledged`)
+      : step(sendDone.status, `${bytes}: ${sendStatusText(sendDone.status)}`);
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const all = new Uint8Array(total);
   let off = 0;
@@ -214,16 +283,34 @@ async function exchange(socket: WSK_SOCKET, text: string, quietMs: number): Prom
     all.set(c, off);
     off += c.length;
   }
-  return new TextDecoder().decode(all);
+  const n = `${total} byte${total === 1 ? "" : "s"}`;
+  const receive =
+    read.end === "fin"
+      ? step(STATUS_SUCCESS, `${n}, then the peer's FIN`)
+      : read.end === "quiet"
+        ? step(STATUS_SUCCESS, `${n}; the peer sent nothing more for ${quietMs} ms and did not close`)
+        : step(read.status, `${n}, then ${statusName(read.status)}: ${statusText(read.status, "receive")}`, false);
+  return { send, receive, close, received: all };
 }
 
-/** WskDisconnect (FIN after pending data); gives up waiting for its ACK after `quietMs`. */
-async function gracefulDisconnect(socket: WSK_SOCKET, quietMs: number): Promise<void> {
+function sendStatusText(status: NtStatus): string {
+  return statusText(status, "send");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms));
+}
+
+/** WskDisconnect (FIN after pending data); gives up waiting for its ACK after `waitMs`. */
+async function gracefulDisconnect(socket: WSK_SOCKET, waitMs: number): Promise<StepResult> {
   let discIrp: Irp | undefined;
   const disc = wsk((irp) => socket.Dispatch.WskDisconnect(socket, null, 0, irp), (irp) => (discIrp = irp));
-  const t = setTimeout(() => discIrp && IoCancelIrp(discIrp), quietMs);
-  await disc;
+  const t = setTimeout(() => discIrp && IoCancelIrp(discIrp), waitMs);
+  const r = await disc;
   clearTimeout(t);
+  if (r.status === STATUS_SUCCESS) return step(r.status, "FIN sent and acknowledged (WskDisconnect)");
+  if (r.status === STATUS_CANCELLED) return step(r.status, `FIN sent, not acknowledged within ${waitMs} ms (WskDisconnect cancelled)`, false);
+  return step(r.status, `WskDisconnect failed: ${statusText(r.status, "disconnect")}`, false);
 }
 
 /** pcapng of every packet the stack saw or sent, each with its decision as a comment. */

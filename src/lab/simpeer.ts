@@ -19,8 +19,12 @@ export interface SimUnreachable {
 export interface SimPeerConfig {
   /** Addresses the simulated host owns. */
   addresses: string[];
-  /** Listening ports: "echo" returns what it receives, "silent" accepts and never answers data. */
-  listen: Record<number, "echo" | "silent">;
+  /**
+   * Listening ports: "echo" returns what it receives; "silent" accepts and never answers
+   * data; "reset" answers the first data with a RST; "afterFin" echoes only once the
+   * client has closed its side (a server that reads to the end before it answers).
+   */
+  listen: Record<number, SimListenMode>;
   /** Destinations that swallow everything (no answer at all). */
   blackhole?: string[];
   unreachable?: SimUnreachable[];
@@ -28,12 +32,16 @@ export interface SimPeerConfig {
   latencyMs?: number;
 }
 
+export type SimListenMode = "echo" | "silent" | "reset" | "afterFin";
+
 interface PeerConn {
   iss: number;
   rcvNxt: number;
   sndNxt: number;
-  mode: "echo" | "silent";
+  mode: SimListenMode;
   finSent: boolean;
+  /** "afterFin": what the client sent, answered after its FIN. */
+  held: Uint8Array[];
 }
 
 const u32 = (n: number) => n >>> 0;
@@ -85,7 +93,7 @@ export class SimPeer {
       const mode = this.cfg.listen[seg.dstPort];
       if (!mode) return [reply(0, u32(seg.seq + segLen), TCP_RST | TCP_ACK, [], undefined, 0)];
       if (!c) {
-        c = { iss: u32(this.issCounter += 0x1f3d5b7), rcvNxt: u32(seg.seq + 1), sndNxt: 0, mode, finSent: false };
+        c = { iss: u32(this.issCounter += 0x1f3d5b7), rcvNxt: u32(seg.seq + 1), sndNxt: 0, mode, finSent: false, held: [] };
         c.sndNxt = u32(c.iss + 1);
         this.conns.set(key, c);
       }
@@ -108,9 +116,16 @@ export class SimPeer {
       return [reply(0, u32(seg.seq + segLen), TCP_RST | TCP_ACK, [], undefined, 0)];
     }
     const out: Uint8Array[] = [];
+    if (seg.payload.length > 0 && seg.seq === c.rcvNxt && c.mode === "reset") {
+      this.conns.delete(key);
+      return [reply(c.sndNxt, u32(c.rcvNxt + seg.payload.length), TCP_RST | TCP_ACK, [], undefined, 0)];
+    }
     if (seg.payload.length > 0 && seg.seq === c.rcvNxt) {
       c.rcvNxt = u32(c.rcvNxt + seg.payload.length);
-      if (c.mode === "echo") {
+      if (c.mode === "afterFin") {
+        c.held.push(seg.payload.slice());
+        out.push(reply(c.sndNxt, c.rcvNxt, TCP_ACK));
+      } else if (c.mode === "echo") {
         const data = seg.payload.slice();
         out.push(reply(c.sndNxt, c.rcvNxt, TCP_ACK | TCP_PSH, [], data));
         c.sndNxt = u32(c.sndNxt + data.length);
@@ -119,6 +134,10 @@ export class SimPeer {
     if (seg.flags & TCP_FIN) {
       c.rcvNxt = u32(c.rcvNxt + 1);
       if (!c.finSent) {
+        for (const data of c.held.splice(0)) {
+          out.push(reply(c.sndNxt, c.rcvNxt, TCP_ACK | TCP_PSH, [], data));
+          c.sndNxt = u32(c.sndNxt + data.length);
+        }
         c.finSent = true;
         out.push(reply(c.sndNxt, c.rcvNxt, TCP_ACK | TCP_FIN));
         c.sndNxt = u32(c.sndNxt + 1);

@@ -1,77 +1,220 @@
-// `synack replay CAPTURE... [--profile P] [--strict] [--json]` (docs/cli.md).
-// Exit 0 when every active open matches, 1 when one does not, 2 on usage or input errors
-// (one line on stderr, never a stack trace).
+// `synack replay CAPTURE...` (options in src/cli/commands.ts). Exit 0 when every active
+// open matches, 1 when one differs or a capture could not be read (the readable ones are
+// still replayed and reported), 2 on a usage error or when no capture could be read (one
+// line on stderr, never a stack trace).
 import { existsSync, readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { readCaptureFile } from "../../device/pcap/read.js";
+import { readCaptureFile, type Capture } from "../../device/pcap/read.js";
 import { isProfileName, PROFILE_NAMES, PROFILES, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
-import { replayCapture, type FileReplay, type HandshakeResult } from "./replay.js";
+import { colorsFor, type Colors } from "../cli/colors.js";
+import { REPLAY } from "../cli/commands.js";
+import { parseOrExit } from "../cli/options.js";
+import { extractActiveOpens, type ActiveOpen } from "./extract.js";
+import { replayActiveOpen, type FileReplay, type HandshakeResult, type ReplayOptions } from "./replay.js";
 
-const USAGE = "usage: synack replay CAPTURE... [--profile windows|linux|freebsd|rfc] [--strict] [--json]";
+/** What a sidecar says about one connection of its capture (the client endpoint names it). */
+export interface ConnectionSettings {
+  /** "10.99.0.2:61978", "[fd99::2]:53953" */
+  client: string;
+  server?: string;
+  /** A name for the connection (the demo's scenario title). */
+  title?: string;
+  profile?: ProfileName;
+  overrides?: ProfileOverrides;
+  /** The application cancelled the connect (IoCancelIrp) after this many ms. */
+  cancelAfterMs?: number;
+  /**
+   * The recording is synack's own run in real time (synack demo): its timers may have fired
+   * up to this many ms late while the event loop was busy.
+   */
+  timerSlackMs?: number;
+}
+
+export interface Sidecar {
+  path?: string;
+  /** Knobs for every connection of the capture. */
+  overrides?: ProfileOverrides;
+  connections: ConnectionSettings[];
+  error?: string;
+}
+
+function checkOverrides(o: unknown, where: string): { overrides?: ProfileOverrides; error?: string } {
+  if (o === undefined) return {};
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return { error: `${where}: "overrides" must be an object` };
+  const out: Record<string, unknown> = {};
+  const template = PROFILES.linux as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (k === "name" || !(k in template) || typeof v !== typeof template[k]) return { error: `${where}: unknown or mistyped override "${k}"` };
+    out[k] = v;
+  }
+  return { overrides: out as ProfileOverrides };
+}
 
 /**
- * A fixture's sidecar (`NAME.json` beside `NAME.pcap`, pcaps/record.sh writes them) may
- * carry `overrides`: the knobs the recording set on the kernel client (tcp_syn_retries...).
- * Only known profile knobs with the right type are taken.
+ * A capture's sidecar (`NAME.json` beside `NAME.pcap`): `overrides` are the knobs the
+ * recording set on the client for every connection (pcaps/record.sh writes them, e.g.
+ * tcp_syn_retries); `connections` gives one connection's own settings (synack demo writes
+ * them: profile, SIO_TCP_INITIAL_RTO, TCP_FAIL_CONNECT_ON_ICMP_ERROR, a cancel). Only known
+ * profile knobs with the right type are taken.
  */
-export function sidecarOverrides(capturePath: string): { overrides?: ProfileOverrides; path?: string; error?: string } {
+export function readSidecar(capturePath: string): Sidecar {
   const path = capturePath.replace(/\.(pcapng|pcap|cap)$/i, "") + ".json";
-  if (path === capturePath || !existsSync(path)) return {};
+  if (path === capturePath || !existsSync(path)) return { connections: [] };
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    return { path, error: `${path}: not JSON (${(e as Error).message})` };
+    return { path, connections: [], error: `${path}: not JSON (${(e as Error).message})` };
   }
-  const o = (doc as { overrides?: unknown }).overrides;
-  if (o === undefined) return { path };
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return { path, error: `${path}: "overrides" must be an object` };
-  const out: Record<string, unknown> = {};
-  const template = PROFILES.linux as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(o)) {
-    if (k === "name" || !(k in template) || typeof v !== typeof template[k]) return { path, error: `${path}: unknown or mistyped override "${k}"` };
-    out[k] = v;
+  const top = checkOverrides((doc as { overrides?: unknown }).overrides, path);
+  if (top.error) return { path, connections: [], error: top.error };
+  const list = (doc as { connections?: unknown }).connections;
+  const connections: ConnectionSettings[] = [];
+  if (list !== undefined) {
+    if (!Array.isArray(list)) return { path, connections: [], error: `${path}: "connections" must be a list` };
+    for (const [i, c] of list.entries()) {
+      const where = `${path}: connections[${i}]`;
+      if (typeof c !== "object" || c === null || typeof (c as { client?: unknown }).client !== "string") return { path, connections: [], error: `${where} needs "client" ("addr:port")` };
+      const e = c as Record<string, unknown>;
+      const known = new Set(["client", "server", "title", "profile", "overrides", "cancelAfterMs", "timerSlackMs"]);
+      const unknown = Object.keys(e).find((k) => !known.has(k));
+      if (unknown) return { path, connections: [], error: `${where}: unknown key "${unknown}"` };
+      if (e.profile !== undefined && (typeof e.profile !== "string" || !isProfileName(e.profile))) return { path, connections: [], error: `${where}: unknown profile ${JSON.stringify(e.profile)}` };
+      for (const k of ["cancelAfterMs", "timerSlackMs"]) {
+        if (e[k] !== undefined && (typeof e[k] !== "number" || !((e[k] as number) >= 0))) return { path, connections: [], error: `${where}: "${k}" must be a number of ms` };
+      }
+      const ov = checkOverrides(e.overrides, where);
+      if (ov.error) return { path, connections: [], error: ov.error };
+      connections.push({
+        client: e.client as string,
+        server: typeof e.server === "string" ? e.server : undefined,
+        title: typeof e.title === "string" ? e.title : undefined,
+        profile: e.profile as ProfileName | undefined,
+        overrides: ov.overrides,
+        cancelAfterMs: e.cancelAfterMs as number | undefined,
+        timerSlackMs: e.timerSlackMs as number | undefined,
+      });
+    }
   }
-  return { path, overrides: out as ProfileOverrides };
+  return { path, overrides: top.overrides, connections };
+}
+
+/** The file-wide part of a sidecar (kept for callers that only need that). */
+export function sidecarOverrides(capturePath: string): { overrides?: ProfileOverrides; path?: string; error?: string } {
+  const s = readSidecar(capturePath);
+  return { overrides: s.overrides, path: s.path, error: s.error };
+}
+
+/** One line for a capture that cannot be read: the file, then why (its offset once). */
+export function captureError(path: string, reason: string, offset: number): string {
+  const m = /^cannot read .*?: (E[A-Z]+)\b/.exec(reason);
+  if (m) {
+    const why: Record<string, string> = { ENOENT: "no such file", EACCES: "permission denied", EISDIR: "is a folder, not a capture file" };
+    return `${path}: ${why[m[1]!] ?? reason}`;
+  }
+  return `${path}: ${reason}${/\boffset\b/.test(reason) ? "" : ` (offset ${offset})`}`;
+}
+
+const endpoint = (addr: string, port: number): string => (addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`);
+
+export interface FileReplayWithTitles extends FileReplay {
+  /** Titles the sidecar gave, by handshake index. */
+  titles: Array<string | undefined>;
+}
+
+/** Replays one read capture with its sidecar: per connection, the sidecar's settings. */
+export function replayWithSidecar(capture: Capture, file: string, side: Sidecar, o: ReplayRunOptions & { trace?: boolean }): FileReplayWithTitles {
+  const x = extractActiveOpens(capture);
+  const titles: Array<string | undefined> = [];
+  const handshakes: HandshakeResult[] = x.opens.map((open) => {
+    const mine = side.connections.find((c) => c.client === endpoint(open.client.addr, open.client.port));
+    titles.push(mine?.title);
+    const overrides = side.overrides || mine?.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}) } : undefined;
+    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false };
+    const h = replayActiveOpen(open, opts);
+    if (mine?.timerSlackMs) allowLateTimers(h, open, mine.timerSlackMs);
+    return h;
+  });
+  const warnings = capture.warnings.map((w) => `${w.reason}`);
+  if (side.overrides) warnings.push(`overrides from ${side.path}: ${JSON.stringify(side.overrides)}`);
+  if (side.connections.length > 0) warnings.push(`per-connection settings from ${side.path} (${side.connections.length} connection(s))`);
+  return { file, handshakes, skipped: x.skipped, warnings, titles };
+}
+
+/**
+ * A recording made by synack itself in real time (the demo) sends a retransmission when its
+ * timer fires, which on a busy machine is later than due. A "time" difference where the
+ * recorded segment is late by at most `slackMs`, and by less than a third of the wait
+ * since the recorded client's previous segment, is explained by that; anything earlier,
+ * later or larger stays a difference.
+ */
+function allowLateTimers(h: HandshakeResult, open: ActiveOpen, slackMs: number): void {
+  const sent = open.events.filter((e) => e.kind === "tcp" && e.dir === "c2s").map((e) => e.t);
+  for (const d of h.diffs) {
+    if (d.field !== "time" || d.explained) continue;
+    const rec = Number.parseFloat(d.recorded);
+    const rep = Number.parseFloat(d.replayed);
+    const late = rec - rep;
+    const prev = sent.filter((t) => t < rec - 0.001).pop() ?? 0;
+    if (late > 0 && late <= slackMs && late < (rec - prev) / 3) {
+      d.explained = `explained by capture: recorded by synack in real time, its timer fired ${late.toFixed(1)} ms late (a busy event loop)`;
+    }
+  }
+  h.match = h.diffs.every((d) => d.explained !== undefined);
 }
 
 export interface ReplayRun {
-  files: FileReplay[];
+  files: FileReplayWithTitles[];
   passed: number;
   failed: number;
+  /** Captures that could not be read, one line each. */
+  errors: string[];
 }
 
 export interface ReplayRunOptions {
   profile?: ProfileName;
   strict?: boolean;
-  /** Read fixture sidecars (default true). */
+  /** Read sidecars (default true). */
   sidecars?: boolean;
 }
 
-/** Replays the captures; returns an error string for unreadable input (exit 2). */
+/** Reads and replays one capture; an error line for unreadable input. */
+export function replayFile(path: string, o: ReplayRunOptions & { trace?: boolean } = {}): FileReplayWithTitles | { error: string } {
+  const r = readCaptureFile(path);
+  if (!r.ok) return { error: captureError(path, r.reason, r.offset) };
+  const side = o.sidecars === false ? { connections: [] } : readSidecar(path);
+  if (side.error) return { error: side.error };
+  return replayWithSidecar(r.value, path, side, o);
+}
+
+/**
+ * Replays the captures. A capture that cannot be read is reported in `errors` and the
+ * others are still replayed; when none can be read the result is the first error.
+ */
 export function runReplay(paths: string[], o: ReplayRunOptions = {}): ReplayRun | { error: string } {
-  const files: FileReplay[] = [];
+  const files: FileReplayWithTitles[] = [];
+  const errors: string[] = [];
   let passed = 0;
   let failed = 0;
   for (const path of paths) {
-    const r = readCaptureFile(path);
-    if (!r.ok) return { error: `${path}: ${r.reason} (offset ${r.offset})` };
-    const side = o.sidecars === false ? {} : sidecarOverrides(path);
-    if (side.error) return { error: side.error };
-    const fr = replayCapture(r.value, path, { profile: o.profile, strict: o.strict, overrides: side.overrides, trace: false });
-    if (side.overrides) fr.warnings.push(`overrides from ${side.path}: ${JSON.stringify(side.overrides)}`);
+    const fr = replayFile(path, o);
+    if ("error" in fr) {
+      errors.push(fr.error);
+      continue;
+    }
     for (const h of fr.handshakes) (h.match ? passed++ : failed++);
     files.push(fr);
   }
-  return { files, passed, failed };
+  if (files.length === 0 && errors.length > 0) return { error: errors.length === 1 ? errors[0]! : `${errors[0]} (and ${errors.length - 1} more unreadable capture(s))` };
+  return { files, passed, failed, errors };
 }
 
-/** The `replay --json` document (docs/cli.md). */
+/** The JSON document. */
 export function replayJson(run: ReplayRun): unknown {
   return {
     handshakes: run.files.flatMap((f) =>
-      f.handshakes.map((h) => ({
+      f.handshakes.map((h, i) => ({
         file: f.file,
+        ...(f.titles[i] ? { title: f.titles[i] } : {}),
         client: h.client,
         server: h.server,
         family: h.family,
@@ -87,68 +230,77 @@ export function replayJson(run: ReplayRun): unknown {
     ),
     passed: run.passed,
     failed: run.failed,
+    errors: run.errors,
   };
 }
 
-function textReport(run: ReplayRun): string {
+function totalsLine(run: ReplayRun, c: Colors): string {
+  const parts = [c.green(`${run.passed} matched`), run.failed > 0 ? c.red(`${run.failed} differ`) : `${run.failed} differ`];
+  if (run.errors.length > 0) parts.push(c.red(`${run.errors.length} capture(s) unreadable`));
+  return parts.join(", ");
+}
+
+export function textReport(run: ReplayRun, c: Colors): string {
   const lines: string[] = [];
   for (const f of run.files) {
-    lines.push(`${f.file}: ${f.handshakes.length} active open(s)`);
-    for (const w of f.warnings) lines.push(`  note: ${w}`);
+    lines.push(c.bold(`${f.file}: ${f.handshakes.length} active open(s)`));
+    for (const w of f.warnings) lines.push(c.dim(`  note: ${w}`));
     if (f.handshakes.length === 0) lines.push("  (no TCP active open found: no SYN without ACK)");
-    for (const h of f.handshakes) lines.push(...handshakeText(h));
+    f.handshakes.forEach((h, i) => lines.push(...handshakeText(h, c, f.titles[i])));
   }
-  lines.push(`${run.passed} matched, ${run.failed} differ`);
+  for (const e of run.errors) lines.push(c.red(`error: ${e}`));
+  lines.push(totalsLine(run, c));
   return lines.join("\n");
 }
 
-function handshakeText(h: HandshakeResult): string[] {
+/** --summary: one line per capture and per differing connection, then the totals. */
+export function summaryReport(run: ReplayRun, c: Colors): string {
+  const lines: string[] = [];
+  for (const f of run.files) {
+    const m = f.handshakes.filter((h) => h.match).length;
+    const d = f.handshakes.length - m;
+    lines.push(`${f.file}: ${f.handshakes.length} active open(s), ${c.green(`${m} matched`)}, ${d > 0 ? c.red(`${d} differ`) : "0 differ"}`);
+    f.handshakes.forEach((h, i) => {
+      if (h.match) return;
+      const first = h.diffs.find((x) => !x.explained);
+      const why = first ? `; first difference${first.frame !== undefined ? ` at frame ${first.frame}` : ""}: ${first.field} recorded ${first.recorded} / replayed ${first.replayed}` : "";
+      lines.push(`  ${c.red("DIFF")} ${h.client} -> ${h.server}${f.titles[i] ? ` (${f.titles[i]})` : ""}: recorded ${h.recorded.outcome}, replayed ${h.replayed.outcome} as ${h.profile}${why}`);
+    });
+  }
+  for (const e of run.errors) lines.push(c.red(`error: ${e}`));
+  lines.push(totalsLine(run, c));
+  return lines.join("\n");
+}
+
+function handshakeText(h: HandshakeResult, c: Colors, title: string | undefined): string[] {
   const out = [
-    `  ${h.match ? "MATCH" : "DIFF "} ${h.client} -> ${h.server} (${h.family}, frames ${h.recorded.frames[0]}-${h.recorded.frames[1]})`,
-    `        profile ${h.profile} (${h.profileSource}${h.profileSource === "inferred" ? `: ${h.inference}` : `; the SYN looks like: ${h.inference}`})${h.strict ? ", strict" : ""}`,
+    `  ${h.match ? c.green("MATCH") : c.red("DIFF ")} ${h.client} -> ${h.server} (${h.family}, frames ${h.recorded.frames[0]}-${h.recorded.frames[1]})${title ? ` ${c.dim(title)}` : ""}`,
+    c.dim(`        profile ${h.profile} (${h.profileSource}${h.profileSource === "inferred" ? `: ${h.inference}` : `; the SYN looks like: ${h.inference}`})${h.strict ? ", strict" : ""}`),
     `        recorded: ${h.recorded.outcome} (${h.recorded.detail})`,
     `        replayed: ${h.replayed.outcome} ${h.replayed.status} ${h.replayed.ntstatus} (${h.replayed.detail})`,
   ];
   for (const d of h.diffs) {
-    out.push(`        ${d.explained ? "~" : "!"} ${d.frame !== undefined ? `frame ${d.frame} ` : ""}t=${d.t.toFixed(1)}ms ${d.field}: recorded ${d.recorded} / replayed ${d.replayed}${d.explained ? ` [${d.explained}]` : ""}`);
+    const text = `        ${d.explained ? "~" : "!"} ${d.frame !== undefined ? `frame ${d.frame} ` : ""}t=${d.t.toFixed(1)}ms ${d.field}: recorded ${d.recorded} / replayed ${d.replayed}${d.explained ? ` [${d.explained}]` : ""}`;
+    out.push(d.explained ? c.dim(text) : c.red(text));
   }
   return out;
 }
 
 export async function replayCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        profile: { type: "string" },
-        strict: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`synack replay: ${(e as Error).message.split("\n")[0]}\n${USAGE}\n`);
+  const p = parseOrExit(REPLAY, argv);
+  if (typeof p === "number") return p;
+  const profile = p.string("profile");
+  if (profile !== undefined && !isProfileName(profile)) {
+    process.stderr.write(`synack replay: unknown profile "${profile}" (one of ${PROFILE_NAMES.join(", ")})\n`);
     return 2;
   }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (parsed.positionals.length === 0) {
-    process.stderr.write(`synack replay: no capture given\n${USAGE}\n`);
-    return 2;
-  }
-  if (v.profile !== undefined && !isProfileName(v.profile)) {
-    process.stderr.write(`synack replay: unknown profile '${v.profile}' (one of ${PROFILE_NAMES.join(", ")})\n`);
+  if (p.flag("json") && p.flag("summary")) {
+    process.stderr.write("synack replay: --json and --summary exclude each other\n");
     return 2;
   }
   let run: ReplayRun | { error: string };
   try {
-    run = runReplay(parsed.positionals, { profile: v.profile as ProfileName | undefined, strict: v.strict });
+    run = runReplay(p.positionals, { profile: profile as ProfileName | undefined, strict: p.flag("strict") });
   } catch (e) {
     // A bug of ours, not bad input: still one line, never a stack trace.
     process.stderr.write(`synack replay: internal error: ${(e as Error).message}\n`);
@@ -158,6 +310,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`synack replay: ${run.error}\n`);
     return 2;
   }
-  process.stdout.write(v.json ? `${JSON.stringify(replayJson(run), null, 2)}\n` : `${textReport(run)}\n`);
-  return run.failed === 0 ? 0 : 1;
+  const c = colorsFor(process.stdout);
+  if (p.flag("json")) process.stdout.write(`${JSON.stringify(replayJson(run), null, 2)}\n`);
+  else process.stdout.write(`${p.flag("summary") ? summaryReport(run, c) : textReport(run, c)}\n`);
+  // Unreadable captures: also one line each on stderr, where scripts look for errors.
+  for (const e of run.errors) process.stderr.write(`synack replay: ${e}\n`);
+  return run.failed === 0 && run.errors.length === 0 ? 0 : 1;
 }

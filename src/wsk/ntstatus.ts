@@ -171,7 +171,7 @@ const STATUS_TEXT: Record<NtStatusName, string> = {
   STATUS_SHARING_VIOLATION: "the address is in use by another socket",
   STATUS_INSUFFICIENT_RESOURCES: "insufficient resources to complete the operation",
   STATUS_DEVICE_NOT_READY: "the device is not ready",
-  STATUS_IO_TIMEOUT: "the connection attempt timed out (no answer after all retransmissions)",
+  STATUS_IO_TIMEOUT: "the operation timed out (no answer after all retransmissions)",
   STATUS_FILE_FORCED_CLOSED: "the socket has been closed and can no longer be used",
   STATUS_NOT_SUPPORTED: "the operation or flag is not supported",
   STATUS_REMOTE_NOT_LISTENING: "the remote host is not listening",
@@ -261,10 +261,33 @@ export function formatStatus(status: NtStatus): string {
   return name === undefined ? hexStatus(status) : `${name} (${hexStatus(status)})`;
 }
 
-/** The short explanation of a status ("the remote host refused the connection"). */
-export function statusText(status: NtStatus): string {
+/** The WSK request a status completed; some statuses mean something else per request. */
+export type WskOperation = "connect" | "send" | "receive" | "disconnect";
+
+const OPERATION_TEXT: Partial<Record<NtStatusName, Partial<Record<WskOperation, string>>>> = {
+  STATUS_IO_TIMEOUT: {
+    connect: "the connection attempt timed out (no answer after all SYN retransmissions)",
+    send: "the send timed out: the peer acknowledged nothing after all retransmissions, and the connection is gone",
+    receive: "the connection timed out: our retransmissions went unanswered, and the connection is gone",
+    disconnect: "the disconnect timed out: our FIN went unanswered after all retransmissions",
+  },
+};
+
+/**
+ * The short explanation of a status ("the remote host refused the connection"), worded
+ * for the request it completed when that changes the meaning (a send that times out is
+ * not a connection attempt).
+ */
+export function statusText(status: NtStatus, operation?: WskOperation): string {
   const name = NAME_BY_VALUE.get(toUnsigned(status));
-  return name === undefined ? "unknown status" : STATUS_TEXT[name];
+  if (name === undefined) return "unknown status";
+  return (operation && OPERATION_TEXT[name]?.[operation]) ?? STATUS_TEXT[name];
+}
+
+/** "WskSend" -> "send": the operation a WSK routine's name stands for. */
+function operationOf(detail: string | undefined): WskOperation | undefined {
+  const m = detail ? /^Wsk(Connect|Send|Receive|Disconnect)\b/.exec(detail) : null;
+  return m ? (m[1]!.toLowerCase() as WskOperation) : undefined;
 }
 
 /** Looks a status up by name ("STATUS_IO_TIMEOUT"); undefined if unknown. */
@@ -533,7 +556,7 @@ export class NtStatusError extends Error {
   /** `detail` (e.g. the remote address) is appended in parentheses. */
   constructor(status: NtStatus, detail?: string) {
     const s = toUnsigned(status);
-    super(`${formatStatus(s)}: ${statusText(s)}${detail ? ` (${detail})` : ""}`);
+    super(`${formatStatus(s)}: ${statusText(s, operationOf(detail))}${detail ? ` (${detail})` : ""}`);
     this.status = s;
     this.statusName = statusName(s);
     this.code = toErrno(s).name;

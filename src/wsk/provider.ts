@@ -197,6 +197,8 @@ class SocketImpl implements WSK_SOCKET, ListenOwner {
   /** Why the connection ended (for IRPs arriving afterwards). */
   endStatus: NtStatus | undefined;
   peerClosed = false;
+  /** Data that arrived before a graceful end and was not read yet (still the client's to read). */
+  unread: Uint8Array | undefined;
 
   constructor(
     readonly Dispatch: WSK_PROVIDER_CONNECTION_DISPATCH,
@@ -686,6 +688,7 @@ export class WskProvider {
     s.remote = makeSockaddr(s.family, conn.remoteAddr, conn.remotePort);
     s.endStatus = undefined;
     s.peerClosed = false;
+    s.unread = undefined;
     conn.owner = s;
     conn.events = {
       established: () => this.onEstablished(s, socketConnect),
@@ -729,6 +732,9 @@ export class WskProvider {
       this.completeDisconnect(s, STATUS_SUCCESS);
       // Graceful end: outstanding receives see end of stream.
       this.flushReceives(s, true);
+      // What arrived before the FIN stays readable after the TCB is gone (a receive returns
+      // it, then 0 bytes), as the bytes before a FIN do on any socket.
+      if (s.conn && s.conn.rcvBuffered > 0) s.unread = s.conn.read(s.conn.rcvBuffered);
     }
     s.state = s.state === "closed" ? "closed" : "bound";
     s.conn = undefined;
@@ -877,6 +883,12 @@ export class WskProvider {
     if (Flags & ~(WSK_FLAG_WAITALL | WSK_FLAG_DRAIN)) return completeAtOnce(Irp, STATUS_NOT_SUPPORTED);
     if (!Buffer || Buffer.Offset < 0 || Buffer.Length < 0 || Buffer.Offset + Buffer.Length > Buffer.Mdl.length) return completeAtOnce(Irp, STATUS_INVALID_PARAMETER);
     if (s.state !== "connected" && s.state !== "disconnecting") {
+      if (s.unread && s.unread.length > 0) {
+        const n = Math.min(Buffer.Length, s.unread.length);
+        if (!(Flags & WSK_FLAG_DRAIN)) Buffer.Mdl.set(s.unread.subarray(0, n), Buffer.Offset);
+        s.unread = n < s.unread.length ? s.unread.subarray(n) : undefined;
+        return completeAtOnce(Irp, STATUS_SUCCESS, n);
+      }
       if (s.endStatus !== undefined) return completeAtOnce(Irp, s.endStatus);
       if (s.peerClosed) return completeAtOnce(Irp, STATUS_SUCCESS, 0);
       return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);

@@ -1,0 +1,293 @@
+// The ladder diagram as a reader gets it, in headless Chromium (playwright-core driving the
+// system's chromium): no label box touches an arrow, a lifeline, another label or a state;
+// the page fits 1 000 px (and 600 px) without horizontal scrolling; a click opens an arrow's
+// note; the print layout shows every note; nothing covers the replayed side at 1 400 px.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inflateSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { diagramForFile } from "../../src/diagram/cli.js";
+import { ROOT, runCli } from "../helpers/cli.js";
+
+const PCAPS = join(ROOT, "pcaps");
+const SHARED = join(ROOT, "..", "shared", "pcaps");
+const tmp = mkdtempSync(join(tmpdir(), "synack-render-"));
+
+function chromiumPath(): string | undefined {
+  for (const c of ["chromium", "chromium-browser", "google-chrome"]) {
+    const r = spawnSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" });
+    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  }
+  return undefined;
+}
+const chromium = chromiumPath();
+type Playwright = typeof import("playwright-core");
+let pw: Playwright | undefined;
+try {
+  pw = await import("playwright-core");
+} catch {
+  pw = undefined;
+}
+const why = !chromium ? "chromium is not installed (apt-get install chromium)" : !pw ? "playwright-core is not installed (npm ci)" : undefined;
+
+/** Decodes an 8-bit RGB/RGBA PNG (no interlace) and counts distinct colours (a sample). */
+function distinctColours(png: Buffer): number {
+  let off = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.subarray(off + 4, off + 8).toString("latin1");
+    const data = png.subarray(off + 8, off + 8 + len);
+    if (type === "IHDR") {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      channels = data[9] === 6 ? 4 : 3;
+    } else if (type === "IDAT") idat.push(data);
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const prev = Buffer.alloc(stride);
+  const cur = Buffer.alloc(stride);
+  const colours = new Set<number>();
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)]!;
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? cur[i - channels]! : 0;
+      const b = prev[i]!;
+      const c = i >= channels ? prev[i - channels]! : 0;
+      let v = line[i]!;
+      if (f === 1) v += a;
+      else if (f === 2) v += b;
+      else if (f === 3) v += (a + b) >> 1;
+      else if (f === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      cur[i] = v & 0xff;
+    }
+    for (let x = 0; x < width; x += 3) colours.add((cur[x * channels]! << 16) | (cur[x * channels + 1]! << 8) | cur[x * channels + 2]!);
+    cur.copy(prev);
+  }
+  return colours.size;
+}
+
+/**
+ * Runs in the page: every overlap between things that must not touch, as text. Label boxes
+ * (each line of an arrow's label) against every arrow shaft and head, every lifeline, each
+ * other, the states, times and note numbers; states and marks against each other.
+ */
+function geometryProblems(): string[] {
+  type R = { l: number; t: number; r: number; b: number; what: string };
+  const problems: string[] = [];
+  const rect = (e: Element, what: string): R => {
+    const b = e.getBoundingClientRect();
+    return { l: b.left, t: b.top, r: b.right, b: b.bottom, what: `${what} "${(e.textContent ?? "").trim().slice(0, 40)}"` };
+  };
+  const shrink = (a: R, d: number): R => ({ ...a, l: a.l + d, t: a.t + d, r: a.r - d, b: a.b - d });
+  const overlap = (a: R, b: R) => a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b;
+  const segHitsRect = (x1: number, y1: number, x2: number, y2: number, q: R) => {
+    // Liang-Barsky clipping of the segment against the rectangle.
+    let t0 = 0;
+    let t1 = 1;
+    const dx = x2 - x1;
+    const dy = y2 - y1;
+    const clip = (p: number, qq: number) => {
+      if (p === 0) return qq >= 0;
+      const t = qq / p;
+      if (p < 0) {
+        if (t > t1) return false;
+        if (t > t0) t0 = t;
+      } else {
+        if (t < t0) return false;
+        if (t < t1) t1 = t;
+      }
+      return true;
+    };
+    return clip(-dx, x1 - q.l) && clip(dx, q.r - x1) && clip(-dy, y1 - q.t) && clip(dy, q.b - y1) && t0 <= t1;
+  };
+  for (const [si, svg] of [...document.querySelectorAll("svg.ladder-svg")].entries()) {
+    const segs = [...svg.querySelectorAll("line.shaft, line.life")].map((l) => {
+      const line = l as SVGLineElement;
+      const m = line.getScreenCTM()!;
+      const p = (x: number, y: number) => new DOMPoint(x, y).matrixTransform(m);
+      const a = p(line.x1.baseVal.value, line.y1.baseVal.value);
+      const b = p(line.x2.baseVal.value, line.y2.baseVal.value);
+      return { a, b, what: line.classList.contains("life") ? "lifeline" : `arrow of "${(line.parentElement?.querySelector("title")?.textContent ?? "").split("\n")[0]}"` };
+    });
+    const labels = [...svg.querySelectorAll("text.lbl")].map((e) => shrink(rect(e, "label"), 0.5));
+    const heads = [...svg.querySelectorAll("path.head, path.x")].map((e) => shrink(rect(e, "arrow head"), 0.5));
+    const side = [...svg.querySelectorAll("text.state, text.mark, text.time, g.badge, g.clock")].map((e) => shrink(rect(e, e.getAttribute("class") ?? "?"), 0.5));
+    for (const [i, a] of labels.entries()) {
+      for (const s of segs) if (segHitsRect(s.a.x, s.a.y, s.b.x, s.b.y, a)) problems.push(`svg ${si}: ${a.what} crosses the ${s.what}`);
+      for (const h of heads) if (overlap(a, h)) problems.push(`svg ${si}: ${a.what} touches an ${h.what}`);
+      for (const b of labels.slice(i + 1)) if (overlap(a, b)) problems.push(`svg ${si}: ${a.what} overlaps ${b.what}`);
+      for (const b of side) if (overlap(a, b)) problems.push(`svg ${si}: ${a.what} overlaps ${b.what}`);
+    }
+    for (const [i, a] of side.entries()) {
+      for (const b of side.slice(i + 1)) if (overlap(a, b)) problems.push(`svg ${si}: ${a.what} overlaps ${b.what}`);
+      for (const s of segs) if (s.what !== "lifeline" && segHitsRect(s.a.x, s.a.y, s.b.x, s.b.y, a)) problems.push(`svg ${si}: ${a.what} crosses the ${s.what}`);
+    }
+  }
+  return problems;
+}
+
+interface Case {
+  name: string;
+  html: string;
+  connections: number;
+}
+const cases: Case[] = [];
+
+describe.skipIf(why !== undefined)(`ladder diagrams in headless Chromium${why ? ` (skipped: ${why})` : ""}`, () => {
+  let browser: import("playwright-core").Browser;
+
+  beforeAll(async () => {
+    browser = await pw!.chromium.launch({
+      executablePath: chromium,
+      headless: true,
+      // playwright-core gives every launch a fresh, temporary --user-data-dir.
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    const add = (name: string, file: string, opts: Parameters<typeof diagramForFile>[2] = {}) => {
+      const r = diagramForFile(file, "html", opts);
+      if ("error" in r) throw new Error(r.error);
+      const html = join(tmp, `${name}.html`);
+      writeFileSync(html, r.text);
+      cases.push({ name, html, connections: r.connections });
+    };
+    // The demo's own capture (simulated peer), as the demo draws it.
+    const demo = join(tmp, "demo.pcapng");
+    const d = await runCli(["demo", "--sim", "--quiet", "--pcap", demo], { timeoutMs: 60_000 });
+    if (d.code !== 0) throw new Error(`demo failed: ${d.stderr}`);
+    cases.push({ name: "demo", html: join(tmp, "demo.html"), connections: 11 });
+    add("data-fin", join(PCAPS, "v4-data-fin.pcap"), { profile: "linux" });
+    add("synack-lost", join(PCAPS, "v4-synack-lost.pcap"), { profile: "linux" });
+    add("simultaneous-open", join(PCAPS, "v4-simultaneous-open.pcap"), { profile: "linux" });
+    add("synack-lost-compact", join(PCAPS, "v4-synack-lost.pcap"), { profile: "linux", compact: true });
+    // Public captures, when ../shared is there: a Windows client, refusals, a web page load.
+    if (existsSync(join(SHARED, "nowebaccess2.pcapng"))) add("nowebaccess2", join(SHARED, "nowebaccess2.pcapng"));
+    if (existsSync(join(SHARED, "gnutella.pcap"))) add("gnutella", join(SHARED, "gnutella.pcap"), { only: [1, 2, 3] });
+    if (existsSync(join(SHARED, "http_espn_fail.pcapng"))) add("http_espn_fail", join(SHARED, "http_espn_fail.pcapng"), { only: [1, 2] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("every case was drawn", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("no label crosses an arrow or a lifeline, and nothing overlaps, at 1 000 px; the page needs no horizontal scrolling", async () => {
+    for (const c of cases) {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+      await page.goto(`file://${c.html}`);
+      const dims = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, svgs: document.querySelectorAll("svg.ladder-svg").length, labels: document.querySelectorAll("svg.ladder-svg text.lbl").length }));
+      expect(dims.sw, `${c.name}: scroll width`).toBeLessThanOrEqual(1000);
+      expect(dims.svgs, c.name).toBe(c.connections);
+      expect(dims.labels, c.name).toBeGreaterThan(c.connections);
+      expect(await page.evaluate(geometryProblems), c.name).toEqual([]);
+      const shot = join(tmp, `${c.name}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(distinctColours(readFileSync(shot)), c.name).toBeGreaterThan(10);
+      await page.close();
+    }
+  });
+
+  it("the check sees a label drawn across its arrow, or on another label (controls)", async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    await page.goto(`file://${cases.find((c) => c.name === "data-fin")!.html}`);
+    expect(await page.evaluate(geometryProblems)).toEqual([]);
+    // As the old diagram drew it: the label's baseline on its arrow.
+    await page.evaluate(() => {
+      const g = document.querySelector("svg.ladder-svg g.arrow")!;
+      const line = g.querySelector("line.shaft")!;
+      const t = [...g.querySelectorAll("text.lbl")].pop()!;
+      t.setAttribute("y", String(Number(line.getAttribute("y1")) + 8));
+    });
+    expect((await page.evaluate(geometryProblems)).join("\n")).toMatch(/label .* crosses the arrow/);
+    await page.reload();
+    await page.evaluate(() => {
+      const [a, b] = [...document.querySelectorAll("svg.ladder-svg text.lbl")];
+      b!.setAttribute("y", a!.getAttribute("y")!);
+      b!.setAttribute("x", a!.getAttribute("x")!);
+    });
+    expect((await page.evaluate(geometryProblems)).join("\n")).toMatch(/label .* overlaps label/);
+    await page.close();
+  });
+
+  it("scales down to 600 px without horizontal scrolling, still without overlaps", async () => {
+    const page = await browser.newPage({ viewport: { width: 600, height: 900 } });
+    await page.goto(`file://${cases.find((c) => c.name === "demo")!.html}`);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(600);
+    expect(await page.evaluate(geometryProblems)).toEqual([]);
+    await page.close();
+  });
+
+  it("at 1 400 px nothing covers the replayed side", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`file://${cases.find((c) => c.name === "data-fin")!.html}`);
+    const covered = await page.evaluate(() => {
+      const lines = [...document.querySelectorAll("svg.ladder-svg line.life")];
+      const out: string[] = [];
+      for (const l of lines) {
+        const r = l.getBoundingClientRect();
+        const x = (r.left + r.right) / 2;
+        for (let y = Math.max(0, r.top + 20); y < Math.min(innerHeight, r.bottom); y += 40) {
+          const e = document.elementFromPoint(x, y);
+          if (e && !e.closest("svg.ladder-svg")) out.push(`${e.tagName}.${e.className} at ${x},${y}`);
+        }
+      }
+      return out;
+    });
+    expect(covered).toEqual([]);
+    await page.close();
+  });
+
+  it("a click on an arrow opens its note; a click on a note number too", async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    await page.goto(`file://${cases.find((c) => c.name === "data-fin")!.html}`);
+    const id = await page.evaluate(() => document.querySelector("g.arrow[data-note]")!.getAttribute("data-note"));
+    expect(await page.locator(`#${id} .more`).isVisible()).toBe(false);
+    await page.locator(`g.arrow[data-note="${id}"] line.shaft`).click({ force: true });
+    expect(await page.locator(`#${id} .more`).isVisible()).toBe(true);
+    const second = await page.evaluate(() => document.querySelectorAll("g.badge[data-note]")[2]!.getAttribute("data-note"));
+    await page.locator(`g.badge[data-note="${second}"]`).click();
+    expect(await page.locator(`#${second}`).getAttribute("class")).toContain("open");
+    await page.close();
+  });
+
+  it("prints: every note open, the drawing within the page, and a PDF comes out", async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    await page.goto(`file://${cases.find((c) => c.name === "demo")!.html}`);
+    await page.emulateMedia({ media: "print" });
+    const r = await page.evaluate(() => {
+      const more = [...document.querySelectorAll("ol.notes li .more")];
+      return {
+        notes: more.length,
+        hidden: more.filter((m) => getComputedStyle(m).display === "none" || (m as HTMLElement).offsetHeight === 0).length,
+        hint: getComputedStyle(document.querySelector(".hint")!).display,
+        wide: [...document.querySelectorAll("svg")].filter((s) => s.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5).length,
+      };
+    });
+    expect(r.notes).toBeGreaterThan(20);
+    expect(r.hidden).toBe(0);
+    expect(r.hint).toBe("none");
+    expect(r.wide).toBe(0);
+    const pdf = await page.pdf({ format: "A4", printBackground: true });
+    expect(pdf.subarray(0, 4).toString("latin1")).toBe("%PDF");
+    expect(pdf.length).toBeGreaterThan(20_000);
+    await page.close();
+  });
+});
