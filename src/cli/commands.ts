@@ -15,7 +15,7 @@ export const CONNECT: CommandSpec = {
   positionals: { min: 1, max: 1, what: "HOST:PORT" },
   options: [
     { name: "dev", value: "NAME", help: "attach to (or create) the TUN device NAME; the kernel is the peer" },
-    { name: "raw", value: "IFNAME", help: "use a raw IPv4 socket on IFNAME (installs and removes the RST filter, see device/raw.md)" },
+    { name: "raw", value: "IFNAME", help: "use a raw IPv4 socket on IFNAME (installs and removes the RST filter; docs/devices.md)" },
     { name: "lab", help: "a throwaway namespace with a TUN and a kernel echo listener at HOST:PORT (root)" },
     { name: "sim", help: "the in-process simulated peer (no root, not a real network), listening on PORT" },
     { name: "local", value: "ADDR", help: "the stack's own address (needed with --dev and --raw; same family as HOST)" },

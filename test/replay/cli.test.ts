@@ -51,10 +51,10 @@ describe("synack replay", () => {
 
   it("usage errors exit 2 with one line and no stack trace", async () => {
     expect(await replayCommand([])).toBe(2);
-    expect(err).toMatch(/^synack replay: no capture given\n/);
+    expect(err).toMatch(/^synack replay: missing capture \(a pcap or pcapng file\) \(see synack replay --help\)\n$/);
     err = "";
     expect(await replayCommand([join(PCAPS, "v4-refused.pcap"), "--profile", "solaris"])).toBe(2);
-    expect(err).toMatch(/unknown profile 'solaris'/);
+    expect(err).toMatch(/unknown profile "solaris"/);
     err = "";
     expect(await replayCommand([join(PCAPS, "v4-refused.pcap"), "--bogus"])).toBe(2);
     expect(err).not.toMatch(/\n\s+at /);
@@ -68,9 +68,66 @@ describe("synack replay", () => {
     writeFileSync(path, bad);
     expect(await replayCommand([path])).toBe(2);
     expect(err).toMatch(/corrupt\.pcap: .*offset 24/);
+    expect(err.match(/offset/g)).toHaveLength(1);
     expect(err.trim().split("\n")).toHaveLength(1);
     err = "";
     expect(await replayCommand([join(tmp, "missing.pcap")])).toBe(2);
-    expect(err).toMatch(/cannot read/);
+    expect(err).toBe(`synack replay: ${join(tmp, "missing.pcap")}: no such file\n`);
+  });
+
+  it("a bad capture among good ones: the good ones are replayed and reported, the bad one named once, exit 1", async () => {
+    const bad = join(tmp, "notes.txt");
+    writeFileSync(bad, "not a capture\n");
+    expect(await replayCommand([bad, join(PCAPS, "v4-refused.pcap"), "--profile", "linux"])).toBe(1);
+    expect(out).toMatch(/MATCH 10\.201\.1\.2:\d+ -> 10\.201\.2\.2:81/);
+    expect(out).toMatch(/error: .*notes\.txt: unknown capture magic/);
+    expect(out.trim().split("\n").pop()).toBe("1 matched, 0 differ, 1 capture(s) unreadable");
+    expect(err).toMatch(/^synack replay: .*notes\.txt: unknown capture magic .* at offset 0 \(not pcap or pcapng\)\n$/);
+  });
+
+  const gnutella = join(PCAPS, "..", "..", "shared", "pcaps", "gnutella.pcap");
+  it.skipIf(!existsSync(gnutella))("--summary: one line per capture and per differing connection, then the totals", async () => {
+    const full = await replayCommand([gnutella]);
+    const fullOut = out;
+    out = "";
+    const code = await replayCommand([gnutella, "--summary"]);
+    expect(code).toBe(full);
+    const lines = out.trim().split("\n");
+    const m = /^.*gnutella\.pcap: (\d+) active open\(s\), (\d+) matched, (\d+) differ$/.exec(lines[0]!)!;
+    expect(m).not.toBeNull();
+    const differ = Number(m[3]);
+    expect(lines.filter((l) => l.startsWith("  DIFF "))).toHaveLength(differ);
+    expect(lines).toHaveLength(differ + 2);
+    expect(lines.at(-1)).toBe(fullOut.trim().split("\n").at(-1));
+    expect(fullOut.split("\n").length).toBeGreaterThan(10 * lines.length);
+  });
+
+  it("a sidecar may give one connection its own settings; a bad sidecar is one line", async () => {
+    const dir = mkdtempSync(join(tmp, "side-"));
+    const pcap = join(dir, "t.pcap");
+    writeFileSync(pcap, readFileSync(join(PCAPS, "v4-timeout.pcap")));
+    await replayCommand([pcap, "--json"]);
+    const client = JSON.parse(out).handshakes[0].client;
+    // A 3 s initial RTO for this connection: the recorded second SYN (1 s) is missing.
+    expect(JSON.parse(out).handshakes[0].match).toBe(true);
+    writeFileSync(join(dir, "t.json"), JSON.stringify({ connections: [{ client, title: "slow", overrides: { initialRtoMs: 3000 } }] }));
+    out = "";
+    expect(await replayCommand([pcap, "--json"])).toBe(1);
+    const h = JSON.parse(out).handshakes[0];
+    expect(h.title).toBe("slow");
+    expect(h.match).toBe(false);
+    for (const [doc, re] of [
+      [{ connections: {} }, /"connections" must be a list/],
+      [{ connections: [{ title: "x" }] }, /connections\[0\] needs "client"/],
+      [{ connections: [{ client, profile: "beos" }] }, /connections\[0\]: unknown profile "beos"/],
+      [{ connections: [{ client, colour: 1 }] }, /connections\[0\]: unknown key "colour"/],
+      [{ connections: [{ client, overrides: { synRetries: "2" } }] }, /unknown or mistyped override "synRetries"/],
+    ] as const) {
+      writeFileSync(join(dir, "t.json"), JSON.stringify(doc));
+      err = "";
+      expect(await replayCommand([pcap])).toBe(2);
+      expect(err).toMatch(re);
+      expect(err.trim().split("\n")).toHaveLength(1);
+    }
   });
 });
