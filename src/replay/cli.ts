@@ -151,7 +151,8 @@ function allowLateTimers(h: HandshakeResult, open: ActiveOpen, slackMs: number):
   const sent = open.events.filter((e) => e.kind === "tcp" && e.dir === "c2s").map((e) => e.t);
   for (const d of h.diffs) {
     if (d.field !== "time" || d.explained) continue;
-    const rec = Number.parseFloat(d.recorded);
+    // d.t is the recorded segment's exact time (d.recorded is rounded for print).
+    const rec = d.t;
     const rep = Number.parseFloat(d.replayed);
     const late = rec - rep;
     const prev = sent.filter((t) => t < rec - 0.001).pop() ?? 0;

@@ -159,7 +159,9 @@ describe.skipIf(why !== undefined)(`synack CLI on the real kernel${why ? ` (skip
       expect(h.code).toBe(1);
       expect(h.stdout).toMatch(/^✔ connect STATUS_SUCCESS/m);
       expect(h.stdout).toMatch(/^✘ receive STATUS_CONNECTION_RESET \(0xC000020D\)  0 bytes, then STATUS_CONNECTION_RESET/m);
-      // Port 8 resets as soon as it accepts: the data is never acknowledged, the send fails.
+      // Port 8: a firewall rule drops our data (segments with PSH), and the server resets
+      // 300 ms after it accepts: the data is never acknowledged, the send fails.
+      netnsExec(ns, "nft", ["-f", "-"], { input: "table inet t {\n chain in {\n  type filter hook input priority 0;\n  tcp dport 8 tcp flags & psh == psh drop\n }\n}\n" });
       const k = await run(["connect", "10.96.0.1:8", "--dev", "tunr0", "--local", "10.96.0.2", "--send", "hello", "--json"]);
       expect(k.code).toBe(1);
       expect(JSON.parse(k.stdout), k.stdout).toMatchObject({ status: "STATUS_SUCCESS", ok: false, send: { status: "STATUS_CONNECTION_RESET", ok: false } });
@@ -206,9 +208,9 @@ function listNamespaces(): string[] {
     .filter(Boolean);
 }
 
-// Port 7: read, then close with SO_LINGER 0 (a RST); port 8: the same at once after accept.
+// Port 7: read, then close with SO_LINGER 0 (a RST); port 8: the same 300 ms after accept.
 const RESET_SERVER = `
-import select, socket, struct
+import select, socket, struct, time
 ls = []
 for port in (7, 8):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -223,6 +225,8 @@ while True:
         c, _ = s.accept()
         if s.getsockname()[1] == 7:
             c.recv(100)
+        else:
+            time.sleep(0.3)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
 `;

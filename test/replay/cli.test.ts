@@ -130,4 +130,27 @@ describe("synack replay", () => {
       expect(err.trim().split("\n")).toHaveLength(1);
     }
   });
+
+  it("timerSlackMs explains a recorded retransmission that is a little late, never an early one or a much later one", async () => {
+    const dir = mkdtempSync(join(tmp, "slack-"));
+    const pcap = join(dir, "t.pcap");
+    writeFileSync(pcap, readFileSync(join(PCAPS, "v4-timeout.pcap")));
+    out = "";
+    await replayCommand([pcap, "--json"]);
+    const client = JSON.parse(out).handshakes[0].client;
+    const verdict = async (initialRtoMs: number, timerSlackMs: number) => {
+      writeFileSync(join(dir, "t.json"), JSON.stringify({ connections: [{ client, overrides: { initialRtoMs }, timerSlackMs }] }));
+      out = "";
+      await replayCommand([pcap, "--json"]);
+      const h = JSON.parse(out).handshakes[0];
+      return { match: h.match, why: h.diffs.map((d: { explained?: string }) => d.explained ?? "unexplained").join("; ") };
+    };
+    // The recorded second SYN left at 1.02 s: with a 960 ms RTO it is about 60 ms late
+    // (beyond the 20 ms + 2 % tolerance).
+    const late = await verdict(960, 100);
+    expect(late, late.why).toMatchObject({ match: true, why: expect.stringMatching(/timer fired 6\d\.\d ms late/) });
+    expect((await verdict(960, 30)).match).toBe(false);
+    // Early (a 1 080 ms RTO): never explained by lateness.
+    expect((await verdict(1080, 100)).match).toBe(false);
+  });
 });
