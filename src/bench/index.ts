@@ -1,5 +1,5 @@
 // `synack bench` (BENCHMARKS.md): runs the benchmarks side by side in one process,
-// repeats each measurement, and reports min/median/max, ratios and the issue's targets,
+// repeats each measurement, and reports min/median/max, ratios and BENCHMARKS.md's targets,
 // with the machine, the date and the command. A benchmark that cannot run here (no root,
 // no TUN addon) or that fails is reported as skipped/failed with the reason; the others
 // still run.

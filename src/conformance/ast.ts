@@ -4,7 +4,7 @@
 // additions of the nplab fork used by the FreeBSD tcp-testsuite (`!` absolute
 // sequence numbers, `(tos 0x..)`/`(ttl N)`/`(hlim N)`/`(class 0x..)` IP info,
 // `/udp(a > b)` encapsulation, `TS val ... ecr N!`, `md5 valid`). The runner works
-// only from this tree; it never looks at script text. SUITES.md §8 summarises the
+// only from this tree; it never looks at script text. docs/conformance-runner.md summarises the
 // semantics; the comments below say what each field means to a runner.
 
 /** A parsed script. */
@@ -15,7 +15,7 @@ export interface Script {
    * command-line flags). A bare `--name` maps to "". Keys are without the dashes,
    * e.g. `ip_version`, `tolerance_usecs`, `mtu`, `udp_encapsulation`.
    * Scripts from the Google and kernel suites carry no `--ip_version`: their
-   * runners pass it on the command line (SUITES.md §1, §2).
+   * runners pass it on the command line (docs/conformance-runner.md, "Profiles and sysctls").
    */
   options: Record<string, string>;
   /** An untimed backquoted command before the first event (packetdrill "init command"). */
@@ -49,7 +49,7 @@ export type Feature =
   | "unknown-option"; // a TCP option this parser does not model
 
 // ---------------------------------------------------------------------------
-// Time column (SUITES.md §8.2)
+// Time column (docs/conformance-runner.md, "Model")
 
 /**
  * When an event happens.
@@ -120,7 +120,7 @@ export interface TcpSpec {
   /**
    * `start:end(len)`. Relative to the ISNs unless `seqAbsolute` (nplab `!`): for our
    * side relative to our live ISS; for the remote side the number on an injected SYN
-   * is the remote ISN itself (SUITES.md §8.4).
+   * is the remote ISN itself (docs/conformance-runner.md, "Model").
    */
   seqStart: number;
   seqEnd: number;
@@ -171,7 +171,7 @@ export interface PacketEvent extends EventBase {
 }
 
 /**
- * `< icmp unreachable port_unreachable [0:0(0)]` (SUITES.md §8.5). The ICMP family follows
+ * `< icmp unreachable port_unreachable [0:0(0)]` (docs/conformance-runner.md, "Model"). The ICMP family follows
  * the script's IP version (ICMPv4 for ipv4 and ipv4-mapped-ipv6); use `resolveIcmp` in
  * parse.ts to get numbers for a family.
  */

@@ -1,4 +1,4 @@
-// Outbound packet checks (SUITES.md §8.4): a live segment the stack sent against the
+// Outbound packet checks (docs/conformance-runner.md, "Model"): a live segment the stack sent against the
 // script's `>` line, field by field, with packetdrill's translation rules:
 // - our sequence numbers are relative to the live ISS (learned from the first SYN),
 //   unless written absolute (nplab `N!`);

@@ -8,7 +8,7 @@
 // not need that state lives beside it: parse.ts, compare.ts, posix.ts, sysctl*.ts,
 // tcpinfo.ts, format.ts.
 //
-// packetdrill's model (SUITES.md §8): the stack under test is "local" (192.168.0.1 or
+// packetdrill's model (docs/conformance-runner.md): the stack under test is "local" (192.168.0.1 or
 // fd3d:fa7b:d17d::1), the script plays the remote peer (192.0.2.1 / 2001:db8::1, port
 // 8080). Events run in order; inbound packets and system calls happen at their script
 // time, outbound packets are sniffed and compared field by field and their times checked
@@ -82,7 +82,7 @@ const ADDR = {
   6: { local: "fd3d:fa7b:d17d::1", prefix: 48, gateway: "fd3d:fa7b:d17d::fffe", remote: "2001:db8::1" },
 } as const;
 
-/** packetdrill's defaults (SUITES.md §8.2): 4 ms, plus a share of the expected delay. */
+/** packetdrill's defaults (docs/conformance-runner.md, "Model"): 4 ms, plus a share of the expected delay. */
 const DEFAULT_TOLERANCE_USECS = 4000;
 /** "Timed out waiting for packet": the wait ends this long after the expected time. */
 const PACKET_TIMEOUT_MS = 2000;
@@ -436,7 +436,7 @@ class Run {
       spec.options === "any"
         ? []
         : specOptionsToWire(spec.options, {
-            // The script's TS ecr names one of our TS vals; send the live one (SUITES.md §8.4).
+            // The script's TS ecr names one of our TS vals; send the live one (docs/conformance-runner.md, "Model").
             tsEcr: (ecr, absolute) => (absolute ? ecr : (this.tsMap.get(ecr >>> 0) ?? ecr)),
             sackBase: iss,
           });

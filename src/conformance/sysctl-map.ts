@@ -1,6 +1,6 @@
 // Which profile a script runs under, and what each sysctl line means for it.
 //
-// The suites set kernel tunables with backquoted commands (SUITES.md §8.1). The runner
+// The suites set kernel tunables with backquoted commands (docs/conformance-runner.md, "Profiles and sysctls"). The runner
 // never executes them: every tunable it knows is mapped onto a profile knob, the ones
 // that change nothing on a client's connect path are accepted as no-ops, and anything
 // else makes the script a `skip` naming the tunable (a script whose setup we cannot
@@ -9,7 +9,7 @@ import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js"
 
 export type Suite = "freebsd" | "google" | "linux-selftests" | "nplab-linux" | "unknown";
 
-/** The suite a script belongs to, from its repository path (SUITES.md §0). */
+/** The suite a script belongs to, from its repository path (docs/conformance-runner.md, "Profiles and sysctls"). */
 export function suiteOf(path: string): Suite {
   const p = path.replace(/\\/g, "/");
   if (p.includes("freebsd-tcp-testsuite/")) return "freebsd";
@@ -47,7 +47,7 @@ export function suiteBaseOverrides(suite: Suite): ProfileOverrides {
 }
 
 /**
- * What the suites' `defaults.sh` sets (SUITES.md §1, §2: timestamps and SACK on,
+ * What the suites' `defaults.sh` sets (docs/conformance-runner.md, "Profiles and sysctls": timestamps and SACK on,
  * tcp_syn_retries 5, ECN off, receive buffers giving window scale 8). The scripts predate
  * net.ipv4.tcp_syn_linear_timeouts (the packet-timeout self-test expects the classic 1 s,
  * 2 s doubling), so the linear phase is off.

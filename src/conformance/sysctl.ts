@@ -2,7 +2,7 @@
 //
 // The suites use them only to set kernel tunables (FreeBSD `sysctl -w net.inet.tcp.*`,
 // Linux `sysctl -q net.ipv4.tcp_*`, Google's `set_sysctls.py /proc/sys/...=v`) and to
-// run the suite's `defaults.sh` (SUITES.md §1, §2, §8.1). A runner maps these onto
+// run the suite's `defaults.sh` (docs/conformance-runner.md, "Profiles and sysctls"). A runner maps these onto
 // stack settings instead of executing them; this module only says what each command
 // would set. Mapping to a stack profile is the runner's job.
 
@@ -12,7 +12,7 @@ export type ShellAction =
   /**
    * The suite's defaults script. `suite` is inferred from how it is invoked:
    * `./defaults.sh` is the kernel selftests layout, `../common/defaults.sh` and
-   * `../../common/defaults.sh` are google/packetdrill's (SUITES.md §1, §2).
+   * `../../common/defaults.sh` are google/packetdrill's (docs/conformance-runner.md, "Profiles and sysctls").
    */
   | { kind: "defaults"; suite: "google-packetdrill" | "linux-selftests" | "unknown"; script: string }
   /** `/tmp/sysctl_restore_${PPID}.sh`: undoes set_sysctls.py; nothing to do for a fresh stack. */

@@ -1,4 +1,4 @@
-// `%{ ... }%` blocks (SUITES.md §8.1): Python run by packetdrill against a TCP_INFO
+// `%{ ... }%` blocks (docs/conformance-runner.md, "Skips, never passes"): Python run by packetdrill against a TCP_INFO
 // snapshot taken at the event's time. We evaluate the simple `assert` forms the suites
 // use (`assert tcpi_state == TCPI_SYN_SENT`, `assert tcpi_snd_mss == 1100, msg`) against a
 // snapshot of our TCB; anything else is reported as not evaluated, never as checked.

@@ -1,5 +1,5 @@
 // Exact syntax trees for representative packetdrill lines (texts taken from the
-// public suites, SUITES.md §8), and the parser's specific errors.
+// public suites, docs/conformance-runner.md), and the parser's specific errors.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { parseScript, resolveIcmp } from "../../src/conformance/parse.js";

@@ -1,5 +1,5 @@
 // Suite-wide parser tests over the public packetdrill scripts in ../shared/conformance
-// (SUITES.md): every script parses, and every parsed event prints back to its own
+// (docs/conformance-runner.md): every script parses, and every parsed event prints back to its own
 // source text (whitespace aside) and re-parses to the same tree.
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
@@ -159,7 +159,7 @@ describe.skipIf(!haveSuites)(`packetdrill suites (${haveSuites ? "present" : ski
       ip_version: "ipv4",
       mtu: "72",
     });
-    // Google scripts have no --ip_version: run_all.py passes it (SUITES.md §1).
+    // Google scripts have no --ip_version: run_all.py passes it (docs/conformance-runner.md, "Model").
     expect(get("google-packetdrill/gtests/net/tcp/blocking/blocking-connect.pkt").options).toEqual({});
     const counts = new Map<string, number>();
     for (const { script } of parsed.values()) {
