@@ -137,9 +137,11 @@ export function loadAddonFrom(startDir: string): SynackTunAddon {
   const root = findPackageRoot(startDir);
   const candidates = addonCandidates(root);
   const found = candidates.find((p) => existsSync(p));
+  // Installed as a dependency, `npm rebuild synack` re-runs the build; in a checkout, `npm install`.
+  const installed = root !== undefined && /[\\/]node_modules[\\/]/.test(root);
+  const log = root !== undefined && existsSync(join(root, "build", "install-addon.log")) ? ` (last build log: ${join(root, "build", "install-addon.log")})` : "";
   const rebuildHint =
-    `run \`npm install\` (or \`npx node-gyp rebuild\`) in ${root ?? "the synack package folder"} ` +
-    "to build it; it needs a C++ toolchain (g++, make, python3)";
+    `it needs g++, make and python3: install them, then run ${installed ? "`npm rebuild synack` in your project" : `\`npm install\` in ${root ?? "the synack package folder"}`}` + log;
   if (found === undefined) {
     throw new AddonMissingError(
       `the synack TUN addon is not built (looked for ${candidates.join(", ") || "build/Release/synack_tun.node"}): ${rebuildHint}`,
