@@ -25,7 +25,7 @@ describe("npm pack, install the tarball, use it by name", () => {
   afterAll(() => tmp.remove());
 
   it("the tarball holds dist with types, bin, the addon sources and binding.gyp, and no tests or fixtures", () => {
-    for (const f of ["package.json", "README.md", "bin/synack.js", "binding.gyp", "device/tun/tun.cc", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/cli/main.js", "scripts/install-addon.mjs"]) {
+    for (const f of ["package.json", "README.md", "bin/synack.js", "binding.gyp", "device/tun/tun.cc", "src/bench/listener.c", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/cli/main.js", "scripts/install-addon.mjs"]) {
       expect(files, f).toContain(f);
     }
     for (const s of SUBPATHS) {
@@ -33,6 +33,10 @@ describe("npm pack, install the tarball, use it by name", () => {
       expect(files).toContain(`dist/src/exports/${s}.d.ts`);
     }
     const unwanted = files.filter((f) => /^(test|pcaps|\.ci|node_modules|build)\//.test(f) || f.endsWith(".map") || (f.endsWith(".ts") && !f.endsWith(".d.ts")));
+    // Every source binding.gyp compiles is in the tarball (the install builds from them).
+    const gypSources = [...readFileSync(join(ROOT, "binding.gyp"), "utf8").matchAll(/"sources":\s*\[([^\]]*)\]/g)].flatMap((m) => [...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]));
+    expect(gypSources.length).toBeGreaterThan(0);
+    expect(gypSources.filter((s) => !files.includes(s))).toEqual([]);
     expect(unwanted).toEqual([]);
     // Every compiled module has its declaration next to it.
     const js = files.filter((f) => f.startsWith("dist/") && f.endsWith(".js"));
