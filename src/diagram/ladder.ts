@@ -17,6 +17,7 @@ import { parsePacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import type { TraceEvent } from "../../stack/trace.js";
 import { segLabel, type HandshakeResult } from "../replay/replay.js";
+import { lcsPairs } from "../replay/compare.js";
 import { segmentsFromTrace } from "../cli/timeline.js";
 
 export interface LadderArrow {
@@ -314,41 +315,9 @@ function arrowKey(a: LadderArrow): string {
   return a.kind === "icmp" ? `${a.dir}|icmp|${a.label}` : `${a.dir}|${a.flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST)}|${a.seq}|${a.len}`;
 }
 
-/** Pairs of indexes of a longest common subsequence (greedy for very long lists). */
-function lcs(a: string[], b: string[]): Array<[number, number]> {
-  const n = a.length;
-  const m = b.length;
-  const out: Array<[number, number]> = [];
-  if (n * m > 2_000_000) {
-    let j = 0;
-    for (let i = 0; i < n && j < m; i++) {
-      const k = b.indexOf(a[i]!, j);
-      if (k >= 0 && k - j < 50) {
-        out.push([i, k]);
-        j = k + 1;
-      }
-    }
-    return out;
-  }
-  const w = m + 1;
-  const L = new Uint32Array((n + 1) * w);
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i * w + j] = a[i] === b[j] ? L[(i + 1) * w + j + 1]! + 1 : Math.max(L[(i + 1) * w + j]!, L[i * w + j + 1]!);
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) {
-      out.push([i, j]);
-      i++;
-      j++;
-    } else if (L[(i + 1) * w + j]! >= L[i * w + j + 1]!) i++;
-    else j++;
-  }
-  return out;
-}
-
 /** Rows: the same packet on both sides shares a row; the others get rows of their own, in time order. */
 export function alignRows(rec: readonly LadderArrow[], rep: readonly LadderArrow[]): LadderRow[] {
-  const pairs = lcs(rec.map(arrowKey), rep.map(arrowKey));
+  const pairs = lcsPairs(rec.map(arrowKey), rep.map(arrowKey));
   const rows: LadderRow[] = [];
   let i = 0;
   let j = 0;
@@ -698,8 +667,8 @@ const SVG_STYLE = `
   .gap { font-size: 10px; font-style: italic; fill: #777; }
 `;
 
-/** Width of sans-serif text at `px` (DejaVu Sans averages about 0.58 em per character). */
-const sansWidth = (s: string, px: number) => s.length * px * 0.58;
+/** Width of sans-serif text at `px` (DejaVu Sans: about 0.6 em a character, 0.75 for bold capitals). */
+const sansWidth = (s: string, px: number, boldCaps = false) => s.length * px * (boldCaps ? 0.75 : 0.6);
 
 /** The legend, as its own small SVG. */
 export function legendSvg(): string {
@@ -728,9 +697,9 @@ export function legendSvg(): string {
   };
   item((x) => clock(x + 6, 38), 12, "timer expired");
   item((x) => noteBadge(1, x + 7, 38, "legend"), 14, "note: the stack's decisions (listed below)");
-  item((x) => `<text class="state" x="${x}" y="42">ESTABLISHED</text>`, sansWidth("ESTABLISHED", 9) + 6, "the stack's own state");
-  item((x) => `<text class="state inferred" x="${x}" y="42">LISTEN</text>`, sansWidth("LISTEN", 9), "state inferred from packets");
-  item((x) => `<rect class="diffband" x="${x}" y="32" width="20" height="12"/>`, 20, "no counterpart on the other side");
+  item((x) => `<text class="state" x="${x}" y="42">ESTABLISHED</text>`, sansWidth("ESTABLISHED", 9, true), "the stack's own state");
+  item((x) => `<text class="state inferred" x="${x}" y="42">LISTEN</text>`, sansWidth("LISTEN", 9, true), "inferred from packets");
+  item((x) => `<rect class="diffband" x="${x}" y="32" width="20" height="12"/>`, 20, "no counterpart");
   return `<svg xmlns="http://www.w3.org/2000/svg" class="legend" viewBox="0 0 ${WIDTH} 52" width="${WIDTH}" height="52" role="img" aria-label="legend"><style>${SVG_STYLE} .lg { font-size: ${fs}px; fill: #333; }</style>${items.join("")}</svg>`;
 }
 

@@ -129,7 +129,7 @@ export function replayWithSidecar(capture: Capture, file: string, side: Sidecar,
     const mine = side.connections.find((c) => c.client === endpoint(open.client.addr, open.client.port));
     titles.push(mine?.title);
     const overrides = side.overrides || mine?.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}) } : undefined;
-    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false };
+    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs };
     const h = replayActiveOpen(open, opts);
     if (mine?.timerSlackMs) allowLateTimers(h, open, mine.timerSlackMs);
     return h;

@@ -43,6 +43,11 @@ export function recordedSegments(open: ActiveOpen, sides: RecordedSides): Seg[] 
   return sides.client.map((e) => ({ t: e.t, frame: e.frame, flags: e.flags, seq: u32(e.seq - open.iss), ack: e.ack, len: e.payload.length, window: e.window, options: e.options, handshake: false }));
 }
 
+function mssOf(opts: readonly TcpOption[]): number | undefined {
+  const m = opts.find((o) => o.kind === "mss");
+  return m?.kind === "mss" ? m.value : undefined;
+}
+
 /** Options as compared: TSval hidden (checked against the clock apart), SACK blocks relative to `sackBase`. */
 export function optionText(opts: readonly TcpOption[], sackBase: number): string {
   return opts
@@ -125,6 +130,43 @@ export class Explanations {
     return ecn ? "explained by feature: ECN is not implemented" : pshOnly ? "explained by capture: PSH follows the application's write boundaries, which a capture does not show" : this.profile;
   }
 
+  /**
+   * The SYN's window. Windows and FreeBSD write a fixed value per version, so a difference
+   * is a finding. Linux derives it from the MSS and the receive buffer: a current kernel
+   * with default buffers offers the largest multiple of the MSS up to 64 KiB
+   * (tcp_select_initial_window(), net.ipv4.tcp_rmem default 131072); a recorded window
+   * that is not that value comes from an older kernel or other buffer settings, which the
+   * linux profile does not model. When the recorded window *is* that value and ours is not,
+   * the difference is ours.
+   */
+  synWindow(a: Seg): string | undefined {
+    if (this.profile) return this.profile;
+    if (this.setup.profile !== "linux") return undefined;
+    const mss = mssOf(a.options) ?? 536;
+    const current = Math.min(65535, Math.floor(65536 / mss) * mss);
+    if (a.window === current) return undefined;
+    return `explained by configuration: the recorded Linux offered a SYN window of ${a.window}, not the ${current} a current kernel with default buffers offers for MSS ${mss} (an older kernel, or other net.ipv4.tcp_rmem); the linux profile models current defaults`;
+  }
+
+  /**
+   * The SYN's options. Their kinds and order are the OS's fingerprint: a difference is a
+   * finding. Linux and FreeBSD choose the window scale from the largest receive buffer the
+   * host allows (net.ipv4.tcp_rmem[2], kern.ipc.maxsockbuf): a difference in that value
+   * alone is configuration; Windows fixes it per version (8 since Windows 10, 2 before).
+   */
+  synOptions(rec: readonly TcpOption[], ours: readonly TcpOption[]): string | undefined {
+    if (this.sides.tfo) return "explained by feature: TCP Fast Open is not implemented";
+    if (this.profile) return this.profile;
+    const wsOf = (o: readonly TcpOption[]) => o.find((x) => x.kind === "wscale");
+    const sameKinds = rec.map((o) => o.kind).join(",") === ours.map((o) => o.kind).join(",");
+    const strip = (o: readonly TcpOption[]) => optionText(o.filter((x) => x.kind !== "wscale"), 0);
+    if ((this.setup.profile === "linux" || this.setup.profile === "freebsd") && sameKinds && strip(rec) === strip(ours) && wsOf(rec) && wsOf(ours)) {
+      const r = wsOf(rec) as { shift: number };
+      return `explained by configuration: the recorded client's window scale ${r.shift} follows its largest receive buffer (${this.setup.profile === "linux" ? "net.ipv4.tcp_rmem[2]" : "kern.ipc.maxsockbuf"}); the ${this.setup.profile} profile uses the default's`;
+    }
+    return undefined;
+  }
+
   options(isSyn: boolean): string | undefined {
     if (this.sides.tfo && isSyn) return "explained by feature: TCP Fast Open is not implemented";
     if (this.setup.notes.length && isSyn) return `${this.profile ?? "explained by profile"}: ${this.setup.notes.join("; ")}`;
@@ -187,7 +229,17 @@ export function comparePair(a: Seg, b: Seg, strict: boolean, ackBase: number, re
   const add = (field: string, rv: string, ov: string, explained?: string) => diffs.push({ frame: a.frame, t: a.t, field, recorded: rv, replayed: ov, explained });
   if (a.flags & TCP_ACK && b.flags & TCP_ACK && a.ack !== b.ack) add("ack", String(u32(a.ack - ackBase)), String(u32(b.ack - ackBase)));
   if (Math.abs(a.t - b.t) > timeTolerance(a.t)) add("time", `${a.t.toFixed(1)} ms`, `${b.t.toFixed(1)} ms`, why.time(a));
-  if (!strict) return diffs;
+  if (!strict) {
+    // The SYN is the profile's fingerprint: its window and options are compared always
+    // (--strict copies them from the recording, so there they only check the copy).
+    if ((a.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      if (a.window !== b.window) add("window", String(a.window), String(b.window), why.synWindow(a));
+      const ao = optionText(a.options, recordedIss);
+      const bo = optionText(b.options, ourIss);
+      if (ao !== bo) add("options", ao || "none", bo || "none", why.synOptions(a.options, b.options));
+    }
+    return diffs;
+  }
   const mask = TCP_PSH | TCP_ECE | TCP_CWR;
   if ((a.flags & mask) !== (b.flags & mask)) add("flags", formatTcpFlags(a.flags), formatTcpFlags(b.flags), why.flags(a.flags, b.flags));
   if (a.handshake && a.window !== b.window) add("window", String(a.window), String(b.window), why.profile);

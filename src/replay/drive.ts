@@ -26,6 +26,8 @@ export interface DriveOptions {
   trace?: boolean;
   /** Seed for the non-strict ISN / port / TS randomness (default 1). */
   seed?: number;
+  /** Cancel a connect still in progress at this time (the recorded application's IoCancelIrp). */
+  cancelAfterMs?: number;
 }
 
 export interface DriveResult {
@@ -177,6 +179,24 @@ export function driveReplay(open: ActiveOpen, setup: ReplaySetup, script: PeerSc
     },
   };
   vt.collect();
+  if (o.cancelAfterMs !== undefined) {
+    // The recorded application's IoCancelIrp: at its time, a connect still in progress is
+    // cancelled (the TCB deleted, nothing sent), whatever the clock is moved to next.
+    const cancelAt = o.cancelAfterMs;
+    const advance = vt.advanceTo.bind(vt);
+    let pending = true;
+    vt.advanceTo = (t: number) => {
+      if (pending && t >= cancelAt) {
+        pending = false;
+        advance(cancelAt);
+        if (connecting(conn)) {
+          conn.cancel(vt.nowMs);
+          vt.collect();
+        }
+      }
+      advance(t);
+    };
+  }
   app = new RecordedApplication(open, conn, vt);
   const ourSyn = sent[0] ? parsePacket(sent[0].bytes) : undefined;
   const ourSynTs = ourSyn?.ok && ourSyn.value.l4.kind === "tcp" ? summarizeOptions(ourSyn.value.l4.tcp.options).ts?.val : undefined;

@@ -17,7 +17,7 @@ import { parseIpv4Quote } from "../../stack/wire/icmp.js";
 import { parseIpv6Quote } from "../../stack/wire/icmpv6.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 
-export type RecordedOutcome = "established" | "refused" | "timeout" | "unreachable" | "reset" | "incomplete";
+export type RecordedOutcome = "established" | "refused" | "timeout" | "unreachable" | "reset" | "incomplete" | "cancelled";
 
 import type { Endpoint } from "../../stack/stack.js";
 export type { Endpoint };
@@ -81,6 +81,8 @@ export interface ActiveOpen {
   syn: RecordedSegment;
   /** Time of the last event, ms since the first SYN. */
   endMs: number;
+  /** Time of the capture's last record (of any connection), ms since the first SYN. */
+  captureEndMs: number;
   outcome: RecordedOutcome;
   /** Why the outcome was chosen, in words (frame numbers cited). */
   outcomeDetail: string;
@@ -215,6 +217,7 @@ export function extractActiveOpens(capture: Capture): ExtractResult {
           events: [],
           syn: undefined as unknown as RecordedSegment,
           endMs: 0,
+          captureEndMs: 0,
           outcome: "incomplete",
           outcomeDetail: "",
           superseded: false,
@@ -265,9 +268,11 @@ export function extractActiveOpens(capture: Capture): ExtractResult {
       });
     }
   }
+  const lastNs = records.reduce((m, r) => (r.timeNs > m ? r.timeNs : m), 0n);
   for (const o of opens) {
     // Captures are normally in time order; keep the file order for equal or odd times.
     o.endMs = o.events.reduce((m, e) => Math.max(m, e.t), 0);
+    o.captureEndMs = Math.max(o.endMs, msSince(o.startNs, lastNs));
     classify(o);
   }
   return { opens, skipped };

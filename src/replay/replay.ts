@@ -49,7 +49,7 @@ import { planReplay, recordedSides } from "./setup.js";
 import { buildPeerScript } from "./peer-script.js";
 import { driveReplay } from "./drive.js";
 import { compareSegments } from "./compare.js";
-import { classifyReplayed, finishDiffs, isMatch, outcomeDiff } from "./verdict.js";
+import { classifyReplayed, finishDiffs, isMatch, judge } from "./verdict.js";
 import { u32, type FileReplay, type HandshakeResult, type LadderPacket, type ReplayOptions, type SentPacket } from "./types.js";
 
 export type { ComparedSegment, Diff, FileReplay, HandshakeResult, LadderPacket, ReplayOptions } from "./types.js";
@@ -73,7 +73,7 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   };
   const frames: [number, number] = [open.events[0]?.frame ?? 0, open.events[open.events.length - 1]?.frame ?? 0];
   const recorded = { outcome: open.outcome, detail: open.outcomeDetail, frames };
-  const run = driveReplay(open, setup, buildPeerScript(open), { trace: opts.trace, seed: opts.seed });
+  const run = driveReplay(open, setup, buildPeerScript(open), { trace: opts.trace, seed: opts.seed, cancelAfterMs: opts.cancelAfterMs });
   if (run.kind === "connectFailed") {
     return {
       ...base,
@@ -91,14 +91,13 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   }
   const replayed = classifyReplayed(run);
   const segments = compareSegments(open, sides, setup, run.sent, run.ourIss);
-  const diffs = [...run.injectionDiffs, ...segments.diffs];
-  const od = outcomeDiff(open, sides, setup, replayed);
-  if (od) diffs.push(od);
+  const verdict = judge(open, sides, setup, run, replayed, { cancelAfterMs: opts.cancelAfterMs });
+  const diffs = [...run.injectionDiffs, ...segments.diffs, ...verdict.diffs];
   finishDiffs(diffs, open, sides, setup);
   return {
     ...base,
-    recorded,
-    replayed: { outcome: replayed.outcome, status: statusName(replayed.status), ntstatus: hexStatus(replayed.status), detail: replayed.detail },
+    recorded: { ...recorded, ...verdict.recorded },
+    replayed: { outcome: replayed.outcome, status: statusName(replayed.status), ntstatus: hexStatus(replayed.status), detail: replayed.detail, ...verdict.replayed },
     match: isMatch(diffs),
     diffs,
     ladder: ladders(open, run.sent, run.ourIss, sides.irs),

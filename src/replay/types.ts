@@ -4,6 +4,11 @@ import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js"
 import type { TraceEvent } from "../../stack/trace.js";
 import type { RecordedOutcome } from "./extract.js";
 
+/** How a connect ended, as the client saw it. */
+export type ConnectOutcome = "established" | "refused" | "timeout" | "unreachable" | "cancelled" | "incomplete";
+/** How an established connection ended (or that it had not when the capture ended). */
+export type ConnectionEnd = "closed" | "reset by the server" | "aborted by the client" | "timed out" | "open";
+
 export interface ReplayOptions {
   /** Profile to replay with; default: inferred from the recorded SYN. */
   profile?: ProfileName;
@@ -14,6 +19,11 @@ export interface ReplayOptions {
   trace?: boolean;
   /** Seed for the non-strict ISN / port / TS randomness (default 1: reproducible). */
   seed?: number;
+  /**
+   * The recorded application cancelled the connect (IoCancelIrp) this many ms after the
+   * first SYN (a capture's sidecar says so; synack demo writes it): the replay does too.
+   */
+  cancelAfterMs?: number;
 }
 
 export interface Diff {
@@ -55,8 +65,13 @@ export interface HandshakeResult {
   client: string;
   server: string;
   family: "ipv4" | "ipv6";
-  recorded: { outcome: RecordedOutcome; detail: string; frames: [number, number] };
-  replayed: { outcome: RecordedOutcome; status: string; ntstatus: string; detail: string };
+  /**
+   * `outcome` in one word; `connect` is how the connect ended for the client (what WskConnect
+   * reports) and `end`, for an established connection, how the connection ended. The
+   * verdict compares connect with connect and end with end (src/replay/verdict.ts).
+   */
+  recorded: { outcome: RecordedOutcome; detail: string; frames: [number, number]; connect?: ConnectOutcome; end?: ConnectionEnd };
+  replayed: { outcome: RecordedOutcome; status: string; ntstatus: string; detail: string; connect?: ConnectOutcome; end?: ConnectionEnd };
   profile: ProfileName;
   profileSource: "given" | "inferred";
   inference: string;

@@ -115,6 +115,15 @@ function geometryProblems(): string[] {
     };
     return clip(-dx, x1 - q.l) && clip(dx, q.r - x1) && clip(-dy, y1 - q.t) && clip(dy, q.b - y1) && t0 <= t1;
   };
+  // The legend: its texts apart from each other and inside the drawing.
+  for (const svg of document.querySelectorAll("svg.legend")) {
+    const right = svg.getBoundingClientRect().right;
+    const texts = [...svg.querySelectorAll("text")].map((e) => shrink(rect(e, "legend text"), 0.5));
+    for (const [i, a] of texts.entries()) {
+      if (a.r > right + 0.5) problems.push(`legend: ${a.what} runs past the right edge`);
+      for (const b of texts.slice(i + 1)) if (overlap(a, b)) problems.push(`legend: ${a.what} overlaps ${b.what}`);
+    }
+  }
   for (const [si, svg] of [...document.querySelectorAll("svg.ladder-svg")].entries()) {
     const segs = [...svg.querySelectorAll("line.shaft, line.life")].map((l) => {
       const line = l as SVGLineElement;

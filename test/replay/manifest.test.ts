@@ -124,7 +124,7 @@ describe("replay of the public captures (../shared/pcaps)", () => {
         const want = e.replayed ?? e.outcome;
         expect(h.replayed.outcome, `${file} ${h.client}: ${h.replayed.detail}`).toBe(want);
         if (want !== e.outcome) {
-          const d = h.diffs.find((x) => x.field === "outcome");
+          const d = h.diffs.find((x) => x.field === "outcome" || x.field === "end");
           expect(d?.explained, "an outcome difference must carry its explanation").toMatch(/^explained by/);
         }
       }

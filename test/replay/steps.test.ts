@@ -2,34 +2,14 @@
 // verdict.ts), on small hand-built captures: each step's own rule, without going through
 // the whole pipeline.
 import { describe, expect, it } from "vitest";
-import { readCapture } from "../../device/pcap/read.js";
-import { PcapWriter } from "../../device/pcap/write.js";
-import { extractActiveOpens, type ActiveOpen } from "../../src/replay/extract.js";
+import { C, LINUX_SYN, WINDOWS_SYN, client, openOf, server } from "../helpers/replay-open.js";
 import { planReplay, recordedSides } from "../../src/replay/setup.js";
 import { buildPeerScript, SequenceMapping } from "../../src/replay/peer-script.js";
 import { driveReplay, type DriveResult } from "../../src/replay/drive.js";
 import { Explanations, comparePair, lcsPairs, selectCompared, type Seg } from "../../src/replay/compare.js";
-import { classifyReplayed, outcomeDiff, toRecordedOutcome } from "../../src/replay/verdict.js";
-import { buildIcmpError, buildTcpPacket, parsePacket } from "../../stack/wire/packet.js";
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpPacketSpec } from "../../stack/wire/types.js";
-
-const C = "10.0.0.2";
-const S = "10.0.0.1";
-const LINUX_SYN: TcpOption[] = [{ kind: "mss", value: 1460 }, { kind: "sackOK" }, { kind: "ts", val: 1000, ecr: 0 }, { kind: "nop" }, { kind: "wscale", shift: 7 }];
-const WINDOWS_SYN: TcpOption[] = [{ kind: "mss", value: 1460 }, { kind: "nop" }, { kind: "wscale", shift: 8 }, { kind: "nop" }, { kind: "nop" }, { kind: "sackOK" }];
-type Spec = Partial<TcpPacketSpec> & { flags: number };
-const client = (o: Spec) => buildTcpPacket({ src: C, dst: S, srcPort: 40000, dstPort: 80, seq: 100, ack: 0, window: 64240, ...o });
-const server = (o: Spec) => buildTcpPacket({ src: S, dst: C, srcPort: 80, dstPort: 40000, seq: 5000, ack: 101, window: 65535, ...o });
-
-function openOf(packets: Array<[number, Uint8Array]>): ActiveOpen {
-  const w = new PcapWriter();
-  for (const [ms, p] of packets) w.write(BigInt(Math.round(ms * 1000)) * 1000n + 1_700_000_000_000_000_000n, p);
-  const r = readCapture(w.toBytes());
-  if (!r.ok) throw new Error(r.reason);
-  const x = extractActiveOpens(r.value);
-  expect(x.opens).toHaveLength(1);
-  return x.opens[0]!;
-}
+import { classifyReplayed, judge, toRecordedOutcome } from "../../src/replay/verdict.js";
+import { buildIcmpError, parsePacket } from "../../stack/wire/packet.js";
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 
 /** A Linux client: handshake, 10 bytes of data, FIN both ways. */
 const established = () =>
@@ -203,7 +183,7 @@ describe("step 6: the verdict", () => {
     const v = classifyReplayed(run);
     expect(v.outcome).toBe("refused");
     expect(v.detail).toMatch(/^refused at \d+\.\d ms \(after the capture: the server's last answer repeated for 2 more SYN\(s\)\)$/);
-    expect(outcomeDiff(open, sides, setup, v)).toBeUndefined();
-    expect(outcomeDiff(open, sides, setup, { ...v, outcome: "timeout" })).toEqual({ t: open.endMs, field: "outcome", recorded: "refused", replayed: "timeout", explained: undefined });
+    expect(judge(open, sides, setup, run, v).diffs).toEqual([]);
+    expect(judge(open, sides, setup, run, { ...v, outcome: "timeout" }).diffs).toEqual([{ t: open.endMs, field: "outcome", recorded: "refused", replayed: "timeout", explained: undefined }]);
   });
 });
