@@ -2,7 +2,7 @@
 // listener, the namespace's counters, the INVALID verdict for a run whose SYNs the listener
 // dropped, the peers' output parsing and skip reasons. No timing assertions: numbers only
 // have to be there (or be marked invalid with a reason).
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -79,10 +79,14 @@ describe("connects benchmark: counters and verdicts", () => {
     });
     it("names the missing folder, and unknown peers", () => {
       const empty = mkdtempSync(join(tmpdir(), "synack-peers-"));
-      process.env["SYNACK_PEERS_DIR"] = empty;
-      expect(peerSkipReason("lwip")).toBe(`${empty}/peer not found (the peers' harnesses live in ../shared/peers beside the checkout, or set SYNACK_PEERS_DIR)`);
-      writeFileSync(join(empty, "peer"), "#!/bin/sh\n");
-      expect(peerSkipReason("quic")).toMatch(/^unknown peer 'quic'/);
+      try {
+        process.env["SYNACK_PEERS_DIR"] = empty;
+        expect(peerSkipReason("lwip")).toBe(`${empty}/peer not found (the peers' harnesses live in ../shared/peers beside the checkout, or set SYNACK_PEERS_DIR)`);
+        writeFileSync(join(empty, "peer"), "#!/bin/sh\n");
+        expect(peerSkipReason("quic")).toMatch(/^unknown peer 'quic'/);
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
     });
   });
 
