@@ -463,7 +463,7 @@ export const tunConnects: Benchmark = {
     round = 0;
     const wanted = opts?.peers ?? [...PEER_NAMES];
     peers = [];
-    peerNotes = [];
+    peerNotes = wanted.length === 0 ? ["connects: no peer run (--peers none)"] : [];
     for (const p of wanted) {
       const why = peerSkipReason(p);
       if (why) {
@@ -478,7 +478,7 @@ export const tunConnects: Benchmark = {
         peerNotes.push(`connects: peer ${p} skipped: ${(err as Error).message.split("\n")[0]}`);
       }
     }
-    tunConnects.notes = [...(tunConnects.notes ?? []).filter((n) => !n.startsWith("connects: peer ")), ...peerNotes];
+    tunConnects.notes = [...(tunConnects.notes ?? []).filter((n) => !n.startsWith("connects: peer ") && !n.startsWith("connects: no peer")), ...peerNotes];
     lab = await ConnectLab.open();
   },
   async run(quick: boolean, opts?: RunOptions): Promise<Metric[]> {
