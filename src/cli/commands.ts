@@ -105,6 +105,8 @@ export const BENCH: CommandSpec = {
     { name: "quick", help: "small sizes: a quick check, the numbers are indicative only" },
     { name: "runs", value: "N", help: "runs per benchmark (min / median / max are reported)" },
     { name: "only", value: "NAME[,NAME]", help: "run only these benchmarks (names or section numbers)" },
+    { name: "seconds", value: "S", help: "seconds per variant of the connects benchmark (whole seconds, default 3)" },
+    { name: "peers", value: "lwip,gvisor|none", help: "peer stacks run beside synack in the connects benchmark (default: those present in ../shared/peers)" },
     { name: "json", help: "print the report as JSON" },
   ],
   notes: ["exit codes: 0 every selected benchmark ran (or was skipped for a missing prerequisite); 1 one failed; 2 usage error"],
