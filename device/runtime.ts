@@ -30,10 +30,10 @@ export class Runtime {
       const now = this.clock();
       // The stack copies what it keeps, so the device may reuse its buffers afterwards.
       for (let i = 0; i < packets.length; i++) stack.input(packets[i], now);
-      // Output goes out at the end of this tick, together with whatever the owners'
-      // event handlers do in reaction (their calls usually kick() too): one device write
-      // per batch instead of one for the answers and another for the reactions.
-      this.kick();
+      // The answers go out now, before any promise continuation of the owners runs: one
+      // that closes the runtime in this tick must not swallow them (a handshake's final
+      // ACK, for instance).
+      this.flush(now);
     });
     device.onError((err) => {
       // A device reports its failure once; later packets from the stack go nowhere.
