@@ -1,7 +1,7 @@
 // The demultiplexing table: connections by 4-tuple (RFC 9293 §3.3.1, "a pair of sockets
 // uniquely identifies each connection").
 //
-// Speed (issue 8): a string key per lookup ("10.0.0.1|80|10.0.0.2|49731") cost a few
+// Speed: a string key per lookup ("10.0.0.1|80|10.0.0.2|49731") cost a few
 // concatenations and a fresh string to hash on every packet. Here the ports select a
 // bucket by a small-integer hash and the addresses are compared inside the bucket, so a
 // lookup allocates nothing. Insertion order is kept separately for iteration, which then

@@ -1,4 +1,4 @@
-// Randomness enters the engine only through this interface (contract §2: no Math.random
+// Randomness enters the engine only through this interface (docs/architecture.md "Determinism": no Math.random
 // in stack/). Tests pass a seeded source so ISNs, ports and bytes reproduce exactly.
 
 export interface RandomSource {

@@ -1,5 +1,5 @@
 // The Stack: local addresses, demultiplexing, ICMP routing, timers and output. Pure and
-// deterministic (design.md): time comes in as `now` (ms), randomness through `random`;
+// deterministic (docs/architecture.md): time comes in as `now` (ms), randomness through `random`;
 // packets go in through input() and out through poll()/takeOutput().
 import { canonicalIp, formatIp, inPrefix, parseIp, prefixMatch } from "./wire/addr.js";
 import { ConnectionTable } from "./demux.js";
@@ -7,7 +7,7 @@ import { buildTcpPacket, describePacket, parsePacket } from "./wire/packet.js";
 import { summarizeOptions } from "./wire/tcp-options.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
 import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionView } from "./tcp/connection.js";
-import { icmpMeaning } from "./tcp/icmp-policy.js";
+import { icmpMeaning } from "./tcp/icmp-meaning.js";
 import { rfc6056PortOffset, rfc6528Isn } from "./tcp/isn.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
 import { seqAdd, seqInWindow, seqLe } from "./tcp/seq.js";
@@ -120,7 +120,7 @@ export interface PortBinding {
   released: boolean;
 }
 
-/** A remote address as given to connect(), parsed once (issue 8: no re-parsing per connect). */
+/** A remote address as given to connect(), parsed once (not again per connect). */
 interface RemoteAddressInfo {
   canonical: string;
   bytes: Uint8Array;
@@ -341,7 +341,7 @@ export class Stack implements ConnectionHost {
     for (let i = 0; i < n; i++) {
       const p = lo + ((start + i) % n);
       // `| 0` (p is at most 65535): a small integer, not a double, so Connection.localPort
-      // stays an unboxed field (issue 8: every boxed field is 16 more bytes per connection).
+      // stays an unboxed field (a boxed number is 16 more bytes per connection, deadlines.ts).
       if (!this.conns.has(remote.addr, remote.port, local, p) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p | 0;
     }
     return undefined;
@@ -364,8 +364,9 @@ export class Stack implements ConnectionHost {
     const version: 4 | 6 = info.version;
     const remote = { addr: remoteAddr, port: rp };
     if (info.unspecified) return { error: "invalidAddress", detail: "remote address is unspecified" };
-    // Issue 8: without a profile or overrides the connection borrows the stack's profile
-    // instead of a copy of it (the Connection copies it itself if anyone may write to it).
+    // Without a profile or overrides the connection borrows the stack's profile instead of
+    // a copy of it (most of a pending connection's memory otherwise; the Connection copies
+    // it itself if anyone may write to it).
     const borrowed = opts.profile === undefined && opts.overrides === undefined;
     const profile = borrowed ? this.profile : resolveProfile(opts.profile ?? this.profile, opts.overrides);
 
@@ -404,7 +405,6 @@ export class Stack implements ConnectionHost {
         iss: opts.iss !== undefined ? opts.iss >>> 0 : rfc6528Isn(this.secret, now, localAddr, localPort, remoteAddr, rp),
         tsOffset: opts.tsOffset !== undefined ? opts.tsOffset >>> 0 : profile.timestamps ? this.random.nextUint32() : 0,
         mtu: this.mtu,
-        now,
       },
       this,
     );
@@ -483,7 +483,6 @@ export class Stack implements ConnectionHost {
         iss: rfc6528Isn(this.secret, now, local, seg.dstPort, remote, seg.srcPort),
         tsOffset: l.profile.timestamps ? this.random.nextUint32() : 0,
         mtu: this.mtu,
-        now,
       },
       this,
     );
@@ -509,7 +508,7 @@ export class Stack implements ConnectionHost {
   // ConnectionHost
 
   emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void {
-    // One spec object, refilled per segment (issue 8: no per-packet allocation for it);
+    // One spec object, refilled per segment (no per-packet allocation for it);
     // buildTcpPacket only reads it. Every field it reads is set here each time.
     const spec = this.emitSpec;
     spec.src = conn.localAddr;
@@ -624,7 +623,7 @@ export class Stack implements ConnectionHost {
       else this.answerClosed(pkt, seg, now);
       return;
     }
-    // The summary has exactly the fields of a SegmentOptionView: no copy (issue 8).
+    // The summary has exactly the fields of a SegmentOptionView: no copy.
     const opt: SegmentOptionView = summarizeOptions(seg.options);
     if (conn.onSegment(seg, now, opt)) {
       // A SYN ended a TIME-WAIT connection (profile.timeWaitCheck "freebsd"): the old TCB is
@@ -681,9 +680,9 @@ export class Stack implements ConnectionHost {
       this.dropPacket("icmp for no connection", now, describePacket(pkt));
       return;
     }
-    // ... and SND.UNA =< SEG.SEQ < SND.NXT (the linux profile includes SND.NXT, as
-    // tcp_v4_err()'s between() does: profile.icmpQuoteIncludesSndNxt).
-    const inFlight = conn.profile.icmpQuoteIncludesSndNxt
+    // ... and SND.UNA =< SEG.SEQ < SND.NXT (icmpQuote "linux" includes SND.NXT, as
+    // tcp_v4_err()'s between() does).
+    const inFlight = conn.profile.icmpQuote === "linux"
       ? seqLe(conn.sndUna, q.seq) && seqLe(q.seq, conn.sndNxt)
       : conn.sndUna !== conn.sndNxt ? seqInWindow(q.seq, conn.sndUna, conn.sndNxt) : q.seq === conn.sndUna;
     if (!inFlight) {
@@ -692,7 +691,7 @@ export class Stack implements ConnectionHost {
       this.dropPacket("icmp quotes a sequence number not in flight", now, describePacket(pkt));
       return;
     }
-    if (icmp.version === 4 && conn.profile.icmpV4LinuxFilter && ((icmp.type === 3 && icmp.code > 15) || (icmp.type === 11 && icmp.code === 1))) {
+    if (icmp.version === 4 && conn.profile.icmpV4Filter === "linux" && ((icmp.type === 3 && icmp.code > 15) || (icmp.type === 11 && icmp.code === 1))) {
       // linux: tcp_v4_err() ignores unreachable codes above NR_ICMP_UNREACH (15);
       // icmp_unreach() drops time exceeded / fragment reassembly before TCP.
       this.stats.icmpIgnored++;

@@ -187,21 +187,21 @@ export function applySysctl(st: SysctlState, name: string, value: string): Sysct
       // 0 = RFC 5961 §3 RST checks (challenge ACK unless SEG.SEQ = RCV.NXT); 1 = any
       // in-window RST resets. Read by tcp_input() per segment: live connections too.
       if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
-      o.rfc5961Rst = !bool;
-      (st.live ??= {}).rfc5961Rst = !bool;
+      o.rstCheck = bool ? "rfc793" : "rfc5961";
+      (st.live ??= {}).rstCheck = o.rstCheck;
       return { ok: true, changed: true };
     case "net.inet.tcp.insecure_syn":
       // 0 = RFC 5961 §4 (challenge ACK for any SYN in a synchronised state); 1 = a SYN in the
       // window resets the connection. Read by tcp_input() per segment: live connections too.
       if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
-      o.rfc5961Syn = !bool;
-      (st.live ??= {}).rfc5961Syn = !bool;
+      o.synCheck = bool ? "rfc793" : "rfc5961";
+      (st.live ??= {}).synCheck = o.synCheck;
       return { ok: true, changed: true };
     case "net.inet.tcp.drop_synfin":
       // tcp_input() drops any segment with SYN and FIN (every state since r316743): live too.
       if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
-      o.dropSynFin = bool;
-      (st.live ??= {}).dropSynFin = bool;
+      o.synFin = bool ? "drop" : "process";
+      (st.live ??= {}).synFin = o.synFin;
       return { ok: true, changed: true };
     case "net.inet.tcp.udp_tunneling_port":
       return n === 0 ? { ok: true, changed: false } : unsupported(name, value, "TCP over UDP encapsulation");
@@ -253,8 +253,8 @@ export function applySysctl(st: SysctlState, name: string, value: string): Sysct
     case "net.ipv4.tcp_rfc1337":
       // 1 = ignore RSTs in TIME-WAIT (RFC 1337 §3); read per segment: live connections too.
       if (bool === undefined) return unsupported(name, value, "expects 0 or 1");
-      o.rfc1337 = bool;
-      (st.live ??= {}).rfc1337 = bool;
+      o.timeWait = bool ? "rfc1337" : "rfc9293";
+      (st.live ??= {}).timeWait = o.timeWait;
       return { ok: true, changed: true };
     case "net.ipv4.tcp_mtu_probing":
     case "net.ipv4.tcp_base_mss":

@@ -133,7 +133,7 @@ export function controlSocketOption(
     if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS) {
       // One SYN only, and a RST refuses at once (Windows 10 1709+).
       s.overrides.synRetries = 0;
-      s.overrides.rstRetryDelayMs = 0;
+      s.overrides.synSentRst = "refuse";
     } else if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_DEFAULT_MAX_SYN_RETRANSMISSIONS) {
       delete s.overrides.synRetries;
     } else if (p.MaxSynRetransmissions !== TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS) {

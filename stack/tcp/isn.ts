@@ -8,7 +8,7 @@ let scratch = new Uint8Array(128);
 /**
  * Writes the low byte of each UTF-16 unit of `s` to the scratch buffer at `at`, then a "|"
  * if `bar`; returns the new length. The tuple text is written piece by piece, with no
- * string built for it (issue 8); the bytes are those of the text as before.
+ * string built for it (this runs twice per connect); the bytes are those of the text.
  */
 function putText(at: number, s: string, bar: boolean): number {
   const n = s.length;

@@ -1,7 +1,21 @@
 // Option layouts of the SYN, SYN-ACK and later segments, byte-for-byte as each profile's
 // OS writes them (conformance scripts compare options exactly).
 import type { TcpOption } from "../wire/types.js";
-import type { OptionLayout } from "./profiles.js";
+import { policy } from "./policy.js";
+
+export type OptionLayout = "windows" | "linux" | "freebsd" | "rfc";
+export const optionLayoutPolicy = policy({
+  field: "optionLayout",
+  title: "SYN option layout",
+  where: "RFC 9293 §3.2 (options may come in any order): the order and padding of the SYN's and SYN-ACK's options",
+  choices: {
+    windows: { meaning: "mss; nop, wscale; nop, nop, TS; nop, nop, sackOK", source: "captures of Windows 10/11" },
+    linux: { meaning: "mss; sackOK, TS (nop, nop, TS without SACK; nop, nop, sackOK without TS); nop, wscale", source: "Linux tcp_options_write()" },
+    freebsd: { meaning: "mss, nop, wscale, sackOK, TS, padded with EOL to a multiple of 4", source: "FreeBSD tcp_addoptions()" },
+    rfc: { meaning: "as freebsd", source: "FreeBSD tcp_addoptions()" },
+  },
+  knobs: ["timestamps", "windowScaling", "windowScale", "sack", "noOptions", "mssOverride"],
+});
 
 export interface HandshakeOptionValues {
   mss: number;
@@ -76,7 +90,7 @@ function windowsLayout(v: HandshakeOptionValues): TcpOption[] {
 /**
  * The last option list built without timestamps, and what it was built from. Without a
  * TSval the options of a SYN depend only on the layout, MSS, window scale and SACK, which
- * are the same for every connect of a stack: issue 8 builds them once instead of per SYN.
+ * are the same for every connect of a stack, so they are built once, not per SYN.
  * The list is shared, so it must only be read (Stack.emit serialises it). It is not frozen:
  * V8 iterates frozen arrays with for-of through the generic, allocating iterator protocol.
  */
@@ -109,7 +123,7 @@ const NO_OPTIONS: TcpOption[] = [];
 
 /** Options of a non-SYN segment: NOP,NOP,TS (all our layouts agree) and SACK blocks. */
 export function segmentOptions(ts: { val: number; ecr: number } | undefined, sack?: Array<[number, number]>): TcpOption[] {
-  // Most segments carry no option: one shared empty list (issue 8).
+  // Most segments carry no option: one shared empty list, not a new one per segment.
   if (ts === undefined && (sack === undefined || sack.length === 0)) return NO_OPTIONS;
   const out: TcpOption[] = [];
   if (ts) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: ts.val, ecr: ts.ecr });

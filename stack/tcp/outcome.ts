@@ -1,5 +1,5 @@
 // How a connection attempt (or a connection) ended, in the engine's own words.
-// No NTSTATUS here: src/wsk/ntstatus.ts is the one table that translates (design.md).
+// No NTSTATUS here: src/wsk/ntstatus.ts is the one table that translates (docs/ntstatus.md).
 
 /** ICMP type/code that caused an `unreachable` outcome. */
 export interface IcmpCause {

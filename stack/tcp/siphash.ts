@@ -1,7 +1,7 @@
 // HalfSipHash-2-4 (32-bit output, 64-bit key): the keyed hash F() behind RFC 6528 ISNs and
 // RFC 6056 port offsets. Pure TypeScript so the engine needs no Node crypto.
 //
-// Speed (issue 8): it runs twice per connect, so the SipRounds are written out on local
+// Speed: it runs twice per connect, so the SipRounds are written out on local
 // variables (no closure over the state, which V8 would keep in a heap context).
 
 function rotl(x: number, b: number): number {

@@ -34,7 +34,7 @@ export function sumWords(buf: Uint8Array, start: number, end: number, acc: numbe
   if (start >= end) return reduce32(acc);
   if (end - start <= SHORT_BYTES) {
     // Headers (20-60 bytes) are summed byte-pair by byte-pair: creating a DataView costs
-    // more than the whole sum at this size (issue 8 profile of the handshake path).
+    // more than the whole sum at this size (a CPU profile of the handshake path).
     let i = start;
     for (; i + 1 < end; i += 2) acc += (buf[i] << 8) | buf[i + 1];
     if (i < end) acc += buf[i] << 8;

@@ -1,7 +1,7 @@
 // Helpers that turn a `buffer-layout` header declaration into the plain offsets,
 // shifts and masks the hand-written hot-path accessors use. The layout stays the
-// one source of truth for where each field sits (design.md "header offsets in one
-// layout"); test/wire/layout.test.ts checks the accessors against Layout.decode.
+// one source of truth for where each field sits (docs/architecture.md "One source of
+// truth per fact"); test/wire/layout.test.ts checks the accessors against Layout.decode.
 
 import type { BitStructure, Structure } from "buffer-layout";
 

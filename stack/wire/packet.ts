@@ -61,7 +61,7 @@ export function parsePacket(bytes: Uint8Array): Parsed<Packet, PacketError> {
   return ok({ ip, l4: { kind: "other", protocol: ip.protocol, payload } });
 }
 
-/** Address bytes by text, so that building a packet does not re-parse its addresses (issue 8). */
+/** Address bytes by text, so that building a packet does not re-parse its addresses. */
 const addressBytesCache = new Map<string, Uint8Array>();
 const ADDRESS_CACHE_ENTRIES = 4096;
 

@@ -1,5 +1,5 @@
 // The packet model shared by every parser and serialiser in stack/wire/ and by the
-// engine. Parsers return a value or a reason (design.md "Bad input is a value").
+// engine. Parsers return a value or a reason (docs/architecture.md "Bad input is a value").
 // Addresses are canonical text: dotted quad for IPv4, RFC 5952 form for IPv6.
 
 export type IpVersion = 4 | 6;

@@ -7,6 +7,7 @@ import { seqAdd } from "../../stack/tcp/seq.js";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import { StackFuzzer } from "./targets.js";
 import { Rng } from "./mutate.js";
+import { Deadline } from "../../stack/tcp/deadlines.js";
 
 function established(window = 65535) {
   const h = new Harness({ profile: "windows" });
@@ -38,7 +39,7 @@ describe("found by the Stack.input fuzzer", () => {
     conn.c.send(new Uint8Array(200).fill(1), h.now);
     h.collect();
     expect(h.take().filter((s) => s.tcp.payload.length > 0)).toEqual([]);
-    h.advanceTo(conn.c.persistAt);
+    h.advanceTo(conn.c.deadline(Deadline.persist));
     const [probe] = h.take().filter((s) => s.tcp.payload.length > 0);
     expect(probe.tcp.payload.length).toBe(1);
     // The peer opens its window without acknowledging the probe byte (it was lost).

@@ -12,6 +12,7 @@
 //   sequence variables stay consistent, and every packet the stack sends parses.
 import { Stack } from "../../stack/stack.js";
 import { Connection } from "../../stack/tcp/connection.js";
+import { Deadline } from "../../stack/tcp/deadlines.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { seqDiff, seqLe } from "../../stack/tcp/seq.js";
 import { seededRandom } from "../../stack/random.js";
@@ -335,8 +336,9 @@ const FLAG_SETS = [TCP_ACK, TCP_ACK, TCP_ACK | TCP_PSH, TCP_SYN, TCP_SYN | TCP_A
  */
 function connDetail(c: Connection): string {
   const x = c as unknown as Record<string, unknown>;
-  const keys = ["iss", "sndUna", "sndNxt", "sndMax", "sndWnd", "cwnd", "sendBuffered", "finQueued", "finSent", "rcvNxt", "rcvBuffered", "rexmitAt", "persistAt", "delAckAt", "timeWaitAt", "connectDeadline", "rstRetryAt", "timerAt"];
-  return keys.map((k) => `${k}=${String(x[k])}`).join(" ");
+  const keys = ["iss", "sndUna", "sndNxt", "sndMax", "sndWnd", "cwnd", "sendBuffered", "finQueued", "finSent", "rcvNxt", "rcvBuffered", "rexmitAt", "timerAt"];
+  const deadlines = Object.entries(Deadline).map(([name, i]) => `${name}At=${c.deadline(i)}`);
+  return [...keys.map((k) => `${k}=${String(x[k])}`), ...deadlines].join(" ");
 }
 
 export class StackFuzzer {

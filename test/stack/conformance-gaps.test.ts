@@ -83,7 +83,7 @@ describe("text on the peer's SYN in a simultaneous open (RFC 9293 §3.10.7.3: qu
     expect(conn.c.state).toBe("ESTABLISHED");
     expect(conn.c.rcvBuffered).toBe(0);
     expect(conn.c.rcvNxt).toBe(PEER_ISN + 1);
-    expect(conn.c.outOfOrderBytes).toBe(0);
+    expect(conn.c.receiver.outOfOrderBytes).toBe(0);
     h.advance(1000);
     expect(h.take().filter((s) => s.tcp.payload.length > 0 || s.flags !== ".")).toEqual([]);
   });
@@ -99,7 +99,7 @@ describe("RST in window but not at RCV.NXT (RFC 5961 §3.2 vs FreeBSD net.inet.t
   });
 
   it("rfc5961Rst: false in SYN-RECEIVED (rcv-rst-syn-rcvd-via-syn-sent-right-edge-insecure): refused, nothing sent", () => {
-    const { h, conn } = simultaneousOpen("freebsd", TCP_SYN, undefined, { rfc5961Rst: false });
+    const { h, conn } = simultaneousOpen("freebsd", TCP_SYN, undefined, { rstCheck: "rfc793" });
     h.advance(100);
     conn.peer({ flags: TCP_RST, seq: PEER_ISN + 65700 });
     expect(h.take()).toEqual([]);
@@ -108,7 +108,7 @@ describe("RST in window but not at RCV.NXT (RFC 5961 §3.2 vs FreeBSD net.inet.t
 
   it("rfc5961Rst: false in ESTABLISHED: reset; outside the window still dropped", () => {
     const h = new Harness({ profile: "rfc" });
-    const conn = h.connect("10.0.0.1:80", { overrides: { rfc5961Rst: false } });
+    const conn = h.connect("10.0.0.1:80", { overrides: { rstCheck: "rfc793" } });
     const [syn] = h.take();
     conn.peer({ flags: TCP_SYN | TCP_ACK, seq: PEER_ISN, ack: syn!.tcp.seq + 1, options: [{ kind: "mss", value: 1460 }] });
     h.take();
@@ -148,7 +148,7 @@ describe("sequence window of the acceptability test: freebsd uses its receive bu
 
 describe("net.inet.tcp.drop_synfin=1 (knob dropSynFin)", () => {
   it("SYN+FIN in SYN-SENT is dropped: no SYN-ACK, the SYN is retransmitted on time (rcv-syn-fin-*-dropping-enabled)", () => {
-    const { h, conn, synAck } = simultaneousOpen("freebsd", TCP_SYN | TCP_FIN, TEXT, { dropSynFin: true });
+    const { h, conn, synAck } = simultaneousOpen("freebsd", TCP_SYN | TCP_FIN, TEXT, { synFin: "drop" });
     expect(synAck).toBeUndefined();
     expect(conn.c.state).toBe("SYN-SENT");
     h.advanceTo(1000);

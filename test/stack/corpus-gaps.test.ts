@@ -6,6 +6,7 @@ import { Harness, type Conn, type Sent } from "../helpers/vt.js";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js";
 import { RtoEstimator } from "../../stack/tcp/rto.js";
+import { Deadline } from "../../stack/tcp/deadlines.js";
 
 const PEER_ISN = 1000;
 // The FreeBSD suite's SYN-ACK: <mss 1460,sackOK,eol,eol> (no window scale, no timestamps).
@@ -135,7 +136,7 @@ describe("rfc1337: RST in TIME-WAIT (rcv-rst-time-wait, rcv-rst-ack-time-wait)",
     const a = timeWait("linux");
     a.conn.peer({ flags: TCP_RST, seq: PEER_ISN + 2 });
     expect(a.conn.c.state).toBe("CLOSED");
-    const b = timeWait("linux", { rfc1337: true });
+    const b = timeWait("linux", { timeWait: "rfc1337" });
     b.conn.peer({ flags: TCP_RST, seq: PEER_ISN + 2 });
     expect(b.conn.c.state).toBe("TIME-WAIT");
     expect(b.h.take()).toEqual([]);
@@ -176,7 +177,7 @@ describe("timeWaitCheck freebsd: tcp_twcheck() (rcv-ack-time-wait, rcv-fin-time-
     h.advance(msl2 / 2);
     conn.peer({ flags: TCP_FIN | TCP_ACK, seq: PEER_ISN + 1, ack: una + 1 });
     expect(brief(h.take())).toEqual([`. ${una + 1}:${PEER_ISN + 2}`]);
-    expect(conn.c.timeWaitAt).toBe(h.now + msl2);
+    expect(conn.c.deadline(Deadline.timeWait)).toBe(h.now + msl2);
     h.advance(msl2 - 1);
     expect(conn.c.state).toBe("TIME-WAIT");
     h.advance(1);
@@ -211,14 +212,14 @@ describe("timeWaitCheck freebsd: tcp_twcheck() (rcv-ack-time-wait, rcv-fin-time-
 
 describe("rfc5961Syn false: FreeBSD net.inet.tcp.insecure_syn=1 (rcv-syn-*-insecure)", () => {
   it("a SYN at RCV.NXT in ESTABLISHED resets: R. <SEQ=SND.NXT><ACK=RCV.NXT> win 0, ECONNRESET (left-edge)", () => {
-    const { h, conn, una } = open("freebsd", { overrides: { rfc5961Syn: false } });
+    const { h, conn, una } = open("freebsd", { overrides: { synCheck: "rfc793" } });
     conn.peer({ flags: TCP_SYN, seq: PEER_ISN + 1, options: FREEBSD_SYNACK_OPTIONS });
     expect(h.take().map((s) => [s.flags, s.tcp.seq, s.tcp.ack, s.tcp.window])).toEqual([["R.", una, PEER_ISN + 1, 0]]);
     expect(conn.outcome).toEqual({ kind: "reset" });
   });
 
   it("the window is the receive buffer (65700): RCV.NXT+65699 resets, RCV.NXT+65700 and RCV.NXT-1 get a challenge ACK", () => {
-    const a = open("freebsd", { overrides: { rfc5961Syn: false } });
+    const a = open("freebsd", { overrides: { synCheck: "rfc793" } });
     a.conn.peer({ flags: TCP_SYN, seq: PEER_ISN + 1 + 65700 });
     a.conn.peer({ flags: TCP_SYN, seq: PEER_ISN });
     expect(brief(a.h.take())).toEqual([`. ${a.una}:${PEER_ISN + 1}`, `. ${a.una}:${PEER_ISN + 1}`]);
@@ -228,7 +229,7 @@ describe("rfc5961Syn false: FreeBSD net.inet.tcp.insecure_syn=1 (rcv-syn-*-insec
   });
 
   it("in CLOSING the RST's sequence number is SND.NXT after the FIN (rcv-syn-closing-left-edge-insecure)", () => {
-    const { h, conn, una } = closing("freebsd", { rfc5961Syn: false });
+    const { h, conn, una } = closing("freebsd", { synCheck: "rfc793" });
     conn.peer({ flags: TCP_SYN, seq: PEER_ISN + 2 });
     expect(h.take().map((s) => [s.flags, s.tcp.seq, s.tcp.ack])).toEqual([["R.", una + 1, PEER_ISN + 2]]);
     expect(conn.outcome).toEqual({ kind: "reset" });

@@ -34,8 +34,8 @@ describe("fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582)", () =
     expect(rx[0].t).toBe(t);
     expect(rx[0].tcp.seq).toBe(base + 1000);
     expect(Array.from(rx[0].tcp.payload)).toEqual(Array.from(data.subarray(1000, 2000)));
-    expect(conn.c.fastRetransmits).toBe(1);
-    expect(conn.c.timeouts).toBe(0);
+    expect(conn.c.sender.fastRetransmits).toBe(1);
+    expect(conn.c.sender.timeouts).toBe(0);
     // ssthresh = FlightSize/2 = 3500 (7000 outstanding), cwnd = ssthresh + 3*SMSS.
     expect(conn.c.ssthresh).toBe(3500);
     expect(conn.c.cwnd).toBe(6500);
@@ -43,7 +43,7 @@ describe("fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582)", () =
     conn.peer({ flags: ACK, seq: peerSeq, ack: base + 8000 });
     expect(conn.c.sndUna).toBe(base + 8000);
     expect(conn.c.cwnd).toBe(2000);
-    expect(conn.c.timeouts).toBe(0);
+    expect(conn.c.sender.timeouts).toBe(0);
   });
 
   it("a partial ACK retransmits the next hole at once (RFC 6582 §3.2 step 5)", () => {
@@ -60,7 +60,7 @@ describe("fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582)", () =
     const r = h.take();
     expect(r[0].tcp.seq).toBe(base + 4000);
     expect(r[0].tcp.payload.length).toBe(1000);
-    expect(conn.c.timeouts).toBe(0);
+    expect(conn.c.sender.timeouts).toBe(0);
   });
 });
 
@@ -114,14 +114,14 @@ describe("retransmission timeout (RFC 6298) and give-up (RFC 1122 R2)", () => {
     h.advance(300);
     const r1 = h.take();
     expect(r1.map((s) => [s.tcp.seq, s.tcp.payload.length])).toEqual([[base + 1000, 1000]]);
-    expect(conn.c.timeouts).toBe(1);
+    expect(conn.c.sender.timeouts).toBe(1);
     conn.peer({ flags: ACK, seq: peerSeq, ack: base + 2000, options: sack });
     // Everything above is SACKed: nothing more is resent; the cumulative ACK finishes it.
     expect(h.take().filter((s) => s.tcp.payload.length > 0)).toEqual([]);
     conn.peer({ flags: ACK, seq: peerSeq, ack: base + 8000 });
     h.advance(5000);
     expect(h.take().filter((s) => s.tcp.payload.length > 0)).toEqual([]);
-    expect(conn.c.retransmits).toBe(1);
+    expect(conn.c.sender.retransmits).toBe(1);
   });
 });
 
@@ -152,7 +152,7 @@ describe("zero window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)", () => {
     probes = h.take();
     expect(probes.length).toBeGreaterThanOrEqual(8);
     expect(conn.c.state).toBe("ESTABLISHED");
-    expect(conn.c.zeroWindowProbes).toBeGreaterThan(conn.c.profile.dataRetries);
+    expect(conn.c.sender.zeroWindowProbes).toBeGreaterThan(conn.c.profile.dataRetries);
     // The window opens; the peer took the probe byte.
     conn.peer({ flags: ACK, seq: peerSeq, ack: base + 3001, window: 4000 });
     expect(h.take().map((s) => [s.tcp.seq, s.tcp.payload.length])).toEqual([[base + 3001, 1000]]);
@@ -173,7 +173,7 @@ describe("zero window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)", () => {
     conn.peer({ flags: ACK, seq: peerSeq, ack: base + 1000, window: 0 });
     h.advance(600_000);
     expect(conn.outcome?.kind).toBe("timedOut");
-    expect(conn.c.zeroWindowProbes).toBe(conn.c.profile.dataRetries);
+    expect(conn.c.sender.zeroWindowProbes).toBe(conn.c.profile.dataRetries);
   });
 });
 

@@ -44,8 +44,8 @@ describe("bulk transfer over the in-memory link", () => {
     expect(same(got, data)).toBe(true);
     expect(client.sendBuffered).toBe(0);
     // Loss was recovered by both mechanisms.
-    expect(client.fastRetransmits).toBeGreaterThan(0);
-    expect(client.retransmits).toBeGreaterThan(0);
+    expect(client.sender.fastRetransmits).toBeGreaterThan(0);
+    expect(client.sender.retransmits).toBeGreaterThan(0);
     expect(p.link.counters().lost).toBeGreaterThan(300);
     expect(p.link.counters().reordered).toBeGreaterThan(100);
     expect(p.link.counters().duplicated).toBeGreaterThan(50);
@@ -65,7 +65,7 @@ describe("bulk transfer over the in-memory link", () => {
       const data = patternBytes(2 * 1024 * 1024, 99);
       const got = transfer(p, server, client, data, p.now + 3_600_000);
       expect(same(got, data)).toBe(true);
-      expect(server.retransmits).toBeGreaterThan(0);
+      expect(server.sender.retransmits).toBeGreaterThan(0);
       expect(client.state).toBe("ESTABLISHED");
     });
   }
@@ -77,8 +77,8 @@ describe("bulk transfer over the in-memory link", () => {
     const data = patternBytes(1024 * 1024, 5);
     const got = transfer(p, client, server, data, p.now + 600_000);
     expect(same(got, data)).toBe(true);
-    expect(client.retransmits).toBe(0);
-    expect(client.timeouts).toBe(0);
+    expect(client.sender.retransmits).toBe(0);
+    expect(client.sender.timeouts).toBe(0);
     const seen = p.captured.slice(mark);
     const dataSegs = seen.filter((c) => c.from === "client" && c.len > 0);
     const acks = seen.filter((c) => c.from === "server");
@@ -117,7 +117,7 @@ describe("bulk transfer over the in-memory link", () => {
     // (Full up to less than one window-scale unit, 2^7 bytes: the advertised window is 0.)
     expect(server.rcvBuffered).toBeGreaterThan(16384 - 128);
     expect(client.sndWnd).toBe(0);
-    expect(client.zeroWindowProbes).toBeGreaterThan(0);
+    expect(client.sender.zeroWindowProbes).toBeGreaterThan(0);
     expect(client.state).toBe("ESTABLISHED");
     const chunks: Uint8Array[] = [server.read()];
     p.server.noteRead(server);

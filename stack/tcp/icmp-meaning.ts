@@ -1,4 +1,4 @@
-// What an ICMP / ICMPv6 error means for TCP: the outcome reason of contract §4, and
+// What an ICMP / ICMPv6 error means for TCP: the outcome reason (docs/ntstatus.md), and
 // whether each family of rules calls it "hard" (RFC 1122 §4.2.3.9, RFC 9293 §3.9.2.2,
 // FreeBSD tcp_ctlinput, Linux tcp_v4_err / tcp_v6_err).
 import type { IcmpMessage } from "../wire/types.js";
@@ -37,7 +37,7 @@ const V4_UNREACH: Array<IcmpMeaning | undefined> = [
   err("net", false, false), // 6 destination network unknown
   err("host", false, false), // 7 destination host unknown
   err("host", false, false), // 8 source host isolated
-  err("host", false, true), // 9 network administratively prohibited (contract §4: admin prohibited -> host)
+  err("host", false, true), // 9 network administratively prohibited (counts as host: docs/ntstatus.md)
   err("host", false, true), // 10 host administratively prohibited
   err("net", false, false), // 11 network unreachable for TOS
   err("host", false, false), // 12 host unreachable for TOS

@@ -1,0 +1,303 @@
+// Opening a connection: our SYN and SYN-ACK and their options, what the peer's SYN
+// negotiates, the passive OPEN (RFC 9293 §3.10.7.2), and the retransmission of SYN and
+// SYN-ACK with each profile's schedule (RFC 6298 §5 and what the OSes do instead).
+// The arrival of the answer is in syn-sent.ts (SYN-SENT) and arrival.ts (SYN-RECEIVED).
+import { TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment } from "../wire/types.js";
+import type { Connection, SegmentOptionView } from "./connection.js";
+import { Deadline } from "./deadlines.js";
+import { handshakeOptions } from "./options.js";
+import { policy } from "./policy.js";
+import type { Profile } from "./profiles.js";
+import { seqAdd } from "./seq.js";
+
+// ---------------------------------------------------------------------------------------
+// Policies
+
+export type SynBackoff = "doubling" | "linux" | "freebsd";
+export const synBackoffPolicy = policy({
+  field: "synBackoff",
+  title: "SYN retransmission schedule",
+  where: "RFC 6298 §5.5 (back off the timer) and RFC 1122 §4.2.3.5 (R2) for the SYN and SYN-ACK",
+  choices: {
+    doubling: { meaning: "SYN k waits initialRtoMs * 2^k; 1 + synRetries SYNs, then give up", source: "RFC 6298 §5.5" },
+    linux: {
+      meaning: "the first synLinearTimeouts + 1 waits stay at initialRtoMs, then doubling; 1 + synRetries + synLinearTimeouts SYNs, and also give up at the first expiry past tcp_model_timeout; SYN-ACKs back off by plain doubling, 1 + synRetries of them after a simultaneous open",
+      source: "Linux tcp_retransmit_timer() (tcp_syn_linear_timeouts), tcp_write_timeout(), tcp_model_timeout()",
+    },
+    freebsd: { meaning: "the first SYN waits initialRtoMs, SYN k after it initialRtoMs * 2^k + rexmitSlopMs; 1 + synRetries SYNs", source: "FreeBSD tcp_timer_rexmt(): TCPT_RANGESET(TCP_REXMTVAL * tcp_backoff[shift] + rexmit_slop)" },
+  },
+  knobs: ["initialRtoMs", "synRetries", "synLinearTimeouts", "rexmitSlopMs", "rtoMaxMs", "connectTimeoutMs", "synDropOptionsAfter"],
+});
+
+export type SimOpenSynAckOptions = "offered" | "own";
+export const simOpenSynAckOptionsPolicy = policy({
+  field: "simOpenSynAckOptions",
+  title: "SYN-ACK options after a simultaneous open",
+  where: "RFC 9293 §3.10.7.3 fourth step: the SYN-ACK of SYN-SENT -> SYN-RECEIVED",
+  choices: {
+    offered: { meaning: "only the options the peer's SYN offered (window scale, SACK-permitted, timestamps)", source: "RFC 7323 §2.2, RFC 2018 §2; FreeBSD" },
+    own: { meaning: "our SYN's options again, with the ACK bit", source: "Linux tcp_send_synack() (re-sends its SYN)" },
+  },
+});
+
+export type PeerMss = "rfc9293" | "linux";
+export const peerMssPolicy = policy({
+  field: "peerMss",
+  title: "The peer's MSS option",
+  where: "RFC 9293 §3.7.1: the send MSS from the peer's SYN",
+  choices: {
+    rfc9293: { meaning: "the option as given (at least 1 byte), or the default 536 / 1220 without one", source: "RFC 9293 §3.7.1 (MUST-15), RFC 8200 §5" },
+    linux: { meaning: "an MSS option of 0 counts as absent (the default applies); a smaller one is raised to minSndMss", source: "Linux tcp_parse_options(), tcp_mtu_to_mss() with net.ipv4.tcp_min_snd_mss" },
+  },
+  knobs: ["minSndMss"],
+});
+
+export type RcvBufRounding = "none" | "mss";
+export const rcvBufRoundingPolicy = policy({
+  field: "rcvBufRounding",
+  title: "Receive buffer rounding",
+  where: "after the handshake: the buffer our window is advertised from",
+  choices: {
+    none: { meaning: "rcvBufBytes as configured", source: "RFC 9293 §3.8.6" },
+    mss: { meaning: "rounded up to a multiple of the send MSS, at most 2 MB", source: "FreeBSD tcp_mss() (sbreserve to a multiple of the MSS, kern.ipc.maxsockbuf)" },
+  },
+  knobs: ["rcvBufBytes"],
+});
+
+// ---------------------------------------------------------------------------------------
+// SYN schedule (synBackoff)
+
+/**
+ * The retransmission timeout that follows SYN number `k` (k = 0 for the first SYN): the
+ * time from sending SYN k until the next SYN, or until give-up after the last one.
+ */
+export function synRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): number {
+  let rto: number;
+  switch (p.synBackoff) {
+    case "doubling":
+      // RFC 6298 §5.5: RTO <- 2 * RTO on each expiry.
+      rto = initialRtoMs * 2 ** k;
+      break;
+    case "linux":
+      // tcp_syn_linear_timeouts: the first N+1 waits stay at the initial RTO, then doubling
+      // resumes (net/ipv4/tcp_timer.c; SYNs at 0,1,2,3,4,5,7,11,19,35,67 s with N = 4).
+      rto = k <= p.synLinearTimeouts ? initialRtoMs : initialRtoMs * 2 ** (k - p.synLinearTimeouts);
+      break;
+    case "freebsd":
+      // FreeBSD: the first SYN waits t_rxtcur = rexmit_initial; later waits are
+      // TCP_REXMTVAL * tcp_backoff[shift] + rexmit_slop (TCPT_RANGESET), capped at REXMTMAX.
+      rto = k === 0 ? initialRtoMs : initialRtoMs * 2 ** k + p.rexmitSlopMs;
+      break;
+  }
+  return Math.min(rto, p.rtoMaxMs);
+}
+
+/**
+ * Linux tcp_write_timeout() in SYN-SENT: besides the count, the attempt also expires at the
+ * first timer expiry (after at least one retransmission) once now - first SYN reaches
+ * tcp_model_timeout(tcp_syn_retries, initial RTO): the time the classic doubling schedule
+ * would take, (2^(retries+1) - 1) * RTO, linear beyond TCP_RTO_MAX. With
+ * tcp_syn_linear_timeouts this ends the attempt before the count does (retries 2, linear 4:
+ * 7 s, not 11 s; kernel-diff kd-7-0001). Infinity for the other schedules (count only).
+ */
+export function synModelTimeoutMs(p: Profile, initialRtoMs = p.initialRtoMs): number {
+  if (p.synBackoff !== "linux") return Infinity;
+  const boundary = Math.max(0, p.synRetries);
+  const thresh = Math.floor(Math.log2(p.rtoMaxMs / initialRtoMs));
+  if (boundary <= thresh) return (2 ** (boundary + 1) - 1) * initialRtoMs;
+  return (2 ** (thresh + 1) - 1) * initialRtoMs + (boundary - thresh) * p.rtoMaxMs;
+}
+
+/**
+ * The timeout after SYN-ACK number `k` (k = 0 for the first). Linux applies
+ * tcp_syn_linear_timeouts in SYN-SENT only (tcp_retransmit_timer()): a SYN-ACK, also the
+ * one after a simultaneous open, backs off by plain doubling (kernel-diff kd-7-0138:
+ * SYN-ACKs at 0.8, 1025, 3041 ms). Other schedules: as for the SYN.
+ */
+export function synAckRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): number {
+  if (p.synBackoff !== "linux") return synRtoMs(p, k, initialRtoMs);
+  return Math.min(initialRtoMs * 2 ** k, p.rtoMaxMs);
+}
+
+/** Total SYN transmissions allowed (first SYN plus retransmissions). */
+export function synAttempts(p: Profile): number {
+  const retries = p.synBackoff === "linux" ? p.synRetries + p.synLinearTimeouts : p.synRetries;
+  return 1 + Math.max(0, retries);
+}
+
+// ---------------------------------------------------------------------------------------
+// SYN and SYN-ACK
+
+const DEFAULT_MSS_V4 = 536; // RFC 9293 §3.7.1 (MUST-15)
+const DEFAULT_MSS_V6 = 1220; // RFC 8200 §5: 1280 - 40 - 20
+export const MAX_WSCALE = 14; // RFC 7323 §2.3
+
+/** What the peer's SYN offered (Connection.peerOffered): bits, so the TCB holds a number, not an object. */
+export const OFFERED_WSCALE = 1;
+export const OFFERED_SACK = 2;
+export const OFFERED_TS = 4;
+
+/** OPEN call, active (RFC 9293 §3.10.1): send the SYN and enter SYN-SENT. */
+export function open(c: Connection, now: number): void {
+  c.firstSynAt = now;
+  if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, now + c.prof.connectTimeoutMs);
+  c.setState("SYN-SENT", now, "RFC 9293 §3.10.1: OPEN (active) -> send SYN, enter SYN-SENT");
+  sendSyn(c, now, "send SYN", "RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>");
+}
+
+/**
+ * Passive OPEN (RFC 9293 §3.10.7.2, a SYN for a LISTEN port): RCV.NXT = SEG.SEQ + 1,
+ * IRS = SEG.SEQ, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED. Text in
+ * the SYN is not kept (no TCP Fast Open); the peer sends it again.
+ */
+export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
+  c.passive = true;
+  c.firstSynAt = now;
+  c.irs = seg.seq;
+  c.rcvNxt = seqAdd(seg.seq, 1);
+  negotiate(c, opt);
+  // RFC 7323 §2.2: the window of a SYN is never scaled.
+  c.sndWnd = seg.window;
+  c.maxSndWnd = seg.window;
+  c.sndWl1 = seg.seq;
+  c.sndWl2 = c.iss;
+  if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, now + c.prof.connectTimeoutMs);
+  c.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
+  sendSynAck(c, now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
+}
+
+/**
+ * Options of our SYN (`peerOffered` undefined) or SYN-ACK (`peerOffered`: OFFERED_* bits of
+ * what the peer's SYN offered; the SYN-ACK echoes its TSval).
+ */
+export function synOptions(c: Connection, now: number, peerOffered?: number): TcpOption[] {
+  const p = c.prof;
+  if (p.noOptions) return [];
+  if (c.synOptionsDropped) return handshakeOptions(p.optionLayout, { mss: c.mssAdvertised, sackOK: false });
+  const offerWs = p.windowScaling && (peerOffered !== undefined ? (peerOffered & OFFERED_WSCALE) !== 0 : true);
+  const offerSack = p.sack && (peerOffered !== undefined ? (peerOffered & OFFERED_SACK) !== 0 : true);
+  const offerTs = p.timestamps && (peerOffered !== undefined ? (peerOffered & OFFERED_TS) !== 0 : true);
+  return handshakeOptions(p.optionLayout, {
+    mss: c.mssAdvertised,
+    wscale: offerWs ? Math.min(p.windowScale, MAX_WSCALE) : undefined,
+    sackOK: offerSack,
+    ts: offerTs ? { val: c.tsVal(now), ecr: peerOffered !== undefined ? c.tsRecent : 0 } : undefined,
+  });
+}
+
+/** <SEQ=ISS><CTL=SYN>, and its retransmission timer (synBackoff). */
+export function sendSyn(c: Connection, now: number, why: string, rule: string): void {
+  c.synCount++;
+  c.lastSynAt = now;
+  c.sndNxt = seqAdd(c.iss, 1);
+  c.sndMax = c.sndNxt;
+  c.host.emit(c, { seq: c.iss, ack: 0, flags: TCP_SYN, window: c.prof.synWindow, options: synOptions(c, now) }, now, why, rule);
+  c.rexmitAt = now + synRtoMs(c.prof, c.synCount - 1);
+  c.host.rearm(c);
+}
+
+/** <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, and its retransmission timer. */
+export function sendSynAck(c: Connection, now: number, why: string, rule: string): void {
+  c.synCount++;
+  c.lastSynAt = now;
+  c.sndNxt = seqAdd(c.iss, 1);
+  c.sndMax = c.sndNxt;
+  // RFC 7323 §2.2 / RFC 2018 §2: in a SYN-ACK offer only what the peer's SYN offered;
+  // simOpenSynAckOptions "own" (Linux), in a simultaneous open: our own SYN's options.
+  const own = !c.passive && c.prof.simOpenSynAckOptions === "own";
+  const opts = synOptions(c, now, own ? OFFERED_WSCALE | OFFERED_SACK | OFFERED_TS : c.peerOffered);
+  // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
+  // avoidance measures window growth from its right edge until the next ACK we send.
+  const r = c.receiver;
+  r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, c.prof.synWindow);
+  r.lastAckSent = c.rcvNxt;
+  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: c.prof.synWindow, options: opts }, now, why, rule);
+  c.rexmitAt = now + synAckRtoMs(c.prof, c.synCount - 1);
+  c.host.rearm(c);
+}
+
+/** The peer's SYN again in SYN-RECEIVED: the same SYN-ACK again, timers untouched (RFC 9293 §3.10.7.4). */
+export function resendSynAck(c: Connection, now: number): void {
+  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: c.prof.synWindow, options: synOptions(c, now, c.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
+}
+
+/** RFC 7323 §2.2-2.3, RFC 2018 §2, RFC 9293 §3.7.1: what the peer's SYN (or SYN-ACK) negotiated. */
+export function negotiate(c: Connection, opt: SegmentOptionView): void {
+  const p = c.prof;
+  c.peerOffered = (opt.wscale !== undefined ? OFFERED_WSCALE : 0) | (opt.sackOK ? OFFERED_SACK : 0) | (opt.ts !== undefined ? OFFERED_TS : 0);
+  // What our SYN (its latest copy) offered: nothing with TCP_NOOPT, only the MSS once
+  // rexmit_drop_options stripped the rest.
+  const weOffered = !p.noOptions && !c.synOptionsDropped;
+  // Window scaling only if both sides sent the option.
+  if (weOffered && p.windowScaling && opt.wscale !== undefined) {
+    c.sndWscale = Math.min(opt.wscale, MAX_WSCALE);
+    c.rcvWscale = Math.min(p.windowScale, MAX_WSCALE);
+  } else {
+    c.sndWscale = 0;
+    c.rcvWscale = 0;
+  }
+  c.sackEnabled = weOffered && p.sack && opt.sackOK;
+  if (weOffered && p.timestamps && opt.ts) {
+    c.tsEnabled = true;
+    c.tsRecent = opt.ts.val;
+  } else {
+    c.tsEnabled = false;
+  }
+  // MSS: the peer's option, or the default when absent (RFC 9293 §3.7.1 MUST-15); the
+  // peerMss policy "linux" ignores an MSS of 0 and raises a small one to minSndMss.
+  const linux = p.peerMss === "linux";
+  const mssOpt = linux && opt.mss === 0 ? undefined : opt.mss;
+  c.peerMss = mssOpt;
+  const peer = mssOpt ?? (c.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4);
+  c.sndMss = Math.max(1, linux ? p.minSndMss : 0, Math.min(peer, c.mssForMtu(c.pathMtu)));
+  if (p.rcvBufRounding === "mss" && p.rcvBufBytes > c.sndMss) {
+    // Written through `profile`, not `prof`: a borrowed profile is copied first, so the
+    // rounding stays this connection's own.
+    const own = c.profile;
+    own.rcvBufBytes = Math.min(Math.ceil(own.rcvBufBytes / c.sndMss) * c.sndMss, 2 * 1024 * 1024);
+  }
+}
+
+/** The first RTT sample, or the RTO that data transfer starts with. */
+export function rttFromHandshake(c: Connection, now: number): void {
+  const rto = c.sender.rto;
+  // Karn's algorithm (RFC 6298 §3): only time a SYN that was not retransmitted.
+  if (c.synCount === 1 && c.rstRetries === 0) rto.sample(now - c.lastSynAt);
+  // RFC 6298 §5.7: if the SYN was retransmitted, RTO is at least 3 s when data transfer begins.
+  else if (rto.rtoMs < 3000) rto.rtoMs = 3000;
+}
+
+/** The retransmission timer expired in SYN-SENT or SYN-RECEIVED. */
+export function onSynTimer(c: Connection, now: number): void {
+  const p = c.prof;
+  // Linux counts tcp_syn_linear_timeouts in SYN-SENT only: after a simultaneous open the
+  // SYN-ACK goes 1 + tcp_syn_retries times (tcp_write_timeout()).
+  const attempts = c.state === "SYN-RECEIVED" && !c.passive && p.synBackoff === "linux" ? 1 + Math.max(0, p.synRetries) : synAttempts(p);
+  if (c.synCount >= attempts) {
+    c.giveUp(now, `no answer after ${c.synCount} SYN${c.synCount > 1 ? "s" : ""}`);
+    return;
+  }
+  // Linux tcp_write_timeout(): the attempt also expires by time, at the first expiry
+  // after a retransmission once now - first SYN >= tcp_model_timeout (synModelTimeoutMs).
+  if (c.state === "SYN-SENT" && c.synCount > 1 && now - c.firstSynAt >= synModelTimeoutMs(p)) {
+    c.giveUp(now, `no answer after ${c.synCount} SYNs in ${now - c.firstSynAt} ms (tcp_model_timeout)`);
+    return;
+  }
+  c.host.trace(c, now, "timer", `SYN retransmission timer expired (#${c.synCount})`, "RFC 6298 §5.4-5.6 / profile SYN schedule");
+  if (c.state === "SYN-SENT") {
+    const after = p.synDropOptionsAfter;
+    if (after > 0 && c.synCount >= after && !c.synOptionsDropped && !p.noOptions) {
+      // FreeBSD rexmit_drop_options: maybe a middlebox drops SYNs with options; from the
+      // SYN after the third on, offer none but the MSS (and use none if it works).
+      c.synOptionsDropped = true;
+      c.host.trace(c, now, "timer", `${c.synCount} SYNs unanswered: retransmit without window scale, SACK-permitted, timestamps`, "freebsd net.inet.tcp.rexmit_drop_options");
+    }
+    sendSyn(c, now, "retransmit SYN", "RFC 6298 §5.4: retransmit the earliest unacknowledged segment");
+  } else sendSynAck(c, now, "retransmit SYN-ACK", "RFC 6298 §5.4");
+}
+
+/** The synSentRst "retrySyn" timer expired: the same SYN again. */
+export function onRstRetryTimer(c: Connection, now: number): void {
+  c.host.trace(c, now, "timer", "RST retry timer: re-send SYN", "windows profile: SYN again 500 ms after RST");
+  sendSyn(c, now, "re-send SYN after RST", "windows profile: RST retry");
+}

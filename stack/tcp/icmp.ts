@@ -1,0 +1,119 @@
+// What a connection does with an ICMP error about it (RFC 9293 §3.9.2.2, RFC 1122
+// §4.2.3.9, RFC 5927; path MTU: RFC 1191, RFC 8201), and the ICMP policies. The stack has
+// checked the quote first (RFC 5927 §4.1: the 4-tuple, and the sequence number per the
+// icmpQuote policy; some errors are dropped before TCP per icmpV4Filter); icmp-meaning.ts
+// says what each type and code means.
+import type { Connection } from "./connection.js";
+import type { IcmpMeaning } from "./icmp-meaning.js";
+import type { IcmpCause } from "./outcome.js";
+import { policy } from "./policy.js";
+
+// ---------------------------------------------------------------------------------------
+// Policies
+
+export type IcmpPolicy = "ignore" | "abort" | "hardAbort" | "hardAbortSoftRemember";
+export const icmpPolicyPolicy = policy({
+  field: "icmpPolicy",
+  title: "ICMP error in SYN-SENT / SYN-RECEIVED",
+  where: "RFC 9293 §3.9.2.2, RFC 1122 §4.2.3.9: hard and soft errors while connecting (synchronised states only remember them)",
+  choices: {
+    ignore: { meaning: "nothing (the SYNs go on), unless failConnectOnIcmpError", source: "Windows (TCP_FAIL_CONNECT_ON_ICMP_ERROR off by default)" },
+    abort: { meaning: "every destination unreachable, time exceeded and parameter problem aborts (outcome unreachable)", source: "Linux tcp_v4_err() / tcp_v6_err()" },
+    hardAbort: { meaning: "port, protocol, administratively prohibited and TTL exceeded in transit abort; other errors are ignored", source: "FreeBSD tcp_ctlinput() with net.inet.tcp.icmp_may_rst=1" },
+    hardAbortSoftRemember: { meaning: "hard errors (protocol, port) abort; soft errors are remembered and reported at give-up", source: "RFC 1122 §4.2.3.9" },
+  },
+  knobs: ["failConnectOnIcmpError"],
+});
+
+export type IcmpQuote = "rfc5927" | "linux";
+export const icmpQuotePolicy = policy({
+  field: "icmpQuote",
+  title: "ICMP quote check",
+  where: "RFC 5927 §4.1: the quoted sequence number must be in flight",
+  choices: {
+    rfc5927: { meaning: "SND.UNA =< SEG.SEQ < SND.NXT", source: "RFC 5927 §4.1" },
+    linux: { meaning: "SND.UNA =< SEG.SEQ =< SND.NXT (both ends included)", source: "Linux tcp_v4_err() / tcp_v6_err(): between(seq, snd_una, snd_nxt)" },
+  },
+});
+
+export type IcmpV4Filter = "none" | "linux";
+export const icmpV4FilterPolicy = policy({
+  field: "icmpV4Filter",
+  title: "ICMPv4 errors dropped before TCP",
+  where: "before RFC 5927 §4.1, in the IP layer",
+  choices: {
+    none: { meaning: "every ICMPv4 error reaches the connection (icmp-meaning.ts maps it)", source: "RFC 1122 §4.2.3.9" },
+    linux: { meaning: "destination unreachable with a code above 15 and time exceeded code 1 (fragment reassembly) are dropped", source: "Linux tcp_v4_err() (code > NR_ICMP_UNREACH), icmp_unreach() (ICMP_EXC_FRAGTIME)" },
+  },
+});
+
+export type PmtuSynMss = "lower" | "keepOnIpv4";
+export const pmtuSynMssPolicy = policy({
+  field: "pmtuSynMss",
+  title: "Path MTU drop in SYN-SENT",
+  where: "RFC 1191 §6.1, RFC 8201 §4: a fragmentation-needed / packet-too-big while connecting",
+  choices: {
+    lower: { meaning: "the retransmitted SYN advertises the MSS of the lower path MTU", source: "RFC 1191 / RFC 8201" },
+    keepOnIpv4: { meaning: "on IPv4 the SYN keeps advertising the interface MSS (IPv6 follows the route MTU)", source: "FreeBSD (freebsd suite rcv-icmp-hard-error-ignored-ipv4)" },
+  },
+});
+
+// ---------------------------------------------------------------------------------------
+
+export function onIcmp(c: Connection, meaning: IcmpMeaning, cause: IcmpCause, now: number): void {
+  if (meaning.kind === "ignore") {
+    c.host.trace(c, now, "icmp", `ignored: ${meaning.why}`, meaning.why);
+    return;
+  }
+  if (meaning.kind === "pmtu") {
+    lowerPathMtu(c, meaning.mtu, now);
+    return;
+  }
+  const p = c.prof;
+  if (c.state !== "SYN-SENT" && c.state !== "SYN-RECEIVED") {
+    // RFC 9293 §3.9.2.2 / RFC 1122 §4.2.3.9: soft errors MUST NOT abort a synchronised
+    // connection; remember it for the user.
+    c.softError = { reason: meaning.reason, icmp: cause };
+    c.host.trace(c, now, "icmp", `${meaning.reason} unreachable: remembered (synchronised state)`, "RFC 1122 §4.2.3.9");
+    return;
+  }
+  const abort = () => c.finish({ kind: "unreachable", reason: meaning.reason, icmp: cause }, now, `ICMP ${meaning.reason} unreachable in ${c.state} -> abort`);
+  if (p.failConnectOnIcmpError) {
+    abort();
+    return;
+  }
+  switch (p.icmpPolicy) {
+    case "ignore":
+      c.host.trace(c, now, "icmp", "ignored (TCP_FAIL_CONNECT_ON_ICMP_ERROR off)", "windows profile: ICMP in SYN-SENT is ignored");
+      return;
+    case "abort":
+      if (meaning.hardLinux) abort();
+      return;
+    case "hardAbort":
+      if (meaning.hardFreebsd) abort();
+      else c.host.trace(c, now, "icmp", "soft error ignored", "freebsd profile: soft ICMP errors do not abort SYN-SENT");
+      return;
+    case "hardAbortSoftRemember":
+      if (meaning.hardRfc1122) abort();
+      else {
+        c.softError = { reason: meaning.reason, icmp: cause };
+        c.host.trace(c, now, "icmp", "soft error remembered", "RFC 1122 §4.2.3.9: soft error, report at give-up");
+      }
+      return;
+  }
+}
+
+/** ICMP fragmentation-needed / packet-too-big: lower the path MTU and the MSS (RFC 1191, RFC 8201). */
+function lowerPathMtu(c: Connection, mtu: number, now: number): void {
+  const min = c.version === 6 ? 1280 : 68;
+  const newMtu = Math.max(min, mtu);
+  if (mtu <= 0 || newMtu >= c.pathMtu) {
+    c.host.trace(c, now, "icmp", `path MTU ${mtu} not lower than ${c.pathMtu}: ignored`, "RFC 1191 §6.1 / RFC 8201 §4");
+    return;
+  }
+  c.pathMtu = newMtu;
+  const mss = c.mssForMtu(newMtu);
+  if (c.state === "SYN-SENT" && (c.version === 6 || c.prof.pmtuSynMss === "lower")) c.mssAdvertised = mss;
+  c.sndMss = Math.min(c.sndMss, mss);
+  c.host.trace(c, now, "icmp", `path MTU -> ${newMtu}, MSS -> ${mss}`, "RFC 1191 / RFC 8201: lower the MSS");
+}

@@ -1,0 +1,484 @@
+// The sending half of a connection: what may go out and when (the send window, congestion
+// control, Nagle and sender SWS avoidance), what an arriving ACK acknowledges, and
+// retransmission: the RTO timer (RFC 6298), fast retransmit and recovery (RFC 5681,
+// RFC 6582, RFC 6675 simplified) and zero-window probing (RFC 9293 §3.8.6.1).
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOption, type TcpSegment } from "../wire/types.js";
+import { ByteQueue } from "./byte-queue.js";
+import { NewReno } from "./congestion.js";
+import type { Connection, SegmentOptionView } from "./connection.js";
+import { Deadline } from "./deadlines.js";
+import { segmentOptions } from "./options.js";
+import { policy } from "./policy.js";
+import { RtoEstimator } from "./rto.js";
+import { SackScoreboard } from "./scoreboard.js";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.js";
+import { isSynchronized } from "./state.js";
+
+// ---------------------------------------------------------------------------------------
+// Policies
+
+export type Nagle = "rfc896" | "minshall";
+export const naglePolicy = policy({
+  field: "nagle",
+  title: "Nagle's algorithm",
+  where: "RFC 9293 §3.7.4 (RFC 896): when a small segment may go out (unless nodelay, TCP_NODELAY)",
+  choices: {
+    rfc896: { meaning: "a small segment waits while any data is unacknowledged", source: "RFC 896, RFC 9293 §3.7.4" },
+    minshall: { meaning: "a small segment waits only while an earlier small segment is unacknowledged (100 bytes with MSS 48 go out as 48+48+4 at once)", source: "Linux tcp_nagle_check() / tcp_minshall_check()" },
+  },
+  knobs: ["nodelay"],
+});
+
+export type ZeroWindowProbe = "oneByte" | "ackBelowUna";
+export const zeroWindowProbePolicy = policy({
+  field: "zeroWindowProbe",
+  title: "Zero-window probe",
+  where: "RFC 9293 §3.8.6.1 (the probe's form is left open)",
+  choices: {
+    oneByte: { meaning: "one byte of new data beyond the window (or the FIN)", source: "RFC 1122 §4.2.2.17; BSD, Windows" },
+    ackBelowUna: {
+      meaning: "an empty ACK with SEG.SEQ = SND.UNA - 1, which the receiver finds unacceptable and answers with an ACK carrying its window; nothing is sent into the closed window",
+      source: "Linux tcp_xmit_probe_skb()",
+    },
+  },
+  knobs: ["dataRetries"],
+});
+
+export type RtoFormula = "rfc6298" | "linux";
+export const rtoFormulaPolicy = policy({
+  field: "rtoFormula",
+  title: "RTO formula",
+  where: "RFC 6298 §2.3-2.4: RTO from SRTT and RTTVAR",
+  choices: {
+    rfc6298: { meaning: "RTO = max(rtoMinMs, SRTT + max(G, 4 * RTTVAR))", source: "RFC 6298 §2.3, §2.4" },
+    linux: { meaning: "RTO = SRTT + max(4 * RTTVAR, rtoMinMs): the minimum bounds the variance term (a 10 ms path waits 210 ms, not 200)", source: "Linux tcp_set_rto() / tcp_rtt_estimator()" },
+  },
+  knobs: ["rtoMinMs", "rtoMaxMs", "initialRtoMs"],
+});
+
+/**
+ * The send side of one connection; created when first needed (a connection in SYN-SENT
+ * has none: see Connection.sender). Its estimator, congestion state, scoreboard and buffer
+ * are created on first use too.
+ */
+export class Sender {
+  private sendQState: ByteQueue | undefined = undefined;
+  private rtoState: RtoEstimator | undefined = undefined;
+  private ccState: NewReno | undefined = undefined;
+  private scoreboardState: SackScoreboard | undefined = undefined;
+  /** Total bytes acknowledged by the peer since the start. */
+  totalAcked = 0;
+  /** close() was called: send FIN once the send buffer has drained. */
+  finQueued = false;
+  /** Our FIN has been transmitted at least once (its sequence number is finSeq). */
+  finSent = false;
+  finSeq = 0;
+  finAckedSignalled = false;
+  /** Retransmission-timer expiries since SND.UNA last advanced (R2 counts them). */
+  rexmitCount = 0;
+  /** Without timestamps one segment is timed at a time (Karn, RFC 6298 §3); rttStart -1 = none. */
+  private rttSeq = 0;
+  private rttStart = -1;
+  /** Fast recovery: the next sequence number to consider for a hole retransmission (RFC 6675 HighRxt). */
+  private holeNext = 0;
+  /** End of the last small (< MSS) new segment sent (nagle "minshall"). */
+  private sndSml: number;
+  /** Persist timer back-off: doublings since the peer last answered (RFC 9293 §3.8.6.1). */
+  private persistShift = 0;
+  /** Zero-window probes sent since the peer last answered with an acceptable ACK. */
+  probesUnanswered = 0;
+  // Counters for traces and tests
+  retransmits = 0;
+  fastRetransmits = 0;
+  timeouts = 0;
+  zeroWindowProbes = 0;
+
+  constructor(private readonly c: Connection) {
+    this.sndSml = c.iss;
+  }
+
+  /** RFC 6298 estimator; created when the handshake completes (or someone asks). */
+  get rto(): RtoEstimator {
+    const p = this.c.prof;
+    return (this.rtoState ??= new RtoEstimator(p.initialRtoMs, p.rtoMinMs, p.rtoMaxMs, p.rtoFormula === "linux"));
+  }
+  /** Congestion control (RFC 5681 with RFC 6582 NewReno recovery). */
+  get cc(): NewReno {
+    return (this.ccState ??= new NewReno(this.c.iss));
+  }
+  /** What the peer has SACKed above SND.UNA (RFC 2018), when SACK was negotiated. */
+  private get scoreboard(): SackScoreboard {
+    return (this.scoreboardState ??= new SackScoreboard());
+  }
+  private get sendQ(): ByteQueue {
+    return (this.sendQState ??= new ByteQueue());
+  }
+
+  /** Bytes queued for sending and not yet acknowledged. */
+  get buffered(): number {
+    return this.sendQState === undefined ? 0 : this.sendQState.length;
+  }
+
+  /** Queues data (SEND, RFC 9293 §3.10.2) and sends what may go. */
+  queue(data: Uint8Array, now: number): void {
+    this.sendQ.append(data);
+    this.output(now);
+  }
+
+  /** RFC 5681 §3.1 initial window, with RFC 6928's 10 segments as Linux does. */
+  startCongestionControl(): void {
+    this.cc.start(this.segmentPayloadMax());
+  }
+
+  /** Effective payload per segment (SMSS): MSS less the option bytes every segment carries. */
+  segmentPayloadMax(): number {
+    return Math.max(1, this.c.sndMss - (this.c.tsEnabled ? 12 : 0));
+  }
+
+  /** Sequence number just after the last queued data byte (the FIN's sequence number once queued). */
+  dataEnd(): number {
+    return seqAdd(this.c.sndUna, this.buffered);
+  }
+
+  /** Options of a data segment: timestamps only, so every full segment carries the same payload (SACK blocks go in pure ACKs). */
+  private dataOptions(now: number): TcpOption[] {
+    const c = this.c;
+    return segmentOptions(c.tsEnabled ? { val: c.tsVal(now), ecr: c.tsRecent } : undefined);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Output
+
+  /**
+   * Sends what the windows allow from SND.NXT (RFC 9293 §3.8.6.2, RFC 5681 cwnd, Nagle
+   * RFC 896 / RFC 9293 §3.7.4 unless nodelay). After a timeout SND.NXT has been rewound to
+   * SND.UNA and this resends (go-back-N), skipping what the peer has SACKed.
+   */
+  output(now: number): void {
+    const c = this.c;
+    const p = c.prof;
+    // Data queued during the handshake waits for ESTABLISHED (RFC 9293 §3.10.2).
+    if (!isSynchronized(c.state) || c.state === "TIME-WAIT") return;
+    const smss = this.segmentPayloadMax();
+    const dataEnd = this.dataEnd();
+    for (;;) {
+      const resending = seqLt(c.sndNxt, c.sndMax);
+      if (resending && c.sackEnabled) {
+        const e = this.scoreboard.sackedEnd(c.sndNxt);
+        if (e !== undefined) {
+          c.sndNxt = seqLt(e, c.sndMax) ? e : c.sndMax;
+          continue;
+        }
+      }
+      const unsent = seqDiff(dataEnd, c.sndNxt);
+      if (unsent <= 0) {
+        // Everything is sent; the FIN goes once the data is out (RFC 9293 §3.10.4).
+        if (unsent === 0 && this.finQueued && (!this.finSent || resending)) this.transmit(c.sndNxt, 0, true, now, resending ? "resend FIN" : "send FIN", "RFC 9293 §3.10.4");
+        return;
+      }
+      const inWindow = seqDiff(c.sndNxt, c.sndUna);
+      // RFC 3042 Limited Transmit: the first two duplicate ACKs each let one new segment out
+      // beyond cwnd, so a small window still produces the three duplicates fast retransmit needs.
+      const limited = !resending && !this.cc.inRecovery && this.cc.dupAcks > 0 && this.cc.dupAcks < 3 ? this.cc.dupAcks * smss : 0;
+      const usable = Math.min(c.sndWnd, this.cc.cwnd + limited) - inWindow;
+      let len = Math.min(unsent, smss);
+      if (resending) {
+        const s = this.scoreboard.nextSackedStart(c.sndNxt);
+        if (s !== undefined) len = Math.min(len, seqDiff(s, c.sndNxt));
+      }
+      if (usable < len) {
+        if (this.c.flightSize() === 0 && c.deadline(Deadline.persist) === Infinity) {
+          // Zero (or too small) window with nothing in flight: the persist timer probes it,
+          // or forces out what fits when the SWS override expires (RFC 9293 §3.8.6.1, §3.8.6.2.1).
+          c.setDeadline(Deadline.persist, now + this.persistTimeoutMs());
+          c.host.rearm(c);
+        }
+        if (usable <= 0) return;
+        // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a partial segment only if it is at least
+        // half the largest window the peer offered, or all that is left to send.
+        if (usable < unsent && usable < c.maxSndWnd / 2) return;
+        len = usable;
+      }
+      // Nagle: hold a small new segment while data is unacknowledged (never a retransmission);
+      // nagle "minshall": only while a small segment is unacknowledged.
+      if (!resending && len < smss && !p.nodelay && this.c.flightSize() > 0 &&
+          (p.nagle === "rfc896" || (seqGt(this.sndSml, c.sndUna) && seqLe(this.sndSml, c.sndNxt)))) return;
+      if (!resending && len < smss) this.sndSml = seqAdd(c.sndNxt, len);
+      const withFin = len === unsent && this.finQueued && (!this.finSent || resending);
+      this.transmit(c.sndNxt, len, withFin, now, resending ? "resend data (go-back-N)" : withFin ? "send data + FIN" : "send data");
+    }
+  }
+
+  /**
+   * Puts `len` bytes starting at `seq` (and our FIN if `fin`) on the wire. SND.NXT moves on
+   * when `seq` is SND.NXT; fast-recovery retransmissions of holes leave it alone.
+   */
+  private transmit(seq: number, len: number, fin: boolean, now: number, why: string, rule?: string): void {
+    const c = this.c;
+    const p = c.prof;
+    const dataEnd = this.dataEnd();
+    const payload = len > 0 ? this.sendQ.slice(seqDiff(seq, c.sndUna), len) : undefined;
+    let flags = TCP_ACK;
+    if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_PSH;
+    if (fin) {
+      flags |= TCP_FIN;
+      if (!this.finSent) {
+        this.finSent = true;
+        this.finSeq = dataEnd;
+        if (c.state === "ESTABLISHED") c.setState("FIN-WAIT-1", now, "RFC 9293 §3.10.4: CLOSE in ESTABLISHED -> FIN-WAIT-1");
+        else if (c.state === "CLOSE-WAIT") c.setState("LAST-ACK", now, "RFC 9293 §3.10.4: CLOSE in CLOSE-WAIT -> LAST-ACK");
+      }
+    }
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    const fresh = seqGe(seq, c.sndMax);
+    if (seq === c.sndNxt && seqGt(end, c.sndNxt)) c.sndNxt = end;
+    if (seqGt(end, c.sndMax)) c.sndMax = end;
+    if (!fresh) this.retransmits++;
+    // Karn (RFC 6298 §3): time only a segment sent for the first time. With timestamps every
+    // ACK gives a sample instead (RFC 7323 §4).
+    if (!c.tsEnabled && fresh && this.rttStart < 0) {
+      this.rttStart = now;
+      this.rttSeq = end;
+    }
+    // ackPolicy "quickAck" (Linux tcp_event_data_sent()): data sent within the delayed-ACK
+    // time of data received is a reply: the connection is interactive (pingpong), quick
+    // ACKs stop.
+    const q = c.rcvPart?.quick;
+    if (len > 0 && q !== undefined && p.ackPolicy === "quickAck" && now - q.lastDataRecvAt < p.delayedAckMs) q.pingpong = true;
+    c.emitSeg({ seq, ack: c.rcvNxt, flags, window: c.windowField(), options: this.dataOptions(now), payload }, now, why, rule);
+    if (c.rexmitAt === Infinity) {
+      c.rexmitAt = now + this.rto.rtoMs; // RFC 6298 §5.1
+      c.host.rearm(c);
+    }
+  }
+
+  /**
+   * Retransmits `maxLen` bytes at `seq` (less if the data ends sooner), with the FIN when it
+   * is next. Returns the sequence space sent (0 if there was nothing there).
+   */
+  private resend(seq: number, maxLen: number, now: number, why: string, rule: string): number {
+    const avail = seqDiff(this.dataEnd(), seq);
+    const len = Math.max(0, Math.min(maxLen, avail));
+    const fin = this.finSent && seqAdd(seq, len) === this.finSeq;
+    if (len === 0 && !fin) return 0;
+    this.transmit(seq, len, fin, now, why, rule);
+    return len + (fin ? 1 : 0);
+  }
+
+  /**
+   * Fast recovery: retransmits the next hole at or after `holeNext`. With `first` set it is
+   * the fast retransmit of SND.UNA itself; otherwise (SACK only) only holes below the highest
+   * SACKed byte count as lost (RFC 6675 §4 IsLost, simplified). Returns true if it sent.
+   */
+  private retransmitHole(now: number, first: boolean, why: string, rule: string): boolean {
+    const c = this.c;
+    let seq = first || seqLt(this.holeNext, c.sndUna) ? c.sndUna : this.holeNext;
+    for (;;) {
+      const e = this.scoreboard.sackedEnd(seq);
+      if (e === undefined) break;
+      seq = e;
+    }
+    const limit = first ? c.sndMax : this.scoreboard.highestSacked;
+    if (limit === undefined || !seqLt(seq, limit)) return false;
+    let len = Math.min(this.segmentPayloadMax(), seqDiff(limit, seq));
+    const next = this.scoreboard.nextSackedStart(seq);
+    if (next !== undefined) len = Math.min(len, seqDiff(next, seq));
+    const sent = this.resend(seq, len, now, why, rule);
+    if (sent === 0) return false;
+    this.holeNext = seqAdd(seq, sent);
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Arriving ACKs (RFC 9293 §3.10.7.4 fifth step, after the acceptability checks)
+
+  /** An acceptable ACK: what it acknowledges, duplicate ACKs, and the send window. */
+  onAck(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
+    const c = this.c;
+    this.probesUnanswered = 0;
+    if (c.sackEnabled && opt.sack) this.scoreboard.update(opt.sack, c.sndUna, c.sndMax);
+    if (seqGt(seg.ack, c.sndUna)) {
+      this.onNewAck(seg, now, opt);
+    } else if (
+      seg.ack === c.sndUna &&
+      seg.payload.length === 0 &&
+      !(seg.flags & (TCP_FIN | TCP_SYN)) &&
+      this.c.flightSize() > 0 &&
+      seg.window << c.sndWscale === c.sndWnd
+    ) {
+      // RFC 5681 §2: a duplicate ACK (no data, no SYN/FIN, same ACK and window, data outstanding).
+      this.onDupAck(now);
+    }
+    // Update the send window (RFC 9293 §3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK)),
+    // only "if SND.UNA =< SEG.ACK =< SND.NXT": an old ACK never moves the window.
+    if (seqGe(seg.ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, seg.ack)))) {
+      c.updateSendWindow(seg, false);
+    }
+  }
+
+  /** The window opened while the persist timer ran: leave persist mode (RFC 9293 §3.8.6.1). */
+  windowOpened(): void {
+    const c = this.c;
+    // A probe byte still unacknowledged must stay covered by a timer (RFC 6298 §5.1), or
+    // Nagle holds the rest behind it forever if the probe was lost (found by the fuzzer).
+    if (c.rexmitAt === Infinity && this.c.flightSize() > 0) c.rexmitAt = c.deadline(Deadline.persist);
+    c.setDeadline(Deadline.persist, Infinity);
+    this.persistShift = 0;
+  }
+
+  /** An ACK that advances SND.UNA (RFC 9293 §3.10.7.4, RFC 6298 §5, RFC 5681, RFC 6582). */
+  private onNewAck(seg: TcpSegment, now: number, opt: SegmentOptionView): void {
+    const c = this.c;
+    const ack = seg.ack;
+    const acked = seqDiff(ack, c.sndUna);
+    // Bytes of data acknowledged (our FIN's sequence number is not data).
+    const dataAcked = Math.min(acked, this.buffered);
+    c.sndUna = ack;
+    if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+    if (this.sendQState !== undefined) this.sendQState.consume(dataAcked);
+    this.totalAcked += dataAcked;
+    this.scoreboardState?.advance(ack);
+    this.rexmitCount = 0;
+    // RTT measurement: RFC 7323 §4.1 RTTM from TSecr on every ACK that advances SND.UNA,
+    // weighted by the samples expected per RTT (RFC 7323 Appendix G); else the one timed
+    // segment (Karn, RFC 6298 §3: rttStart is cleared when anything is retransmitted).
+    if (c.tsEnabled && opt.ts && opt.ts.ecr !== 0) {
+      const r = seqDiff(c.tsVal(now), opt.ts.ecr);
+      if (r >= 0 && r <= c.prof.rtoMaxMs) {
+        const expected = Math.max(1, Math.ceil((this.c.flightSize() + acked) / (2 * this.segmentPayloadMax())));
+        this.rto.sample(r, expected);
+      }
+    } else if (this.rttStart >= 0 && seqGe(ack, this.rttSeq)) {
+      this.rto.sample(now - this.rttStart);
+      this.rttStart = -1;
+    }
+    const smss = this.segmentPayloadMax();
+    const verdict = this.cc.onNewAck(ack, acked, this.c.flightSize(), smss);
+    if (verdict === "partial") {
+      // RFC 6582 §3.2 step 5: retransmit the first unacknowledged segment, unless this
+      // recovery already resent it (with SACK the hole walk may be ahead of the ACK).
+      if (!c.sackEnabled || !seqLt(ack, this.holeNext)) {
+        this.holeNext = ack;
+        this.retransmitHole(now, true, "partial ACK in fast recovery -> retransmit", "RFC 6582 §3.2 step 5");
+      } else {
+        this.retransmitHole(now, false, "partial ACK: retransmit next SACK hole", "RFC 6675 §5 (simplified)");
+      }
+      if (!this.cc.partialSeen) {
+        // Impatient variant: reset the timer on the first partial ACK only.
+        this.cc.partialSeen = true;
+        c.rexmitAt = now + this.rto.rtoMs;
+      }
+    } else {
+      // RFC 6298 §5.2 / §5.3: all data acknowledged -> stop the timer, else restart it.
+      c.rexmitAt = this.c.flightSize() > 0 ? now + this.rto.rtoMs : Infinity;
+    }
+    if (this.c.flightSize() === 0) c.rexmitAt = Infinity;
+    if (dataAcked > 0) c.ev?.acked?.(c, this.totalAcked);
+  }
+
+  /** A duplicate ACK: fast retransmit on the third (RFC 5681 §3.2), hole filling in recovery. */
+  private onDupAck(now: number): void {
+    const c = this.c;
+    const smss = this.segmentPayloadMax();
+    if (this.cc.onDupAck(c.sndUna, this.c.flightSize(), c.sndMax, smss)) {
+      this.fastRetransmits++;
+      this.rttStart = -1;
+      c.host.trace(c, now, "in", `3 duplicate ACKs: fast retransmit, cwnd ${this.cc.cwnd}, ssthresh ${this.cc.ssthresh}`, "RFC 5681 §3.2 / RFC 6582 §3.2");
+      this.retransmitHole(now, true, "3 duplicate ACKs -> fast retransmit", "RFC 5681 §3.2 step 2");
+      return;
+    }
+    if (this.cc.inRecovery && c.sackEnabled) {
+      // Each duplicate ACK says a segment left the network: spend that on the next SACK
+      // hole rather than on new data (RFC 6675 §5 step (C), simplified: no pipe estimate).
+      if (this.retransmitHole(now, false, "dup ACK in recovery -> retransmit next SACK hole", "RFC 6675 §5")) this.cc.cwnd = Math.max(smss, this.cc.cwnd - smss);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Timers
+
+  /** Persist / SWS-override timeout: the RTO, doubled per unanswered probe, capped (RFC 9293 §3.8.6.1). */
+  private persistTimeoutMs(): number {
+    return Math.min(this.c.prof.rtoMaxMs, this.rto.rtoMs * 2 ** this.persistShift);
+  }
+
+  /** The retransmission timer expired in a synchronised state (RFC 6298 §5.4-5.7). */
+  onRexmitTimer(now: number): void {
+    const c = this.c;
+    if (this.c.flightSize() === 0 || c.state === "TIME-WAIT") return;
+    if (c.sndWnd === 0) {
+      // The peer's window is closed: what is outstanding cannot be accepted now. Probe the
+      // window instead (RFC 9293 §3.8.6.1); probing does not count as retransmission.
+      c.sndNxt = c.sndUna;
+      this.probeZeroWindow(now);
+      return;
+    }
+    // Data retransmission give-up, R2 of RFC 1122 §4.2.3.5 counted in retransmissions: the
+    // timer expiring after profile.dataRetries retransmissions of the same data ends the
+    // connection (windows 5, linux 15, freebsd 12, rfc 8; see profiles.ts).
+    if (this.rexmitCount >= c.prof.dataRetries) {
+      c.giveUp(now, `R2: ${this.rexmitCount} retransmissions of SND.UNA unanswered (RFC 1122 §4.2.3.5)`);
+      return;
+    }
+    this.rexmitCount++;
+    this.timeouts++;
+    c.host.trace(c, now, "timer", `retransmission timer expired (#${this.rexmitCount}), RTO ${this.rto.rtoMs} ms`, "RFC 6298 §5.4-5.6");
+    // RFC 5681 §3.1 eq. 4 (ssthresh from FlightSize on the first timeout), cwnd = loss window.
+    this.cc.onTimeout(this.c.flightSize(), c.sndMax, this.segmentPayloadMax(), this.rexmitCount === 1);
+    // RFC 6298 §5.5: back off the timer.
+    this.rto.backoff();
+    // RFC 2018 §8: the receiver may renege on SACKed data. We keep the scoreboard for the
+    // first timeout (as Linux does) and drop it when the timeout repeats.
+    if (this.rexmitCount > 1) this.scoreboardState?.clear();
+    // Go back to SND.UNA (RFC 6298 §5.4 resends the earliest segment; the rest follows as
+    // the loss window grows, skipping SACKed data).
+    c.sndNxt = c.sndUna;
+    this.holeNext = c.sndUna;
+    this.rttStart = -1;
+    c.rexmitAt = Infinity;
+    this.output(now);
+    // RFC 6298 §5.6: restart the timer with the backed-off RTO.
+    if (c.rexmitAt === Infinity) c.rexmitAt = now + this.rto.rtoMs;
+  }
+
+  /**
+   * Persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17). With a zero window: send a probe
+   * (zeroWindowProbe policy); probing goes on as long as the peer answers, and gives up like
+   * R2 after profile.dataRetries unanswered probes. With a small non-zero window it is the
+   * SWS override timeout: send what fits (RFC 9293 §3.8.6.2.1).
+   */
+  probeZeroWindow(now: number): void {
+    const c = this.c;
+    c.setDeadline(Deadline.persist, Infinity);
+    if (!isSynchronized(c.state) || c.state === "TIME-WAIT") return;
+    const unsentFromUna = this.buffered;
+    const finPending = this.finQueued && !(this.finSent && seqGt(c.sndUna, this.finSeq));
+    if (unsentFromUna === 0 && !finPending) return;
+    if (c.sndWnd > 0) {
+      const avail = seqDiff(this.dataEnd(), c.sndNxt);
+      const len = Math.min(avail, this.segmentPayloadMax(), c.sndWnd - seqDiff(c.sndNxt, c.sndUna));
+      if (len > 0) this.transmit(c.sndNxt, len, false, now, "SWS override timeout -> send what fits", "RFC 9293 §3.8.6.2.1");
+      this.persistShift = 0;
+      this.output(now);
+      return;
+    }
+    if (this.probesUnanswered >= c.prof.dataRetries) {
+      c.giveUp(now, `${this.probesUnanswered} zero-window probes unanswered`);
+      return;
+    }
+    this.probesUnanswered++;
+    this.zeroWindowProbes++;
+    if (c.prof.zeroWindowProbe === "ackBelowUna") {
+      // Linux tcp_xmit_probe_skb(): an old sequence number makes the segment unacceptable to
+      // the receiver, which must answer with an ACK carrying its window (RFC 9293 §3.10.7.4);
+      // nothing is sent into the closed window.
+      c.emitSeg({ seq: seqAdd(c.sndUna, -1), ack: c.rcvNxt, flags: TCP_ACK, window: c.windowField(), options: c.receiver.ackOptions(now) }, now, "zero-window probe (empty, SND.UNA-1)", "RFC 9293 §3.8.6.1 / linux tcp_xmit_probe_skb()");
+    } else if (unsentFromUna > 0) this.transmit(c.sndUna, 1, false, now, "zero-window probe (1 byte)", "RFC 9293 §3.8.6.1");
+    else this.transmit(c.sndUna, 0, true, now, "zero-window probe (FIN)", "RFC 9293 §3.8.6.1");
+    // The probe is timed by the persist timer, not the retransmission timer.
+    c.rexmitAt = Infinity;
+    this.persistShift++;
+    c.setDeadline(Deadline.persist, now + this.persistTimeoutMs());
+    c.host.rearm(c);
+  }
+}
