@@ -31,7 +31,7 @@ const EXPECTED_FAILURES: Record<string, string> = {
 // Fixed since: data on the crossing SYN of a simultaneous open is queued until ESTABLISHED
 // (rcv-syn-with-data-syn-sent, rcv-syn-fin-with-data-syn-sent-dropping-disabled; profile knob
 // simOpenSynText), and the freebsd profile checks sequence numbers against its whole receive
-// buffer, 65700 after tcp_mss() rounding (the right-edge RST scripts; knob rcvWndFromBuffer).
+// buffer, 65700 after tcp_mss() rounding (the right-edge RST scripts; policy acceptWindow "receiveBuffer").
 
 const key = (s: { path: string; ip: number }) => `${s.path} (ipv${s.ip})`;
 
@@ -152,12 +152,12 @@ describe.skipIf(!haveSuites)(`engine gaps found by the whole-corpus run, fixed (
     rep = runCorpus(CONFORMANCE_DIR);
   });
   const groups: Array<[string, RegExp, number]> = [
-    ["freebsd repeatFinUntilAcked + oldSegmentAckProcessed: simultaneous close (F. in CLOSING)", /freebsd-tcp-testsuite\/(state-event-engine\/rcv-(rst|syn)-closing\/|snippets\/(closing|time-wait-via-closing)-ipv[46]\.pkt$)/, 36],
-    ["freebsd rfc1337: RST in TIME-WAIT ignored", /freebsd-tcp-testsuite\/state-event-engine\/rcv-rst(-ack)?-time-wait\//, 32],
-    ["freebsd timeWaitCheck: tcp_twcheck() answers and drops", /freebsd-tcp-testsuite\/state-event-engine\/rcv-(ack|fin|fin-ack)-time-wait\//, 30],
-    ["linux quickAcks: quick-ACK mode, delayed FIN ACK in pingpong mode", /(tcp-info-last_data_recv\.pkt|http-get-nonblocking-ts\.pkt|nagle\/https_client\.pkt|tcp_nagle_https_client\.pkt)$/, 10],
-    ["linux zeroWindowProbe + rtoMinBoundsVariance: no probe before the window opens", /tcp-info-rwnd-limited\.pkt$/, 4],
-    ["freebsd rfc5961Syn (insecure_syn=1): a SYN in the window resets", /freebsd-tcp-testsuite\/state-event-engine\/rcv-syn-[a-z0-9-]+\/.*-insecure-ipv[46]\.pkt$/, 48],
+    ["freebsd finRepeat repeatFin + oldSegment bsd: simultaneous close (F. in CLOSING)", /freebsd-tcp-testsuite\/(state-event-engine\/rcv-(rst|syn)-closing\/|snippets\/(closing|time-wait-via-closing)-ipv[46]\.pkt$)/, 36],
+    ["freebsd timeWait (RFC 1337): RST in TIME-WAIT ignored", /freebsd-tcp-testsuite\/state-event-engine\/rcv-rst(-ack)?-time-wait\//, 32],
+    ["freebsd timeWait: tcp_twcheck() answers and drops", /freebsd-tcp-testsuite\/state-event-engine\/rcv-(ack|fin|fin-ack)-time-wait\//, 30],
+    ["linux ackPolicy quickAck: quick-ACK mode, delayed FIN ACK in pingpong mode", /(tcp-info-last_data_recv\.pkt|http-get-nonblocking-ts\.pkt|nagle\/https_client\.pkt|tcp_nagle_https_client\.pkt)$/, 10],
+    ["linux zeroWindowProbe + rtoFormula: no probe before the window opens", /tcp-info-rwnd-limited\.pkt$/, 4],
+    ["freebsd synCheck rfc793 (insecure_syn=1): a SYN in the window resets", /freebsd-tcp-testsuite\/state-event-engine\/rcv-syn-[a-z0-9-]+\/.*-insecure-ipv[46]\.pkt$/, 48],
   ];
   for (const [name, re, runs] of groups) {
     it(`${name}: ${runs} runs pass`, () => {
