@@ -84,6 +84,12 @@ export async function connect(client: WskClient, remote: string, opts: ApiConnec
     if (opts.nodelay) await ctl(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1);
     let local: SOCKADDR = family === AF_INET ? sockaddrIn("0.0.0.0", 0) : sockaddrIn6("::", 0);
     if (opts.local) {
+      // Say so when the families differ, before the address is reformatted for the bind.
+      const host = /^\[(.*)\](:\d+)?$/.exec(opts.local)?.[1] ?? (opts.local.includes("::") || opts.local.split(":").length > 2 ? opts.local : opts.local.replace(/:\d+$/, ""));
+      const localV6 = host.includes(":");
+      if (localV6 !== (family !== AF_INET)) {
+        throw new NtStatusError(STATUS_INVALID_PARAMETER, `local address ${opts.local} is ${localV6 ? "IPv6" : "IPv4"} but the remote ${remote} is ${localV6 ? "IPv4" : "IPv6"}: the address families differ`);
+      }
       const withPort = /:\d+$/.test(opts.local) && (opts.local.startsWith("[") || !opts.local.includes("::")) ? opts.local : family === AF_INET ? `${opts.local}:0` : `[${opts.local.replace(/^\[|\]$/g, "")}]:0`;
       local = remoteSockaddr(withPort);
     }
