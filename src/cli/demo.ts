@@ -93,7 +93,7 @@ export const SCENARIOS: Scenario[] = [
     send: "hello from synack over IPv6",
     expect: "STATUS_SUCCESS",
     story: () =>
-      "The same over IPv6 with the linux profile: the SYN carries Linux's options in Linux's order (MSS 1440 = 1500 minus 40 bytes of IPv6 and 20 of TCP header, SACK permitted, timestamps, window scale 7), so the capture looks like a Linux client's. The kernel acknowledges our data at once (quick ACKs at the start of a connection).",
+      "The same over IPv6 with the linux profile: the SYN carries Linux's options in Linux's order (MSS 1440 = 1500 minus 40 bytes of IPv6 and 20 of TCP header, SACK permitted, timestamps, window scale 7), so the capture looks like a Linux client's. Linux acknowledges the echo at once (quick ACKs at the start of a connection), where the windows profile in [1] waited for its delayed-ACK timer.",
   },
   {
     title: "closed port: Windows re-sends the SYN after each RST",

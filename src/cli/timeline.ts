@@ -200,7 +200,8 @@ export function formatTimeline(rows: readonly TimelineRow[], c: Colors, labels?:
     }
     if (s.kind === "note") {
       const bad = /CLOSED|give up|cancel/i.test(s.decision);
-      lines.push(`${c.dim(t)}  ${bad ? c.red(" x ") : " - "} ${s.decision}`);
+      // An event with no packet of its own: its rule says why ("no answer after 3 SYNs -> give up").
+      lines.push(`${c.dim(t)}  ${bad ? c.red(" x ") : " - "} ${s.decision}${s.rule ? c.dim(` (${s.rule})`) : ""}`);
       continue;
     }
     const arrow = s.dir === "out" ? c.cyan("-->") : c.yellow("<--");

@@ -100,6 +100,8 @@ export interface LadderConnection {
   columns: [LadderColumn, LadderColumn];
   rows: LadderRow[];
   footnotes: Footnote[];
+  /** Recorded frames with a difference nothing explains (marked on their row). */
+  differingFrames: number[];
 }
 
 const u32 = (n: number): number => n >>> 0;
@@ -379,10 +381,10 @@ function connectSummary(h: HandshakeResult, rep: LadderColumn): string {
     const end = h.replayed.outcome === "incomplete" ? "still connecting when the capture ends" : done ? fmtDuration(done.t) : "";
     return `${h.replayed.outcome}: ${h.replayed.status} after ${synText}${end ? `, ${end}` : ""}`;
   }
-  const ended = [...h.trace].reverse().find((e) => e.kind === "outcome" && e.outcome);
-  const words: Record<string, string> = { finished: "closed", reset: "reset by the peer", aborted: "aborted", timedOut: "timed out" };
-  const endKind = ended?.outcome?.kind;
-  const end = ended && endKind ? `; ${words[endKind] ?? endKind} at ${fmtDuration(ended.t)}` : "; still open when the capture ends";
+  // How the connection ended (the verdict's own judgement), at the stack's last state change.
+  const last = [...h.trace].reverse().find((e) => e.stateBefore !== undefined && e.stateAfter !== undefined && e.stateBefore !== e.stateAfter);
+  const endWord = h.replayed.end ?? "open";
+  const end = endWord === "open" ? "; still open when the capture ends" : `; ${endWord}${last ? ` at ${fmtDuration(last.t)}` : ""}`;
   return `established: STATUS_SUCCESS after ${synText}, ${fmtDuration(est.t)}${end}`;
 }
 
@@ -414,6 +416,7 @@ export function connectionLadder(h: HandshakeResult, o: { index: number; title?:
     columns: [rec, rep],
     rows: withMarkerRows(alignRows(rec.arrows, rep.arrows), rep),
     footnotes,
+    differingFrames: [...new Set(unexplained.flatMap((d) => (d.frame !== undefined ? [d.frame] : [])))],
   };
 }
 
@@ -423,7 +426,7 @@ export function connectionLadder(h: HandshakeResult, o: { index: number; title?:
 export const WIDTH = 980;
 const LADDER_W = 474;
 const LADDER_X = [0, 506];
-const TIME_RIGHT = 54;
+const TIME_RIGHT = 56;
 const CLIENT_X = 138;
 const SERVER_X = 390;
 const DROP = 10;
@@ -571,6 +574,13 @@ export function connectionSvg(c: LadderConnection, opts: { compact?: boolean; st
       if (mine === undefined && other !== undefined) {
         parts.push(`<rect class="gapband" x="${cx + 4}" y="${y - 14}" width="${SERVER_X - CLIENT_X - 8}" height="${DROP + 18}"/>`);
         parts.push(`<text class="absent" x="${(cx + sx) / 2}" y="${y + DROP / 2 + 3}" text-anchor="middle">${ci === 0 ? "not in the capture" : "not sent by the replay"}</text>`);
+      } else if (mine !== undefined && other !== undefined) {
+        // A pair whose recorded segment differs (window, options, time...): a red bar on both sides.
+        const recFrame = r.rec !== undefined ? c.columns[0].arrows[r.rec]!.frame : undefined;
+        if (recFrame !== undefined && c.differingFrames.includes(recFrame)) {
+          const lines = c.columns[ci]!.arrows[mine]!.lines.length;
+          parts.push(`<rect class="diffbar" x="${x0}" y="${y - 4 - LINE_H * lines - 2}" width="3" height="${DROP + 10 + LINE_H * lines}"><title>differs (frame ${recFrame}): see the differences above</title></rect>`);
+        }
       } else if (mine !== undefined && other === undefined && c.columns[1 - ci]!.arrows.length > 0) {
         parts.push(`<rect class="diffband" x="${x0 + 2}" y="${y - 4 - LINE_H * c.columns[ci]!.arrows[mine]!.lines.length - 2}" width="${LADDER_W - 4}" height="${DROP + 10 + LINE_H * c.columns[ci]!.arrows[mine]!.lines.length}"/>`);
       }
@@ -662,6 +672,7 @@ const SVG_STYLE = `
   .badge text { font: bold 8.5px "DejaVu Sans", Arial, sans-serif; fill: #234; }
   .gapband { fill: #f4f4f4; }
   .diffband { fill: #fdecea; }
+  .diffbar { fill: #c0392b; }
   .absent { font-size: 9.5px; font-style: italic; fill: #999; }
   .brk { stroke: #777; stroke-width: 1.3; fill: none; }
   .gap { font-size: 10px; font-style: italic; fill: #777; }
@@ -693,13 +704,14 @@ export function legendSvg(): string {
   const item = (svg: (x: number) => string, w: number, label: string) => {
     items.push(svg(x2));
     items.push(`<text class="lg" x="${x2 + w + 5}" y="42">${esc(label)}</text>`);
-    x2 += w + 5 + sansWidth(label, fs) + 18;
+    x2 += w + 5 + sansWidth(label, fs) + 14;
   };
   item((x) => clock(x + 6, 38), 12, "timer expired");
-  item((x) => noteBadge(1, x + 7, 38, "legend"), 14, "note: the stack's decisions (listed below)");
+  item((x) => noteBadge(1, x + 7, 38, "legend"), 14, "the stack's decisions (notes below)");
   item((x) => `<text class="state" x="${x}" y="42">ESTABLISHED</text>`, sansWidth("ESTABLISHED", 9, true), "the stack's own state");
-  item((x) => `<text class="state inferred" x="${x}" y="42">LISTEN</text>`, sansWidth("LISTEN", 9, true), "inferred from packets");
+  item((x) => `<text class="state inferred" x="${x}" y="42">LISTEN</text>`, sansWidth("LISTEN", 9, true), "inferred state");
   item((x) => `<rect class="diffband" x="${x}" y="32" width="20" height="12"/>`, 20, "no counterpart");
+  item((x) => `<rect class="diffbar" x="${x}" y="32" width="4" height="12"/>`, 4, "differs");
   return `<svg xmlns="http://www.w3.org/2000/svg" class="legend" viewBox="0 0 ${WIDTH} 52" width="${WIDTH}" height="52" role="img" aria-label="legend"><style>${SVG_STYLE} .lg { font-size: ${fs}px; fill: #333; }</style>${items.join("")}</svg>`;
 }
 

@@ -135,7 +135,7 @@ function geometryProblems(): string[] {
     });
     const labels = [...svg.querySelectorAll("text.lbl")].map((e) => shrink(rect(e, "label"), 0.5));
     const heads = [...svg.querySelectorAll("path.head, path.x")].map((e) => shrink(rect(e, "arrow head"), 0.5));
-    const side = [...svg.querySelectorAll("text.state, text.mark, text.time, g.badge, g.clock")].map((e) => shrink(rect(e, e.getAttribute("class") ?? "?"), 0.5));
+    const side = [...svg.querySelectorAll("text.state, text.mark, text.time, g.badge, g.clock, rect.diffbar")].map((e) => shrink(rect(e, e.getAttribute("class") ?? "?"), 0.5));
     for (const [i, a] of labels.entries()) {
       for (const s of segs) if (segHitsRect(s.a.x, s.a.y, s.b.x, s.b.y, a)) problems.push(`svg ${si}: ${a.what} crosses the ${s.what}`);
       for (const h of heads) if (overlap(a, h)) problems.push(`svg ${si}: ${a.what} touches an ${h.what}`);
