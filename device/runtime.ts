@@ -17,6 +17,8 @@ export class Runtime {
   private timerAt = Infinity;
   private kickScheduled = false;
   private closed = false;
+  private closing = false;
+  private readonly closeListeners: Array<() => void> = [];
   private readonly t0 = performance.now();
   readonly clock: () => number;
   /** Set once when the device reported an error. */
@@ -103,9 +105,28 @@ export class Runtime {
     }, Math.max(0, Math.ceil(d - now)));
   }
 
-  /** Stops the timer and closes the device. */
+  /**
+   * Adds a handler run once at the start of close(), before the device closes (e.g.
+   * `() => provider.shutdown()`, so every pending IRP completes and connections are reset).
+   * What it sends still leaves through the device.
+   */
+  onClose(handler: () => void): void {
+    if (this.closing) {
+      handler();
+      return;
+    }
+    this.closeListeners.push(handler);
+  }
+
+  /**
+   * Runs the close handlers, sends what they produced, stops the timer and closes the
+   * device. Afterwards nothing of the runtime keeps the process alive. Harmless to repeat.
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closing) return;
+    this.closing = true;
+    for (const h of this.closeListeners.splice(0)) h();
+    this.flush();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

@@ -9,7 +9,7 @@ import {
   STATUS_SUCCESS,
   type NtStatus,
 } from "./wsk/ntstatus.js";
-import { SYNACK_SO_PROFILE, type WSK_SOCKET } from "./wsk/provider.js";
+import { SYNACK_SO_PROFILE, type WSK_CLIENT_CONNECTION_DISPATCH, type WSK_SOCKET } from "./wsk/provider.js";
 import { WskClient } from "./wsk/client.js";
 import { AF_INET, IPPROTO_TCP, SOCK_STREAM, formatSockaddr, parseSockaddr, sockaddrFamily, sockaddrIn, sockaddrIn6, type SOCKADDR } from "./wsk/sockaddr.js";
 import {
@@ -20,12 +20,16 @@ import {
   TCP_INITIAL_RTO_UNSPECIFIED_RTT,
   TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS,
   TCP_NODELAY,
+  SO_WSK_EVENT_CALLBACK,
+  WSK_EVENT_DISCONNECT,
+  WSK_EVENT_RECEIVE,
   WSK_FLAG_ABORTIVE,
   WSK_FLAG_CONNECTION_SOCKET,
   WskIoctl,
   WskSetOption,
 } from "./wsk/constants.js";
 import type { ProfileName } from "../stack/tcp/profiles.js";
+import { onAbort } from "./net/abort.js";
 
 export interface ApiConnectOptions {
   /** Local address (and optionally port), e.g. "10.0.0.2" or "10.0.0.2:5000". */
@@ -58,17 +62,40 @@ function remoteSockaddr(text: string): SOCKADDR {
   return p.value;
 }
 
-/** Opens a TCP connection through the WSK facade. Rejects with NtStatusError on failure. */
-export async function connect(client: WskClient, remote: string, opts: ApiConnectOptions = {}): Promise<Connection> {
-  const ra = remoteSockaddr(remote);
-  const family = sockaddrFamily(ra);
+/**
+ * The local SOCKADDR for `opts.local` ("10.0.0.2", "10.0.0.2:5000", "fd00::2", "[fd00::2]:5000"),
+ * or the wildcard. A local address of the other family than `remote` is refused, saying so
+ * before the address is reformatted for the bind.
+ */
+function localSockaddr(remote: SOCKADDR, local: string | undefined): SOCKADDR {
+  const family = sockaddrFamily(remote);
+  if (!local) return family === AF_INET ? sockaddrIn("0.0.0.0", 0) : sockaddrIn6("::", 0);
+  const host = /^\[(.*)\](:\d+)?$/.exec(local)?.[1] ?? (local.includes("::") || local.split(":").length > 2 ? local : local.replace(/:\d+$/, ""));
+  const localV6 = host.includes(":");
+  if (localV6 !== (family !== AF_INET)) {
+    throw new NtStatusError(STATUS_INVALID_PARAMETER, `local address ${local} is ${localV6 ? "IPv6" : "IPv4"} but the remote ${formatSockaddr(remote)} is ${localV6 ? "IPv4" : "IPv6"}: the address families differ`);
+  }
+  const withPort = /:\d+$/.test(local) && (local.startsWith("[") || !local.includes("::")) ? local : family === AF_INET ? `${local}:0` : `[${local.replace(/^\[|\]$/g, "")}]:0`;
+  return remoteSockaddr(withPort);
+}
+
+/** What prepareSocket gives the new socket: its context and client dispatch (the WSK event callbacks). */
+export interface SocketCallbacks {
+  context?: unknown;
+  dispatch?: WSK_CLIENT_CONNECTION_DISPATCH;
+}
+
+/**
+ * WskSocket (connection socket of the remote's family), the options of `opts` through
+ * WskControlSocket, then WskBind to `opts.local` or the wildcard: a socket ready for
+ * WskConnect. On failure the socket is closed again and the promise rejects with NtStatusError.
+ */
+export async function prepareSocket(client: WskClient, remote: SOCKADDR, opts: Omit<ApiConnectOptions, "signal"> = {}, cb: SocketCallbacks = {}): Promise<WSK_SOCKET> {
+  const family = sockaddrFamily(remote);
   const socket = await wskCall<WSK_SOCKET>("WskSocket", (irp) =>
-    client.npi.Dispatch.WskSocket(client.npi.Client, family, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null, null, null, null, irp),
+    client.npi.Dispatch.WskSocket(client.npi.Client, family, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, cb.context ?? null, cb.dispatch ?? null, null, null, null, irp),
   );
   const d = socket.Dispatch;
-  const closeQuietly = async () => {
-    await wskCall("WskCloseSocket", (irp) => d.WskCloseSocket(socket, irp)).catch(() => undefined);
-  };
   try {
     const ctl = (type: number, code: number, level: number, input: unknown) =>
       wskCall("WskControlSocket", (irp) => d.WskControlSocket(socket, type as 0, code, level, 0, input, 0, null, null, irp));
@@ -82,34 +109,52 @@ export async function connect(client: WskClient, remote: string, opts: ApiConnec
     }
     if (opts.failOnIcmp) await ctl(WskSetOption, TCP_FAIL_CONNECT_ON_ICMP_ERROR, IPPROTO_TCP, 1);
     if (opts.nodelay) await ctl(WskSetOption, TCP_NODELAY, IPPROTO_TCP, 1);
-    let local: SOCKADDR = family === AF_INET ? sockaddrIn("0.0.0.0", 0) : sockaddrIn6("::", 0);
-    if (opts.local) {
-      // Say so when the families differ, before the address is reformatted for the bind.
-      const host = /^\[(.*)\](:\d+)?$/.exec(opts.local)?.[1] ?? (opts.local.includes("::") || opts.local.split(":").length > 2 ? opts.local : opts.local.replace(/:\d+$/, ""));
-      const localV6 = host.includes(":");
-      if (localV6 !== (family !== AF_INET)) {
-        throw new NtStatusError(STATUS_INVALID_PARAMETER, `local address ${opts.local} is ${localV6 ? "IPv6" : "IPv4"} but the remote ${remote} is ${localV6 ? "IPv4" : "IPv6"}: the address families differ`);
-      }
-      const withPort = /:\d+$/.test(opts.local) && (opts.local.startsWith("[") || !opts.local.includes("::")) ? opts.local : family === AF_INET ? `${opts.local}:0` : `[${opts.local.replace(/^\[|\]$/g, "")}]:0`;
-      local = remoteSockaddr(withPort);
+    if (cb.dispatch) {
+      const mask = (cb.dispatch.WskReceiveEvent ? WSK_EVENT_RECEIVE : 0) | (cb.dispatch.WskDisconnectEvent ? WSK_EVENT_DISCONNECT : 0);
+      if (mask !== 0) await ctl(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, { NpiId: null, EventMask: mask });
     }
-    await wskCall("WskBind", (irp) => d.WskBind(socket, local, 0, irp));
-    await wskCall("WskConnect", (irp) => d.WskConnect(socket, ra, 0, irp), (irp) => {
-      if (!opts.signal) return;
-      if (opts.signal.aborted) queueMicrotask(() => IoCancelIrp(irp));
-      else opts.signal.addEventListener("abort", () => IoCancelIrp(irp), { once: true });
-    });
-    const la: Record<string, unknown> = {};
-    await wskCall("WskGetLocalAddress", (irp) => d.WskGetLocalAddress(socket, la, irp));
-    return new Connection(socket, formatSockaddr(la as unknown as SOCKADDR), formatSockaddr(ra));
+    await wskCall("WskBind", (irp) => d.WskBind(socket, localSockaddr(remote, opts.local), 0, irp));
+    return socket;
   } catch (e) {
-    await closeQuietly();
+    await closeQuietly(socket);
     throw e;
   }
 }
 
-/** A connected socket with a stream-like promise interface. */
-export class Connection implements AsyncIterable<Uint8Array> {
+async function closeQuietly(socket: WSK_SOCKET): Promise<void> {
+  await wskCall("WskCloseSocket", (irp) => socket.Dispatch.WskCloseSocket(socket, irp)).catch(() => undefined);
+}
+
+/**
+ * Opens a TCP connection through the WSK facade. Rejects with NtStatusError on failure.
+ * With `signal`, aborting cancels the connect IRP (IoCancelIrp). One signal may serve any
+ * number of connects: it carries one listener while any is pending and none afterwards.
+ */
+export async function connect(client: WskClient, remote: string, opts: ApiConnectOptions = {}): Promise<WskConnection> {
+  const ra = remoteSockaddr(remote);
+  const socket = await prepareSocket(client, ra, opts);
+  const d = socket.Dispatch;
+  let stopWatching: (() => void) | undefined;
+  try {
+    await wskCall("WskConnect", (irp) => d.WskConnect(socket, ra, 0, irp), (irp) => {
+      if (opts.signal) stopWatching = onAbort(opts.signal, () => IoCancelIrp(irp));
+    });
+    const la: Record<string, unknown> = {};
+    await wskCall("WskGetLocalAddress", (irp) => d.WskGetLocalAddress(socket, la, irp));
+    return new WskConnection(socket, formatSockaddr(la as unknown as SOCKADDR), formatSockaddr(ra));
+  } catch (e) {
+    await closeQuietly(socket);
+    throw e;
+  } finally {
+    stopWatching?.();
+  }
+}
+
+/**
+ * A connected socket with a stream-like promise interface (what `connect` resolves with).
+ * Named apart from the engine's `Connection` (the TCB, synack/engine).
+ */
+export class WskConnection implements AsyncIterable<Uint8Array> {
   private closed = false;
   private eof = false;
   constructor(

@@ -127,14 +127,32 @@ export class Lab {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.echo && this.echo.exitCode === null) {
-      this.echo.stdin?.end();
-      this.echo.kill("SIGTERM");
-    }
+    const echo = this.echo;
+    const exited = echo ? stopChild(echo) : undefined;
     await this.tun.close().catch(() => undefined);
+    // Wait for the listener to go, so nothing of the lab outlives close().
+    await exited;
     deleteNetns(this.ns);
     live.delete(this.ns);
   }
+}
+
+/**
+ * Ends a child started in a lab namespace (stdin closed, SIGTERM) and resolves once it has
+ * exited and its pipes are closed (SIGKILL after two seconds).
+ */
+export function stopChild(child: ChildProcess): Promise<void> {
+  // 'close' (not 'exit'): the process has exited and its stdio pipes are closed too.
+  if ((child.exitCode !== null || child.signalCode !== null) && child.stdout?.closed !== false) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 2000);
+    child.once("close", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.stdin?.end();
+    child.kill("SIGTERM");
+  });
 }
 
 /**

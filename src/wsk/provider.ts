@@ -41,7 +41,7 @@ import {
   type WSK_PROVIDER_STREAM_DISPATCH,
 } from "./listen.js";
 import { controlSocketOption, type OptionHost } from "./socket-options.js";
-import { beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
+import { IoAllocateIrp, beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
 import {
   STATUS_ADDRESS_ALREADY_EXISTS,
   STATUS_CANCELLED,
@@ -359,6 +359,44 @@ export class WskProvider {
     this.opts.afterCall?.();
     return v;
   }
+
+  /**
+   * The stack is being closed (wire it to Runtime.onClose, or use attachTo). Every socket
+   * is closed as WskCloseSocket closes one: every pending IRP (connect, send, receive,
+   * disconnect, accept) completes exactly once with STATUS_CANCELLED, a connect in SYN-SENT
+   * is deleted sending nothing, a live connection is aborted with a RST (RFC 9293 §3.10.5),
+   * a listener resets the connections it had not handed over, and every port is freed.
+   * Connections no socket owns any more (TIME-WAIT, orphans) are deleted too, so no timer
+   * is left. Afterwards connects complete at once with STATUS_NETWORK_UNREACHABLE, as after
+   * failAll. docs/node-api.md says what the Node-style sockets see. Returns how many
+   * sockets were closed. Harmless to repeat.
+   */
+  shutdown(): number {
+    const open = [...this.sockets];
+    for (const s of open) {
+      const irp = IoAllocateIrp();
+      this.WskCloseSocket(s, irp);
+    }
+    this.downStatus ??= outcomeToStatus({ kind: "unreachable", reason: "net" });
+    const now = this.now();
+    for (const c of [...this.stack.connections()]) {
+      if (c.state === "TIME-WAIT") c.finish({ kind: "finished" }, now, "stack closed: delete the TIME-WAIT TCB");
+      else if (c.state !== "CLOSED") c.abort(now);
+    }
+    this.opts.afterCall?.();
+    return open.length;
+  }
+
+  /**
+   * Wires this provider to a runtime: the device failing runs failAll, the runtime closing
+   * runs shutdown. What openStack does; call it when you build the pieces yourself.
+   */
+  attachTo(runtime: { onDeviceError(handler: (err: Error) => void): void; onClose(handler: () => void): void }): this {
+    runtime.onDeviceError(() => this.failAll());
+    runtime.onClose(() => this.shutdown());
+    return this;
+  }
+
 
   // -------------------------------------------------------------------------------------
   // Registration (Network Module Registrar side)

@@ -20,7 +20,7 @@ import { Runtime } from "../../device/runtime.js";
 import { Stack } from "../../stack/stack.js";
 import { seededRandom } from "../../stack/random.js";
 import { WskProvider } from "../../src/wsk/provider.js";
-import { WskClient, connect, NtStatusError, type Connection } from "../../src/api.js";
+import { WskClient, connect, NtStatusError, type WskConnection } from "../../src/api.js";
 
 function hasNft(): boolean {
   try {
@@ -82,7 +82,7 @@ function rig(local: string, prefix: number, extra: { gateway4?: string } = {}): 
 }
 
 /** Reads from the connection until `want` bytes arrived (or a deadline passes). */
-async function readAtLeast(conn: Connection, want: number, timeoutMs = 3000): Promise<string> {
+async function readAtLeast(conn: WskConnection, want: number, timeoutMs = 3000): Promise<string> {
   const chunks: Uint8Array[] = [];
   let got = 0;
   const deadline = setTimeout(() => conn.destroy(), timeoutMs);
@@ -269,7 +269,7 @@ describe.skipIf(!lab)("RawIpDevice across a veth pair (lab)", () => {
     removeRstFilter(LOCAL4, NS_A);
     const before = tcpCounters(NS_A);
     const r = rig(LOCAL4, 24);
-    let conn: Connection | undefined;
+    let conn: WskConnection | undefined;
     let port = 0;
     try {
       conn = await connect(r.client, `${PEER4}:${ECHO_PORT}`, { profile: "linux" }).catch(() => undefined);
@@ -291,7 +291,7 @@ describe.skipIf(!lab)("RawIpDevice across a veth pair (lab)", () => {
     const r = rig(LOCAL4, 24);
     expect(r.device.marked).toBe(true);
     expect(r.device.mtu).toBe(1500);
-    let conn: Connection | undefined;
+    let conn: WskConnection | undefined;
     try {
       conn = await connect(r.client, `${PEER4}:${ECHO_PORT}`, { profile: "linux" }); // STATUS_SUCCESS or it throws
       expect(conn.remote).toBe(`${PEER4}:${ECHO_PORT}`);
@@ -337,7 +337,7 @@ describe.skipIf(!lab)("RawIpDevice across a veth pair (lab)", () => {
       const client = new WskClient(new WskProvider(stack, { now: runtime.clock, afterCall: () => runtime.flush(), profile: "linux" }));
       return { device, stack, runtime, client };
     })();
-    let conn: Connection | undefined;
+    let conn: WskConnection | undefined;
     try {
       expect(netnsExec(NS_A, "nft", ["list", "chain", "inet", "synack", "rst_out"])).toContain(r6.comment);
       conn = await connect(r.client, `[${PEER6}]:${ECHO_PORT}`, { profile: "linux" });
