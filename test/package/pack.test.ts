@@ -55,7 +55,7 @@ describe("npm pack, install the tarball, use it by name", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.root).toEqual(expect.arrayContaining(["NtStatusError", "connect", "WskClient"]));
+    expect(out.root).toEqual(expect.arrayContaining(["openStack", "Network", "SynackSocket", "SocketError", "NtStatusError", "connect", "WskClient", "WskConnection"]));
     for (const s of SUBPATHS) expect(out[s], s).toBeGreaterThan(0);
     expect(out.pkg).toBe("synack");
     // Deep imports outside the exports map are refused, as Node does for any package with one.
@@ -74,7 +74,8 @@ describe("npm pack, install the tarball, use it by name", () => {
     );
     writeFileSync(
       join(app, "consumer.ts"),
-      `import { connect, NtStatusError, WskClient, type ApiConnectOptions } from "synack";
+      `import http from "node:http";
+import { connect, openStack, NtStatusError, SocketError, WskClient, type ApiConnectOptions, type Network, type SynackSocket } from "synack";
 import { WskProvider, STATUS_CONNECTION_REFUSED, statusName } from "synack/wsk";
 import { Stack, seededRandom, type Profile } from "synack/engine";
 import { MemoryLink, Runtime } from "synack/device";
@@ -99,6 +100,14 @@ export async function f(): Promise<string> {
   }
 }
 export const used = [PcapngWriter, replayCapture, runScript, renderSvg, SimPeer];
+export async function g(): Promise<number> {
+  const net: Network = await openStack({ sim: true, profile: "linux" });
+  const s: SynackSocket = net.createConnection({ host: "10.99.0.1", port: 7 }, () => s.end("x"));
+  s.on("error", (e: SocketError) => console.log(e.code, e.errno, e.syscall, e.statusName, e.ntstatus));
+  http.get({ host: "10.99.0.1", port: 7, createConnection: net.createConnection });
+  await net.close();
+  return s.bytesRead + (s.localPort ?? 0);
+}
 export const p: Profile["name"] = "windows";
 `,
     );
@@ -110,6 +119,18 @@ export const p: Profile["name"] = "windows";
     const bad = await sh(process.execPath, [TSC, "-p", app], { cwd: app });
     expect(bad.code).not.toBe(0);
     expect(bad.stdout).toMatch(/consumer\.ts.*TS2322/);
+  });
+
+  it("openStack and a socket from the installed package: echo over the simulated peer, then the process exits", async () => {
+    const script = `import { openStack } from "synack";
+const net = await openStack({ sim: true });
+const s = net.createConnection({ host: "10.99.0.1", port: 7 }, () => s.end("from the tarball"));
+s.on("data", (d) => process.stdout.write(d));
+s.on("close", () => net.close());`;
+    const r = await sh(process.execPath, ["--input-type=module", "-e", script], { cwd: app, timeoutMs: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("from the tarball");
   });
 
   it("npx synack connect --sim runs from the consumer project", async () => {
