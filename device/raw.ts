@@ -85,7 +85,8 @@ function loadRawSocket(): RawSocketModule {
   } catch (cause) {
     throw new RawDeviceError(
       "EADDONMISSING",
-      `the raw-socket package or its native build is missing (${(cause as Error).message.split("\n")[0]}): run \`npm install\` with a C++ toolchain present`,
+      // raw-socket is an optional dependency: npm leaves it out when it cannot build it.
+      `the raw-socket package or its native build is missing (${(cause as Error).message.split("\n")[0]}): it is optional and needs g++, make and python3; with them, run \`npm install raw-socket\``,
       { cause },
     );
   }

@@ -20,7 +20,7 @@ import { isIP, type LookupFunction } from "node:net";
 import { lookup as dnsLookup } from "node:dns";
 import { IoAllocateIrp, IoCancelIrp, IoSetCompletionRoutine, type Irp } from "../wsk/irp.js";
 import { STATUS_MORE_PROCESSING_REQUIRED, STATUS_NETWORK_UNREACHABLE, STATUS_SUCCESS, type NtStatus } from "../wsk/ntstatus.js";
-import { TCP_NODELAY, WSK_FLAG_ABORTIVE, WskSetOption } from "../wsk/constants.js";
+import { SOL_SOCKET, SO_WSK_EVENT_CALLBACK, TCP_NODELAY, WSK_EVENT_DISCONNECT, WSK_FLAG_ABORTIVE, WskSetOption } from "../wsk/constants.js";
 import { IPPROTO_TCP, formatSockaddr, sockaddrIn, sockaddrIn6, type SOCKADDR } from "../wsk/sockaddr.js";
 import type { WSK_CLIENT_CONNECTION_DISPATCH, WSK_SOCKET } from "../wsk/provider.js";
 import { prepareSocket, type ApiConnectOptions } from "../api.js";
@@ -329,9 +329,14 @@ export class SynackSocket extends Duplex {
   // Used by listeners (passive open): a connected WSK socket accepted with
   // SynackSocket.clientDispatch and this socket as its SocketContext.
 
-  /** Takes over a connected WSK socket (from WskAccept); emits nothing, like a server's socket. */
+  /**
+   * Takes over a connected WSK socket (from WskAccept, with this socket as its
+   * AcceptSocketContext and SynackSocket.clientDispatch as its dispatch); emits nothing, like
+   * a server's socket. The disconnect event is enabled here if the accept did not.
+   */
   attachAccepted(socket: WSK_SOCKET, local: SOCKADDR | string, remote: SOCKADDR | string): this {
     this.wskSocket = socket;
+    socket.Dispatch.WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, 0, { EventMask: WSK_EVENT_DISCONNECT }, 0, null, null, null);
     this.setEndpoints(typeof local === "string" ? local : formatSockaddr(local), typeof remote === "string" ? remote : formatSockaddr(remote));
     this.track();
     this.onConnected(false);
