@@ -26,6 +26,7 @@ import {
   type Parsed,
   type PacketError,
   type TcpPacketSpec,
+  type TcpSegment,
 } from "./types.js";
 
 /**
@@ -125,6 +126,18 @@ function describeQuote(q: IcmpQuote): string {
   return `${q.src} > ${q.dst} proto ${q.protocol}`;
 }
 
+/** describePacket() of a TCP segment from `src` to `dst`. */
+export function describeTcpSegment(src: string, dst: string, t: TcpSegment): string {
+  let s = `${endpoint(src, t.srcPort)} > ${endpoint(dst, t.dstPort)} ${formatTcpFlags(t.flags)} seq ${t.seq}`;
+  if (t.flags & TCP_ACK) s += ` ack ${t.ack}`;
+  s += ` win ${t.window}`;
+  if (t.flags & TCP_URG) s += ` urg ${t.urgent}`;
+  const options = t.options;
+  if (options.length > 0) s += ` <${formatTcpOptions(options)}>`;
+  if (t.payload.length > 0) s += ` length ${t.payload.length}`;
+  return s;
+}
+
 /**
  * One tcpdump-like line, e.g.
  * `10.0.0.2:49731 > 10.0.0.1:80 S seq 1000 win 64240 <mss 1460,nop,wscale 8>`,
@@ -135,16 +148,8 @@ export function describePacket(p: Packet): string {
   const ip = p.ip;
   const l4 = p.l4;
   switch (l4.kind) {
-    case "tcp": {
-      const t = l4.tcp;
-      let s = `${endpoint(ip.src, t.srcPort)} > ${endpoint(ip.dst, t.dstPort)} ${formatTcpFlags(t.flags)} seq ${t.seq}`;
-      if (t.flags & TCP_ACK) s += ` ack ${t.ack}`;
-      s += ` win ${t.window}`;
-      if (t.flags & TCP_URG) s += ` urg ${t.urgent}`;
-      if (t.options.length > 0) s += ` <${formatTcpOptions(t.options)}>`;
-      if (t.payload.length > 0) s += ` length ${t.payload.length}`;
-      return s;
-    }
+    case "tcp":
+      return describeTcpSegment(ip.src, ip.dst, l4.tcp);
     case "icmp": {
       const m = l4.icmp;
       let s = `${ip.src} > ${ip.dst} ${m.version === 6 ? "icmp6" : "icmp"} ${m.kind}`;

@@ -20,7 +20,7 @@ import { parseTcpOptions, writeTcpOptions } from "../../stack/wire/tcp-options.j
 import type { TcpOption } from "../../stack/wire/types.js";
 import { optionCorpus, packetCorpus } from "./corpus.js";
 import { mutate, Rng, toHex } from "./mutate.js";
-import { canonicalOptions, captureTarget, cliArgsTarget, generateArgs, icmpTarget, mutatePacket, mutateScript, parsePacketTarget, scriptTarget, StackFuzzer, tcpOptionsTarget, tcpSegmentTarget } from "./targets.js";
+import { canonicalOptions, captureTarget, cliArgsTarget, generateArgs, icmpTarget, mutatePacket, mutateScript, parsePacketTarget, rxSegmentTarget, scriptTarget, StackFuzzer, tcpOptionsTarget, tcpSegmentTarget } from "./targets.js";
 
 const LONG = process.env.FUZZ_SECONDS !== undefined;
 const SECONDS = LONG ? Number(process.env.FUZZ_SECONDS) : 0.4;
@@ -239,6 +239,10 @@ describe("fuzz: the seeds themselves are valid (so mutations start from deep ins
 describe("fuzz: packet parsers (mutation)", () => {
   it.runIf(enabled("parsePacket"))("parsePacket: IPv4/IPv6 + extension headers, TCP, ICMP/ICMPv6", () => {
     const r = loop("parsePacket", packetMutant, parsePacketTarget, toHex);
+    expect(r.inputs).toBeGreaterThan(1000);
+  });
+  it.runIf(enabled("rxSegment"))("RxSegment.parse (the stack's in-place parser) against parsePacket", () => {
+    const r = loop("rxSegment", packetMutant, rxSegmentTarget, toHex);
     expect(r.inputs).toBeGreaterThan(1000);
   });
   it.runIf(enabled("tcpOptions"))("parseTcpOptions", () => {

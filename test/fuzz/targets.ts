@@ -22,6 +22,7 @@ import { parseIcmpv6, parseIpv6Quote } from "../../stack/wire/icmpv6.js";
 import { buildIcmpError, buildTcpPacket, describePacket, parsePacket } from "../../stack/wire/packet.js";
 import { formatTcpOptions, parseTcpOptions, summarizeOptions, writeTcpOptions } from "../../stack/wire/tcp-options.js";
 import { parseTcp } from "../../stack/wire/tcp.js";
+import { RxSegment } from "../../stack/wire/rx-segment.js";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type IcmpMessage, type IcmpQuote, type TcpOption, type TcpSegment } from "../../stack/wire/types.js";
 import type { TraceEvent } from "../../stack/trace.js";
 import { DROP_REASONS } from "../../stack/drops.js";
@@ -206,6 +207,32 @@ export function parsePacketTarget(input: Uint8Array): void {
       checkView(l4.payload, input, "other payload");
       return;
   }
+}
+
+const rx = new RxSegment();
+
+/**
+ * The stack's in-place parser against parsePacket(): it takes exactly the TCP segments
+ * parsePacket() accepts in a plain IPv4 packet or an IPv6 packet without extension
+ * headers, and reads the same values from them (the option summary included).
+ */
+export function rxSegmentTarget(input: Uint8Array): void {
+  const took = rx.parse(input);
+  const p = parsePacket(input);
+  const plain = p.ok && p.value.l4.kind === "tcp" && (p.value.ip.version === 4 || p.value.ip.extensionHeaders.length === 0);
+  check(took === plain, `RxSegment.parse ${took ? "took" : "refused"} what parsePacket ${p.ok ? `parsed as ${p.value.l4.kind}` : `refused (${p.reason})`}`);
+  if (!took || !p.ok || p.value.l4.kind !== "tcp") return;
+  const { ip } = p.value;
+  const t = p.value.l4.tcp;
+  check(rx.version === ip.version && rx.src === ip.src && rx.dst === ip.dst, `addresses ${rx.src} > ${rx.dst} vs ${ip.src} > ${ip.dst}`);
+  for (const k of ["srcPort", "dstPort", "seq", "ack", "headerLength", "flags", "reserved", "window", "checksum", "urgent"] as const) check(rx[k] === t[k], `${k}: ${rx[k]} vs ${t[k]}`);
+  check(rx.payload.length === t.payload.length && rx.payload.every((b, i) => b === t.payload[i]), "payload differs");
+  check(canonicalOptions(rx.options) === canonicalOptions(t.options) && rx.options.length === t.options.length, `options ${formatTcpOptions(rx.options)} vs ${formatTcpOptions(t.options)}`);
+  const s = summarizeOptions(t.options);
+  const o = rx.opt;
+  check(o.mss === s.mss && o.wscale === s.wscale && o.sackOK === s.sackOK, "option summary: mss, wscale or sackOK differ");
+  check(JSON.stringify(o.ts) === JSON.stringify(s.ts) && JSON.stringify(o.sack) === JSON.stringify(s.sack), "option summary: ts or sack differ");
+  rx.release();
 }
 
 /** Rebuilding an accepted segment and parsing it again gives the same segment. */
