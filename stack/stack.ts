@@ -1,7 +1,9 @@
 // The Stack: local addresses, demultiplexing, ICMP routing, timers and output. Pure and
 // deterministic (docs/architecture.md): time comes in as `now` (ms), randomness through `random`;
 // packets go in through input() and out through poll()/takeOutput().
-import { canonicalIp, formatIp, inPrefix, parseIp, prefixMatch } from "./wire/addr.js";
+import { canonicalIp } from "./wire/addr.js";
+import { Addressing, isUnspecified, type LocalAddress, type RouteResult } from "./addressing.js";
+import { Ports, type PortBinding } from "./ports.js";
 import { ConnectionTable } from "./demux.js";
 import { buildTcpPacket, describePacket, describeTcpSegment, parsePacket } from "./wire/packet.js";
 import { RxSegment } from "./wire/rx-segment.js";
@@ -9,9 +11,10 @@ import { summarizeOptions } from "./wire/tcp-options.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
 import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionView } from "./tcp/connection.js";
 import { icmpMeaning } from "./tcp/icmp-meaning.js";
-import { rfc6056PortOffset, rfc6528Isn } from "./tcp/isn.js";
+import { icmpFilteredOut, quoteInFlight } from "./tcp/icmp.js";
+import { rfc6528Isn } from "./tcp/isn.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
-import { seqAdd, seqInWindow, seqLe } from "./tcp/seq.js";
+import { seqAdd } from "./tcp/seq.js";
 import { TimerHeap } from "./timers.js";
 import type { RandomSource } from "./random.js";
 import type { TraceEvent, TraceSink } from "./trace.js";
@@ -19,12 +22,7 @@ import type { Outcome } from "./tcp/outcome.js";
 import type { DropReason, SegmentDropReason, StackDropReason } from "./drops.js";
 import type { PacketError } from "./wire/types.js";
 
-export interface LocalAddress {
-  /** "10.0.0.2" or "fd00::2". */
-  addr: string;
-  /** On-link prefix length (e.g. 24, 64). */
-  prefix: number;
-}
+export type { LocalAddress, PortBinding, RouteResult };
 
 export interface StackConfig {
   addresses: Array<LocalAddress | string>;
@@ -112,42 +110,19 @@ export class Listener {
   }
 }
 
-/** A local port held by a socket between bind and close (WskBind assigns the port). */
-export interface PortBinding {
-  readonly version: 4 | 6;
-  /** undefined = wildcard address. */
-  readonly addr: string | undefined;
-  readonly port: number;
-  released: boolean;
-}
-
-/** A remote address as given to connect(), parsed once (not again per connect). */
-interface RemoteAddressInfo {
-  canonical: string;
-  bytes: Uint8Array;
-  version: 4 | 6;
-  unspecified: boolean;
-}
-
-const REMOTE_CACHE_ENTRIES = 4096;
-
 export class Stack implements ConnectionHost {
   readonly addresses: LocalAddress[];
   readonly mtu: number;
   readonly profile: Profile;
   private readonly random: RandomSource;
   private readonly secret: Uint8Array;
-  private readonly gateway4?: string;
-  private readonly gateway6?: string;
   private readonly rstForClosedPorts: boolean;
   private traceSink: TraceSink | undefined;
 
   private readonly conns = new ConnectionTable<Connection>();
-  /** Bytes of `addresses`, same order; prefixOk: the prefix length is valid for the family. */
-  private readonly addressBytes: Array<{ bytes: Uint8Array; version: 4 | 6; prefixOk: boolean }>;
-  private readonly remoteCache = new Map<string, RemoteAddressInfo | null>();
+  private readonly addressing: Addressing;
+  private readonly ports: Ports;
   private readonly timers = new TimerHeap<Connection>();
-  private readonly bindings = new Map<number, PortBinding[]>();
   private outbox: Uint8Array[] = [];
   private nextId = 1;
   private lastNow = 0;
@@ -169,24 +144,13 @@ export class Stack implements ConnectionHost {
   };
 
   constructor(cfg: StackConfig) {
-    this.addresses = cfg.addresses.map((a) => {
-      const la = typeof a === "string" ? parseLocal(a) : a;
-      const c = canonicalIp(la.addr);
-      if (!c) throw new Error(`invalid local address: ${la.addr}`);
-      return { addr: c, prefix: la.prefix };
-    });
-    this.addressBytes = this.addresses.map((a) => {
-      const p = parseIp(a.addr);
-      if (!p.ok) throw new Error(`invalid local address: ${a.addr}`);
-      const max = p.value.bytes.length * 8;
-      return { bytes: p.value.bytes, version: p.value.version, prefixOk: Number.isInteger(a.prefix) && a.prefix >= 0 && a.prefix <= max };
-    });
+    this.addressing = new Addressing(cfg.addresses, cfg.gateway4 ? canonicalIp(cfg.gateway4) : undefined, cfg.gateway6 ? canonicalIp(cfg.gateway6) : undefined);
+    this.addresses = this.addressing.addresses;
     this.mtu = cfg.mtu ?? 1500;
     this.profile = resolveProfile(cfg.profile ?? "windows");
     this.random = cfg.random;
     this.secret = cfg.isnSecret ?? randomSecret(cfg.random);
-    this.gateway4 = cfg.gateway4 ? canonicalIp(cfg.gateway4) : undefined;
-    this.gateway6 = cfg.gateway6 ? canonicalIp(cfg.gateway6) : undefined;
+    this.ports = new Ports(this.random, this.secret);
     this.rstForClosedPorts = cfg.rstForClosedPorts ?? true;
     this.traceSink = cfg.trace;
   }
@@ -215,72 +179,19 @@ export class Stack implements ConnectionHost {
 
   /** Ports held by bindings. */
   get boundPorts(): number {
-    let n = 0;
-    for (const l of this.bindings.values()) n += l.length;
-    return n;
+    return this.ports.bound;
   }
 
   ownsAddress(addr: string): boolean {
-    const list = this.addresses;
-    for (let i = 0; i < list.length; i++) if (list[i].addr === addr) return true;
-    return false;
+    return this.addressing.owns(addr);
   }
 
   // -------------------------------------------------------------------------------
-  // Routing and ports
+  // Routing and ports (addressing.ts, ports.ts)
 
   /** The local address to use towards `remote` (RFC 1122 §3.3.4.3 source selection, simplified). */
-  route(remote: string): { ok: true; local: string } | { ok: false; detail: string } {
-    const v = remote.includes(":") ? 6 : 4;
-    const same = this.addresses.filter((a) => (a.addr.includes(":") ? 6 : 4) === v);
-    if (same.length === 0) return { ok: false, detail: `no IPv${v} address on this stack` };
-    const onLink = same.find((a) => inPrefix(remote, a.addr, a.prefix));
-    if (onLink) return { ok: true, local: onLink.addr };
-    const gw = v === 4 ? this.gateway4 : this.gateway6;
-    if (gw) {
-      const viaGw = same.find((a) => inPrefix(gw, a.addr, a.prefix)) ?? same[0];
-      return { ok: true, local: viaGw.addr };
-    }
-    return { ok: false, detail: `no route to ${remote}: not on-link and no IPv${v} gateway` };
-  }
-
-  /**
-   * route() for a parsed remote address: the on-link case without re-parsing any address;
-   * everything else (gateways, invalid prefixes, which throw) goes through route().
-   */
-  private routeParsed(remote: RemoteAddressInfo): { ok: true; local: string } | { ok: false; detail: string } {
-    const list = this.addressBytes;
-    if (list.length !== this.addresses.length) return this.route(remote.canonical); // addresses were edited
-    for (let i = 0; i < list.length; i++) {
-      const a = list[i];
-      if (a.version !== remote.version) continue;
-      if (!a.prefixOk) break;
-      if (prefixMatch(remote.bytes, a.bytes, this.addresses[i].prefix)) return { ok: true, local: this.addresses[i].addr };
-    }
-    return this.route(remote.canonical);
-  }
-
-  /** Parses (through a bounded cache) a remote address given to connect(); null if invalid. */
-  private remoteInfo(text: string): RemoteAddressInfo | null {
-    let info = this.remoteCache.get(text);
-    if (info !== undefined) return info;
-    const p = parseIp(text);
-    if (!p.ok) info = null;
-    else {
-      const bytes = p.value.bytes;
-      let unspecified = true;
-      for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) unspecified = false;
-      info = { canonical: formatIp(bytes), bytes, version: p.value.version, unspecified };
-    }
-    if (this.remoteCache.size >= REMOTE_CACHE_ENTRIES) this.remoteCache.clear();
-    this.remoteCache.set(text, info);
-    return info;
-  }
-
-  private portFree(version: 4 | 6, addr: string | undefined, port: number): boolean {
-    const list = this.bindings.get(port);
-    if (!list) return true;
-    return !list.some((b) => !b.released && b.version === version && (b.addr === undefined || addr === undefined || b.addr === addr));
+  route(remote: string): RouteResult {
+    return this.addressing.route(remote);
   }
 
   /**
@@ -297,55 +208,16 @@ export class Stack implements ConnectionHost {
     }
     if (port < 0 || port > 65535 || !Number.isInteger(port)) return { error: "invalidAddress", detail: `invalid port ${port}` };
     if (port !== 0) {
-      if (!this.portFree(version, addr, port)) return { error: "addressInUse", detail: `port ${port} is in use` };
-      return this.addBinding(version, addr, port);
+      if (!this.ports.free(version, addr, port)) return { error: "addressInUse", detail: `port ${port} is in use` };
+      return this.ports.add(version, addr, port);
     }
-    const lo = profile.ephemeralLow;
-    const n = profile.ephemeralHigh - lo + 1;
-    const start = this.random.nextUint32() % n;
-    for (let i = 0; i < n; i++) {
-      const p = lo + ((start + i) % n);
-      if (this.portFree(version, addr, p) && !this.portInAnyConnection(p)) return this.addBinding(version, addr, p);
-    }
-    return { error: "portsExhausted", detail: `no free port in ${lo}-${profile.ephemeralHigh}` };
-  }
-
-  private portInAnyConnection(port: number): boolean {
-    // Cheap check through bindings only: connections without a binding use chooseEphemeral.
-    return this.bindings.has(port);
-  }
-
-  private addBinding(version: 4 | 6, addr: string | undefined, port: number): PortBinding {
-    const b: PortBinding = { version, addr, port, released: false };
-    const list = this.bindings.get(port);
-    if (list) list.push(b);
-    else this.bindings.set(port, [b]);
-    return b;
+    const p = this.ports.pickForBind(version, addr, profile);
+    if (p === undefined) return { error: "portsExhausted", detail: `no free port in ${profile.ephemeralLow}-${profile.ephemeralHigh}` };
+    return this.ports.add(version, addr, p);
   }
 
   releasePort(b: PortBinding): void {
-    if (b.released) return;
-    b.released = true;
-    const list = this.bindings.get(b.port);
-    if (!list) return;
-    const i = list.indexOf(b);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.bindings.delete(b.port);
-  }
-
-  /** RFC 6056 §3.3.3 Algorithm 3: hash-based start, linear probe, never a live 4-tuple. */
-  private chooseEphemeral(profile: Profile, local: string, remote: Endpoint): number | undefined {
-    const lo = profile.ephemeralLow;
-    const n = profile.ephemeralHigh - lo + 1;
-    const offset = rfc6056PortOffset(this.secret, local, remote.addr, remote.port);
-    const start = (offset + this.random.nextUint32()) % n;
-    for (let i = 0; i < n; i++) {
-      const p = lo + ((start + i) % n);
-      // `| 0` (p is at most 65535): a small integer, not a double, so Connection.localPort
-      // stays an unboxed field (a boxed number is 16 more bytes per connection, deadlines.ts).
-      if (!this.conns.has(remote.addr, remote.port, local, p) && this.portFree(local.includes(":") ? 6 : 4, local, p)) return p | 0;
-    }
-    return undefined;
+    this.ports.release(b);
   }
 
   // -------------------------------------------------------------------------------
@@ -357,13 +229,12 @@ export class Stack implements ConnectionHost {
    */
   connect(opts: ConnectOptions, now: number): Connection | ConnectError {
     this.lastNow = now;
-    const info = this.remoteInfo(opts.remote.addr);
+    const info = this.addressing.remoteInfo(opts.remote.addr);
     if (!info) return { error: "invalidAddress", detail: `invalid remote address ${opts.remote.addr}` };
     const remoteAddr = info.canonical;
     const rp = opts.remote.port;
     if (!Number.isInteger(rp) || rp < 1 || rp > 65535) return { error: "invalidAddress", detail: `invalid remote port ${rp}` };
     const version: 4 | 6 = info.version;
-    const remote = { addr: remoteAddr, port: rp };
     if (info.unspecified) return { error: "invalidAddress", detail: "remote address is unspecified" };
     // Without a profile or overrides the connection borrows the stack's profile instead of
     // a copy of it (most of a pending connection's memory otherwise; the Connection copies
@@ -378,16 +249,16 @@ export class Stack implements ConnectionHost {
       if ((c.includes(":") ? 6 : 4) !== version) return { error: "familyMismatch", detail: `local ${c} and remote ${remoteAddr} differ in family` };
       if (!this.ownsAddress(c)) return { error: "addressNotOwned", detail: `${c} is not an address of this stack` };
       localAddr = c;
-      const r = this.routeParsed(info);
+      const r = this.addressing.routeParsed(info);
       if (!r.ok) return { error: "noRoute", detail: r.detail };
     } else {
-      const r = this.routeParsed(info);
+      const r = this.addressing.routeParsed(info);
       if (!r.ok) return { error: "noRoute", detail: r.detail };
       localAddr = r.local;
     }
     let localPort = opts.local?.port ?? 0;
     if (localPort === 0) {
-      const p = this.chooseEphemeral(profile, localAddr, remote);
+      const p = this.ports.pickForConnect(profile, localAddr, remoteAddr, rp, this.conns);
       if (p === undefined) return { error: "portsExhausted", detail: `no free port in ${profile.ephemeralLow}-${profile.ephemeralHigh}` };
       localPort = p;
     }
@@ -652,7 +523,7 @@ export class Stack implements ConnectionHost {
       return;
     }
     if (conn.onSegment(seg, now, opt)) {
-      // A SYN ended a TIME-WAIT connection (profile.timeWaitCheck "freebsd"): the old TCB is
+      // A SYN ended a TIME-WAIT connection (timeWait "freebsd"): the old TCB is
       // gone, so the SYN is for no connection now (a listener or the CLOSED rules).
       const l = this.listeners.size > 0 ? this.findListener(dst, seg.dstPort) : undefined;
       if (l) this.inputListen(l, src, dst, version, seg, opt, now);
@@ -706,20 +577,14 @@ export class Stack implements ConnectionHost {
       this.dropPacket("icmp for no connection", now, describePacket(pkt));
       return;
     }
-    // ... and SND.UNA =< SEG.SEQ < SND.NXT (icmpQuote "linux" includes SND.NXT, as
-    // tcp_v4_err()'s between() does).
-    const inFlight = conn.profile.icmpQuote === "linux"
-      ? seqLe(conn.sndUna, q.seq) && seqLe(q.seq, conn.sndNxt)
-      : conn.sndUna !== conn.sndNxt ? seqInWindow(q.seq, conn.sndUna, conn.sndNxt) : q.seq === conn.sndUna;
-    if (!inFlight) {
+    // ... and quote a sequence number in flight (icmpQuote policy).
+    if (!quoteInFlight(conn, q.seq)) {
       this.stats.icmpIgnored++;
       this.trace(conn, now, "icmp", `quoted seq ${q.seq} outside SND.UNA..SND.NXT: ignored`, "RFC 5927 §4.1");
       this.dropPacket("icmp quotes a sequence number not in flight", now, describePacket(pkt));
       return;
     }
-    if (icmp.version === 4 && conn.profile.icmpV4Filter === "linux" && ((icmp.type === 3 && icmp.code > 15) || (icmp.type === 11 && icmp.code === 1))) {
-      // linux: tcp_v4_err() ignores unreachable codes above NR_ICMP_UNREACH (15);
-      // icmp_unreach() drops time exceeded / fragment reassembly before TCP.
+    if (icmpFilteredOut(conn, icmp)) {
       this.stats.icmpIgnored++;
       this.trace(conn, now, "icmp", `ICMP type ${icmp.type} code ${icmp.code}: ignored`, "linux tcp_v4_err() / icmp_unreach()");
       this.dropPacket("icmp ignored by the profile", now, describePacket(pkt));
@@ -770,17 +635,6 @@ export class Stack implements ConnectionHost {
 }
 
 const EMPTY: Uint8Array[] = [];
-
-function parseLocal(text: string): LocalAddress {
-  const slash = text.indexOf("/");
-  if (slash < 0) return { addr: text, prefix: text.includes(":") ? 64 : 24 };
-  return { addr: text.slice(0, slash), prefix: Number(text.slice(slash + 1)) };
-}
-
-function isUnspecified(addr: string): boolean {
-  const p = parseIp(addr);
-  return p.ok && p.value.bytes.every((b) => b === 0);
-}
 
 function randomSecret(rnd: RandomSource): Uint8Array {
   const s = new Uint8Array(16);

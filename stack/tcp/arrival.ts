@@ -119,7 +119,7 @@ export function synFinDropped(p: Profile, flags: number): boolean {
 }
 const PAWS = ack("PAWS: old timestamp -> ACK and drop", "RFC 7323 §5.3 R1");
 const SYN_ACK_AGAIN: Disposition = { kind: "synAckAgain" };
-const RST_IN_TIME_WAIT = drop("rst in time-wait", "RST in TIME-WAIT: drop", "RFC 1337 §3 (profile.rfc1337)");
+const RST_IN_TIME_WAIT = drop("rst in time-wait", "RST in TIME-WAIT: drop", "RFC 1337 §3 (timeWait \"rfc1337\")");
 const RST_OUT_OF_WINDOW = drop("rst out of window", "RST out of window: drop", "RFC 9293 §3.10.7.4 / RFC 5961 §3.2");
 const TIME_WAIT_FIN: Disposition = { kind: "timeWaitFin", why: "FIN retransmitted in TIME-WAIT -> ACK, restart 2MSL", rule: "RFC 9293 §3.10.7.4" };
 const OLD_SEGMENT_ACK: Disposition = { kind: "oldSegmentAck" };

@@ -3,10 +3,12 @@
 // checked the quote first (RFC 5927 §4.1: the 4-tuple, and the sequence number per the
 // icmpQuote policy; some errors are dropped before TCP per icmpV4Filter); icmp-meaning.ts
 // says what each type and code means.
+import type { IcmpMessage } from "../wire/types.js";
 import type { Connection } from "./connection.js";
 import type { IcmpMeaning } from "./icmp-meaning.js";
 import type { IcmpCause } from "./outcome.js";
 import { policy } from "./policy.js";
+import { seqInWindow, seqLe } from "./seq.js";
 
 // ---------------------------------------------------------------------------------------
 // Policies
@@ -59,7 +61,32 @@ export const pmtuSynMssPolicy = policy({
 });
 
 // ---------------------------------------------------------------------------------------
+// Checks the stack makes before the connection sees the error
 
+/**
+ * RFC 5927 §4.1: the quoted sequence number must be in flight, SND.UNA =< SEG.SEQ < SND.NXT
+ * (SEG.SEQ = SND.UNA when nothing is); icmpQuote "linux" includes SND.NXT, as
+ * tcp_v4_err()'s between() does.
+ */
+export function quoteInFlight(c: Connection, seq: number): boolean {
+  if (c.prof.icmpQuote === "linux") return seqLe(c.sndUna, seq) && seqLe(seq, c.sndNxt);
+  return c.sndUna !== c.sndNxt ? seqInWindow(seq, c.sndUna, c.sndNxt) : seq === c.sndUna;
+}
+
+/**
+ * icmpV4Filter "linux": errors the kernel drops before TCP sees them. tcp_v4_err() ignores
+ * destination-unreachable codes above NR_ICMP_UNREACH (15); icmp_unreach() drops time
+ * exceeded / fragment reassembly (code 1).
+ */
+export function icmpFilteredOut(c: Connection, m: IcmpMessage): boolean {
+  if (m.version !== 4 || c.prof.icmpV4Filter !== "linux") return false;
+  return (m.type === 3 && m.code > 15) || (m.type === 11 && m.code === 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The connection's reaction
+
+/** An ICMP error about this connection, its quote checked (RFC 9293 §3.9.2.2, RFC 1122 §4.2.3.9). */
 export function onIcmp(c: Connection, meaning: IcmpMeaning, cause: IcmpCause, now: number): void {
   if (meaning.kind === "ignore") {
     c.host.trace(c, now, "icmp", `ignored: ${meaning.why}`, meaning.why);

@@ -1,5 +1,5 @@
-// Every policy, in the order a connection meets them (docs/profiles.md follows it). Each is
-// described, and implemented, in the file of the step it changes.
+// Every policy, in the order a connection meets them (docs/profiles.md follows it), with the
+// file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
 import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
 import { peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy } from "./handshake.js";
@@ -11,39 +11,39 @@ import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPaw
 
 export const POLICIES = [
   // Opening
-  optionLayoutPolicy,
-  synBackoffPolicy,
-  synSentBadAckPolicy,
-  synSentPawsPolicy,
-  synSentRstPolicy,
-  synAckTextPolicy,
-  peerMssPolicy,
-  rcvBufRoundingPolicy,
-  simOpenSynTextPolicy,
-  simOpenSynAckOptionsPolicy,
-  simOpenRstOutcomePolicy,
+  { policy: optionLayoutPolicy, file: "stack/tcp/options.ts" },
+  { policy: synBackoffPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: synSentBadAckPolicy, file: "stack/tcp/syn-sent.ts" },
+  { policy: synSentPawsPolicy, file: "stack/tcp/syn-sent.ts" },
+  { policy: synSentRstPolicy, file: "stack/tcp/syn-sent.ts" },
+  { policy: synAckTextPolicy, file: "stack/tcp/syn-sent.ts" },
+  { policy: peerMssPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: rcvBufRoundingPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: simOpenSynTextPolicy, file: "stack/tcp/syn-sent.ts" },
+  { policy: simOpenSynAckOptionsPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: simOpenRstOutcomePolicy, file: "stack/tcp/arrival.ts" },
   // Segment arrival in the synchronised states
-  synFinPolicy,
-  acceptWindowPolicy,
-  oowAckPolicy,
-  oldSegmentPolicy,
-  rstCheckPolicy,
-  synCheckPolicy,
-  challengeAckPolicy,
-  timeWaitPolicy,
+  { policy: synFinPolicy, file: "stack/tcp/arrival.ts" },
+  { policy: acceptWindowPolicy, file: "stack/tcp/arrival.ts" },
+  { policy: oowAckPolicy, file: "stack/tcp/receiver.ts" },
+  { policy: oldSegmentPolicy, file: "stack/tcp/arrival.ts" },
+  { policy: rstCheckPolicy, file: "stack/tcp/arrival.ts" },
+  { policy: synCheckPolicy, file: "stack/tcp/arrival.ts" },
+  { policy: challengeAckPolicy, file: "stack/tcp/receiver.ts" },
+  { policy: timeWaitPolicy, file: "stack/tcp/arrival.ts" },
   // Receiving and sending
-  ackPolicyPolicy,
-  finRepeatPolicy,
-  naglePolicy,
-  rtoFormulaPolicy,
-  zeroWindowProbePolicy,
-  abortRstPolicy,
+  { policy: ackPolicyPolicy, file: "stack/tcp/receiver.ts" },
+  { policy: finRepeatPolicy, file: "stack/tcp/receiver.ts" },
+  { policy: naglePolicy, file: "stack/tcp/sender.ts" },
+  { policy: rtoFormulaPolicy, file: "stack/tcp/sender.ts" },
+  { policy: zeroWindowProbePolicy, file: "stack/tcp/sender.ts" },
+  { policy: abortRstPolicy, file: "stack/tcp/connection.ts" },
   // ICMP
-  icmpPolicyPolicy,
-  icmpQuotePolicy,
-  icmpV4FilterPolicy,
-  pmtuSynMssPolicy,
+  { policy: icmpPolicyPolicy, file: "stack/tcp/icmp.ts" },
+  { policy: icmpQuotePolicy, file: "stack/tcp/icmp.ts" },
+  { policy: icmpV4FilterPolicy, file: "stack/tcp/icmp.ts" },
+  { policy: pmtuSynMssPolicy, file: "stack/tcp/icmp.ts" },
 ] as const;
 
 /** Profile fields that pick a policy's choice. */
-export type PolicyField = (typeof POLICIES)[number]["field"];
+export type PolicyField = (typeof POLICIES)[number]["policy"]["field"];

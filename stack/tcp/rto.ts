@@ -10,7 +10,7 @@ export class RtoEstimator {
     initialRtoMs: number,
     private readonly minMs: number,
     private readonly maxMs: number,
-    /** Linux: the minimum bounds 4*RTTVAR, not the RTO (profile.rtoMinBoundsVariance). */
+    /** Linux: the minimum bounds 4*RTTVAR, not the RTO (rtoFormula "linux"). */
     private readonly minBoundsVariance = false,
   ) {
     this.rtoMs = initialRtoMs; // RFC 6298 §2.1
