@@ -144,8 +144,9 @@ describe.skipIf(!haveSuites)(`whole corpus (every *.pkt of ../shared/conformance
   });
 });
 
-// Engine gaps the whole-corpus run showed, fixed with profile knobs (stack/tcp/profiles.ts;
-// virtual-time tests in test/stack/corpus-gaps.test.ts): each group of scripts passes whole.
+// Engine gaps the whole-corpus run showed, fixed with profile policies (docs/profiles.md;
+// virtual-time tests in test/stack, filed by behaviour and named by script): each group of
+// scripts passes whole.
 describe.skipIf(!haveSuites)(`engine gaps found by the whole-corpus run, fixed (${haveSuites ? "suites present" : SKIP_REASON})`, () => {
   let rep: ConformanceReport;
   beforeAll(() => {

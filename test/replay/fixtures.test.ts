@@ -109,8 +109,8 @@ describe("kernel-diff fixtures (pcaps/kd-*, scripts/kernel-diff.sh; --profile li
       expected: { outcome: string; status: string };
       knownGap?: string;
     };
-    // A fixture with `knownGap` shows an engine gap (test/stack/kernel-diff.test.ts has its
-    // virtual-time reproduction): it must still differ, for that cause. Drop the field once
+    // A fixture with `knownGap` shows an engine gap (test/stack has its virtual-time
+    // reproduction, named by its kd- capture): it must still differ, for that cause. Drop the field once
     // the engine behaves as the kernel.
     it(`${f}${side.knownGap ? ` (known engine gap: ${side.knownGap})` : ""}`, () => {
       const c = analyzeCase(join(PCAPS, f));

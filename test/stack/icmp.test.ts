@@ -1,11 +1,13 @@
 // ICMP / ICMPv6 errors in SYN-SENT: RFC 5927 validation, per-profile policy, and the
-// outcome each type/code gives (contract §3, §4).
+// outcome each type/code gives (icmpPolicy and the other ICMP policies: docs/profiles.md;
+// the outcomes: docs/ntstatus.md).
 import { describe, expect, it } from "vitest";
 import { Harness } from "../helpers/vt.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import type { UnreachableReason } from "../../stack/tcp/outcome.js";
+import { linuxConnect } from "./peers.js";
 
-// [family, type, code, reason] per contract §4.
+// [family, type, code, reason] per docs/ntstatus.md.
 const TABLE: Array<[4 | 6, number, number, UnreachableReason]> = [
   [4, 3, 0, "net"],
   [4, 3, 1, "host"],
@@ -34,7 +36,7 @@ const TABLE: Array<[4 | 6, number, number, UnreachableReason]> = [
 
 const remoteFor = (v: 4 | 6) => (v === 4 ? "10.0.0.1:80" : "[fd00::1]:80");
 
-describe("linux: every ICMP error about the SYN aborts at once with the contract's reason", () => {
+describe("linux: every ICMP error about the SYN aborts at once with its documented reason (docs/ntstatus.md)", () => {
   for (const [v, type, code, reason] of TABLE) {
     it(`ICMPv${v === 4 ? 4 : 6} type ${type} code ${code} -> unreachable ${reason}`, () => {
       const h = new Harness({ profile: "linux" });
@@ -176,5 +178,79 @@ describe("path MTU during SYN-SENT", () => {
     h.advanceTo(1000);
     const syns = h.take().filter((s) => s.flags === "S");
     expect(syns.map((s) => s.options.split(",")[0])).toEqual(["mss 1440", "mss 1240"]);
+  });
+});
+
+describe("freebsd: time exceeded and fragmentation needed in SYN-SENT (icmpPolicy hardAbort, pmtuSynMss keepOnIpv4: freebsd rcv-icmp-hard-error-ignored-ipv4/-ipv6)", () => {
+  it("ICMPv4 time exceeded: TTL in transit (code 0) aborts, fragment reassembly (code 1) does not", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const a = h.connect();
+    a.icmp(11, 1);
+    expect(a.outcome).toBeUndefined();
+    a.icmp(11, 0);
+    expect(a.outcome).toMatchObject({ kind: "unreachable", reason: "host" });
+  });
+
+  it("ICMPv6 time exceeded: hop limit (code 0) aborts, fragment reassembly time (code 1) does not", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const a = h.connect("[fd00::1]:80");
+    a.icmp(3, 1);
+    expect(a.outcome).toBeUndefined();
+    a.icmp(3, 0);
+    expect(a.outcome).toMatchObject({ kind: "unreachable", reason: "host" });
+  });
+
+  it("ICMPv4 fragmentation needed does not change the MSS of the retransmitted SYN (IPv6 PTB does)", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const conn = h.connect();
+    conn.icmp(3, 4, { mtu: 1234 });
+    expect(conn.outcome).toBeUndefined();
+    h.advanceTo(1000);
+    expect(h.take().filter((s) => s.flags === "S").map((s) => s.options.split(",")[0])).toEqual(["mss 1460", "mss 1460"]);
+  });
+});
+
+describe("linux: which ICMP errors reach a connection in SYN-SENT (icmpQuote linux, icmpV4Filter linux; kernel-diff)", () => {
+  // tcp_v4_err()/tcp_v6_err(): the quote is accepted when between(seq, snd_una, snd_nxt),
+  // both ends included; RFC 5927's SND.UNA <= seq < SND.NXT excludes SND.NXT.
+  it("a destination unreachable quoting SND.NXT (ISS+1) aborts (kd-7-0003: ICMPv6 1/0 quoting ISS+1, connect() ENETUNREACH after 1 ms)", () => {
+    const { h, conn, syn } = linuxConnect({}, "[fd00::1]:80");
+    const original = new Uint8Array(syn.bytes);
+    // Quote our SYN with its sequence number moved to ISS+1 (IPv6 header 40 bytes, seq at +4).
+    const seq = (syn.tcp.seq + 1) >>> 0;
+    original.set([seq >>> 24, (seq >>> 16) & 0xff, (seq >>> 8) & 0xff, seq & 0xff], 44);
+    h.advance(1);
+    conn.icmp(1, 0, { original });
+    expect(conn.outcome?.kind).toBe("unreachable");
+  });
+
+  it("a quote before ISS is ignored (kd-7-0056: ICMP 3/2 quoting ISS-1, the handshake goes on)", () => {
+    const { h, conn, syn } = linuxConnect();
+    const original = new Uint8Array(syn.bytes);
+    const seq = (syn.tcp.seq - 1) >>> 0;
+    original.set([seq >>> 24, (seq >>> 16) & 0xff, (seq >>> 8) & 0xff, seq & 0xff], 24);
+    h.advance(1);
+    conn.icmp(3, 2, { original });
+    expect(conn.outcome).toBeUndefined();
+    expect(conn.c.state).toBe("SYN-SENT");
+  });
+
+  // tcp_v4_err(): "if (code > NR_ICMP_UNREACH) goto out;" (NR_ICMP_UNREACH = 15).
+  it("ICMP destination unreachable code 16 is ignored (kd-7-0090: 3/16 at 21 ms, SYNs go on, ETIMEDOUT after 3075 ms)", () => {
+    const { h, conn } = linuxConnect();
+    h.advance(21);
+    conn.icmp(3, 16);
+    expect(conn.outcome).toBeUndefined();
+    h.advanceTo(1000);
+    expect(h.take().map((s) => s.flags)).toEqual(["S"]);
+  });
+
+  // icmp_unreach(): "case ICMP_TIME_EXCEEDED: ... if (icmph->code == ICMP_EXC_FRAGTIME) goto out;"
+  it("ICMP time exceeded code 1 (fragment reassembly) is ignored in SYN-SENT (kd-7-0285: 11/1 quoting ISS, connect() ok; 11/0 aborts: kd-7-0113)", () => {
+    const { h, conn } = linuxConnect();
+    h.advance(1);
+    conn.icmp(11, 1);
+    expect(conn.outcome).toBeUndefined();
+    expect(conn.c.state).toBe("SYN-SENT");
   });
 });

@@ -1,12 +1,20 @@
-// RFC 9293 §3.10.7.3 (SYN-SENT) and the SYN-RECEIVED path, per profile, in virtual time.
+// The active open: our SYN (its schedule and options) and SEGMENT ARRIVES in SYN-SENT
+// (RFC 9293 §3.10.7.3), per profile, with the policies that change it (synBackoff,
+// synSentBadAck, synSentPaws, synSentRst, synAckText, peerMss, synFin, synDropOptionsAfter;
+// docs/profiles.md); segments to closed ports and routing. Simultaneous open has its own
+// file. Where a case comes from a packetdrill script or a kernel-diff capture
+// (docs/kernel-diff.md), its name says which. The same checks as tables: dispositions.test.ts.
 import { describe, expect, it } from "vitest";
 import { Harness } from "../helpers/vt.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
+import { linuxConnect, PEER_ISN, SERVER_ISN, simultaneousOpen, synTimesMs, tsvalOf } from "./peers.js";
+
+const TEXT = new Uint8Array([1, 2, 3]);
 
 const synTimes = (h: Harness) => h.sent.filter((s) => s.flags === "S").map((s) => s.t / 1000);
 
-describe("SYN retransmission schedule and give-up, per profile (contract §3)", () => {
+describe("SYN retransmission schedule and give-up, per profile (synBackoff; docs/profiles.md)", () => {
   const cases: Array<{ profile: ProfileName; overrides?: object; syns: number[]; failAt: number; name: string }> = [
     { name: "windows", profile: "windows", syns: [0, 3, 9], failAt: 21 },
     { name: "linux (tcp_syn_linear_timeouts 4)", profile: "linux", syns: [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], failAt: 131 },
@@ -48,7 +56,7 @@ describe("SYN retransmission schedule and give-up, per profile (contract §3)", 
   });
 });
 
-describe("SYN option layouts (contract §3)", () => {
+describe("SYN option layouts (optionLayout; docs/profiles.md)", () => {
   const cases: Array<[ProfileName, string, string, number, RegExp]> = [
     ["windows", "10.0.0.1:80", "v4", 64240, /^mss 1460,nop,wscale 8,nop,nop,sackOK$/],
     ["windows", "[fd00::1]:80", "v6", 64240, /^mss 1440,nop,wscale 8,nop,nop,sackOK$/],
@@ -371,5 +379,148 @@ describe("routing", () => {
     const conn = h.connect("[fd00::1]:443");
     expect(conn.c.localAddr).toBe("fd00::2");
     expect(h.take()[0].pkt.ip.version).toBe(6);
+  });
+});
+
+describe("linux SYN schedule: give-up by time as well as by count (synBackoff linux, tcp_write_timeout; kernel-diff)", () => {
+  // Kernel: expired = retransmissions >= tcp_syn_retries + tcp_syn_linear_timeouts
+  //         OR now - first SYN >= tcp_model_timeout(tcp_syn_retries) = (2^(retries+1) - 1) s.
+  it("tcp_syn_retries 2, linear 4: SYNs at 0,1,2,3,4,5 s, ETIMEDOUT at 7 s (kd-7-0001: SYNs frames 1-6, connect() ETIMEDOUT after 7118 ms)", () => {
+    const { h, conn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 4 });
+    h.advanceTo(30_000);
+    expect(synTimesMs(h)).toEqual([0, 1000, 2000, 3000, 4000, 5000]);
+    expect(conn.outcome).toEqual({ kind: "timedOut" });
+    expect(conn.outcomeAt).toBe(7000);
+  });
+
+  it("tcp_syn_retries 1, linear 4: give-up at the first timer expiry after 3 s (kd-7-0000: ETIMEDOUT after 3375 ms)", () => {
+    const { h, conn } = linuxConnect({ synRetries: 1, synLinearTimeouts: 4 });
+    h.advanceTo(30_000);
+    expect(synTimesMs(h)).toEqual([0, 1000, 2000]);
+    expect(conn.outcomeAt).toBe(3000);
+  });
+
+  it("tcp_syn_retries 2, linear 0: the count ends it first (kd-7-0018: SYNs at 0, 0.31, 2.34 s, ETIMEDOUT after 6529 ms)", () => {
+    const { h, conn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 0 });
+    h.advanceTo(30_000);
+    expect(synTimesMs(h)).toEqual([0, 1000, 3000]);
+    expect(conn.outcomeAt).toBe(7000);
+  });
+
+  it("defaults (6, linear 4): 11 SYNs, give-up at 131 s: count and time agree", () => {
+    const { h, conn } = linuxConnect();
+    h.advanceTo(200_000);
+    expect(synTimesMs(h).length).toBe(11);
+    expect(conn.outcomeAt).toBe(131_000);
+  });
+});
+
+describe("the SYN-ACK under the linux profile: timestamps, text, MSS 0 (synSentPaws, synAckText, peerMss; kernel-diff)", () => {
+  // tcp_rcv_synsent_state_process(): a SYN-ACK whose TSecr is not within
+  // [retrans_stamp, now] (LINUX_MIB_PAWSACTIVEREJECTED) goes to reset_and_undo: the
+  // kernel answers <SEQ=SEG.ACK><CTL=RST> and stays in SYN-SENT, retransmitting on schedule.
+  it("TSecr before our first SYN's TSval: RST seq=ISS+1 (no ACK), still SYN-SENT, next SYN at 1 s (kd-7-0063 frames 2-4, kd-7-0010 frame 2-3, kd-1-0002)", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(20);
+    const ecr = (tsvalOf(syn) - 100_000) >>> 0;
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 512, options: [{ kind: "ts", val: 5, ecr }, { kind: "mss", value: 1460 }] });
+    const out = h.take();
+    expect(out.map((s) => s.flags)).toEqual(["R"]);
+    expect(out[0]!.tcp.seq).toBe((syn.tcp.seq + 1) >>> 0);
+    expect(conn.c.state).toBe("SYN-SENT");
+    h.advanceTo(1000);
+    expect(h.take().map((s) => [s.flags, s.t])).toEqual([["S", 1000]]);
+  });
+
+  it("TSecr equal to our SYN's TSval is accepted", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(20);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, options: [{ kind: "ts", val: 5, ecr: tsvalOf(syn) }] });
+    expect(conn.c.state).toBe("ESTABLISHED");
+  });
+
+  // tcp_rcv_state_process(), TCP_SYN_SENT: after tcp_rcv_synsent_state_process() returns -1
+  // the rest of the segment is freed ("Do step6 onward by hand": only URG is looked at), so
+  // a FIN (and, without TFO, data) on a SYN-ACK is not taken: the ACK is IRS+1.
+  it("FIN on the SYN-ACK is ignored: ACK = IRS+1, still ESTABLISHED (kd-7-0015 frame 3, kd-7-0045 frame 5, kd-1-0007 frame 3)", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN | TCP_ACK | TCP_FIN, seq: SERVER_ISN, ack: syn.tcp.seq + 1, options: [{ kind: "mss", value: 1400 }] });
+    const out = h.take();
+    expect(out.map((s) => [s.flags, s.tcp.ack])).toEqual([[".", SERVER_ISN + 1]]);
+    expect(conn.c.state).toBe("ESTABLISHED");
+  });
+
+  // tcp_parse_options(): an MSS option of 0 is not taken (mss_clamp keeps its default), so
+  // the connection behaves as if there were no MSS option (536); the kernel's window is normal.
+  it("MSS option 0 on the SYN-ACK is ignored: the ACK's window is not 0 and data is sent (kd-7-0053 frame 6: win 63 with wscale 10)", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 29200, options: [{ kind: "wscale", shift: 2 }, { kind: "mss", value: 0 }] });
+    const [ack] = h.take();
+    expect(ack!.flags).toBe(".");
+    expect(ack!.tcp.window).toBeGreaterThan(0);
+    expect(conn.c.sndMss).toBe(536);
+  });
+});
+
+describe("RST with an unacceptable ACK in SYN-SENT (synSentBadAck rstAndResendSyn; kernel-diff)", () => {
+  // tcp_rcv_synsent_state_process(): the ACK test comes before the RST test; an unacceptable
+  // ACK goes to reset_and_undo (no RST is sent for a RST) and, when no SYN was retransmitted
+  // yet, the retransmission timer is re-armed to TCP_TIMEOUT_MIN (2 jiffies).
+  for (const [what, delta, ev] of [
+    ["ACK = ISS+2", 2, "kd-7-0045: RST+ACK at 0.9 ms, SYN again at 9.1 ms"],
+    ["ACK = ISS", 0, "kd-7-0018: RST+ACK at 301.6 ms, SYN again at 312.7 ms"],
+  ] as Array<[string, number, string]>) {
+    it(`RST+ACK with ${what}: the SYN is re-sent about 8 ms later (${ev})`, () => {
+      const { h, conn, syn } = linuxConnect();
+      h.advance(300);
+      conn.peer({ flags: TCP_RST | TCP_ACK, seq: 0, ack: (syn.tcp.seq + delta) >>> 0 });
+      expect(h.take()).toEqual([]);
+      expect(conn.c.state).toBe("SYN-SENT");
+      h.advanceTo(320);
+      expect(h.take().map((s) => [s.flags, s.t])).toEqual([["S", 308]]);
+    });
+  }
+});
+
+describe("SYN,FIN in SYN-SENT (synFin drop: freebsd net.inet.tcp.drop_synfin=1)", () => {
+  it("SYN+FIN in SYN-SENT is dropped: no SYN-ACK, the SYN is retransmitted on time (rcv-syn-fin-*-dropping-enabled)", () => {
+    const { h, conn, synAck } = simultaneousOpen("freebsd", TCP_SYN | TCP_FIN, TEXT, { synFin: "drop" });
+    expect(synAck).toBeUndefined();
+    expect(conn.c.state).toBe("SYN-SENT");
+    h.advanceTo(1000);
+    expect(h.take().map((s) => [s.flags, s.t])).toEqual([["S", 1000]]);
+  });
+
+  it("default: the same SYN+FIN moves SYN-SENT to SYN-RECEIVED", () => {
+    const { conn, synAck } = simultaneousOpen("freebsd", TCP_SYN | TCP_FIN);
+    expect(synAck.flags).toBe("S.");
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+  });
+});
+
+describe("SYN retransmissions without options (synDropOptionsAfter 3: freebsd net.inet.tcp.rexmit_drop_options=1)", () => {
+  it("the 4th and later SYNs carry the MSS only; a SYN-ACK with options then negotiates none of them", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const conn = h.connect("10.0.0.1:80", { overrides: { synDropOptionsAfter: 3 } });
+    h.advanceTo(20_000);
+    const syns = h.take().filter((s) => s.flags === "S");
+    expect(syns.length).toBeGreaterThanOrEqual(5);
+    for (const s of syns.slice(0, 3)) expect(s.options).toMatch(/^mss 1460,nop,wscale 6,sackOK,TS val \d+ ecr 0$/);
+    for (const s of syns.slice(3)) expect(s.options).toBe("mss 1460");
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: PEER_ISN, ack: syns[0]!.tcp.seq + 1, options: [{ kind: "mss", value: 1460 }, { kind: "nop" }, { kind: "wscale", shift: 7 }, { kind: "sackOK" }, { kind: "ts", val: 5, ecr: 0 }] });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    expect([conn.c.sndWscale, conn.c.rcvWscale, conn.c.tsEnabled, conn.c.sackEnabled]).toEqual([0, 0, false, false]);
+    expect(h.take()[0]!.options).toBe("");
+  });
+
+  it("default: every retransmitted SYN keeps its options", () => {
+    const h = new Harness({ profile: "freebsd" });
+    h.connect();
+    h.advanceTo(20_000);
+    const syns = h.take().filter((s) => s.flags === "S");
+    expect(syns.length).toBeGreaterThanOrEqual(5);
+    for (const s of syns) expect(s.options).toMatch(/^mss 1460,nop,wscale 6,sackOK,TS val \d+ ecr 0$/);
   });
 });

@@ -1,0 +1,124 @@
+// Simultaneous open (RFC 9293 §3.5 figure 8): our SYN crosses the peer's, SYN-SENT goes to
+// SYN-RECEIVED, and the policies that change it per profile (simOpenSynText,
+// simOpenRstOutcome, the SYN-ACK schedule of synBackoff linux; docs/profiles.md). Where a
+// case comes from a packetdrill script or a kernel-diff capture (docs/kernel-diff.md), its
+// name says which.
+import { describe, expect, it } from "vitest";
+import { Harness } from "../helpers/vt.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
+import { linuxConnect, PEER_ISN, SERVER_ISN, simultaneousOpen } from "./peers.js";
+
+const TEXT = new Uint8Array([1, 2, 3]);
+
+describe("text on the peer's SYN in a simultaneous open (simOpenSynText; RFC 9293 §3.10.7.3: queue it until ESTABLISHED; freebsd suite)", () => {
+  it("freebsd (rcv-syn-with-data-syn-sent): SYN-ACK acks only the SYN; the text is readable after the ACK, acknowledged by the delayed ACK", () => {
+    const { h, conn, syn, synAck } = simultaneousOpen("freebsd", TCP_SYN, TEXT);
+    expect(synAck.flags).toBe("S.");
+    expect(synAck.tcp.ack).toBe(PEER_ISN + 1);
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    expect(conn.c.rcvBuffered).toBe(0);
+    expect(conn.c.read().length).toBe(0);
+    let dataEvents = 0;
+    conn.c.events.data = () => dataEvents++;
+    h.advance(100);
+    conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 4, ack: syn.tcp.seq + 1, window: 65535 });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    expect(conn.c.rcvNxt).toBe(PEER_ISN + 4);
+    expect(dataEvents).toBe(1);
+    expect(Array.from(conn.c.read(100))).toEqual([1, 2, 3]);
+    // Reading 3 bytes is no reason for a window update; the delayed ACK (40 ms) acks the text.
+    h.advance(0);
+    expect(h.take()).toEqual([]);
+    h.advance(40);
+    const [ack] = h.take();
+    expect([ack?.flags, ack?.tcp.ack, ack?.t]).toEqual([".", PEER_ISN + 4, 240]);
+  });
+
+  it("freebsd (rcv-syn-fin-with-data-syn-sent-dropping-disabled): the FIN on the SYN is lost, the text is kept", () => {
+    const { h, conn, syn, synAck } = simultaneousOpen("freebsd", TCP_SYN | TCP_FIN, TEXT);
+    expect(synAck.tcp.ack).toBe(PEER_ISN + 1);
+    conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 4, ack: syn.tcp.seq + 1 });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    expect(conn.c.peerFinReceived).toBe(false);
+    expect(conn.c.rcvBuffered).toBe(3);
+    // close() at once: the FIN carries the acknowledgment of the text (ack 4), no separate ACK.
+    conn.c.close(h.now);
+    h.collect();
+    const out = h.take();
+    expect(out.map((s) => [s.flags, s.tcp.ack])).toEqual([["F.", PEER_ISN + 4]]);
+  });
+
+  for (const profile of ["rfc", "windows"] as const) {
+    it(`${profile}: text and FIN are both queued; the ACK that completes the handshake delivers them -> CLOSE-WAIT, FIN acked at once`, () => {
+      const { h, conn, syn, synAck } = simultaneousOpen(profile, TCP_SYN | TCP_FIN, TEXT);
+      expect(synAck.tcp.ack).toBe(PEER_ISN + 1);
+      expect(conn.c.state).toBe("SYN-RECEIVED");
+      let fin = 0;
+      conn.c.events.peerFin = () => fin++;
+      conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 5, ack: syn.tcp.seq + 1 });
+      expect(conn.c.state).toBe("CLOSE-WAIT");
+      expect(fin).toBe(1);
+      expect(Array.from(conn.c.read())).toEqual([1, 2, 3]);
+      expect(h.take().map((s) => [s.flags, s.tcp.ack])).toEqual([[".", PEER_ISN + 5]]);
+    });
+  }
+
+  it("linux: discards the text (tcp_rcv_synsent_state_process); the peer has to send it again", () => {
+    const { h, conn, syn, synAck } = simultaneousOpen("linux", TCP_SYN, TEXT);
+    expect(synAck.tcp.ack).toBe(PEER_ISN + 1);
+    conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 1, ack: syn.tcp.seq + 1 });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    expect(conn.c.rcvBuffered).toBe(0);
+    expect(conn.c.rcvNxt).toBe(PEER_ISN + 1);
+    expect(conn.c.receiver.outOfOrderBytes).toBe(0);
+    h.advance(1000);
+    expect(h.take().filter((s) => s.tcp.payload.length > 0 || s.flags !== ".")).toEqual([]);
+  });
+});
+
+describe("RST in SYN-RECEIVED after a simultaneous open (simOpenRstOutcome; kernel-diff)", () => {
+  // tcp_reset(): ECONNREFUSED only in SYN-SENT; in SYN-RECV (reached by a simultaneous open)
+  // the error is ECONNRESET.
+  it("RST at RCV.NXT in SYN-RECEIVED after a simultaneous open: outcome reset, not refused (kd-7-0142: connect() ECONNRESET)", () => {
+    const { h, conn } = linuxConnect();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    h.take();
+    conn.peer({ flags: TCP_RST, seq: SERVER_ISN + 1 });
+    expect(conn.outcome).toEqual({ kind: "reset" });
+    expect(conn.c.state).toBe("CLOSED");
+  });
+
+  it("the freebsd profile keeps RFC 9293's refused there", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const conn = h.connect("10.0.0.1:80");
+    h.take();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    conn.peer({ flags: TCP_RST, seq: SERVER_ISN + 1 });
+    expect(conn.outcome?.kind).toBe("refused");
+  });
+});
+
+describe("SYN-ACK retransmission after a simultaneous open (synBackoff linux; kernel-diff)", () => {
+  // tcp_retransmit_timer() in TCP_SYN_RECV: tcp_syn_linear_timeouts applies to SYN-SENT
+  // only, so after a simultaneous open the SYN-ACK is retransmitted at 1, 2, 4 s gaps.
+  it("after a simultaneous open the SYN-ACK retransmissions double from the first (kd-7-0138: SYN-ACKs at 0.8, 1025, 3041 ms)", () => {
+    const { h, conn, syn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 4 });
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }, { kind: "wscale", shift: 14 }] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    h.advanceTo(5000);
+    const synAcks = h.sent.filter((s) => s.flags === "S.").map((s) => s.t);
+    expect(synAcks).toEqual([1, 1001, 3001]);
+    expect(syn.flags).toBe("S");
+    // tcp_write_timeout() in SYN-RECV: tcp_syn_retries (2) retransmissions, no linear ones:
+    // give-up at the next expiry (kd-7-0138: connect() ETIMEDOUT after 7297 ms).
+    h.advanceTo(10_000);
+    expect(h.sent.filter((s) => s.flags === "S.").length).toBe(3);
+    expect(conn.outcome).toEqual({ kind: "timedOut" });
+    expect(conn.outcomeAt).toBe(7001);
+  });
+});
