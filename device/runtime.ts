@@ -71,8 +71,14 @@ export class Runtime {
    */
   flush(now = this.clock()): void {
     if (this.closed) return;
-    const out = this.stack.poll(now);
-    if (out.length > 0 && !this.deviceError) this.device.send(out);
+    const dev = this.device;
+    if (dev.sendBatch !== undefined) {
+      const b = this.stack.pollBatch(now);
+      if (b.count > 0 && !this.deviceError) dev.sendBatch(b.data, b.lengths, b.count);
+    } else {
+      const out = this.stack.poll(now);
+      if (out.length > 0 && !this.deviceError) dev.send(out);
+    }
     this.rearm(now);
   }
 

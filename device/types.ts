@@ -22,6 +22,13 @@ export interface Device {
   onError(handler: (err: Error) => void): void;
   /** Sends IP packets (whole datagrams, no link header). */
   send(packets: readonly Uint8Array[]): void;
+  /**
+   * Optional, for devices that write packed batches (the TUN addon): sends `count` packets
+   * laid back to back at the start of `data`, packet i being `lengths[i]` bytes. The
+   * buffers are the caller's and valid only during the call. The Runtime uses it when
+   * present, with the stack's own output buffer (Stack.pollBatch): no copy per packet.
+   */
+  sendBatch?(data: Uint8Array, lengths: Int32Array, count: number): void;
   stats(): DeviceStats;
   close(): Promise<void>;
 }

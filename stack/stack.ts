@@ -1,11 +1,13 @@
 // The Stack: local addresses, demultiplexing, ICMP routing, timers and output. Pure and
 // deterministic (docs/architecture.md): time comes in as `now` (ms), randomness through `random`;
-// packets go in through input() and out through poll()/takeOutput().
+// packets go in through input() and out through poll()/takeOutput() (or, packed for a
+// device that writes batches, pollBatch()/takeOutputBatch()).
 import { canonicalIp } from "./wire/addr.js";
 import { Addressing, isUnspecified, type LocalAddress, type RouteResult } from "./addressing.js";
 import { Ports, type PortBinding } from "./ports.js";
 import { ConnectionTable } from "./demux.js";
-import { buildTcpPacket, describePacket, describeTcpSegment, parsePacket } from "./wire/packet.js";
+import { describePacket, describeTcpSegment, maxTcpPacketLength, parsePacket, writeTcpPacket } from "./wire/packet.js";
+import { Outbox, type PacketBatch } from "./outbox.js";
 import { RxSegment } from "./wire/rx-segment.js";
 import { summarizeOptions } from "./wire/tcp-options.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
@@ -123,7 +125,8 @@ export class Stack implements ConnectionHost {
   private readonly addressing: Addressing;
   private readonly ports: Ports;
   private readonly timers = new TimerHeap<Connection>();
-  private outbox: Uint8Array[] = [];
+  /** Packets produced and not yet taken (outbox.ts). */
+  private readonly outbox = new Outbox();
   private nextId = 1;
   private lastNow = 0;
   private readonly windowUpdates = new Set<Connection>();
@@ -379,7 +382,7 @@ export class Stack implements ConnectionHost {
 
   emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void {
     // One spec object, refilled per segment (no per-packet allocation for it);
-    // buildTcpPacket only reads it. Every field it reads is set here each time.
+    // writeTcpPacket only reads it. Every field it reads is set here each time.
     const spec = this.emitSpec;
     spec.src = conn.localAddr;
     spec.dst = conn.remoteAddr;
@@ -392,12 +395,12 @@ export class Stack implements ConnectionHost {
     spec.window = seg.window;
     spec.options = seg.options;
     spec.payload = seg.payload;
-    const bytes = buildTcpPacket(spec);
+    const at = this.send(spec);
     spec.options = undefined;
     spec.payload = undefined; // do not keep the segment's data alive
     if (seg.flags & TCP_RST) this.stats.rstSent++;
-    this.push(bytes);
     if (this.traceSink) {
+      const bytes = this.outbox.data.slice(at, this.outbox.bytes);
       const p = parsePacket(bytes);
       this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
@@ -436,9 +439,14 @@ export class Stack implements ConnectionHost {
     this.stats.connectionsLive = this.conns.size;
   }
 
-  private push(bytes: Uint8Array): void {
-    this.outbox.push(bytes);
+  /** Builds the packet into the outbox; returns where it starts (outbox.data). */
+  private send(spec: TcpPacketSpec): number {
+    const box = this.outbox;
+    box.reserve(maxTcpPacketLength(spec.payload ? spec.payload.length : 0));
+    const at = box.bytes;
+    box.commit(writeTcpPacket(spec, box.data, at));
     this.stats.txPackets++;
+    return at;
   }
 
   // -------------------------------------------------------------------------------
@@ -554,10 +562,10 @@ export class Stack implements ConnectionHost {
       const len = seg.payload.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
       out = { seq: 0, ack: seqAdd(seg.seq, len), flags: TCP_RST | TCP_ACK };
     }
-    const bytes = buildTcpPacket({ src: dst, dst: src, ttl: this.profile.ttl, srcPort: seg.dstPort, dstPort: seg.srcPort, seq: out.seq, ack: out.ack, flags: out.flags, window: 0 });
+    const at = this.send({ src: dst, dst: src, ttl: this.profile.ttl, srcPort: seg.dstPort, dstPort: seg.srcPort, seq: out.seq, ack: out.ack, flags: out.flags, window: 0 });
     this.stats.rstSent++;
-    this.push(bytes);
     if (this.traceSink) {
+      const bytes = this.outbox.data.slice(at, this.outbox.bytes);
       const p = parsePacket(bytes);
       this.traceSink({ t: now, kind: "out", decision: "no connection -> RST", rule: "RFC 9293 §3.10.7.1: segment to CLOSED -> RST", packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
@@ -602,12 +610,27 @@ export class Stack implements ConnectionHost {
 
   /** The earliest time poll() has work to do, or undefined when idle. */
   nextDeadline(): number | undefined {
-    if (this.outbox.length > 0 || this.windowUpdates.size > 0) return this.lastNow;
+    if (this.outbox.count > 0 || this.windowUpdates.size > 0) return this.lastNow;
     return this.timers.peek();
   }
 
   /** Runs every timer due at `now`, then returns (and clears) the packets to send. */
   poll(now: number): Uint8Array[] {
+    this.runTimers(now);
+    return this.takeOutput();
+  }
+
+  /**
+   * poll() for a device that writes packed batches (Device.sendBatch): the packets stay in
+   * the stack's own buffer, which the next call into the stack may overwrite, so the caller
+   * writes (or copies) them at once.
+   */
+  pollBatch(now: number): PacketBatch {
+    this.runTimers(now);
+    return this.takeOutputBatch();
+  }
+
+  private runTimers(now: number): void {
     this.lastNow = now;
     for (const c of this.windowUpdates) c.flushWindowUpdate(now);
     this.windowUpdates.clear();
@@ -617,16 +640,26 @@ export class Stack implements ConnectionHost {
       c.onTimer(now);
       if (c.state !== "CLOSED") this.rearm(c);
     }
-    return this.takeOutput();
   }
 
   /** Packets produced so far (by input(), connect() or user calls), without running timers. */
   takeOutput(): Uint8Array[] {
-    if (this.outbox.length === 0) return EMPTY;
-    const out = this.outbox;
-    this.outbox = [];
-    return out;
+    if (this.outbox.count === 0) return EMPTY;
+    return this.outbox.takeArrays();
   }
+
+  /** takeOutput() as a packed batch, valid until the next call into the stack (see pollBatch). */
+  takeOutputBatch(): PacketBatch {
+    const box = this.outbox;
+    const batch = this.batch;
+    batch.data = box.data;
+    batch.lengths = box.lengths;
+    batch.count = box.count;
+    box.clear();
+    return batch;
+  }
+
+  private readonly batch: { data: Uint8Array; lengths: Int32Array; count: number } = { data: new Uint8Array(0), lengths: new Int32Array(0), count: 0 };
 
   /** Marks a connection whose window reopened after read() (flushed by the next poll). */
   noteRead(conn: Connection): void {

@@ -26,6 +26,8 @@ const PER_STACK = 16_384;
 
 // Offsets in a 20-byte-header IPv4 packet (the stack writes no IP options).
 const TCP_AT = 20;
+/** The windows profile's SYN: 20 + 20 + 12 option bytes (mss, nop, wscale, nop, nop, sackOK). */
+const SYN_BYTES = 52;
 
 /**
  * The in-memory peer: turns a SYN from the stack into the SYN-ACK a Linux listener would
@@ -62,11 +64,17 @@ export class SynAckPeer {
 
   /** Writes the SYN-ACK for `syn` into `this.packet` and returns it. */
   answer(syn: Uint8Array): Uint8Array {
+    return this.answerAt(syn, 0);
+  }
+
+  /** answer() for the SYN at syn[at] (a packet of a packed batch). */
+  answerAt(syn: Uint8Array, at: number): Uint8Array {
     const p = this.packet;
+    const t = at + TCP_AT;
     // The SYN's ports, swapped.
-    const port = (syn[TCP_AT] << 8) | syn[TCP_AT + 1];
-    const from = (syn[TCP_AT + 2] << 8) | syn[TCP_AT + 3];
-    const seq = ((syn[TCP_AT + 4] << 24) | (syn[TCP_AT + 5] << 16) | (syn[TCP_AT + 6] << 8) | syn[TCP_AT + 7]) >>> 0;
+    const port = (syn[t] << 8) | syn[t + 1];
+    const from = (syn[t + 2] << 8) | syn[t + 3];
+    const seq = ((syn[t + 4] << 24) | (syn[t + 5] << 16) | (syn[t + 6] << 8) | syn[t + 7]) >>> 0;
     const ack = (seq + 1) >>> 0;
     const iss = (this.iss = (this.iss + 0x10001) >>> 0);
     p[TCP_AT] = from >> 8;
@@ -131,20 +139,24 @@ export function handshakeLoop(seed = 1, abortAfter = false): HandshakeLoop {
           if (!(c instanceof Connection)) throw new Error(`connect failed: ${c.error}: ${c.detail}`);
           conns[i] = c;
         }
-        const syns = stack.poll(now);
-        if (syns.length !== k) throw new Error(`expected ${k} SYNs, got ${syns.length}`);
+        // Output is taken packed, as the Runtime takes it for the TUN device (pollBatch); the
+        // SYNs are copied out first, since the stack writes the ACKs into the same buffer.
+        const syns = stack.pollBatch(now);
+        if (syns.count !== k) throw new Error(`expected ${k} SYNs, got ${syns.count}`);
+        const synBytes = syns.data.slice(0, k * SYN_BYTES);
+        for (let i = 0; i < k; i++) if (syns.lengths[i] !== SYN_BYTES) throw new Error(`SYN ${i} is ${syns.lengths[i]} bytes, not ${SYN_BYTES}`);
         now += 0.05; // a 50 µs virtual RTT
-        for (let i = 0; i < k; i++) stack.input(peer.answer(syns[i]), now);
-        const acks = stack.poll(now);
-        if (acks.length !== k) throw new Error(`expected ${k} ACKs, got ${acks.length}`);
+        for (let i = 0; i < k; i++) stack.input(peer.answerAt(synBytes, i * SYN_BYTES), now);
+        const acks = stack.pollBatch(now);
+        if (acks.count !== k) throw new Error(`expected ${k} ACKs, got ${acks.count}`);
         for (let i = 0; i < k; i++) {
           if (conns[i].state !== "ESTABLISHED") throw new Error(`connection ${i} is ${conns[i].state}, not ESTABLISHED`);
         }
         if (abortAfter) {
           // The application drops each connection at once: RST out, TCB freed (RFC 9293 §3.10.5).
           for (let i = 0; i < k; i++) conns[i].abort(now);
-          const rsts = stack.takeOutput();
-          if (rsts.length !== k) throw new Error(`expected ${k} RSTs, got ${rsts.length}`);
+          const rsts = stack.takeOutputBatch();
+          if (rsts.count !== k) throw new Error(`expected ${k} RSTs, got ${rsts.count}`);
         }
         onStack += k;
         done += k;

@@ -40,7 +40,10 @@ export function sumWords(buf: Uint8Array, start: number, end: number, acc: numbe
     if (i < end) acc += buf[i] << 8;
     return reduce32(acc);
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const dv = viewOf(buf.buffer);
+  const base = buf.byteOffset;
+  start += base;
+  end += base;
   let i = start;
   while (i < end) {
     const chunkEnd = Math.min(end, i + CHUNK_BYTES);
@@ -55,7 +58,7 @@ export function sumWords(buf: Uint8Array, start: number, end: number, acc: numbe
         i += 2;
       }
       if (i < end) {
-        acc += buf[i] << 8;
+        acc += dv.getUint8(i) << 8;
         i++;
       }
     }
@@ -64,6 +67,25 @@ export function sumWords(buf: Uint8Array, start: number, end: number, acc: numbe
     acc = reduce32(acc);
   }
   return acc;
+}
+
+/**
+ * A DataView over the whole of `buffer`, reused while the buffers summed are the same one
+ * (the stack's output buffer, a device's receive buffer): a new DataView per packet was an
+ * allocation per data segment. Only the last buffer is remembered, and only one of at most
+ * REMEMBERED_BYTES, so that a large buffer summed once is not kept alive.
+ */
+const REMEMBERED_BYTES = 4 * 1024 * 1024;
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: DataView | undefined;
+function viewOf(buffer: ArrayBufferLike): DataView {
+  if (buffer === lastBuffer && lastView !== undefined && lastView.byteLength === buffer.byteLength) return lastView;
+  const view = new DataView(buffer);
+  if (buffer.byteLength <= REMEMBERED_BYTES) {
+    lastView = view;
+    lastBuffer = buffer;
+  }
+  return view;
 }
 
 /** Folds a partial sum to 16 bits with end-around carry (RFC 1071 §4.1). */
