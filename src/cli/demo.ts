@@ -19,7 +19,7 @@ import { seededRandom } from "../../stack/random.js";
 import { PROFILES, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
 import { Lab } from "../lab/lab.js";
 import { runConnect, type ConnectResult, type ConnectRun } from "../lab/session.js";
-import { SimDevice, SimPeer } from "../lab/simpeer.js";
+import { SimDevice, simulatedNetwork } from "../lab/simpeer.js";
 import { resultJson, statusLine, stepLines } from "./connect.js";
 import { DEMO } from "./commands.js";
 import { parseOrExit } from "./options.js";
@@ -209,19 +209,7 @@ export function wrap(text: string, width = 100, indent = "  "): string {
   return out.join("\n");
 }
 
-export function simulatedNetwork(): SimPeer {
-  return new SimPeer({
-    addresses: ["10.99.0.1", "fd99::1"],
-    listen: { 7: "echo" },
-    blackhole: ["10.99.1.0/24"],
-    unreachable: [
-      { dst: "10.99.2.0/24", from: "10.99.0.1", type: 3, code: 1 },
-      { dst: "10.99.3.0/24", from: "10.99.0.1", type: 3, code: 13 },
-      { dst: "fd99:2::/64", from: "fd99::1", type: 1, code: 0 },
-    ],
-    latencyMs: 1,
-  });
-}
+export { simulatedNetwork };
 
 /** How the demo runs a scenario's connect on `device` (the lab's TUN or the simulated peer). */
 export function scenarioRun(s: Scenario, device: Device): ConnectRun {

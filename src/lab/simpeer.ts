@@ -192,3 +192,23 @@ export class SimDevice implements Device {
     this.timers.clear();
   }
 }
+
+/**
+ * The simulated network of `synack demo`, `connect --sim` and `openStack({ sim: true })`: a
+ * host at 10.99.0.1 / fd99::1 echoing on port 7, 10.99.1.0/24 black-holed, 10.99.2.0/24
+ * answering ICMP host unreachable, 10.99.3.0/24 admin prohibited, fd99:2::/64 ICMPv6 no
+ * route, 1 ms each way.
+ */
+export function simulatedNetwork(): SimPeer {
+  return new SimPeer({
+    addresses: ["10.99.0.1", "fd99::1"],
+    listen: { 7: "echo" },
+    blackhole: ["10.99.1.0/24"],
+    unreachable: [
+      { dst: "10.99.2.0/24", from: "10.99.0.1", type: 3, code: 1 },
+      { dst: "10.99.3.0/24", from: "10.99.0.1", type: 3, code: 13 },
+      { dst: "fd99:2::/64", from: "fd99::1", type: 1, code: 0 },
+    ],
+    latencyMs: 1,
+  });
+}

@@ -3,8 +3,7 @@
 // it) and the simulated peer (in-process, no root; a simulation, and it says so).
 import type { ChildProcess } from "node:child_process";
 import { Lab, stopChild } from "../lab/lab.js";
-import { SimDevice, SimPeer } from "../lab/simpeer.js";
-import { simulatedNetwork } from "../cli/demo.js";
+import { SimDevice, SimPeer, simulatedNetwork } from "../lab/simpeer.js";
 import { netnsSpawn } from "../../device/netns.js";
 import type { Device } from "../../device/types.js";
 

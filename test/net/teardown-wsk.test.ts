@@ -12,8 +12,7 @@ import { WskProvider } from "../../src/wsk/provider.js";
 import { WskClient } from "../../src/wsk/client.js";
 import { setBugCheckHandler, type BugCheckHandler } from "../../src/wsk/irp.js";
 import { connect, NtStatusError } from "../../src/api.js";
-import { SimDevice } from "../../src/lab/simpeer.js";
-import { simulatedNetwork } from "../../src/cli/demo.js";
+import { SimDevice, simulatedNetwork } from "../../src/lab/simpeer.js";
 
 function build() {
   const stack = new Stack({ addresses: ["10.99.0.2/24"], gateway4: "10.99.0.1", random: cryptoRandom(), isnSecret: randomBytes(16) });
