@@ -113,6 +113,15 @@ export const abortRstPolicy = policy({
 
 const NO_OPTIONS: TcpOption[] = [];
 
+// Connection.bits
+const TS_ENABLED = 1;
+const SACK_ENABLED = 2;
+const SYN_OPTIONS_DROPPED = 4;
+const PASSIVE = 8;
+const PROF_BORROWED = 16;
+/** peerOffered (OFFERED_* of handshake.ts) sits in bits 8 to 15. */
+const PEER_OFFERED_SHIFT = 8;
+
 export class Connection implements TimerOwner {
   // ---------------------------------------------------------------------------------
   // The TCB (RFC 9293 §3.3.1): every field of a connection is declared here. The sending
@@ -136,37 +145,34 @@ export class Connection implements TimerOwner {
    * the engine writes into a borrowed profile.
    */
   prof: Profile;
-  private profBorrowed: boolean;
 
   state: TcpState = "CLOSED";
   /** TimerOwner: the stack's timer heap entry. */
   timerGen = 0;
   timerAt = Infinity;
 
-  // Send sequence space
-  iss: number;
-  sndUna: number;
-  sndNxt: number;
-  /** Highest sequence number sent so far (SND.NXT may fall back on retransmission). */
-  sndMax: number;
+  // Send and receive sequence space: the 32-bit sequence variables (RFC 9293 §3.3.1) are
+  // read and written as unsigned numbers through the accessors below, and kept as int32
+  // (see there).
+  private issI32: number;
+  private sndUnaI32: number;
+  private sndNxtI32: number;
+  private sndMaxI32: number;
+  private sndWl1I32 = 0;
+  private sndWl2I32 = 0;
+  private irsI32 = 0;
+  private rcvNxtI32 = 0;
+  private tsRecentI32 = 0;
   sndWnd = 0;
-  sndWl1 = 0;
-  sndWl2 = 0;
   /** MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered. */
   maxSndWnd = 0;
-  // Receive sequence space
-  irs = 0;
-  rcvNxt = 0;
 
   // What the handshake negotiated
   /** Our window-scale shift once negotiated (0 if not). */
   rcvWscale = 0;
   /** The peer's window-scale shift once negotiated (0 if not). */
   sndWscale = 0;
-  tsEnabled = false;
-  tsRecent = 0;
   readonly tsOffset: number;
-  sackEnabled = false;
   /** MSS we advertise. */
   mssAdvertised: number;
   /** Largest segment payload we send. */
@@ -182,12 +188,8 @@ export class Connection implements TimerOwner {
   lastSynAt = 0;
   /** RST-triggered SYN retries used (synSentRst "retrySyn"). */
   rstRetries = 0;
-  /** The SYN retransmissions carry the MSS option only (profile.synDropOptionsAfter). */
-  synOptionsDropped = false;
-  /** @internal What the peer's SYN offered: OFFERED_* bits of handshake.ts (a number, not an object). */
-  peerOffered = 0;
-  /** This connection was created by a listener (passive OPEN, RFC 9293 §3.10.7.2). */
-  passive = false;
+  /** The yes/no state of the connection and what the peer's SYN offered, as bits (see the accessors). */
+  private bits = 0;
 
   // Timers: the retransmission deadline (ms; Infinity = not armed), and the others in a
   // lazily created array (deadlines.ts explains why).
@@ -210,15 +212,79 @@ export class Connection implements TimerOwner {
     this.remoteAddr = init.remoteAddr;
     this.remotePort = init.remotePort;
     this.prof = init.profile;
-    this.profBorrowed = init.profileBorrowed === true;
-    this.iss = init.iss;
-    this.sndUna = init.iss;
-    this.sndNxt = init.iss;
-    this.sndMax = init.iss;
+    if (init.profileBorrowed === true) this.bits = PROF_BORROWED;
+    this.issI32 = init.iss | 0;
+    this.sndUnaI32 = this.issI32;
+    this.sndNxtI32 = this.issI32;
+    this.sndMaxI32 = this.issI32;
     this.tsOffset = init.tsOffset;
     this.pathMtu = init.mtu;
     this.mssAdvertised = this.mssForMtu(init.mtu);
     this.sndMss = this.mssAdvertised;
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Sequence variables
+  //
+  // A uint32 of 2^31 or more is not a small integer to V8: stored in a field, it takes a
+  // 16-byte heap box of its own, allocated anew on every write from optimized code. As
+  // int32 (`| 0`, the same 32 bits) it is stored inline. The accessors give the unsigned
+  // value, so nothing outside sees the difference. Measured on the engine benchmark: about
+  // 8 boxes fewer per connection, which the garbage collector no longer copies.
+
+  /** ISS: initial send sequence number. */
+  get iss(): number { return this.issI32 >>> 0; }
+  set iss(v: number) { this.issI32 = v | 0; }
+  /** SND.UNA: oldest unacknowledged sequence number. */
+  get sndUna(): number { return this.sndUnaI32 >>> 0; }
+  set sndUna(v: number) { this.sndUnaI32 = v | 0; }
+  /** SND.NXT: next sequence number to be sent. */
+  get sndNxt(): number { return this.sndNxtI32 >>> 0; }
+  set sndNxt(v: number) { this.sndNxtI32 = v | 0; }
+  /** Highest sequence number sent so far (SND.NXT may fall back on retransmission). */
+  get sndMax(): number { return this.sndMaxI32 >>> 0; }
+  set sndMax(v: number) { this.sndMaxI32 = v | 0; }
+  /** SND.WL1: segment sequence number used for the last window update. */
+  get sndWl1(): number { return this.sndWl1I32 >>> 0; }
+  set sndWl1(v: number) { this.sndWl1I32 = v | 0; }
+  /** SND.WL2: segment acknowledgment number used for the last window update. */
+  get sndWl2(): number { return this.sndWl2I32 >>> 0; }
+  set sndWl2(v: number) { this.sndWl2I32 = v | 0; }
+  /** IRS: initial receive sequence number. */
+  get irs(): number { return this.irsI32 >>> 0; }
+  set irs(v: number) { this.irsI32 = v | 0; }
+  /** RCV.NXT: next sequence number expected. */
+  get rcvNxt(): number { return this.rcvNxtI32 >>> 0; }
+  set rcvNxt(v: number) { this.rcvNxtI32 = v | 0; }
+  /** TS.Recent (RFC 7323 §4.3): the peer's timestamp to echo. */
+  get tsRecent(): number { return this.tsRecentI32 >>> 0; }
+  set tsRecent(v: number) { this.tsRecentI32 = v | 0; }
+
+  // ---------------------------------------------------------------------------------
+  // Yes/no state, in `bits`: one field instead of five booleans and a number, 40 bytes less
+  // per connection (the memory benchmark: heap per SYN-SENT connection).
+
+  /** Timestamps (RFC 7323) were negotiated. */
+  get tsEnabled(): boolean { return (this.bits & TS_ENABLED) !== 0; }
+  set tsEnabled(v: boolean) { this.setBit(TS_ENABLED, v); }
+  /** SACK (RFC 2018) was negotiated. */
+  get sackEnabled(): boolean { return (this.bits & SACK_ENABLED) !== 0; }
+  set sackEnabled(v: boolean) { this.setBit(SACK_ENABLED, v); }
+  /** The SYN retransmissions carry the MSS option only (profile.synDropOptionsAfter). */
+  get synOptionsDropped(): boolean { return (this.bits & SYN_OPTIONS_DROPPED) !== 0; }
+  set synOptionsDropped(v: boolean) { this.setBit(SYN_OPTIONS_DROPPED, v); }
+  /** This connection was created by a listener (passive OPEN, RFC 9293 §3.10.7.2). */
+  get passive(): boolean { return (this.bits & PASSIVE) !== 0; }
+  set passive(v: boolean) { this.setBit(PASSIVE, v); }
+  /** `prof` is the stack's own object, not this connection's copy (see `profile`). */
+  private get profBorrowed(): boolean { return (this.bits & PROF_BORROWED) !== 0; }
+  private set profBorrowed(v: boolean) { this.setBit(PROF_BORROWED, v); }
+  /** @internal What the peer's SYN offered: OFFERED_* bits of handshake.ts. */
+  get peerOffered(): number { return (this.bits >>> PEER_OFFERED_SHIFT) & 0xff; }
+  set peerOffered(v: number) { this.bits = (this.bits & ~(0xff << PEER_OFFERED_SHIFT)) | ((v & 0xff) << PEER_OFFERED_SHIFT); }
+
+  private setBit(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
   }
 
   // ---------------------------------------------------------------------------------
