@@ -7,5 +7,6 @@ export * from "../../stack/tcp/profiles.js";
 export * from "../../stack/tcp/outcome.js";
 export * from "../../stack/tcp/state.js";
 export * from "../../stack/trace.js";
+export * from "../../stack/drops.js";
 export * from "../../stack/random.js";
 export * from "../../stack/wire/index.js";
