@@ -19,7 +19,6 @@ import { isSynchronized, type TcpState } from "./state.js";
 // ---------------------------------------------------------------------------------------
 // Policies
 
-export type SynFin = "process" | "drop";
 export const synFinPolicy = policy({
   field: "synFin",
   title: "SYN and FIN together",
@@ -30,7 +29,6 @@ export const synFinPolicy = policy({
   },
 });
 
-export type TimeWait = "rfc9293" | "rfc1337" | "freebsd";
 export const timeWaitPolicy = policy({
   field: "timeWait",
   title: "TIME-WAIT policy",
@@ -46,7 +44,6 @@ export const timeWaitPolicy = policy({
   knobs: ["mslMs"],
 });
 
-export type SynCheck = "rfc5961" | "rfc793";
 export const synCheckPolicy = policy({
   field: "synCheck",
   title: "SYN in a synchronised state",
@@ -57,7 +54,6 @@ export const synCheckPolicy = policy({
   },
 });
 
-export type RstCheck = "rfc5961" | "rfc793";
 export const rstCheckPolicy = policy({
   field: "rstCheck",
   title: "RST in the window",
@@ -68,7 +64,6 @@ export const rstCheckPolicy = policy({
   },
 });
 
-export type AcceptWindow = "advertised" | "receiveBuffer";
 export const acceptWindowPolicy = policy({
   field: "acceptWindow",
   title: "RCV.WND of the sequence-number test",
@@ -82,7 +77,6 @@ export const acceptWindowPolicy = policy({
   },
 });
 
-export type OldSegment = "rfc9293" | "bsd";
 export const oldSegmentPolicy = policy({
   field: "oldSegment",
   title: "ACK field of a duplicate segment",
@@ -96,7 +90,6 @@ export const oldSegmentPolicy = policy({
   },
 });
 
-export type SimOpenRstOutcome = "refused" | "reset";
 export const simOpenRstOutcomePolicy = policy({
   field: "simOpenRstOutcome",
   title: "RST after a simultaneous open",

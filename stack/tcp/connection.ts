@@ -9,7 +9,9 @@
 //   icmp.ts       ICMP errors; deadlines.ts: the timers besides retransmission
 //
 // Where a profile's OS departs from the RFCs, the step asks a named policy (policy.ts);
-// docs/profiles.md lists them all, per profile.
+// docs/profiles.md lists them all, per profile. The parts import only types from this
+// file (Connection, SegmentOptionView, OutSegment): at run time the imports go one way,
+// from here to the parts, which reach each other through the connection.
 import type { TcpOption, TcpSegment } from "../wire/types.js";
 import { TCP_ACK, TCP_RST } from "../wire/types.js";
 import type { SegmentDropReason } from "../drops.js";
@@ -99,7 +101,6 @@ export interface SegmentOptionView {
   sack?: Array<[number, number]>;
 }
 
-export type AbortRst = "rst" | "rstAck" | "rstAckFull";
 export const abortRstPolicy = policy({
   field: "abortRst",
   title: "RST of an ABORT",

@@ -13,7 +13,6 @@ import { seqAdd } from "./seq.js";
 // ---------------------------------------------------------------------------------------
 // Policies
 
-export type SynBackoff = "doubling" | "linux" | "freebsd";
 export const synBackoffPolicy = policy({
   field: "synBackoff",
   title: "SYN retransmission schedule",
@@ -29,7 +28,6 @@ export const synBackoffPolicy = policy({
   knobs: ["initialRtoMs", "synRetries", "synLinearTimeouts", "rexmitSlopMs", "rtoMaxMs", "connectTimeoutMs", "synDropOptionsAfter"],
 });
 
-export type SimOpenSynAckOptions = "offered" | "own";
 export const simOpenSynAckOptionsPolicy = policy({
   field: "simOpenSynAckOptions",
   title: "SYN-ACK options after a simultaneous open",
@@ -40,7 +38,6 @@ export const simOpenSynAckOptionsPolicy = policy({
   },
 });
 
-export type PeerMss = "rfc9293" | "linux";
 export const peerMssPolicy = policy({
   field: "peerMss",
   title: "The peer's MSS option",
@@ -52,7 +49,6 @@ export const peerMssPolicy = policy({
   knobs: ["minSndMss"],
 });
 
-export type RcvBufRounding = "none" | "mss";
 export const rcvBufRoundingPolicy = policy({
   field: "rcvBufRounding",
   title: "Receive buffer rounding",

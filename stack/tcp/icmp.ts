@@ -13,7 +13,6 @@ import { seqInWindow, seqLe } from "./seq.js";
 // ---------------------------------------------------------------------------------------
 // Policies
 
-export type IcmpPolicy = "ignore" | "abort" | "hardAbort" | "hardAbortSoftRemember";
 export const icmpPolicyPolicy = policy({
   field: "icmpPolicy",
   title: "ICMP error in SYN-SENT / SYN-RECEIVED",
@@ -27,7 +26,6 @@ export const icmpPolicyPolicy = policy({
   knobs: ["failConnectOnIcmpError"],
 });
 
-export type IcmpQuote = "rfc5927" | "linux";
 export const icmpQuotePolicy = policy({
   field: "icmpQuote",
   title: "ICMP quote check",
@@ -38,7 +36,6 @@ export const icmpQuotePolicy = policy({
   },
 });
 
-export type IcmpV4Filter = "none" | "linux";
 export const icmpV4FilterPolicy = policy({
   field: "icmpV4Filter",
   title: "ICMPv4 errors dropped before TCP",
@@ -49,7 +46,6 @@ export const icmpV4FilterPolicy = policy({
   },
 });
 
-export type PmtuSynMss = "lower" | "keepOnIpv4";
 export const pmtuSynMssPolicy = policy({
   field: "pmtuSynMss",
   title: "Path MTU drop in SYN-SENT",

@@ -2,8 +2,8 @@
 // OS writes them (conformance scripts compare options exactly).
 import type { TcpOption } from "../wire/types.js";
 import { policy } from "./policy.js";
+import type { OptionLayout } from "./profiles.js";
 
-export type OptionLayout = "windows" | "linux" | "freebsd" | "rfc";
 export const optionLayoutPolicy = policy({
   field: "optionLayout",
   title: "SYN option layout",

@@ -44,6 +44,3 @@ export const POLICIES = [
   { policy: icmpV4FilterPolicy, file: "stack/tcp/icmp.ts" },
   { policy: pmtuSynMssPolicy, file: "stack/tcp/icmp.ts" },
 ] as const;
-
-/** Profile fields that pick a policy's choice. */
-export type PolicyField = (typeof POLICIES)[number]["policy"]["field"];

@@ -33,9 +33,3 @@ export interface Policy<F extends ChoiceField = ChoiceField> {
 export function policy<F extends ChoiceField>(p: Policy<F>): Policy<F> {
   return p;
 }
-
-/** A knob: a profile field that is a value rather than a choice of behaviour. */
-export interface Knob {
-  meaning: string;
-  source: string;
-}

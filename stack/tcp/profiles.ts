@@ -5,55 +5,48 @@
 // `resolveProfile(base, overrides)` (WSK socket options, the CLI's --syn-retries and
 // --initial-rto, the conformance runner's sysctls). docs/profiles.md is the table of all of
 // it, generated from this file and the policies (`npm run docs:profiles`).
-import type { AbortRst } from "./connection.js";
-import type { AcceptWindow, OldSegment, RstCheck, SimOpenRstOutcome, SynCheck, SynFin, TimeWait } from "./arrival.js";
-import type { PeerMss, RcvBufRounding, SimOpenSynAckOptions, SynBackoff } from "./handshake.js";
-import type { IcmpPolicy, IcmpQuote, IcmpV4Filter, PmtuSynMss } from "./icmp.js";
-import type { OptionLayout } from "./options.js";
-import type { PolicyField } from "./policies.js";
-import type { Knob } from "./policy.js";
-import type { AckPolicy, ChallengeAckLimit, FinRepeat, OowAck } from "./receiver.js";
-import type { Nagle, RtoFormula, ZeroWindowProbe } from "./sender.js";
-import type { SimOpenSynText, SynAckText, SynSentBadAck, SynSentPaws, SynSentRst } from "./syn-sent.js";
-
-export type { OptionLayout };
 export type ProfileName = "windows" | "linux" | "freebsd" | "rfc";
 
-export interface Profile {
+/**
+ * The policies: one named choice each, at a step where the operating systems depart from the
+ * RFCs. Each is described, and implemented, in the file of the step it changes
+ * (policies.ts lists them, with the file).
+ */
+export interface ProfilePolicies {
+  optionLayout: "windows" | "linux" | "freebsd" | "rfc";
+  synBackoff: "doubling" | "linux" | "freebsd";
+  synSentBadAck: "rst" | "rstAndResendSyn";
+  synSentPaws: "none" | "reject";
+  synSentRst: "refuse" | "retrySyn";
+  synAckText: "accept" | "ignore";
+  simOpenSynText: "queue" | "queueData" | "discard";
+  simOpenSynAckOptions: "offered" | "own";
+  simOpenRstOutcome: "refused" | "reset";
+  peerMss: "rfc9293" | "linux";
+  rcvBufRounding: "none" | "mss";
+  synFin: "process" | "drop";
+  timeWait: "rfc9293" | "rfc1337" | "freebsd";
+  synCheck: "rfc5961" | "rfc793";
+  rstCheck: "rfc5961" | "rfc793";
+  acceptWindow: "advertised" | "receiveBuffer";
+  oldSegment: "rfc9293" | "bsd";
+  oowAck: "always" | "rateLimited";
+  challengeAck: "rfc5961" | "linux";
+  ackPolicy: "delayed" | "quickAck";
+  finRepeat: "pureAck" | "repeatFin";
+  nagle: "rfc896" | "minshall";
+  zeroWindowProbe: "oneByte" | "ackBelowUna";
+  rtoFormula: "rfc6298" | "linux";
+  abortRst: "rst" | "rstAck" | "rstAckFull";
+  icmpPolicy: "ignore" | "abort" | "hardAbort" | "hardAbortSoftRemember";
+  icmpQuote: "rfc5927" | "linux";
+  icmpV4Filter: "none" | "linux";
+  pmtuSynMss: "lower" | "keepOnIpv4";
+}
+
+/** The knobs: values the RFC machinery and the policies read (each described in KNOBS). */
+export interface ProfileKnobs {
   name: ProfileName;
-
-  // Policies (one named choice each; see policies.ts for where each is described)
-  optionLayout: OptionLayout;
-  synBackoff: SynBackoff;
-  synSentBadAck: SynSentBadAck;
-  synSentPaws: SynSentPaws;
-  synSentRst: SynSentRst;
-  synAckText: SynAckText;
-  simOpenSynText: SimOpenSynText;
-  simOpenSynAckOptions: SimOpenSynAckOptions;
-  simOpenRstOutcome: SimOpenRstOutcome;
-  peerMss: PeerMss;
-  rcvBufRounding: RcvBufRounding;
-  synFin: SynFin;
-  timeWait: TimeWait;
-  synCheck: SynCheck;
-  rstCheck: RstCheck;
-  acceptWindow: AcceptWindow;
-  oldSegment: OldSegment;
-  oowAck: OowAck;
-  challengeAck: ChallengeAckLimit;
-  ackPolicy: AckPolicy;
-  finRepeat: FinRepeat;
-  nagle: Nagle;
-  zeroWindowProbe: ZeroWindowProbe;
-  rtoFormula: RtoFormula;
-  abortRst: AbortRst;
-  icmpPolicy: IcmpPolicy;
-  icmpQuote: IcmpQuote;
-  icmpV4Filter: IcmpV4Filter;
-  pmtuSynMss: PmtuSynMss;
-
-  // Knobs (meaning and source of each in KNOBS)
   synOptionLayoutText: string;
   timestamps: boolean;
   windowScaling: boolean;
@@ -86,8 +79,17 @@ export interface Profile {
   ttl: number;
 }
 
-/** Profile fields that are not policies. */
-export type KnobField = Exclude<keyof Profile, PolicyField>;
+export interface Profile extends ProfilePolicies, ProfileKnobs {}
+
+export type OptionLayout = Profile["optionLayout"];
+
+export type KnobField = keyof ProfileKnobs;
+
+/** A knob's description: what it is, and where its values come from. */
+export interface Knob {
+  meaning: string;
+  source: string;
+}
 
 /** What each knob is, and where its values come from. */
 export const KNOBS: { readonly [F in KnobField]: Knob } = {

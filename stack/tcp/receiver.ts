@@ -16,7 +16,6 @@ import { canReceive, isSynchronized, type TcpState } from "./state.js";
 // ---------------------------------------------------------------------------------------
 // Policies
 
-export type AckPolicy = "delayed" | "quickAck";
 export const ackPolicyPolicy = policy({
   field: "ackPolicy",
   title: "ACK policy",
@@ -32,7 +31,6 @@ export const ackPolicyPolicy = policy({
   knobs: ["delayedAckMs", "quickAcks"],
 });
 
-export type FinRepeat = "pureAck" | "repeatFin";
 export const finRepeatPolicy = policy({
   field: "finRepeat",
   title: "ACKs while our FIN is unacknowledged",
@@ -46,7 +44,6 @@ export const finRepeatPolicy = policy({
   },
 });
 
-export type OowAck = "always" | "rateLimited";
 export const oowAckPolicy = policy({
   field: "oowAck",
   title: "ACKs answering unacceptable segments",
@@ -61,7 +58,6 @@ export const oowAckPolicy = policy({
   knobs: ["oowAckIntervalMs"],
 });
 
-export type ChallengeAckLimit = "rfc5961" | "linux";
 export const challengeAckPolicy = policy({
   field: "challengeAck",
   title: "Challenge-ACK limit",

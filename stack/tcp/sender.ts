@@ -17,7 +17,6 @@ import { isSynchronized } from "./state.js";
 // ---------------------------------------------------------------------------------------
 // Policies
 
-export type Nagle = "rfc896" | "minshall";
 export const naglePolicy = policy({
   field: "nagle",
   title: "Nagle's algorithm",
@@ -29,7 +28,6 @@ export const naglePolicy = policy({
   knobs: ["nodelay"],
 });
 
-export type ZeroWindowProbe = "oneByte" | "ackBelowUna";
 export const zeroWindowProbePolicy = policy({
   field: "zeroWindowProbe",
   title: "Zero-window probe",
@@ -44,7 +42,6 @@ export const zeroWindowProbePolicy = policy({
   knobs: ["dataRetries"],
 });
 
-export type RtoFormula = "rfc6298" | "linux";
 export const rtoFormulaPolicy = policy({
   field: "rtoFormula",
   title: "RTO formula",

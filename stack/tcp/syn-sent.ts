@@ -17,7 +17,6 @@ import { seqAdd, seqGt, seqLe, seqLt } from "./seq.js";
 // ---------------------------------------------------------------------------------------
 // Policies
 
-export type SynSentBadAck = "rst" | "rstAndResendSyn";
 export const synSentBadAckPolicy = policy({
   field: "synSentBadAck",
   title: "SYN-SENT unacceptable-ACK policy",
@@ -32,7 +31,6 @@ export const synSentBadAckPolicy = policy({
   knobs: ["badAckSynRetransmitMs"],
 });
 
-export type SynSentPaws = "none" | "reject";
 export const synSentPawsPolicy = policy({
   field: "synSentPaws",
   title: "SYN-SENT timestamp check (PAWS)",
@@ -46,7 +44,6 @@ export const synSentPawsPolicy = policy({
   },
 });
 
-export type SynSentRst = "refuse" | "retrySyn";
 export const synSentRstPolicy = policy({
   field: "synSentRst",
   title: "SYN-SENT RST policy",
@@ -61,7 +58,6 @@ export const synSentRstPolicy = policy({
   knobs: ["rstRetryDelayMs", "synRetries"],
 });
 
-export type SynAckText = "accept" | "ignore";
 export const synAckTextPolicy = policy({
   field: "synAckText",
   title: "Text on the SYN-ACK",
@@ -75,7 +71,6 @@ export const synAckTextPolicy = policy({
   },
 });
 
-export type SimOpenSynText = "queue" | "queueData" | "discard";
 export const simOpenSynTextPolicy = policy({
   field: "simOpenSynText",
   title: "Text on a crossing SYN (simultaneous open)",
