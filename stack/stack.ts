@@ -1,7 +1,14 @@
-// The Stack: local addresses, demultiplexing, ICMP routing, timers and output. Pure and
+// The Stack: demultiplexing, listeners, ICMP routing, timers and output. Pure and
 // deterministic (docs/architecture.md): time comes in as `now` (ms), randomness through `random`;
 // packets go in through input() and out through poll()/takeOutput() (or, packed for a
 // device that writes batches, pollBatch()/takeOutputBatch()).
+//
+// Longer than 600 lines on purpose: it is one object that owns the connection table, the
+// listeners, the timer heap, the outbox and the statistics, and the path of an arriving
+// packet through it (parse, the segment's connection or listener or the CLOSED rules of
+// RFC 9293 §3.10.7.1-2, an ICMP error's checks of RFC 5927) reads best in one place. What
+// stands apart is elsewhere: addresses and routing (addressing.ts), ports (ports.ts), the
+// outbox (outbox.ts), the connection itself (tcp/).
 import { canonicalIp } from "./wire/addr.js";
 import { Addressing, isUnspecified, type LocalAddress, type RouteResult } from "./addressing.js";
 import { Ports, type PortBinding } from "./ports.js";
