@@ -17,7 +17,8 @@ every address used belongs to those namespaces. scapy is only importable by /usr
 
 Why the client is pinned to CPU 0 and the scapy server to CPU 1 (as pcaps/record.sh does):
 an ICMP error that arrives while connect() still owns the socket lock is taken as a soft
-error (sk_err_soft) instead of aborting the connect (contract §7). scapy answers after a
+error (sk_err_soft) instead of aborting the connect (docs/devices.md, "Latency when the kernel
+is the client being recorded"). scapy answers after a
 user-space round trip (hundreds of µs at least), so that window is tiny here, but keeping
 the two ends on different CPUs keeps it that way under load. This kernel has no sch_netem.
 """

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Records the pcaps/ fixtures with the real Linux kernel as the client (contract §2, §7).
+# Records the pcaps/ fixtures with the real Linux kernel as the client (docs/replay.md, "Fixtures").
 #
 #   sudo pcaps/record.sh [OUTDIR]        (default: the directory of this script)
 #
 # Three namespaces it creates and deletes: client -- router -- server, joined by veth pairs
-# with 1 ms of netem delay on the client link (contract §7: over a zero-delay veth the kernel
+# with 1 ms of netem delay on the client link (docs/devices.md: over a zero-delay veth the kernel
 # can take an ICMP error as soft while the connecting process owns the socket). tcpdump runs
 # in the client namespace. Servers are the kernel (python3 sockets) or scapy (crafted
 # answers). Each fixture is NAME.pcap plus NAME.json with its expected outcome, the client's
@@ -62,7 +62,7 @@ setup() {
   fi
   # Without netem, keep the router's receive processing off the client's CPU (RPS) and pin
   # the client to CPU 0, so an ICMP error does not come back while connect() still holds
-  # the socket lock (which makes Linux take it as a soft error, contract §7).
+  # the socket lock (which makes Linux take it as a soft error, docs/devices.md).
   if [ "$(nproc)" -ge 2 ]; then
     ip netns exec "$R" sh -c 'echo 2 > /sys/class/net/rc/queues/rx-0/rps_cpus' 2>/dev/null || true
     PIN="taskset -c 0"

@@ -13,6 +13,13 @@
 //   inferred from the packets and set in italics).
 // - The stack's decisions are numbered notes: a number beside the arrow (or clock), the
 //   note below the diagram (HTML: click an arrow or number to open it; printed: all open).
+//
+// Why this file is about 850 lines: it is one figure. The first half builds the rows the two
+// ladders share (arrows from the capture and from the replay's trace, row alignment, the
+// inferred states, the notes); the second half draws them (layout, SVG, legend, the HTML
+// page). The halves change together: a row's height comes from its labels' line count, and
+// every mark (break, cross, clock, red bar) is a field of the model and a shape of the drawing.
+// If either half grows much further, split at `WIDTH` (model above, drawing below).
 import { parsePacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import type { TraceEvent } from "../../stack/trace.js";

@@ -15,6 +15,12 @@
 //
 // IRP completions can run inside the engine (while it processes a packet); the socket
 // handles each one in a microtask, so user callbacks never run inside the engine.
+//
+// Why this file is about 650 lines: it is one class, SynackSocket, and net.Socket's surface is
+// wide (connect's three call forms, the address and state getters, setNoDelay/setKeepAlive/
+// setTimeout, ref/unref, destroySoon, resetAndDestroy, the abort signal), each written once
+// on top of the same few IRP paths (connect, send, receive, disconnect, close) that share
+// the socket's state. The first 140 lines are the exported option types and small helpers.
 import { Duplex } from "node:stream";
 import { isIP, type LookupFunction } from "node:net";
 import { lookup as dnsLookup } from "node:dns";

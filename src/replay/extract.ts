@@ -7,8 +7,8 @@
 // the peer's half of a simultaneous open (RFC 9293 §3.5 figure 8), not a new open.
 //
 // Parsing is lenient on purpose: captures taken on the sending host carry wrong TCP
-// checksums (checksum offload; MANIFEST.md notes accecn_handshake.pcap), so TCP
-// checksums are not verified here. The replay rebuilds every packet it injects.
+// checksums (checksum offload: the public capture accecn_handshake.pcap is one), so TCP
+// checksums are not verified here (docs/replay.md). The replay rebuilds every packet it injects.
 import type { Capture, CaptureRecord } from "../../device/pcap/read.js";
 import { formatIpv4 } from "../../stack/wire/addr.js";
 import { parseIpv6 } from "../../stack/wire/ipv6.js";

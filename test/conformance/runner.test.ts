@@ -61,6 +61,26 @@ describe.skipIf(!haveSuites)(`core set: 30 pass, #31 (the negative control) fail
   });
 });
 
+describe.skipIf(!haveSuites)(`simultaneous open: the rule in src/conformance/report.ts finds the suite's 87 scripts (${haveSuites ? "suites present" : SKIP_REASON})`, () => {
+  it("87 scripts, each present, each reaching SYN-RECEIVED from SYN-SENT by its name; the same set as the suites' own index (section 3B)", () => {
+    const list = simultaneousOpen(CONFORMANCE_DIR);
+    expect(list).toHaveLength(87);
+    expect(new Set(list).size).toBe(87);
+    for (const rel of list) {
+      expect(existsSync(join(CONFORMANCE_DIR, rel)), rel).toBe(true);
+      expect(rel).toMatch(/^freebsd-tcp-testsuite\/(snippets|state-event-engine\/[^/]+)\/[^/]*(via-syn-sent|parallel-syn)[^/]*\.pkt$/);
+    }
+    // The suites' index, read here as outside evidence only: the rule must find what it lists.
+    const index = join(CONFORMANCE_DIR, "SUITES.md");
+    if (!existsSync(index)) return;
+    const text = readFileSync(index, "utf8");
+    const section = text.slice(text.indexOf("### 3B."), text.indexOf("### 3C."));
+    const listed = [...section.matchAll(/^\| `([^`]+\.pkt)`/gm)].map((m) => `freebsd-tcp-testsuite/${m[1]}`);
+    expect(listed.length).toBeGreaterThan(0);
+    expect([...list].sort()).toEqual(listed.sort());
+  });
+});
+
 describe.skipIf(!haveSuites)(`target folders (snd-syn, *syn-sent*, rcv-icmp, simultaneous open) (${haveSuites ? "suites present" : SKIP_REASON})`, () => {
   let rep: ConformanceReport;
   let wallMs = 0;
