@@ -350,6 +350,14 @@ describe("fuzz: Stack.input with live connections in every state", () => {
     for (const s of ["SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "TIME-WAIT"]) expect(f.statesSeen).toContain(s);
     expect(f.stack.stats.rxPackets).toBeGreaterThan(0);
   });
+
+  it("the seeds that found the engine's bugs (docs/robustness.md; their cases are in test/stack/drops.test.ts and sender.test.ts) stay clean", () => {
+    for (const seed of [4201612615, 2330035131]) {
+      const f = new StackFuzzer(new Rng(seed));
+      for (let i = 0; i < 3000; i++) f.step();
+      expect(f.inputs).toBeGreaterThan(2000);
+    }
+  });
 });
 
 describe("fuzz: parsers of other areas", () => {

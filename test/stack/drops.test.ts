@@ -27,6 +27,19 @@ describe("drop reasons are codes, counted apart from the trace text", () => {
     expect(ev.map((e) => [e.reason, e.decision])).toEqual([["rst out of window", "RST out of window: drop"]]);
   });
 
+  it("drops decided by a connection (RST out of window, no ACK bit) are counted in stats.drops and rxDropped, one trace each (found by the Stack.input fuzzer)", () => {
+    const conn = established();
+    const h = conn.h;
+    const dropped0 = h.stack.stats.rxDropped;
+    conn.peer({ flags: TCP_RST, seq: seqAdd(conn.c.rcvNxt, 0x40000000) });
+    conn.peer({ flags: 0, seq: conn.c.rcvNxt });
+    expect(h.stack.stats.drops["rst out of window"]).toBe(1);
+    expect(h.stack.stats.drops["no ack bit"]).toBe(1);
+    expect(h.stack.stats.rxDropped).toBe(dropped0 + 2);
+    const traced = h.trace.filter((e) => e.kind === "drop").length;
+    expect(traced).toBe(h.stack.stats.rxDropped);
+  });
+
   it("a protocol the stack does not handle is one code, whatever the protocol number (the number is in the trace)", () => {
     const h = new Harness();
     for (const proto of [17, 132]) {

@@ -8,6 +8,9 @@ import { TCP_ACK, TCP_PSH, TCP_SYN, type TcpOption } from "../../stack/wire/type
 import { RtoEstimator } from "../../stack/tcp/rto.js";
 import { patternBytes } from "./pair.js";
 import { data, linuxConnect, linuxEstablished, open, PEER_ISN, SERVER_ISN } from "./peers.js";
+import { Harness } from "../helpers/vt.js";
+import { seqAdd } from "../../stack/tcp/seq.js";
+import { Deadline } from "../../stack/tcp/deadlines.js";
 
 const ACK = TCP_ACK;
 
@@ -176,6 +179,32 @@ describe("zero window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)", () => {
     h.advance(600_000);
     expect(conn.outcome?.kind).toBe("timedOut");
     expect(conn.c.sender.zeroWindowProbes).toBe(conn.c.profile.dataRetries);
+  });
+
+  it("a probe left unacknowledged when the window reopens stays covered by the retransmission timer (RFC 6298 §5.1; found by the Stack.input fuzzer)", () => {
+    // Before the fix the window update cancelled the persist timer while the probe byte was
+    // in flight, Nagle held the rest behind it, and no timer was left: the connection hung.
+    const h = new Harness({ profile: "windows" });
+    const conn = h.connect("10.0.0.1:80");
+    const [syn] = h.take();
+    conn.peer({ flags: TCP_SYN | ACK, seq: 1000, ack: seqAdd(syn.tcp.seq, 1), window: 0, options: [{ kind: "mss", value: 1460 }] });
+    h.take();
+    expect(conn.c.sndWnd).toBe(0);
+    conn.c.send(new Uint8Array(200).fill(1), h.now);
+    h.collect();
+    expect(h.take().filter((s) => s.tcp.payload.length > 0)).toEqual([]);
+    h.advanceTo(conn.c.deadline(Deadline.persist));
+    const [probe] = h.take().filter((s) => s.tcp.payload.length > 0);
+    expect(probe.tcp.payload.length).toBe(1);
+    // The peer opens its window without acknowledging the probe byte (it was lost).
+    conn.peer({ flags: ACK, seq: conn.c.rcvNxt, ack: conn.c.sndUna, window: 1000 });
+    expect(conn.c.sndWnd).toBe(1000);
+    expect(Number.isFinite(conn.c.nextDeadline())).toBe(true);
+    expect(conn.c.timerAt).toBeLessThanOrEqual(conn.c.nextDeadline());
+    h.advance(120_000);
+    const data = h.take().filter((s) => s.tcp.payload.length > 0);
+    expect(data.length).toBeGreaterThan(0);
+    expect(data.reduce((n, s) => Math.max(n, s.tcp.payload.length), 0)).toBe(200);
   });
 });
 

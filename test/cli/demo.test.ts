@@ -1,0 +1,70 @@
+// `synack demo --sim` as a user runs it (docs/cli.md): every scenario against the simulated
+// peer with its expected status, a capture that `synack replay` replays connection by
+// connection, the diagram, and the narration (each scenario and each term explained once).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "synack-cli-demo-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("synack demo --sim", () => {
+  it("runs every scenario against the simulated peer, says so, and every status is the expected one", async () => {
+    const file = join(tmp, "demo.pcapng");
+    const r = await runCli(["demo", "--sim", "--json", "--pcap", file], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.mode).toBe("simulated");
+    expect(j.scenarios.length).toBeGreaterThanOrEqual(10);
+    for (const s of j.scenarios) expect({ title: s.title, status: s.status }).toEqual({ title: s.title, status: s.expected });
+    expect(existsSync(file)).toBe(true);
+    expect(j.sidecar).toBe(join(tmp, "demo.json"));
+    const side = JSON.parse(readFileSync(j.sidecar, "utf8"));
+    expect(side.connections).toHaveLength(j.scenarios.length);
+    // And so does `synack replay` on the demo's capture, connection by connection.
+    const rep = await runCli(["replay", "--json", file]);
+    expect(rep.code, rep.stdout).toBe(0);
+    const doc = JSON.parse(rep.stdout);
+    expect(doc.handshakes).toHaveLength(j.scenarios.length);
+    for (const h of doc.handshakes) {
+      expect(h.diffs.filter((d: { explained?: string }) => !d.explained), `${h.title}: ${JSON.stringify(h.diffs)}`).toEqual([]);
+      expect(h.match).toBe(true);
+    }
+    expect(doc.handshakes.map((h: { title: string }) => h.title)).toEqual(j.scenarios.map((s: { title: string }) => s.title));
+    // The demo's own diagram replays each connection the same way: nothing differs.
+    expect(j.diagram).toBe(join(tmp, "demo.html"));
+    expect(j.diagramDifferences).toBe(0);
+  });
+
+  it("explains each scenario once in words, and the terms once at the start; --quiet leaves the words out", async () => {
+    const file = join(tmp, "demo2.pcapng");
+    const r = await runCli(["demo", "--sim", "--pcap", file], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const text = r.stdout;
+    const flat = text.replace(/\n\s*/g, " ");
+    // The glossary: each term explained once.
+    for (const [term, re] of [
+      ["WSK", /WSK \(Winsock Kernel/g],
+      ["IRP", /IRP \(I\/O request packet\)/g],
+      ["NTSTATUS", /NTSTATUS, the 32-bit result code/g],
+      ["IoCancelIrp", /cancels the IRP with IoCancelIrp/g],
+    ] as const) expect(flat.match(re), term).toHaveLength(1);
+    expect(flat.match(/does not believe the first RST: it sends the same SYN again \d+ ms after each RST/g)).toHaveLength(1);
+    // One paragraph per scenario, after its status line.
+    const blocks = text.split(/\n(?=\[\d+\] )/).slice(1);
+    expect(blocks).toHaveLength(11);
+    for (const b of blocks) {
+      const lines = b.trim().split("\n");
+      const st = lines.findIndex((l) => /^✔|^✘/.test(l));
+      const para = lines.slice(st).filter((l) => /^  \S/.test(l));
+      expect(para.length, b).toBeGreaterThan(0);
+      expect(para.length, b).toBeLessThanOrEqual(6);
+    }
+    const q = await runCli(["demo", "--sim", "--quiet", "--pcap", file], { timeoutMs: 60_000 });
+    expect(q.code).toBe(0);
+    expect(q.stdout).not.toMatch(/Winsock Kernel|does not believe/);
+    expect(q.stdout).toMatch(/\[11\] cancelled connect/);
+  });
+});
