@@ -2,10 +2,13 @@
 // - 100 MB written by a kernel-side sender arrive through the socket into a SHA-256 equal
 //   to the sender's, and while the reader pauses for two seconds the receiver holds a
 //   bounded amount (the engine's receive window closes; nothing piles up in memory);
+// - 100 MB each way at the same time between the socket and a kernel peer that hashes what
+//   it receives while it sends: both SHA-256 equal, the socket's writes respecting
+//   write() === false / 'drain' as a well-behaved producer does;
 // - sending to a kernel peer that does not read: write() returns false once the send
 //   buffer is full, what is handed to TCP stays bounded, and 'drain' comes when the peer
 //   starts reading.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,28 +18,7 @@ import { startLabServer } from "./lab-servers.js";
 
 const why = Lab.unavailableReason();
 const MB = 1024 * 1024;
-
-// Sends `total` random bytes to each connection, then prints their SHA-256 and closes.
-const SENDER = `
-import net from "node:net";
-import { createHash, randomBytes } from "node:crypto";
-const [port, total] = process.argv.slice(2).map(Number);
-net.createServer((s) => {
-  const h = createHash("sha256");
-  let sent = 0;
-  const pump = () => {
-    while (sent < total) {
-      const block = randomBytes(Math.min(1 << 20, total - sent));
-      h.update(block);
-      sent += block.length;
-      if (!s.write(block)) return s.once("drain", pump);
-    }
-    s.end(() => console.log(JSON.stringify({ event: "sent", bytes: sent, sha256: h.digest("hex") })));
-  };
-  pump();
-}).listen({ port, host: "0.0.0.0" }, () => console.log(JSON.stringify({ ready: true })));
-process.stdin.on("end", () => process.exit(0)).resume();
-`;
+const signedMB = (b: number) => `${b >= 0 ? "+" : ""}${(b / MB).toFixed(1)}`;
 
 // Accepts and reads nothing until told to (a line "read" on stdin), then counts what arrives.
 const SINK = `
@@ -53,6 +35,33 @@ net.createServer((s) => {
 }).listen({ port, host: "0.0.0.0" }, () => console.log(JSON.stringify({ ready: true })));
 process.stdin.on("data", (d) => { if (String(d).includes("read")) for (const s of conns) s.resume(); });
 process.stdin.on("end", () => process.exit(0));
+`;
+
+// Sends `total` random bytes to each connection while it receives and hashes what comes;
+// prints both SHA-256. allowHalfOpen: our FIN may come before it has sent everything.
+const SENDER = `
+import net from "node:net";
+import { createHash, randomBytes } from "node:crypto";
+const [port, total] = process.argv.slice(2).map(Number);
+net.createServer({ allowHalfOpen: true }, (s) => {
+  const rx = createHash("sha256");
+  const tx = createHash("sha256");
+  let got = 0;
+  let sent = 0;
+  s.on("data", (d) => { rx.update(d); got += d.length; });
+  s.on("end", () => console.log(JSON.stringify({ event: "received", bytes: got, sha256: rx.digest("hex") })));
+  const pump = () => {
+    while (sent < total) {
+      const block = randomBytes(Math.min(1 << 20, total - sent));
+      tx.update(block);
+      sent += block.length;
+      if (!s.write(block)) return s.once("drain", pump);
+    }
+    s.end(() => console.log(JSON.stringify({ event: "sent", bytes: sent, sha256: tx.digest("hex") })));
+  };
+  pump();
+}).listen({ port, host: "0.0.0.0" }, () => console.log(JSON.stringify({ ready: true })));
+process.stdin.on("end", () => process.exit(0)).resume();
 `;
 
 describe.skipIf(why !== undefined)(`flow control through the Duplex against the kernel${why ? ` (skipped: ${why})` : ""}`, () => {
@@ -116,7 +125,50 @@ describe.skipIf(why !== undefined)(`flow control through the Duplex against the 
     expect(Math.max(...samples.map((s) => s.external))).toBeLessThan(16 * MB);
     // The window really closed: the engine sat full for the last second of the pause.
     expect(last.engine).toBeGreaterThan(0);
-    console.log(`100 MB in ${secs.toFixed(1)} s incl. a 2 s pause; paused: engine held <= ${maxEngine} B, stream <= ${Math.max(...samples.map((s) => s.buffered))} B, Buffers +${(Math.max(...samples.map((s) => s.external)) / MB).toFixed(1)} MB`);
+    console.log(`100 MB in ${secs.toFixed(1)} s incl. a 2 s pause; paused: engine held <= ${maxEngine} B, stream <= ${Math.max(...samples.map((s) => s.buffered))} B, Buffers ${signedMB(Math.max(...samples.map((s) => s.external)))} MB from the pause's start`);
+    server.stop();
+  }, 240_000);
+
+  it("100 MB each way at once: both directions arrive intact (SHA-256), writes wait for 'drain'", async () => {
+    const TOTAL = 100 * MB;
+    const server = await startLabServer(net, SENDER, ["9002", String(TOTAL)]);
+    const sock = net.createConnection({ host: "10.99.0.1", port: 9002 });
+    const rx = createHash("sha256");
+    const tx = createHash("sha256");
+    let received = 0;
+    sock.on("data", (d: Buffer) => {
+      rx.update(d);
+      received += d.length;
+    });
+    const ended = once(sock, "end");
+    const t0 = Date.now();
+    await once(sock, "connect");
+    let sent = 0;
+    let drains = 0;
+    while (sent < TOTAL) {
+      const block = randomBytes(Math.min(MB, TOTAL - sent));
+      tx.update(block);
+      sent += block.length;
+      if (!sock.write(block)) {
+        await once(sock, "drain");
+        drains++;
+      }
+    }
+    sock.end();
+    await ended;
+    const fromKernel = await server.next((e) => e.event === "sent");
+    const atKernel = await server.next((e) => e.event === "received");
+    if (!sock.closed) await once(sock, "close");
+    const secs = (Date.now() - t0) / 1000;
+    expect(received).toBe(TOTAL);
+    expect(rx.digest("hex")).toBe(fromKernel.sha256);
+    expect(atKernel.bytes).toBe(TOTAL);
+    expect(atKernel.sha256).toBe(tx.digest("hex"));
+    expect(sock.bytesWritten).toBe(TOTAL);
+    expect(sock.bytesRead).toBe(TOTAL);
+    // 100 MB cannot go out faster than the peer acknowledges: the stream pushed back.
+    expect(drains).toBeGreaterThan(0);
+    console.log(`100 MB each way at once in ${secs.toFixed(1)} s; the writer waited for 'drain' ${drains} times`);
     server.stop();
   }, 240_000);
 
