@@ -2,7 +2,8 @@
 // stack build on): WskAccept with the socket as AcceptSocketContext and
 // SynackSocket.clientDispatch, then attachAccepted. A kernel client in the lab namespace
 // connects to the stack, sends, gets its echo, and sees our FIN; a second one is reset and
-// the accepted socket reports ECONNRESET. Root only (the lab).
+// the accepted socket reports ECONNRESET; a third sends 50 MB that the accepted socket pipes
+// back to it (backpressure both ways on an accepted connection). Root only (the lab).
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
@@ -28,6 +29,36 @@ s.on("data", (d) => { got += d; if (mode === "reset" ) s.resetAndDestroy(); });
 s.on("end", () => console.log(JSON.stringify({ event: "end", got })));
 s.on("error", (e) => console.log(JSON.stringify({ event: "error", code: e.code })));
 s.on("close", () => console.log(JSON.stringify({ event: "close", got })));
+`;
+
+// A kernel client that sends `total` random bytes, ends its side, and hashes what comes back;
+// it reads nothing for its first second, so the echo has to wait.
+const BULK_CLIENT = `
+import net from "node:net";
+import { createHash, randomBytes } from "node:crypto";
+const [host, port, total] = process.argv.slice(2);
+console.log(JSON.stringify({ ready: true }));
+const tx = createHash("sha256");
+const rx = createHash("sha256");
+let sent = 0;
+let got = 0;
+const s = net.connect({ host, port: Number(port), allowHalfOpen: true }, () => {
+  const pump = () => {
+    while (sent < Number(total)) {
+      const block = randomBytes(Math.min(1 << 20, Number(total) - sent));
+      tx.update(block);
+      sent += block.length;
+      if (!s.write(block)) return s.once("drain", pump);
+    }
+    s.end();
+  };
+  pump();
+});
+s.on("data", (d) => { rx.update(d); got += d.length; });
+s.pause();
+setTimeout(() => s.resume(), 1000);
+s.on("end", () => console.log(JSON.stringify({ event: "end", sent, got, tx: tx.digest("hex"), rx: rx.digest("hex") })));
+s.on("error", (e) => console.log(JSON.stringify({ event: "error", code: e.code })));
 `;
 
 async function wsk<T>(call: (irp: ReturnType<typeof IoAllocateIrp>) => number): Promise<T> {
@@ -88,4 +119,32 @@ describe.skipIf(why !== undefined)(`SynackSocket on an accepted connection${why 
     });
     expect(err).toMatchObject({ code: "ECONNRESET", statusName: "STATUS_CONNECTION_RESET" });
   });
+
+  it("pipes 50 MB from a kernel client back to it: both hashes equal, the stream's buffers stay bounded", async () => {
+    const TOTAL = 50 * 1024 * 1024;
+    const accepting = accept();
+    const client = await startLabServer(net, BULK_CLIENT, ["10.99.0.2", "5000", String(TOTAL)]);
+    const sock = await accepting;
+    let maxQueued = 0;
+    let sawFull = false;
+    const sampler = setInterval(() => {
+      maxQueued = Math.max(maxQueued, sock.writableLength + sock.readableLength);
+      sawFull ||= sock.writableNeedDrain;
+    }, 10);
+    sock.pipe(sock);
+    const end = await client.next((e) => e.event === "end", 120_000).finally(() => clearInterval(sampler));
+    if (!sock.closed) await new Promise((r) => sock.once("close", r));
+    expect(end.sent).toBe(TOTAL);
+    expect(end.got).toBe(TOTAL);
+    expect(end.rx).toBe(end.tx);
+    expect(sock.bytesRead).toBe(TOTAL);
+    expect(sock.bytesWritten).toBe(TOTAL);
+    // While the client did not read, the writing side filled (write() returned false) and
+    // pipe() paused the reading side: what waited in the stream stayed near its two
+    // high-water marks, not the megabytes still to come.
+    expect(sawFull).toBe(true);
+    expect(maxQueued).toBeGreaterThan(0);
+    expect(maxQueued).toBeLessThanOrEqual(sock.writableHighWaterMark + sock.readableHighWaterMark + 256 * 1024);
+    console.log(`accepted socket: 50 MB piped back; at most ${maxQueued} B waited in the stream`);
+  }, 150_000);
 });
