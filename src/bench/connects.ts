@@ -9,7 +9,7 @@
 //  - the listener is a small C epoll/accept4 loop (listener.c, built with the addon), not
 //    a Node server: a completed handshake holds an accept-queue slot until the listener
 //    accepts it, and once the queue is full the kernel drops SYNs and the client waits out
-//    its SYN retransmission timeout (3 s for the windows profile);
+//    its SYN retransmission timeout (1 s for the windows profile);
 //  - the namespace's TCP counters (listen overflows and drops, request-queue drops,
 //    retransmissions) and the TUN's drops are read before and after each variant; a
 //    variant during which the listener dropped a SYN or the TUN dropped a packet is

@@ -3,24 +3,25 @@
 // subcommand's code. A new subcommand adds its table here and its loader in main.ts.
 import type { CommandSpec } from "./options.js";
 
-const PROFILES = "windows|linux|freebsd|rfc";
+const PROFILES = "windows|windows7|linux|freebsd|rfc";
 
 const EXIT_CONNECT = "exit codes: 0 the connect, the data and the close all succeeded; 1 one of them failed (the lines above say which); 2 usage or setup error";
 
 export const CONNECT: CommandSpec = {
   name: "connect",
   args: "HOST:PORT",
-  synopsis: "(--dev NAME --local ADDR | --raw IFNAME --local ADDR | --lab | --sim)",
+  synopsis: "(--dev NAME --local ADDR | --raw IFNAME --local ADDR | --lab [--lab-peer KIND] | --sim)",
   summary: "One active open through the WSK facade (WskSocket, WskBind, WskConnect): prints each segment with the stack's decision, then the NTSTATUS the connect's IRP completed with.",
   positionals: { min: 1, max: 1, what: "HOST:PORT" },
   options: [
     { name: "dev", value: "NAME", help: "attach to (or create) the TUN device NAME; the kernel is the peer" },
     { name: "raw", value: "IFNAME", help: "use a raw IPv4 socket on IFNAME (installs and removes the RST filter; docs/devices.md)" },
     { name: "lab", help: "a throwaway namespace with a TUN and a kernel echo listener at HOST:PORT (root)" },
+    { name: "lab-peer", value: "KIND", help: "with --lab, what is at HOST:PORT: echo (default), closed (the kernel, nothing listening), blackhole, unreachable, prohibit (a kernel route)" },
     { name: "sim", help: "the in-process simulated peer (no root, not a real network), listening on PORT" },
     { name: "local", value: "ADDR", help: "the stack's own address (needed with --dev and --raw; same family as HOST)" },
     { name: "profile", value: "P", help: `behaviour profile: ${PROFILES} (default windows)` },
-    { name: "syn-retries", value: "N", help: "SYN retransmissions before giving up (SIO_TCP_INITIAL_RTO MaxSynRetransmissions; 0 = none)" },
+    { name: "syn-retries", value: "N", help: "SYN retransmissions before giving up (SIO_TCP_INITIAL_RTO MaxSynRetransmissions; 0 = none; windows: at most 8)" },
     { name: "initial-rto", value: "MS", help: "initial retransmission timeout in ms (SIO_TCP_INITIAL_RTO Rtt)" },
     { name: "fail-on-icmp", help: "TCP_FAIL_CONNECT_ON_ICMP_ERROR: an ICMP error fails the connect at once" },
     { name: "cancel-after", value: "MS", help: "cancel the connect's IRP (IoCancelIrp) after MS ms" },

@@ -3,7 +3,7 @@
 // in-process simulated peer (--sim); prints the segment timeline and one line each for the
 // connect, the data (--send) and the close, or one JSON object with --json. Exit 0 when all
 // of them succeeded, 1 when one failed, 2 on usage (src/cli/commands.ts has the options).
-import { isProfileName, PROFILE_NAMES, type ProfileName } from "../../stack/tcp/profiles.js";
+import { isProfileName, PROFILE_NAMES, PROFILES, type ProfileName } from "../../stack/tcp/profiles.js";
 import { canonicalIp } from "../../stack/wire/addr.js";
 import { parseSockaddr, sockaddrAddress, sockaddrFamily, sockaddrPort, AF_INET } from "../wsk/sockaddr.js";
 import { runConnect, type ConnectResult, type ConnectRun, type StepResult } from "../lab/session.js";
@@ -16,9 +16,15 @@ import { simulatedNetwork } from "./demo.js";
 import { colorsFor, formatTimeline, type Colors } from "./timeline.js";
 import type { Device } from "../../device/types.js";
 
+/** What `--lab` puts at HOST:PORT (docs/cli.md). */
+export const LAB_PEERS = ["echo", "closed", "blackhole", "unreachable", "prohibit"] as const;
+export type LabPeer = (typeof LAB_PEERS)[number];
+
 export interface ConnectArgs {
   remote: string;
   mode: "dev" | "raw" | "lab" | "sim";
+  /** --lab-peer: what the lab puts at HOST:PORT. */
+  labPeer: LabPeer;
   dev?: string;
   raw?: string;
   local?: string;
@@ -85,6 +91,8 @@ export function parseConnectArgs(argv: string[]): ConnectArgs | "help" {
   if (modes.length === 0) throw new UsageError("choose where to connect: --dev NAME --local ADDR, --raw IFNAME --local ADDR, --lab or --sim");
   if (modes.length > 1) throw new UsageError(`--${modes.join(", --")}: choose one (--dev, --raw, --lab and --sim are mutually exclusive)`);
   const mode = modes[0]!;
+  const labPeer = p.choice("lab-peer", LAB_PEERS);
+  if (labPeer !== undefined && mode !== "lab") throw new UsageError("--lab-peer goes with --lab");
   const localText = p.string("local");
   if ((mode === "dev" || mode === "raw") && !localText) throw new UsageError(`--${mode} needs --local ADDR (the stack's own address)`);
   let local: string | undefined;
@@ -99,15 +107,20 @@ export function parseConnectArgs(argv: string[]): ConnectArgs | "help" {
   }
   const profile = p.string("profile") ?? "windows";
   if (!isProfileName(profile)) throw new UsageError(`unknown profile "${profile}" (${PROFILE_NAMES.join(", ")})`);
+  const synRetries = p.int("syn-retries", 0, 250);
+  // SIO_TCP_INITIAL_RTO refuses more than the OS takes (windows: 8; profile synRetriesLimit).
+  const limit = PROFILES[profile].synRetriesLimit;
+  if (synRetries !== undefined && synRetries > limit) throw new UsageError(`--syn-retries ${synRetries}: the ${profile} profile takes at most ${limit} (SIO_TCP_INITIAL_RTO rejects more)`);
   const sendText = p.string("send");
   return {
     remote,
     mode,
+    labPeer: labPeer ?? "echo",
     dev: p.string("dev"),
     raw: p.string("raw"),
     local,
     profile,
-    synRetries: p.int("syn-retries", 0, 250),
+    synRetries,
     initialRtoMs: p.int("initial-rto", 1, 65534),
     failOnIcmp: p.flag("fail-on-icmp"),
     cancelAfterMs: p.int("cancel-after", 0, 3_600_000),
@@ -228,11 +241,24 @@ export async function connectCommand(argv: string[]): Promise<number> {
         break;
       }
       case "lab": {
-        const sub = v6 ? `${remoteAddr}/64` : `${remoteAddr}/24`;
-        const stackAddr = v6 ? nextV6(remoteAddr) : nextV4(remoteAddr);
-        lab = await Lab.create({ kernel4: v6 ? "10.99.0.1/24" : sub, kernel6: v6 ? sub : "fd99::1/64", stack4: v6 ? "10.99.0.2" : stackAddr, stack6: v6 ? stackAddr : "fd99::2", listen: [sockaddrPort(sa.value)], delayMs: 1 });
+        const next = (x: string) => (v6 ? nextV6(x) : nextV4(x));
+        const stackAddr = next(remoteAddr);
+        // echo and closed: the kernel owns HOST. A route kind: the kernel is the next address
+        // but one and routes HOST (one address) to a blackhole, unreachable or prohibit route.
+        const routed = a.labPeer !== "echo" && a.labPeer !== "closed";
+        const kernelAddr = routed ? next(stackAddr) : remoteAddr;
+        const sub = v6 ? `${kernelAddr}/64` : `${kernelAddr}/24`;
+        const routes = routed ? [[a.labPeer, v6 ? `${remoteAddr}/128` : `${remoteAddr}/32`]] : undefined;
+        const listen = a.labPeer === "echo" ? [sockaddrPort(sa.value)] : [];
+        lab = await Lab.create({ kernel4: v6 ? "10.99.0.1/24" : sub, kernel6: v6 ? sub : "fd99::1/64", stack4: v6 ? "10.99.0.2" : stackAddr, stack6: v6 ? stackAddr : "fd99::2", listen, routes, delayMs: 1 });
         run = { ...common, device: lab.tun, addresses: [v6 ? `${stackAddr}/64` : `${stackAddr}/24`], local: stackAddr };
-        note = `lab namespace ${lab.ns}: kernel at ${remoteAddr} listening on ${sockaddrPort(sa.value)} (echo), stack at ${stackAddr}`;
+        const what =
+          a.labPeer === "echo"
+            ? `kernel at ${remoteAddr} listening on ${sockaddrPort(sa.value)} (echo)`
+            : a.labPeer === "closed"
+              ? `kernel at ${remoteAddr}, nothing listening on ${sockaddrPort(sa.value)}`
+              : `kernel at ${kernelAddr} with a ${a.labPeer} route for ${remoteAddr}`;
+        note = `lab namespace ${lab.ns}: ${what}, stack at ${stackAddr}`;
         break;
       }
       case "dev": {

@@ -122,7 +122,9 @@ export const SCENARIOS: Scenario[] = [
     expect: "STATUS_IO_TIMEOUT",
     story: (r) => {
       const w = silentHostSchedule("windows");
-      return `The blackhole route drops every packet: nothing ever comes back. Each time the retransmission timer expires (T) the stack sends the SYN again and doubles the wait (SYNs at ${synTimes(r)}); when the last wait ends, the IRP completes with STATUS_IO_TIMEOUT after ${seconds(r.elapsedMs)}. The demo shortened the timer with SIO_TCP_INITIAL_RTO; with the windows profile's defaults the SYNs go out at ${w.synTimes.map(seconds).join(", ")} and the connect gives up after ${seconds(w.giveUpMs)}.`;
+      const lastSyn = w.synTimes.at(-1) ?? 0;
+      const cut = PROFILES.windows.synGiveUpMs > 0 && w.giveUpMs === PROFILES.windows.synGiveUpMs ? `, ${seconds(w.giveUpMs - lastSyn)} after the last SYN: Windows ends the attempt ${seconds(w.giveUpMs)} after the first SYN rather than doubling the last wait` : "";
+      return `The blackhole route drops every packet: nothing ever comes back. Each time the retransmission timer expires (T) the stack sends the SYN again and doubles the wait (SYNs at ${synTimes(r)}); when the last wait ends, the IRP completes with STATUS_IO_TIMEOUT after ${seconds(r.elapsedMs)}. The demo shortened the timer with SIO_TCP_INITIAL_RTO; with the windows profile's defaults the SYNs go out at ${w.synTimes.map(seconds).join(", ")} and the connect gives up after ${seconds(w.giveUpMs)}${cut}.`;
     },
   },
   {

@@ -441,9 +441,11 @@ export function errnoName(value: number): ErrnoName | undefined {
 }
 
 /**
- * Status -> [Winsock, errno] (docs/ntstatus.md, "Winsock and errno"). Sources: libuv
- * `uv_ntstatus_to_winsock_error` (src/win/winsock.c) and Wine's ws2_32 NtStatusToWSAError
- * table for Winsock; Linux icmp_err_convert / tcp_v4_err for errno.
+ * Status -> [Winsock, errno] (docs/ntstatus.md, "Winsock and errno"). Winsock: Microsoft's
+ * own WSK-status-to-Winsock table (microsoft/win-net-test, src/sock/km/sock.c,
+ * NtStatusToSocketError), which libuv's uv_ntstatus_to_winsock_error follows; the rows it
+ * lacks from Wine's ws2_32 table; the two places we depart from it are commented. errno:
+ * Linux icmp_err_convert / tcp_v4_err.
  */
 const ERROR_SPACE: Partial<Record<NtStatusName, readonly [WinsockErrorName, ErrnoName]>> = {
   STATUS_SUCCESS: ["NO_ERROR", "OK"],
@@ -461,12 +463,13 @@ const ERROR_SPACE: Partial<Record<NtStatusName, readonly [WinsockErrorName, Errn
   // libuv and Wine agree on WSAENETUNREACH; Linux reports ICMP protocol unreachable as
   // ENOPROTOOPT (icmp_err_convert).
   STATUS_PROTOCOL_UNREACHABLE: ["WSAENETUNREACH", "ENOPROTOOPT"],
-  // Sources disagree: libuv/Wine say WSAECONNRESET (UDP semantics); for TCP Linux says
-  // ECONNREFUSED, and a TCP user expects "refused" for a closed port. We pick refused for both.
-  STATUS_PORT_UNREACHABLE: ["WSAECONNREFUSED", "ECONNREFUSED"],
-  // Sources disagree: Wine and ReactOS say ERROR_OPERATION_ABORTED (995), libuv WSAEINTR.
-  // We pick 995, what cancelled overlapped I/O reports; errno has no socket code, ECANCELED.
-  STATUS_CANCELLED: ["WSA_OPERATION_ABORTED", "ECANCELED"],
+  // Microsoft's table: WSAECONNRESET (what Winsock reports for an ICMP port unreachable);
+  // Linux reports the same ICMP error on a TCP connect as ECONNREFUSED.
+  STATUS_PORT_UNREACHABLE: ["WSAECONNRESET", "ECONNREFUSED"],
+  // Microsoft's table (and libuv): WSAEINTR, with STATUS_REQUEST_ABORTED. Linux has no
+  // socket errno for a cancelled call; ECANCELED is the closest.
+  STATUS_CANCELLED: ["WSAEINTR", "ECANCELED"],
+  STATUS_REQUEST_ABORTED: ["WSAEINTR", "ECANCELED"],
   STATUS_CONNECTION_RESET: ["WSAECONNRESET", "ECONNRESET"],
   STATUS_CONNECTION_DISCONNECTED: ["WSAECONNRESET", "ECONNRESET"],
   STATUS_REMOTE_DISCONNECT: ["WSAECONNRESET", "ECONNRESET"],
@@ -478,40 +481,47 @@ const ERROR_SPACE: Partial<Record<NtStatusName, readonly [WinsockErrorName, Errn
   STATUS_GRACEFUL_DISCONNECT: ["WSAEDISCON", "EPIPE"],
   STATUS_ADDRESS_ALREADY_EXISTS: ["WSAEADDRINUSE", "EADDRINUSE"],
   STATUS_SHARING_VIOLATION: ["WSAEADDRINUSE", "EADDRINUSE"],
+  // Departs from Microsoft's table (WSAEINVAL, the Winsock answer to binding a socket that
+  // already has an address): WskBind completes with this status for a port in use, which
+  // Winsock's bind reports as WSAEADDRINUSE (docs/ntstatus.md).
   STATUS_ADDRESS_ALREADY_ASSOCIATED: ["WSAEADDRINUSE", "EADDRINUSE"],
   // Bind to an address the host does not own: EADDRNOTAVAIL on both sides.
   STATUS_INVALID_ADDRESS_COMPONENT: ["WSAEADDRNOTAVAIL", "EADDRNOTAVAIL"],
   STATUS_INVALID_ADDRESS: ["WSAEADDRNOTAVAIL", "EADDRNOTAVAIL"],
-  // Ephemeral ports exhausted: libuv says WSAEADDRINUSE; Linux connect() says EADDRNOTAVAIL.
-  STATUS_TOO_MANY_ADDRESSES: ["WSAEADDRINUSE", "EADDRNOTAVAIL"],
+  // Ephemeral ports exhausted: Microsoft's table says WSAENOBUFS; Linux connect() says EADDRNOTAVAIL.
+  STATUS_TOO_MANY_ADDRESSES: ["WSAENOBUFS", "EADDRNOTAVAIL"],
   STATUS_CONNECTION_ACTIVE: ["WSAEISCONN", "EISCONN"],
   STATUS_INVALID_CONNECTION: ["WSAENOTCONN", "ENOTCONN"],
-  STATUS_CONNECTION_INVALID: ["WSAENOTCONN", "ENOTCONN"],
-  // Wine ntdll turns EALREADY into STATUS_NETWORK_BUSY; we map it back to EALREADY
-  // (Wine's own ws2_32 table says WSAENETDOWN for it, which contradicts its ntdll).
-  STATUS_NETWORK_BUSY: ["WSAEALREADY", "EALREADY"],
+  STATUS_CONNECTION_INVALID: ["WSAEINVAL", "ENOTCONN"],
+  STATUS_NETWORK_BUSY: ["WSAENETDOWN", "EALREADY"],
   STATUS_INVALID_PARAMETER: ["WSAEINVAL", "EINVAL"],
-  STATUS_INVALID_BUFFER_SIZE: ["WSAEFAULT", "EINVAL"],
+  STATUS_INVALID_BUFFER_SIZE: ["WSAEMSGSIZE", "EINVAL"],
   // Wrong state covers bind twice and connect before bind as well as "not connected";
   // EINVAL is the generic answer (and libuv's fallback for it).
   STATUS_INVALID_DEVICE_STATE: ["WSAEINVAL", "EINVAL"],
+  // Not in Microsoft's table (its default would be WSAEINVAL): a call on a closed socket
+  // is WSAENOTSOCK in Winsock ("Windows Sockets Error Codes").
   STATUS_FILE_FORCED_CLOSED: ["WSAENOTSOCK", "EBADF"],
   STATUS_FILE_CLOSED: ["WSAENOTSOCK", "EBADF"],
   STATUS_INVALID_HANDLE: ["WSAENOTSOCK", "EBADF"],
   STATUS_NOT_SUPPORTED: ["WSAEOPNOTSUPP", "EOPNOTSUPP"],
   STATUS_NOT_IMPLEMENTED: ["WSAEOPNOTSUPP", "EOPNOTSUPP"],
-  STATUS_INVALID_DEVICE_REQUEST: ["WSAEOPNOTSUPP", "EOPNOTSUPP"],
+  STATUS_INVALID_DEVICE_REQUEST: ["WSAEINVAL", "EOPNOTSUPP"],
   STATUS_PROTOCOL_NOT_SUPPORTED: ["WSAEAFNOSUPPORT", "EAFNOSUPPORT"],
   STATUS_INSUFFICIENT_RESOURCES: ["WSAENOBUFS", "ENOBUFS"],
   STATUS_NO_MEMORY: ["WSAENOBUFS", "ENOMEM"],
   STATUS_BUFFER_OVERFLOW: ["WSAEMSGSIZE", "EMSGSIZE"],
-  STATUS_BUFFER_TOO_SMALL: ["WSAEMSGSIZE", "EMSGSIZE"],
+  STATUS_BUFFER_TOO_SMALL: ["WSAEFAULT", "EMSGSIZE"],
   STATUS_ACCESS_DENIED: ["WSAEACCES", "EACCES"],
   STATUS_CANT_WAIT: ["WSAEWOULDBLOCK", "EAGAIN"],
   STATUS_DEVICE_NOT_READY: ["WSAEWOULDBLOCK", "EAGAIN"],
+  STATUS_REQUEST_NOT_ACCEPTED: ["WSAEWOULDBLOCK", "EAGAIN"],
   STATUS_UNEXPECTED_NETWORK_ERROR: ["WSAENETDOWN", "ENETDOWN"],
-  // libuv: WSAECONNRESET; Linux reports ICMP time exceeded as EHOSTUNREACH.
-  STATUS_HOPLIMIT_EXCEEDED: ["WSAECONNRESET", "EHOSTUNREACH"],
+  // Microsoft's table: WSAENETRESET; Linux reports ICMP time exceeded as EHOSTUNREACH.
+  STATUS_HOPLIMIT_EXCEEDED: ["WSAENETRESET", "EHOSTUNREACH"],
+  STATUS_UNSUCCESSFUL: ["WSAEINVAL", "EINVAL"],
+  STATUS_ADDRESS_CLOSED: ["WSAEINVAL", "EINVAL"],
+  STATUS_ADDRESS_NOT_ASSOCIATED: ["WSAEINVAL", "EINVAL"],
 };
 
 /** Fallback for a status with no entry: libuv's default (WSAEINVAL), and EINVAL. */

@@ -43,7 +43,7 @@ import {
 import { controlSocketOption, type OptionHost } from "./socket-options.js";
 import { IoAllocateIrp, beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
 import {
-  STATUS_ADDRESS_ALREADY_EXISTS,
+  STATUS_ADDRESS_ALREADY_ASSOCIATED,
   STATUS_CANCELLED,
   STATUS_CONNECTION_ABORTED,
   STATUS_CONNECTION_ACTIVE,
@@ -236,7 +236,9 @@ function connectErrorStatus(e: ConnectError): NtStatus {
     case "addressNotOwned":
       return STATUS_INVALID_ADDRESS_COMPONENT;
     case "addressInUse":
-      return STATUS_ADDRESS_ALREADY_EXISTS;
+      // What real Windows completes WskBind with for a port in use (Wine's netio tests,
+      // which pass on Windows; docs/decisions.md).
+      return STATUS_ADDRESS_ALREADY_ASSOCIATED;
     case "portsExhausted":
       return STATUS_TOO_MANY_ADDRESSES;
     case "noRoute":

@@ -128,6 +128,13 @@ export function controlSocketOption(
     const p = InputBuffer as TCP_INITIAL_RTO_PARAMETERS | undefined;
     if (!p || typeof p.Rtt !== "number" || typeof p.MaxSynRetransmissions !== "number") return STATUS_INVALID_PARAMETER;
     if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return STATUS_INVALID_DEVICE_STATE;
+    // A count above what the OS accepts is refused, the socket unchanged (Windows: 8 is
+    // taken, 10 is "the parameter is incorrect"; profile knob synRetriesLimit).
+    const special =
+      p.MaxSynRetransmissions === TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS ||
+      p.MaxSynRetransmissions === TCP_INITIAL_RTO_DEFAULT_MAX_SYN_RETRANSMISSIONS ||
+      p.MaxSynRetransmissions === TCP_INITIAL_RTO_UNSPECIFIED_MAX_SYN_RETRANSMISSIONS;
+    if (!special && (!Number.isInteger(p.MaxSynRetransmissions) || p.MaxSynRetransmissions < 0 || p.MaxSynRetransmissions > resolveProfile(s.profile, s.overrides).synRetriesLimit)) return STATUS_INVALID_PARAMETER;
     if (p.Rtt === TCP_INITIAL_RTO_DEFAULT_RTT) delete s.overrides.initialRtoMs;
     else if (p.Rtt !== TCP_INITIAL_RTO_UNSPECIFIED_RTT) s.overrides.initialRtoMs = p.Rtt;
     if (p.MaxSynRetransmissions === TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS) {

@@ -120,6 +120,7 @@ const SACK_ENABLED = 2;
 const SYN_OPTIONS_DROPPED = 4;
 const PASSIVE = 8;
 const PROF_BORROWED = 16;
+const SYN_WSCALE_DROPPED = 32;
 /** peerOffered (OFFERED_* of handshake.ts) sits in bits 8 to 15. */
 const PEER_OFFERED_SHIFT = 8;
 
@@ -262,7 +263,7 @@ export class Connection implements TimerOwner {
   set tsRecent(v: number) { this.tsRecentI32 = v | 0; }
 
   // ---------------------------------------------------------------------------------
-  // Yes/no state, in `bits`: one field instead of five booleans and a number, 40 bytes less
+  // Yes/no state, in `bits`: one field instead of separate booleans and a number, 40 bytes less
   // per connection (the memory benchmark: heap per SYN-SENT connection).
 
   /** Timestamps (RFC 7323) were negotiated. */
@@ -274,6 +275,9 @@ export class Connection implements TimerOwner {
   /** The SYN retransmissions carry the MSS option only (profile.synDropOptionsAfter). */
   get synOptionsDropped(): boolean { return (this.bits & SYN_OPTIONS_DROPPED) !== 0; }
   set synOptionsDropped(v: boolean) { this.setBit(SYN_OPTIONS_DROPPED, v); }
+  /** Our latest SYN went without the window-scale option (profile.lastSynWscale "drop"). */
+  get synWscaleDropped(): boolean { return (this.bits & SYN_WSCALE_DROPPED) !== 0; }
+  set synWscaleDropped(v: boolean) { this.setBit(SYN_WSCALE_DROPPED, v); }
   /** This connection was created by a listener (passive OPEN, RFC 9293 §3.10.7.2). */
   get passive(): boolean { return (this.bits & PASSIVE) !== 0; }
   set passive(v: boolean) { this.setBit(PASSIVE, v); }

@@ -24,8 +24,40 @@ export const synBackoffPolicy = policy({
       source: "Linux tcp_retransmit_timer() (tcp_syn_linear_timeouts), tcp_write_timeout(), tcp_model_timeout()",
     },
     freebsd: { meaning: "the first SYN waits initialRtoMs, SYN k after it initialRtoMs * 2^k + rexmitSlopMs; 1 + synRetries SYNs", source: "FreeBSD tcp_timer_rexmt(): TCPT_RANGESET(TCP_REXMTVAL * tcp_backoff[shift] + rexmit_slop)" },
+    windows: {
+      meaning:
+        "as doubling (each wait capped at rtoMaxMs); when the last SYN went out less than synGiveUpMs after the first, the attempt ends synGiveUpMs after the first SYN at the latest (docs/decisions.md, \"Windows SYN schedule\")",
+      source: "measured: Windows 10/11 InitialRto 1 s, MaxSynRetransmissions 4: SYNs at 0, 1, 3, 7, 15 s, give-up at 21 s; 2 -> 7 s, 6 -> 123 s; Windows 7: SYNs at 0, 3, 9 s, give-up at 21 s",
+    },
   },
-  knobs: ["initialRtoMs", "synRetries", "synLinearTimeouts", "rexmitSlopMs", "rtoMaxMs", "connectTimeoutMs", "synDropOptionsAfter"],
+  knobs: ["initialRtoMs", "synRetries", "synLinearTimeouts", "rexmitSlopMs", "rtoMaxMs", "synGiveUpMs", "connectTimeoutMs", "synDropOptionsAfter", "synRetriesLimit"],
+});
+
+export const lastSynWscalePolicy = policy({
+  field: "lastSynWscale",
+  title: "Window scale on the last SYN",
+  where: "RFC 7323 §2.2 (window scaling is used only if both SYNs carry the option): the last retransmission the SYN count allows",
+  choices: {
+    keep: { meaning: "every SYN carries the same options", source: "RFC 6298 §5.4 (retransmit the same segment); Windows 10/11, Linux captures" },
+    drop: {
+      meaning: "the last SYN the count allows (by timer or after a RST) goes without the window-scale option, in case a middlebox drops SYNs carrying it; scaling is then off for the connection",
+      source: "Windows 7 captures (pcaps nowebaccess2, sv.base64-decode-5885: the third SYN is mss,nop,nop,sackOK)",
+    },
+  },
+});
+
+export const synWindowRulePolicy = policy({
+  field: "synWindowRule",
+  title: "The window of our SYN",
+  where: "RFC 9293 §3.10.1, RFC 7323 §2.2: the (never scaled) window field of the SYN and SYN-ACK",
+  choices: {
+    fixed: { meaning: "synWindow, whatever the MSS", source: "captures of each OS at MSS 1460" },
+    windows: {
+      meaning: "44 times the MSS we advertise, at most 65535: 64240 at MSS 1460, 63360 at 1440, 65535 on a loopback-sized MTU (MSS 65495)",
+      source: "p0f signatures of Windows 10 SYNs (mss*44 at MSS 1250-1460, Trustable_p0f dataset); Windows 10/11 captures at MSS 1460; Windows 10 1809 loopback (65535, MSS 65495, wscale 8)",
+    },
+  },
+  knobs: ["synWindow"],
 });
 
 export const simOpenSynAckOptionsPolicy = policy({
@@ -41,10 +73,15 @@ export const simOpenSynAckOptionsPolicy = policy({
 export const peerMssPolicy = policy({
   field: "peerMss",
   title: "The peer's MSS option",
-  where: "RFC 9293 §3.7.1: the send MSS from the peer's SYN",
+  where: "RFC 9293 §3.7.1: the send MSS from the peer's SYN (the RFC sets no lower bound)",
   choices: {
     rfc9293: { meaning: "the option as given (at least 1 byte), or the default 536 / 1220 without one", source: "RFC 9293 §3.7.1 (MUST-15), RFC 8200 §5" },
     linux: { meaning: "an MSS option of 0 counts as absent (the default applies); a smaller one is raised to minSndMss", source: "Linux tcp_parse_options(), tcp_mtu_to_mss() with net.ipv4.tcp_min_snd_mss" },
+    freebsd: { meaning: "an MSS option of 0 counts as absent (the default applies); a smaller one is raised to minSndMss, then limited by our own path MTU", source: "FreeBSD tcp_mss_update() (\"Prevent DoS attack with too small MSS\", net.inet.tcp.minmss = TCP_MINMSS 216)" },
+    windows: {
+      meaning: "an option below the family's default send MSS (536 IPv4, 1220 IPv6), 0 included, is raised to it, then limited by our own path MTU",
+      source: "inferred from Windows' minimum path MTU (IPV4_MINIMUM_MTU 576, IPv6 1280; ws2ipdef.h): no public capture shows Windows answering a tiny MSS (docs/decisions.md)",
+    },
   },
   knobs: ["minSndMss"],
 });
@@ -71,7 +108,8 @@ export function synRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): 
   let rto: number;
   switch (p.synBackoff) {
     case "doubling":
-      // RFC 6298 §5.5: RTO <- 2 * RTO on each expiry.
+    case "windows":
+      // RFC 6298 §5.5: RTO <- 2 * RTO on each expiry (Windows: capped at 60 s, rtoMaxMs).
       rto = initialRtoMs * 2 ** k;
       break;
     case "linux":
@@ -113,6 +151,21 @@ export function synModelTimeoutMs(p: Profile, initialRtoMs = p.initialRtoMs): nu
 export function synAckRtoMs(p: Profile, k: number, initialRtoMs = p.initialRtoMs): number {
   if (p.synBackoff !== "linux") return synRtoMs(p, k, initialRtoMs);
   return Math.min(initialRtoMs * 2 ** k, p.rtoMaxMs);
+}
+
+/**
+ * synBackoff "windows": when the SYN timer after the last SYN the count allows fires. The
+ * wait is the doubling one (capped at rtoMaxMs), but if the last SYN went out less than
+ * synGiveUpMs after the first, the attempt ends synGiveUpMs after the first SYN at the
+ * latest. This one rule gives every measured Windows give-up: InitialRto 1 s with
+ * MaxSynRetransmissions 4 -> 21 s (not the 31 s of plain doubling), 2 -> 7 s, 6 -> 123 s
+ * (1+2+4+8+16+32+60), 8 -> 243 s; Windows 7's 3 s with 2 -> 21 s (docs/decisions.md).
+ */
+export function lastSynTimerAt(p: Profile, firstSynAt: number, now: number, waitMs: number): number {
+  const at = now + waitMs;
+  if (p.synBackoff !== "windows" || p.synGiveUpMs <= 0) return at;
+  const limit = firstSynAt + p.synGiveUpMs;
+  return now < limit ? Math.min(at, limit) : at;
 }
 
 /** Total SYN transmissions allowed (first SYN plus retransmissions). */
@@ -162,6 +215,15 @@ export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   sendSynAck(c, now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
 }
 
+/** The window field of our SYN and SYN-ACK (synWindowRule). */
+export function synWindowOf(c: Connection): number {
+  const p = c.prof;
+  if (p.synWindowRule === "fixed") return p.synWindow;
+  // "windows": 44 segments of the MSS we advertise (64240 = 44 x 1460), within the 16-bit
+  // field: a loopback-sized MSS (65495) gives 65535.
+  return Math.min(44 * c.mssAdvertised, 65535);
+}
+
 /**
  * Options of our SYN (`peerOffered` undefined) or SYN-ACK (`peerOffered`: OFFERED_* bits of
  * what the peer's SYN offered; the SYN-ACK echoes its TSval).
@@ -170,7 +232,7 @@ export function synOptions(c: Connection, now: number, peerOffered?: number): Tc
   const p = c.prof;
   if (p.noOptions) return [];
   if (c.synOptionsDropped) return handshakeOptions(p.optionLayout, { mss: c.mssAdvertised, sackOK: false });
-  const offerWs = p.windowScaling && (peerOffered !== undefined ? (peerOffered & OFFERED_WSCALE) !== 0 : true);
+  const offerWs = p.windowScaling && !c.synWscaleDropped && (peerOffered !== undefined ? (peerOffered & OFFERED_WSCALE) !== 0 : true);
   const offerSack = p.sack && (peerOffered !== undefined ? (peerOffered & OFFERED_SACK) !== 0 : true);
   const offerTs = p.timestamps && (peerOffered !== undefined ? (peerOffered & OFFERED_TS) !== 0 : true);
   return handshakeOptions(p.optionLayout, {
@@ -183,12 +245,22 @@ export function synOptions(c: Connection, now: number, peerOffered?: number): Tc
 
 /** <SEQ=ISS><CTL=SYN>, and its retransmission timer (synBackoff). */
 export function sendSyn(c: Connection, now: number, why: string, rule: string): void {
+  const p = c.prof;
   c.synCount++;
   c.lastSynAt = now;
   c.sndNxt = seqAdd(c.iss, 1);
   c.sndMax = c.sndNxt;
-  c.host.emit(c, { seq: c.iss, ack: 0, flags: TCP_SYN, window: c.prof.synWindow, options: synOptions(c, now) }, now, why, rule);
-  c.rexmitAt = now + synRtoMs(c.prof, c.synCount - 1);
+  const last = c.synCount >= synAttempts(p);
+  if (last && c.synCount > 1 && p.lastSynWscale === "drop" && p.windowScaling && !c.synWscaleDropped) {
+    // lastSynWscale "drop" (Windows 7): the last SYN goes without the window-scale option;
+    // said in the SYN's own note, not one of its own.
+    c.synWscaleDropped = true;
+    why = `${why}, the last one without window scale`;
+    rule = `${rule}; lastSynWscale drop`;
+  }
+  c.host.emit(c, { seq: c.iss, ack: 0, flags: TCP_SYN, window: synWindowOf(c), options: synOptions(c, now) }, now, why, rule);
+  const wait = synRtoMs(p, c.synCount - 1);
+  c.rexmitAt = last ? lastSynTimerAt(p, c.firstSynAt, now, wait) : now + wait;
   c.host.rearm(c);
 }
 
@@ -205,16 +277,17 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
   // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
   // avoidance measures window growth from its right edge until the next ACK we send.
   const r = c.receiver;
-  r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, c.prof.synWindow);
+  const window = synWindowOf(c);
+  r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
   r.lastAckSent = c.rcvNxt;
-  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: c.prof.synWindow, options: opts }, now, why, rule);
+  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window, options: opts }, now, why, rule);
   c.rexmitAt = now + synAckRtoMs(c.prof, c.synCount - 1);
   c.host.rearm(c);
 }
 
 /** The peer's SYN again in SYN-RECEIVED: the same SYN-ACK again, timers untouched (RFC 9293 §3.10.7.4). */
 export function resendSynAck(c: Connection, now: number): void {
-  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: c.prof.synWindow, options: synOptions(c, now, c.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
+  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: synWindowOf(c), options: synOptions(c, now, c.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
 }
 
 /** RFC 7323 §2.2-2.3, RFC 2018 §2, RFC 9293 §3.7.1: what the peer's SYN (or SYN-ACK) negotiated. */
@@ -224,8 +297,9 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
   // What our SYN (its latest copy) offered: nothing with TCP_NOOPT, only the MSS once
   // rexmit_drop_options stripped the rest.
   const weOffered = !p.noOptions && !c.synOptionsDropped;
-  // Window scaling only if both sides sent the option.
-  if (weOffered && p.windowScaling && opt.wscale !== undefined) {
+  // Window scaling only if both sides sent the option (our latest SYN may have gone
+  // without it: lastSynWscale "drop").
+  if (weOffered && p.windowScaling && !c.synWscaleDropped && opt.wscale !== undefined) {
     c.sndWscale = Math.min(opt.wscale, MAX_WSCALE);
     c.rcvWscale = Math.min(p.windowScale, MAX_WSCALE);
   } else {
@@ -239,13 +313,21 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
   } else {
     c.tsEnabled = false;
   }
-  // MSS: the peer's option, or the default when absent (RFC 9293 §3.7.1 MUST-15); the
-  // peerMss policy "linux" ignores an MSS of 0 and raises a small one to minSndMss.
-  const linux = p.peerMss === "linux";
-  const mssOpt = linux && opt.mss === 0 ? undefined : opt.mss;
+  // MSS: the peer's option, or the default when absent (RFC 9293 §3.7.1 MUST-15). The
+  // peerMss policy: "rfc9293" takes any option as given; the others ignore an MSS of 0 and
+  // raise a small one to a floor (linux: after our own MTU's limit, as tcp_mtu_to_mss();
+  // freebsd and windows: before it, as tcp_mss_update()).
+  const policyMss = p.peerMss;
+  const mssOpt = policyMss !== "rfc9293" && opt.mss === 0 ? undefined : opt.mss;
   c.peerMss = mssOpt;
-  const peer = mssOpt ?? (c.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4);
-  c.sndMss = Math.max(1, linux ? p.minSndMss : 0, Math.min(peer, c.mssForMtu(c.pathMtu)));
+  const familyDefault = c.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4;
+  const peer = mssOpt ?? familyDefault;
+  const ours = c.mssForMtu(c.pathMtu);
+  if (policyMss === "linux") c.sndMss = Math.max(1, p.minSndMss, Math.min(peer, ours));
+  else {
+    const floor = policyMss === "windows" ? familyDefault : policyMss === "freebsd" ? p.minSndMss : 1;
+    c.sndMss = Math.max(1, Math.min(Math.max(peer, floor), ours));
+  }
   if (p.rcvBufRounding === "mss" && p.rcvBufBytes > c.sndMss) {
     // Written through `profile`, not `prof`: a borrowed profile is copied first, so the
     // rounding stays this connection's own.
@@ -294,6 +376,6 @@ export function onSynTimer(c: Connection, now: number): void {
 
 /** The synSentRst "retrySyn" timer expired: the same SYN again. */
 export function onRstRetryTimer(c: Connection, now: number): void {
-  c.host.trace(c, now, "timer", "RST retry timer: re-send SYN", "windows profile: SYN again 500 ms after RST");
-  sendSyn(c, now, "re-send SYN after RST", "windows profile: RST retry");
+  c.host.trace(c, now, "timer", "RST retry timer: re-send SYN", "synSentRst retrySyn: SYN again rstRetryDelayMs after the RST");
+  sendSyn(c, now, "re-send SYN after RST", "synSentRst retrySyn");
 }

@@ -2,7 +2,7 @@
 // file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
 import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
-import { peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy } from "./handshake.js";
+import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { optionLayoutPolicy } from "./options.js";
 import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy } from "./receiver.js";
@@ -12,7 +12,9 @@ import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPaw
 export const POLICIES = [
   // Opening
   { policy: optionLayoutPolicy, file: "stack/tcp/options.ts" },
+  { policy: synWindowRulePolicy, file: "stack/tcp/handshake.ts" },
   { policy: synBackoffPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: lastSynWscalePolicy, file: "stack/tcp/handshake.ts" },
   { policy: synSentBadAckPolicy, file: "stack/tcp/syn-sent.ts" },
   { policy: synSentPawsPolicy, file: "stack/tcp/syn-sent.ts" },
   { policy: synSentRstPolicy, file: "stack/tcp/syn-sent.ts" },

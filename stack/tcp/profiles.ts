@@ -5,7 +5,7 @@
 // `resolveProfile(base, overrides)` (WSK socket options, the CLI's --syn-retries and
 // --initial-rto, the conformance runner's sysctls). docs/profiles.md is the table of all of
 // it, generated from this file and the policies (`npm run docs:profiles`).
-export type ProfileName = "windows" | "linux" | "freebsd" | "rfc";
+export type ProfileName = "windows" | "windows7" | "linux" | "freebsd" | "rfc";
 
 /**
  * The policies: one named choice each, at a step where the operating systems depart from the
@@ -14,7 +14,9 @@ export type ProfileName = "windows" | "linux" | "freebsd" | "rfc";
  */
 export interface ProfilePolicies {
   optionLayout: "windows" | "linux" | "freebsd" | "rfc";
-  synBackoff: "doubling" | "linux" | "freebsd";
+  synWindowRule: "fixed" | "windows";
+  synBackoff: "doubling" | "linux" | "freebsd" | "windows";
+  lastSynWscale: "keep" | "drop";
   synSentBadAck: "rst" | "rstAndResendSyn";
   synSentPaws: "none" | "reject";
   synSentRst: "refuse" | "retrySyn";
@@ -22,7 +24,7 @@ export interface ProfilePolicies {
   simOpenSynText: "queue" | "queueData" | "discard";
   simOpenSynAckOptions: "offered" | "own";
   simOpenRstOutcome: "refused" | "reset";
-  peerMss: "rfc9293" | "linux";
+  peerMss: "rfc9293" | "linux" | "freebsd" | "windows";
   rcvBufRounding: "none" | "mss";
   synFin: "process" | "drop";
   timeWait: "rfc9293" | "rfc1337" | "freebsd";
@@ -58,6 +60,8 @@ export interface ProfileKnobs {
   mssOverride: number;
   initialRtoMs: number;
   synRetries: number;
+  synRetriesLimit: number;
+  synGiveUpMs: number;
   synLinearTimeouts: number;
   rexmitSlopMs: number;
   rtoMinMs: number;
@@ -104,7 +108,12 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
   rcvBufBytes: { meaning: "receive buffer in bytes; the advertised window after the handshake derives from it", source: "each OS's default (SO_RCVBUF, tcp_rmem)" },
   mssOverride: { meaning: "the MSS to advertise (TCP_MAXSEG); 0 = MTU - IP header - 20", source: "RFC 9293 §3.7.1" },
   initialRtoMs: { meaning: "the first retransmission timeout (SYN and data until an RTT is measured)", source: "RFC 6298 §2.1; Windows TcpInitialRTT, Linux TCP_TIMEOUT_INIT, FreeBSD rexmit_initial" },
-  synRetries: { meaning: "SYN retransmissions after the first SYN", source: "Linux tcp_syn_retries, Windows TcpMaxConnectRetransmissions, FreeBSD TCP_MAXRXTSHIFT" },
+  synRetries: { meaning: "SYN retransmissions after the first SYN", source: "Linux tcp_syn_retries, Windows MaxSynRetransmissions (Get-NetTCPSetting), FreeBSD TCP_MAXRXTSHIFT" },
+  synRetriesLimit: {
+    meaning: "the largest SYN retransmission count a socket may ask for (SIO_TCP_INITIAL_RTO MaxSynRetransmissions, --syn-retries); more is rejected",
+    source: "Windows: 8 accepted, 10 rejected (\"the parameter is incorrect\") on current runners; Linux MAX_TCP_SYNCNT 127; FreeBSD TCP_MAXRXTSHIFT 12",
+  },
+  synGiveUpMs: { meaning: "synBackoff \"windows\": the latest give-up, counted from the first SYN, when the last SYN went out before it (0 = none)", source: "measured Windows give-ups (docs/decisions.md, \"Windows SYN schedule\")" },
   synLinearTimeouts: { meaning: "SYN retransmissions at the initial RTO before doubling (synBackoff \"linux\")", source: "Linux net.ipv4.tcp_syn_linear_timeouts" },
   rexmitSlopMs: { meaning: "added to backed-off SYN timeouts (synBackoff \"freebsd\")", source: "FreeBSD net.inet.tcp.rexmit_slop" },
   rtoMinMs: { meaning: "lower bound of a computed RTO", source: "RFC 6298 §2.4 (1 s); Linux TCP_RTO_MIN 200 ms; FreeBSD rexmit_min" },
@@ -112,8 +121,8 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
   connectTimeoutMs: { meaning: "limit on the whole connection attempt (0 = none)", source: "RFC 1122 §4.2.3.5 R2 for SYNs; FreeBSD TCP_KEEPINIT" },
   synDropOptionsAfter: { meaning: "after this many unanswered SYNs, retransmit the SYN with the MSS option only (0 = never)", source: "FreeBSD net.inet.tcp.rexmit_drop_options" },
   badAckSynRetransmitMs: { meaning: "delay of the early SYN retransmission after an unacceptable SYN-ACK (synSentBadAck \"rstAndResendSyn\")", source: "Linux TCP_TIMEOUT_MIN (2 jiffies; 11 ms at HZ 250 in pcaps/v4-synack-bad-ack.pcap)" },
-  rstRetryDelayMs: { meaning: "delay of the SYN after an acceptable RST (synSentRst \"retrySyn\")", source: "Windows (measured 500 ms)" },
-  minSndMss: { meaning: "smallest send MSS (peerMss \"linux\")", source: "Linux net.ipv4.tcp_min_snd_mss" },
+  rstRetryDelayMs: { meaning: "delay of the SYN after an acceptable RST arrived (synSentRst \"retrySyn\")", source: "Windows (measured 499-528 ms after the RST; 500 ms in libuv, Go, OpenJDK)" },
+  minSndMss: { meaning: "smallest send MSS (peerMss \"linux\", \"freebsd\")", source: "Linux net.ipv4.tcp_min_snd_mss (48), FreeBSD net.inet.tcp.minmss (216)" },
   dataRetries: { meaning: "retransmissions of the same data (or unanswered zero-window probes) before giving up", source: "RFC 1122 §4.2.3.5 R2; Windows TcpMaxDataRetransmissions, Linux tcp_retries2, FreeBSD TCP_MAXRXTSHIFT" },
   mslMs: { meaning: "maximum segment lifetime; TIME-WAIT lasts 2 MSL", source: "RFC 9293 §3.4.2; Linux TCP_TIMEWAIT_LEN 60 s" },
   delayedAckMs: { meaning: "delayed-ACK timeout", source: "RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 (< 500 ms); Linux TCP_DELACK_MIN 40 ms" },
@@ -129,6 +138,8 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
 /** The choices and values all profiles share unless they say otherwise. */
 const common = {
   // Policies: the RFC's behaviour.
+  synWindowRule: "fixed",
+  lastSynWscale: "keep",
   synSentBadAck: "rst",
   synSentPaws: "none",
   synSentRst: "refuse",
@@ -160,6 +171,7 @@ const common = {
   windowScaling: true,
   mssOverride: 0,
   synLinearTimeouts: 0,
+  synGiveUpMs: 0,
   rexmitSlopMs: 0,
   rtoMaxMs: 120_000,
   connectTimeoutMs: 0,
@@ -173,34 +185,59 @@ const common = {
   failConnectOnIcmpError: false,
 } as const;
 
+/** Windows 10 22H2 / 11 / Server 2022, the OS the WSK facade imitates (docs/decisions.md). */
+const windows = {
+  ...common,
+  name: "windows",
+  synOptionLayoutText: "mss,nop,wscale,nop,nop,sackOK",
+  optionLayout: "windows",
+  timestamps: false,
+  windowScale: 8,
+  // 64240 at MSS 1460; 65535 on a loopback-sized MTU (synWindowRule "windows").
+  synWindowRule: "windows",
+  synWindow: 64240,
+  rcvBufBytes: 65536 * 4,
+  // Get-NetTCPSetting InitialRto 1000, MaxSynRetransmissions 4: SYNs at 0, 1, 3, 7, 15 s,
+  // STATUS_IO_TIMEOUT at 21 s (synGiveUpMs); each wait doubles, capped at 60 s.
+  initialRtoMs: 1000,
+  synRetries: 4,
+  synRetriesLimit: 8,
+  synBackoff: "windows",
+  synGiveUpMs: 21_000,
+  rtoMinMs: 300,
+  rtoMaxMs: 60_000,
+  // An acceptable RST re-sends the SYN 500 ms after it arrived, up to the SYN retransmission
+  // count: a closed port is refused after about 2 s, 5 SYNs.
+  synSentRst: "retrySyn",
+  rstRetryDelayMs: 500,
+  // An MSS option below 536 (IPv6 1220) is raised to it.
+  peerMss: "windows",
+  icmpPolicy: "ignore",
+  ephemeralLow: 49152,
+  ephemeralHigh: 65535,
+  ttl: 128,
+  mslMs: 120_000,
+  delayedAckMs: 200,
+  dataRetries: 5,
+  // Not observed on Windows; follows RFC 9293 §3.10.7.3.
+  simOpenSynText: "queue",
+} as const satisfies Profile;
+
 export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
-  windows: {
-    ...common,
-    name: "windows",
-    synOptionLayoutText: "mss,nop,wscale,nop,nop,sackOK",
-    optionLayout: "windows",
-    timestamps: false,
-    windowScale: 8,
-    synWindow: 64240,
-    rcvBufBytes: 65536 * 4,
-    // Vista+ defaults: TcpInitialRTT 3 s, TcpMaxConnectRetransmissions 2: SYNs at 0, 3, 9 s, fail at 21 s.
+  windows,
+  // Windows 7 (and Windows 10 before the 1 s initial RTO): TcpInitialRTT 3 s,
+  // TcpMaxConnectRetransmissions 2: SYNs at 0, 3, 9 s, STATUS_IO_TIMEOUT at 21 s; the SYN
+  // window is 8192 and the last SYN goes without the window-scale option.
+  windows7: {
+    ...windows,
+    name: "windows7",
+    windowScale: 2,
+    synWindowRule: "fixed",
+    synWindow: 8192,
+    rcvBufBytes: 65536,
     initialRtoMs: 3000,
     synRetries: 2,
-    synBackoff: "doubling",
-    rtoMinMs: 300,
-    rtoMaxMs: 60_000,
-    // An acceptable RST re-sends the SYN 500 ms later, up to the SYN retransmission count.
-    synSentRst: "retrySyn",
-    rstRetryDelayMs: 500,
-    icmpPolicy: "ignore",
-    ephemeralLow: 49152,
-    ephemeralHigh: 65535,
-    ttl: 128,
-    mslMs: 120_000,
-    delayedAckMs: 200,
-    dataRetries: 5,
-    // Not observed on Windows; follows RFC 9293 §3.10.7.3.
-    simOpenSynText: "queue",
+    lastSynWscale: "drop",
   },
   linux: {
     ...common,
@@ -214,6 +251,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     initialRtoMs: 1000,
     // Linux 6.x: tcp_syn_retries 6 plus tcp_syn_linear_timeouts 4.
     synRetries: 6,
+    synRetriesLimit: 127, // MAX_TCP_SYNCNT
     synBackoff: "linux",
     synLinearTimeouts: 4,
     rtoMinMs: 200,
@@ -258,6 +296,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     rcvBufBytes: 65536,
     initialRtoMs: 1000,
     synRetries: 12,
+    synRetriesLimit: 12, // TCP_MAXRXTSHIFT
     synBackoff: "freebsd",
     rexmitSlopMs: 200,
     rtoMinMs: 30,
@@ -265,6 +304,9 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // net.inet.tcp.keepinit default 75 s.
     connectTimeoutMs: 75_000,
     rcvBufRounding: "mss",
+    // tcp_mss_update(): an MSS option of 0 is absent, a smaller one raised to net.inet.tcp.minmss.
+    peerMss: "freebsd",
+    minSndMss: 216, // TCP_MINMSS
     pmtuSynMss: "keepOnIpv4",
     icmpPolicy: "hardAbort",
     ephemeralLow: 49152,
@@ -296,6 +338,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     rcvBufBytes: 131072,
     initialRtoMs: 1000, // RFC 6298 §2.1
     synRetries: 1000, // bounded by the R2 timer below, not by a count
+    synRetriesLimit: 1000,
     synBackoff: "doubling",
     rtoMinMs: 1000, // RFC 6298 §2.4
     // RFC 1122 §4.2.3.5: R2 for a SYN MUST allow at least 3 minutes.

@@ -32,6 +32,9 @@ describe("usage errors: exit 2 with one clear line on stderr", () => {
     [["connect", "10.0.0.1:80", "--sim", "--profile", "beos"], /unknown profile "beos"/],
     [["connect", "10.0.0.1:80", "--sim", "--syn-retries", "x"], /--syn-retries takes a whole number, not "x"/],
     [["connect", "10.0.0.1:80", "--sim", "--syn-retries", "-1"], /^synack connect: --syn-retries must be between 0 and 250, not -1$/m],
+    [["connect", "10.0.0.1:80", "--sim", "--syn-retries", "9"], /^synack connect: --syn-retries 9: the windows profile takes at most 8 \(SIO_TCP_INITIAL_RTO rejects more\)$/m],
+    [["connect", "10.0.0.1:80", "--sim", "--lab-peer", "closed"], /^synack connect: --lab-peer goes with --lab$/m],
+    [["connect", "10.0.0.1:80", "--lab", "--lab-peer", "void"], /^synack connect: --lab-peer must be one of echo, closed, blackhole, unreachable, prohibit, not "void"$/m],
     [["connect", "10.0.0.1:80", "--sim", "--bogus"], /^synack connect: unknown option --bogus \(see synack connect --help\)$/m],
     [["connect", "10.0.0.1:80", "--sim", "--profil", "linux"], /unknown option --profil; did you mean --profile\?/],
     [["connect", "10.0.0.1:80", "--sim", "--pcap"], /--pcap needs a value \(FILE\)/],
@@ -97,7 +100,7 @@ describe("--help: every subcommand lists each of its options on one line", () =>
         expect(r.stderr).toBe("");
         expect(r.stdout.split("\n")[0]).toBe(`usage: synack ${spec.name}${spec.args ? ` ${spec.args}` : ""}${spec.synopsis ? ` ${spec.synopsis}` : ""} [options]`);
         for (const o of [...spec.options, { name: "help", value: undefined, help: "print this help and exit" }]) {
-          const line = r.stdout.split("\n").filter((l) => new RegExp(`^  (-\\w, |    )--${o.name}\\b`).test(l));
+          const line = r.stdout.split("\n").filter((l) => new RegExp(`^  (-\\w, |    )--${o.name}(?![\\w-])`).test(l));
           expect(line, `--${o.name}`).toHaveLength(1);
           expect(line[0]).toContain(o.help);
           if (o.value) expect(line[0]).toContain(`--${o.name} ${o.value}`);

@@ -8,7 +8,7 @@ import { seededRandom } from "../../stack/random.js";
 import { VirtualRuntime } from "../../device/virtual-runtime.js";
 
 function blackHoled(): { vt: VirtualRuntime; sent: number[]; afterTimers: number[]; conn: Connection } {
-  const stack = new Stack({ addresses: ["10.0.0.2/24"], profile: "windows", random: seededRandom(7) });
+  const stack = new Stack({ addresses: ["10.0.0.2/24"], profile: "windows7", random: seededRandom(7) });
   const sent: number[] = [];
   const afterTimers: number[] = [];
   const vt = new VirtualRuntime(stack, { onOutput: (_b, t) => sent.push(t), afterTimers: () => afterTimers.push(vt.nowMs) });
@@ -19,7 +19,7 @@ function blackHoled(): { vt: VirtualRuntime; sent: number[]; afterTimers: number
 }
 
 describe("VirtualRuntime", () => {
-  it("runs every SYN retransmission at its own deadline when the clock jumps past all of them (windows: 0, 3, 9 s; give-up at 21 s)", () => {
+  it("runs every SYN retransmission at its own deadline when the clock jumps past all of them (windows7: 0, 3, 9 s; give-up at 21 s)", () => {
     const { vt, sent, conn } = blackHoled();
     let closedAt: number | undefined;
     conn.events = { closed: () => (closedAt = vt.nowMs) };

@@ -745,7 +745,7 @@ export function cliArgsTarget(argv: string[]): void {
   }
   if (r === "help") return;
   check(["dev", "raw", "lab", "sim"].includes(r.mode), `mode ${r.mode}`);
-  check(["windows", "linux", "freebsd", "rfc"].includes(r.profile), `profile ${r.profile}`);
+  check(["windows", "windows7", "linux", "freebsd", "rfc"].includes(r.profile), `profile ${r.profile}`);
   if (r.synRetries !== undefined) check(Number.isInteger(r.synRetries) && r.synRetries >= 0 && r.synRetries <= 250, `syn retries ${r.synRetries}`);
   if (r.initialRtoMs !== undefined) check(Number.isInteger(r.initialRtoMs) && r.initialRtoMs >= 1, `initial RTO ${r.initialRtoMs}`);
   if ((r.mode === "dev" || r.mode === "raw") && r.local === undefined) throw new FuzzFailure(`--${r.mode} accepted without --local`);

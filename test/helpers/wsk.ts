@@ -1,5 +1,6 @@
 // WSK client scaffolding for tests: a provider over a virtual-time Harness, a registered
 // client, and IRPs whose completions are recorded (status, information, time, count).
+import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { Harness, type HarnessOptions } from "./vt.js";
 import { WskClient } from "../../src/wsk/client.js";
 import { WskProvider, type WSK_REGISTRATION, type WSK_PROVIDER_NPI, type WSK_SOCKET, type WSK_CLIENT_CONNECTION_DISPATCH } from "../../src/wsk/provider.js";
@@ -22,7 +23,7 @@ export class WskTest {
   readonly reg: WSK_REGISTRATION;
   readonly irps: TrackedIrp[] = [];
 
-  constructor(o: HarnessOptions & { wskProfile?: "windows" | "linux" | "freebsd" | "rfc" } = {}) {
+  constructor(o: HarnessOptions & { wskProfile?: ProfileName } = {}) {
     this.h = new Harness(o);
     this.wsk = new WskProvider(this.h.stack, { now: () => this.h.now, afterCall: () => this.h.collect(), profile: o.wskProfile });
     this.client = new WskClient(this.wsk);

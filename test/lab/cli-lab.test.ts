@@ -85,6 +85,52 @@ describe.skipIf(why !== undefined)(`synack CLI on the real kernel${why ? ` (skip
     expect(JSON.parse(b.stdout).segments[0].options).toMatch(/^mss 1440,/);
   });
 
+  it("connect --lab --lab-peer closed: windows sends 5 SYNs, 500 ms after each RST, refused at about 2.0 s; windows7 3 SYNs, about 1.0 s", async () => {
+    const w = await runCli(["connect", "10.94.0.1:9", "--lab", "--lab-peer", "closed", "--json"]);
+    expect(w.stderr).toBe("");
+    expect(w.code).toBe(1);
+    const j = JSON.parse(w.stdout);
+    expect(j).toMatchObject({ status: "STATUS_CONNECTION_REFUSED", outcome: "refused", profile: "windows", synsSent: 5 });
+    expect(j.elapsedMs).toBeGreaterThan(1990);
+    expect(j.elapsedMs).toBeLessThan(2400);
+    // Each SYN after the first goes 500 ms (timer slack: under 100 ms) after the RST before it.
+    const segs: Array<{ t: number; dir: string; flags?: string }> = j.segments;
+    for (let i = 1; i < segs.length; i++) {
+      if (segs[i]!.dir !== "out" || segs[i]!.flags !== "S") continue;
+      const gap = segs[i]!.t - segs[i - 1]!.t;
+      expect(segs[i - 1]!.flags).toBe("R.");
+      expect(gap).toBeGreaterThanOrEqual(499);
+      expect(gap).toBeLessThan(600);
+    }
+    const w7 = JSON.parse((await runCli(["connect", "10.94.0.1:9", "--lab", "--lab-peer", "closed", "--json", "--profile", "windows7"])).stdout);
+    expect(w7).toMatchObject({ status: "STATUS_CONNECTION_REFUSED", synsSent: 3 });
+    expect(w7.elapsedMs).toBeGreaterThan(990);
+    expect(w7.elapsedMs).toBeLessThan(1300);
+    expect(w7.segments.filter((x: { flags?: string }) => x.flags === "S").map((x: { options: string }) => x.options)).toEqual(["mss 1460,nop,wscale 2,nop,nop,sackOK", "mss 1460,nop,wscale 2,nop,nop,sackOK", "mss 1460,nop,nop,sackOK"]);
+  });
+
+  it("connect --lab --lab-peer blackhole --syn-retries 2: SYNs at 0, 1, 3 s, STATUS_IO_TIMEOUT at about 7.0 s", async () => {
+    const r = await runCli(["connect", "10.94.1.1:80", "--lab", "--lab-peer", "blackhole", "--syn-retries", "2", "--json"]);
+    expect(r.stderr).toBe("");
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ status: "STATUS_IO_TIMEOUT", synsSent: 3 });
+    const syns = j.segments.filter((x: { flags?: string }) => x.flags === "S").map((x: { t: number }) => x.t - j.segments[0].t);
+    [0, 1000, 3000].forEach((t, i) => expect(Math.abs(syns[i] - t)).toBeLessThan(100));
+    expect(j.elapsedMs).toBeGreaterThan(6990);
+    expect(j.elapsedMs).toBeLessThan(7300);
+    expect(j.segments.some((x: { dir: string }) => x.dir === "in")).toBe(false);
+  });
+
+  it("connect --lab --lab-peer unreachable / prohibit: the kernel's ICMP errors, ignored by windows, fatal for linux", async () => {
+    const l = JSON.parse((await runCli(["connect", "10.94.2.1:80", "--lab", "--lab-peer", "unreachable", "--json", "--profile", "linux"])).stdout);
+    expect(l.status).toBe("STATUS_HOST_UNREACHABLE");
+    const p = JSON.parse((await runCli(["connect", "[fd94::1]:80", "--lab", "--lab-peer", "prohibit", "--json", "--profile", "linux"])).stdout);
+    expect(p.status).toBe("STATUS_HOST_UNREACHABLE");
+    const w = JSON.parse((await runCli(["connect", "10.94.2.1:80", "--lab", "--lab-peer", "unreachable", "--json", "--initial-rto", "100", "--syn-retries", "1"])).stdout);
+    expect(w.status).toBe("STATUS_IO_TIMEOUT");
+    expect(w.segments.filter((x: { icmp?: string }) => x.icmp)).toHaveLength(2);
+  });
+
   it("demo: every scenario on the real kernel ends with its expected NTSTATUS in under 30 s; the pcapng opens in tshark", async () => {
     const file = join(tmp, "demo.pcapng");
     const t0 = Date.now();

@@ -32,7 +32,7 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
     await lab?.close();
   });
 
-  const run = (remote: string, profile: "windows" | "linux", extra: Partial<Parameters<typeof runConnect>[0]> = {}) =>
+  const run = (remote: string, profile: "windows" | "windows7" | "linux", extra: Partial<Parameters<typeof runConnect>[0]> = {}) =>
     runConnect({ device: borrowDevice(lab.tun), addresses: ["10.99.0.2/24", "fd99::2/64"], gateway4: "10.99.0.1", gateway6: "fd99::1", remote, profile, ...extra });
 
   for (const [remote, fam] of [["10.99.0.1:7", "IPv4"], ["[fd99::1]:7", "IPv6"]] as const) {
@@ -57,12 +57,17 @@ describe.skipIf(why !== undefined)(`kernel lab over TUN${why ? ` (skipped: ${why
     });
   }
 
-  it("closed port: windows refused after its RST retries (~1 s), linux at once", async () => {
+  it("closed port: windows refused after its 4 RST retries (~2 s), windows7 after 2 (~1 s), linux at once", async () => {
     const w = await run("10.99.0.1:9", "windows");
     expect(w.status).toBe("STATUS_CONNECTION_REFUSED");
-    expect(w.synsSent).toBe(3);
-    expect(w.elapsedMs).toBeGreaterThan(950);
-    expect(w.elapsedMs).toBeLessThan(1300);
+    expect(w.synsSent).toBe(5);
+    expect(w.elapsedMs).toBeGreaterThan(1950);
+    expect(w.elapsedMs).toBeLessThan(2400);
+    const w7 = await run("10.99.0.1:9", "windows7");
+    expect(w7.status).toBe("STATUS_CONNECTION_REFUSED");
+    expect(w7.synsSent).toBe(3);
+    expect(w7.elapsedMs).toBeGreaterThan(950);
+    expect(w7.elapsedMs).toBeLessThan(1300);
     const l = await run("10.99.0.1:9", "linux");
     expect(l.status).toBe("STATUS_CONNECTION_REFUSED");
     expect(l.synsSent).toBe(1);

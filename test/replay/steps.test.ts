@@ -122,8 +122,9 @@ describe("step 4: driving the stack", () => {
     expect(run.kind).toBe("driven");
     expect(run.engineOutcome?.kind).toBe("refused");
     expect(run.stillConnecting).toBe(false);
-    expect(run.continuedAfterCapture).toBe(2);
-    expect(run.sent.length).toBe(3);
+    // windows: 4 RST retries (5 SYNs); the capture shows the first SYN only.
+    expect(run.continuedAfterCapture).toBe(4);
+    expect(run.sent.length).toBe(5);
     expect(run.injectionDiffs).toEqual([]);
   });
   it("redoes the application's data and close: the bytes and the FIN go out, the connection finishes", () => {
@@ -182,7 +183,7 @@ describe("step 6: the verdict", () => {
     const run = driveReplay(open, setup, buildPeerScript(open)) as DriveResult;
     const v = classifyReplayed(run);
     expect(v.outcome).toBe("refused");
-    expect(v.detail).toMatch(/^refused at \d+\.\d ms \(after the capture: the server's last answer repeated for 2 more SYN\(s\)\)$/);
+    expect(v.detail).toMatch(/^refused at \d+\.\d ms \(after the capture: the server's last answer repeated for 4 more SYN\(s\)\)$/);
     expect(judge(open, sides, setup, run, v).diffs).toEqual([]);
     expect(judge(open, sides, setup, run, { ...v, outcome: "timeout" }).diffs).toEqual([{ t: open.endMs, field: "outcome", recorded: "refused", replayed: "timeout", explained: undefined }]);
   });

@@ -75,12 +75,13 @@ const SYN_SENT_EXPECTED: Record<ProfileName, string[]> = {
   freebsd: SYN_SENT_RFC,
   // synSentRst "retrySyn": an acceptable RST brings the SYN again.
   windows: SYN_SENT_RFC.map((e, i) => (i === 4 ? "retrySyn" : e)),
+  windows7: SYN_SENT_RFC.map((e, i) => (i === 4 ? "retrySyn" : e)),
   // synSentBadAck "rstAndResendSyn": the answer to a bad ACK also re-sends the first SYN soon.
   linux: SYN_SENT_RFC.map((e, i) => (i === 1 || i === 2 ? "rstAndResendSyn" : i === 3 ? "dropAndResendSyn:syn-sent: rst with unacceptable ack" : e)),
 };
 
 describe("SYN-SENT: segment kind -> disposition, per profile (RFC 9293 §3.10.7.3)", () => {
-  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+  for (const profile of ["windows", "windows7", "linux", "freebsd", "rfc"] as ProfileName[]) {
     it(`${profile}`, () => {
       const conn = synSent(profile);
       const got = Object.values(SYN_SENT_KINDS).map((k) => {
@@ -93,11 +94,20 @@ describe("SYN-SENT: segment kind -> disposition, per profile (RFC 9293 §3.10.7.
     });
   }
 
-  it("windows: after the last SYN retransmission an acceptable RST refuses (synSentRst retries while SYNs are left)", () => {
-    const conn = synSent("windows");
-    conn.h.advanceTo(9_000 + 10); // SYNs at 0, 3 and 9 s: all three sent
-    expect(conn.c.synCount).toBe(3);
-    expect(label(synSentDisposition(conn.c, segment(TCP_RST | TCP_ACK, 0, ISS + 1), { sackOK: false }, conn.h.now))).toBe("close:refused");
+  it("windows, windows7: after the last SYN retransmission an acceptable RST refuses (synSentRst retries while SYNs are left)", () => {
+    // windows: SYNs at 0, 1, 3, 7, 15 s; windows7: at 0, 3, 9 s.
+    for (const [profile, lastAt, syns] of [
+      ["windows", 15_000, 5],
+      ["windows7", 9_000, 3],
+    ] as const) {
+      const conn = synSent(profile);
+      conn.h.advanceTo(lastAt - 10);
+      expect(conn.c.synCount).toBe(syns - 1);
+      expect(label(synSentDisposition(conn.c, segment(TCP_RST | TCP_ACK, 0, ISS + 1), { sackOK: false }, conn.h.now))).toBe("retrySyn");
+      conn.h.advanceTo(lastAt + 10);
+      expect(conn.c.synCount).toBe(syns);
+      expect(label(synSentDisposition(conn.c, segment(TCP_RST | TCP_ACK, 0, ISS + 1), { sackOK: false }, conn.h.now))).toBe("close:refused");
+    }
   });
 
   it("linux: a SYN-ACK whose TSecr no SYN of ours carried is answered with a RST (synSentPaws reject); the RFC profiles take it", () => {
@@ -200,6 +210,7 @@ const LATER_STATES: State[] = ["ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE
 const EXPECTED: Record<ProfileName, string[][]> = {
   rfc: RFC_TABLE,
   windows: RFC_TABLE,
+  windows7: RFC_TABLE,
   // simOpenRstOutcome "reset": a RST in SYN-RECEIVED after a simultaneous open reports reset.
   linux: changed([["RST at RCV.NXT", "SYN-RECEIVED", "close:reset"]]),
   freebsd: changed([
@@ -224,7 +235,7 @@ const EXPECTED: Record<ProfileName, string[][]> = {
 };
 
 describe("SYN-RECEIVED and the synchronised states: state x segment kind -> disposition, per profile (RFC 9293 §3.10.7.4)", () => {
-  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+  for (const profile of ["windows", "windows7", "linux", "freebsd", "rfc"] as ProfileName[]) {
     it(`${profile}`, () => {
       const got: Record<string, Record<string, string>> = {};
       const want: Record<string, Record<string, string>> = {};

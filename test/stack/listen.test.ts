@@ -8,7 +8,7 @@ import { buildTcpPacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import { Pair } from "./pair.js";
 
-function listening(profile: "windows" | "linux" = "windows") {
+function listening(profile: "windows" | "windows7" | "linux" = "windows") {
   const h = new Harness({ profile });
   const accepted: Connection[] = [];
   const l = h.stack.listen({ port: 80, onAccept: (c) => accepted.push(c) });
@@ -64,7 +64,7 @@ describe("Stack.listen (passive open)", () => {
   });
 
   it("retransmits the SYN-ACK and gives up like a SYN", () => {
-    const { h, seg } = listening("windows");
+    const { h, seg } = listening("windows7");
     seg(TCP_SYN);
     h.advance(30_000);
     const sas = h.take().filter((s) => s.flags === "S.");

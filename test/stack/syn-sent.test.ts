@@ -16,7 +16,7 @@ const synTimes = (h: Harness) => h.sent.filter((s) => s.flags === "S").map((s) =
 
 describe("SYN retransmission schedule and give-up, per profile (synBackoff; docs/profiles.md)", () => {
   const cases: Array<{ profile: ProfileName; overrides?: object; syns: number[]; failAt: number; name: string }> = [
-    { name: "windows", profile: "windows", syns: [0, 3, 9], failAt: 21 },
+    { name: "windows", profile: "windows", syns: [0, 1, 3, 7, 15], failAt: 21 },
     { name: "linux (tcp_syn_linear_timeouts 4)", profile: "linux", syns: [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], failAt: 131 },
     { name: "linux (linear timeouts 0)", profile: "linux", overrides: { synLinearTimeouts: 0 }, syns: [0, 1, 3, 7, 15, 31, 63], failAt: 127 },
     { name: "freebsd (keepinit 75 s)", profile: "freebsd", syns: [0, 1, 3.2, 7.4, 15.6, 31.8, 64], failAt: 75 },
@@ -40,12 +40,12 @@ describe("SYN retransmission schedule and give-up, per profile (synBackoff; docs
       expect(h.stack.pendingTimers).toBe(0);
     });
   }
-  it("SIO_TCP_INITIAL_RTO-style overrides: initial RTO 1 s, 4 SYN retries on windows", () => {
+  it("SIO_TCP_INITIAL_RTO-style overrides: initial RTO 3 s, 2 SYN retries on windows (early Windows 10)", () => {
     const h = new Harness({ profile: "windows" });
-    const conn = h.connect("10.0.0.1:80", { overrides: { initialRtoMs: 1000, synRetries: 4 } });
+    const conn = h.connect("10.0.0.1:80", { overrides: { initialRtoMs: 3000, synRetries: 2 } });
     h.advanceTo(100_000);
-    expect(synTimes(h)).toEqual([0, 1, 3, 7, 15]);
-    expect(conn.outcomeAt).toBe(31_000);
+    expect(synTimes(h)).toEqual([0, 3, 9]);
+    expect(conn.outcomeAt).toBe(21_000);
   });
   it("no SYN retransmissions at all (synRetries 0): timedOut after one initial RTO", () => {
     const h = new Harness({ profile: "linux" });
@@ -59,7 +59,9 @@ describe("SYN retransmission schedule and give-up, per profile (synBackoff; docs
 describe("SYN option layouts (optionLayout; docs/profiles.md)", () => {
   const cases: Array<[ProfileName, string, string, number, RegExp]> = [
     ["windows", "10.0.0.1:80", "v4", 64240, /^mss 1460,nop,wscale 8,nop,nop,sackOK$/],
-    ["windows", "[fd00::1]:80", "v6", 64240, /^mss 1440,nop,wscale 8,nop,nop,sackOK$/],
+    // synWindowRule "windows": 44 segments of the MSS (44 x 1440).
+    ["windows", "[fd00::1]:80", "v6", 63360, /^mss 1440,nop,wscale 8,nop,nop,sackOK$/],
+    ["windows7", "10.0.0.1:80", "v4", 8192, /^mss 1460,nop,wscale 2,nop,nop,sackOK$/],
     ["linux", "10.0.0.1:80", "v4", 64240, /^mss 1460,sackOK,TS val \d+ ecr 0,nop,wscale 7$/],
     ["freebsd", "10.0.0.1:80", "v4", 65535, /^mss 1460,nop,wscale 6,sackOK,TS val \d+ ecr 0$/],
     ["freebsd", "[fd00::1]:80", "v6", 65535, /^mss 1440,nop,wscale 6,sackOK,TS val \d+ ecr 0$/],
@@ -105,7 +107,7 @@ describe("SYN option layouts (optionLayout; docs/profiles.md)", () => {
 });
 
 describe("SYN-SENT: segment arrival (RFC 9293 §3.10.7.3)", () => {
-  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+  for (const profile of ["windows", "windows7", "linux", "freebsd", "rfc"] as ProfileName[]) {
     describe(`profile ${profile}`, () => {
       it("SYN-ACK with ACK = ISS+1 -> ESTABLISHED and one bare ACK", () => {
         const h = new Harness({ profile });
@@ -254,7 +256,7 @@ describe("SYN-SENT: segment arrival (RFC 9293 §3.10.7.3)", () => {
     expect(h.take()).toEqual([]);
   });
 
-  it("windows: acceptable RST -> SYN again after 500 ms, twice, then refused (about 1 s)", () => {
+  it("windows: acceptable RST -> SYN again after 500 ms, four times, then refused (about 2 s)", () => {
     const h = new Harness({ profile: "windows" });
     const conn = h.connect();
     const rstFor = () => {
@@ -262,13 +264,15 @@ describe("SYN-SENT: segment arrival (RFC 9293 §3.10.7.3)", () => {
       conn.peer({ flags: TCP_RST | TCP_ACK, seq: 0, ack: syn.tcp.seq + 1 });
       return syn.t;
     };
-    expect(rstFor()).toBe(0);
-    h.advanceTo(500);
-    expect(rstFor()).toBe(500);
-    h.advanceTo(1000);
-    expect(rstFor()).toBe(1000);
+    for (const t of [0, 500, 1000, 1500]) {
+      h.advanceTo(t);
+      expect(rstFor()).toBe(t);
+      expect(conn.outcome).toBeUndefined();
+    }
+    h.advanceTo(2000);
+    expect(rstFor()).toBe(2000);
     expect(conn.outcome).toEqual({ kind: "refused" });
-    expect(conn.outcomeAt).toBe(1000);
+    expect(conn.outcomeAt).toBe(2000);
     h.advance(60_000);
     expect(h.take()).toEqual([]);
   });

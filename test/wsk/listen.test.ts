@@ -39,7 +39,7 @@ const {
   STATUS_CONNECTION_RESET,
   STATUS_REQUEST_NOT_ACCEPTED,
   STATUS_NETWORK_UNREACHABLE,
-  STATUS_ADDRESS_ALREADY_EXISTS,
+  STATUS_ADDRESS_ALREADY_ASSOCIATED,
 } = NTSTATUS;
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -78,7 +78,7 @@ describe("listening socket: WskSocket and WskBind", () => {
     const w = new WskTest();
     const a = listening(w, 5000);
     const b = listenSocket(w);
-    expect(w.bind(b, sockaddrIn("0.0.0.0", 5000)).returned).toBe(STATUS_ADDRESS_ALREADY_EXISTS);
+    expect(w.bind(b, sockaddrIn("0.0.0.0", 5000)).returned).toBe(STATUS_ADDRESS_ALREADY_ASSOCIATED);
     w.close(a);
     expect(w.bind(b, sockaddrIn("0.0.0.0", 5000)).returned).toBe(STATUS_SUCCESS);
     w.close(b);

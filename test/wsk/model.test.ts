@@ -33,7 +33,7 @@ const ALLOWED = new Set<number>([
   NTSTATUS.STATUS_INVALID_PARAMETER,
   NTSTATUS.STATUS_INVALID_DEVICE_STATE,
   NTSTATUS.STATUS_CONNECTION_ACTIVE,
-  NTSTATUS.STATUS_ADDRESS_ALREADY_EXISTS,
+  NTSTATUS.STATUS_ADDRESS_ALREADY_ASSOCIATED,
   NTSTATUS.STATUS_INVALID_ADDRESS_COMPONENT,
   NTSTATUS.STATUS_TOO_MANY_ADDRESSES,
   NTSTATUS.STATUS_FILE_FORCED_CLOSED,
@@ -295,7 +295,7 @@ const START: Op[] = [
 ];
 
 describe("model-based: listening and stream sockets (WskAccept, WskAcceptEvent, clients that connect, reset and close)", () => {
-  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+  for (const profile of ["windows", "windows7", "linux", "freebsd", "rfc"] as ProfileName[]) {
     it(`${profile}: every IRP completes exactly once; accepted and rejected sockets leak nothing`, () => {
       fc.assert(
         fc.property(fc.array(listenOpArb, { minLength: 5, maxLength: 80, size: "medium" }), (ops) => runModel(profile, [...START, ...ops])),
@@ -306,7 +306,7 @@ describe("model-based: listening and stream sockets (WskAccept, WskAcceptEvent, 
 });
 
 describe("model-based: random interleavings of WSK calls, cancels, closes, segments, ICMP and time", () => {
-  for (const profile of ["windows", "linux", "freebsd", "rfc"] as ProfileName[]) {
+  for (const profile of ["windows", "windows7", "linux", "freebsd", "rfc"] as ProfileName[]) {
     it(`${profile}: IRPs complete exactly once with documented statuses (docs/ntstatus.md); nothing leaks`, () => {
       fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => runModel(profile, ops)), { numRuns: 150, seed: 0x5eed + profile.length });
     });
