@@ -58,11 +58,13 @@ export const REPLAY: CommandSpec = {
   options: [
     { name: "profile", value: "P", help: `replay with this profile (${PROFILES}); default: inferred from each recorded SYN` },
     { name: "strict", help: "also use the recorded ISN, SYN options and window, and compare windows, options and timestamps" },
+    { name: "syn-retries", value: "N", help: "the recorded client's SYN retransmission count (0 = one SYN, a RST refuses at once), for every connection" },
+    { name: "initial-rto", value: "MS", help: "the recorded client's initial retransmission timeout in ms, for every connection" },
     { name: "summary", help: "one line per capture and per differing connection, then the totals" },
     { name: "json", help: "print the result as one JSON document" },
   ],
   notes: [
-    "A capture's sidecar NAME.json (beside NAME.pcap) may give overrides for the whole file or per connection (docs/replay.md).",
+    "A capture's sidecar NAME.json (beside NAME.pcap) may give overrides for the whole file or per connection (docs/replay.md); --syn-retries and --initial-rto win over it.",
     "exit codes: 0 every connection matched; 1 one differs or a capture could not be read (the others are still replayed); 2 usage error",
   ],
 };

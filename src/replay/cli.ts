@@ -128,7 +128,7 @@ export function replayWithSidecar(capture: Capture, file: string, side: Sidecar,
   const handshakes: HandshakeResult[] = x.opens.map((open) => {
     const mine = side.connections.find((c) => c.client === endpoint(open.client.addr, open.client.port));
     titles.push(mine?.title);
-    const overrides = side.overrides || mine?.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}) } : undefined;
+    const overrides = side.overrides || mine?.overrides || o.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}), ...(o.overrides ?? {}) } : undefined;
     const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs };
     const h = replayActiveOpen(open, opts);
     if (mine?.timerSlackMs) allowLateTimers(h, open, mine.timerSlackMs);
@@ -174,6 +174,8 @@ export interface ReplayRun {
 export interface ReplayRunOptions {
   profile?: ProfileName;
   strict?: boolean;
+  /** Knobs for every connection, over the sidecar's (--syn-retries, --initial-rto). */
+  overrides?: ProfileOverrides;
   /** Read sidecars (default true). */
   sidecars?: boolean;
 }
@@ -287,6 +289,20 @@ function handshakeText(h: HandshakeResult, c: Colors, title: string | undefined)
   return out;
 }
 
+/**
+ * --syn-retries / --initial-rto as profile knobs, as SIO_TCP_INITIAL_RTO sets them on a
+ * socket (socket-options.ts): 0 retransmissions also makes a RST refuse at once.
+ */
+export function timerOverrides(synRetries: number | undefined, initialRtoMs: number | undefined): ProfileOverrides | undefined {
+  const o: ProfileOverrides = {};
+  if (synRetries !== undefined) {
+    o.synRetries = synRetries;
+    if (synRetries === 0) o.synSentRst = "refuse";
+  }
+  if (initialRtoMs !== undefined) o.initialRtoMs = initialRtoMs;
+  return Object.keys(o).length > 0 ? o : undefined;
+}
+
 export async function replayCommand(argv: string[]): Promise<number> {
   const p = parseOrExit(REPLAY, argv);
   if (typeof p === "number") return p;
@@ -299,9 +315,16 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stderr.write("synack replay: --json and --summary exclude each other\n");
     return 2;
   }
+  let overrides: ProfileOverrides | undefined;
+  try {
+    overrides = timerOverrides(p.int("syn-retries", 0, 250), p.int("initial-rto", 1, 65534));
+  } catch (e) {
+    process.stderr.write(`synack replay: ${(e as Error).message}\n`);
+    return 2;
+  }
   let run: ReplayRun | { error: string };
   try {
-    run = runReplay(p.positionals, { profile: profile as ProfileName | undefined, strict: p.flag("strict") });
+    run = runReplay(p.positionals, { profile: profile as ProfileName | undefined, strict: p.flag("strict"), overrides });
   } catch (e) {
     // A bug of ours, not bad input: still one line, never a stack trace.
     process.stderr.write(`synack replay: internal error: ${(e as Error).message}\n`);

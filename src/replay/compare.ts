@@ -5,6 +5,7 @@
 // profile does not model the recorded OS or a feature is known to be missing; only
 // unexplained differences make a connection differ.
 import { PROFILES } from "../../stack/tcp/profiles.js";
+import { seqAdd, seqGt, seqLt } from "../../stack/tcp/seq.js";
 import { parsePacket } from "../../stack/wire/packet.js";
 import { formatTcpFlags } from "../../stack/wire/tcp.js";
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
@@ -119,6 +120,25 @@ export class Explanations {
     return this.profile;
   }
 
+  /**
+   * A recorded acknowledgment behind ours, where every server byte in between was captured
+   * just before it (within the send-time tolerance): the capture saw those segments before
+   * the recorded client's TCP had taken them in, so its ACK, sent meanwhile, is older. Our
+   * replay takes each segment in at its recorded time. Anything else stays a difference.
+   */
+  ackLag(a: Seg, b: Seg): string | undefined {
+    if (!seqLt(a.ack, b.ack)) return undefined;
+    const since = a.t - timeTolerance(a.t);
+    const covering = this.sides.server.filter((e) => {
+      const len = e.payload.length + (e.flags & TCP_FIN ? 1 : 0);
+      return len > 0 && seqLt(e.seq, b.ack) && seqGt(seqAdd(e.seq, len), a.ack);
+    });
+    const fresh = (e: { t: number }) => e.t <= a.t && e.t >= since;
+    if (covering.length === 0 || !covering.every(fresh)) return undefined;
+    const lag = a.t - Math.min(...covering.map((e) => e.t));
+    return `explained by capture: the server's bytes up to ${u32(b.ack - (this.sides.irs ?? 0))} were captured ${lag.toFixed(1)} ms before this segment, before the recorded client's TCP took them in`;
+  }
+
   time(s: Seg): string | undefined {
     return (s.flags & TCP_SYN ? this.classicLinux : undefined) ?? this.profile;
   }
@@ -152,7 +172,9 @@ export class Explanations {
    * The SYN's options. Their kinds and order are the OS's fingerprint: a difference is a
    * finding. Linux and FreeBSD choose the window scale from the largest receive buffer the
    * host allows (net.ipv4.tcp_rmem[2], kern.ipc.maxsockbuf): a difference in that value
-   * alone is configuration; Windows fixes it per version (8 since Windows 10, 2 before).
+   * alone is configuration. Windows 10 and later offer 8; Windows 7 and 8 offer 2 or 8 (and
+   * none) by their receive-window auto-tuning level (p0f's Windows 7/8 signatures list all
+   * three): under windows7 a difference in the shift alone is configuration too.
    */
   synOptions(rec: readonly TcpOption[], ours: readonly TcpOption[]): string | undefined {
     if (this.sides.tfo) return "explained by feature: TCP Fast Open is not implemented";
@@ -163,6 +185,10 @@ export class Explanations {
     if ((this.setup.profile === "linux" || this.setup.profile === "freebsd") && sameKinds && strip(rec) === strip(ours) && wsOf(rec) && wsOf(ours)) {
       const r = wsOf(rec) as { shift: number };
       return `explained by configuration: the recorded client's window scale ${r.shift} follows its largest receive buffer (${this.setup.profile === "linux" ? "net.ipv4.tcp_rmem[2]" : "kern.ipc.maxsockbuf"}); the ${this.setup.profile} profile uses the default's`;
+    }
+    if (this.setup.profile === "windows7" && sameKinds && strip(rec) === strip(ours) && wsOf(rec) && wsOf(ours)) {
+      const r = wsOf(rec) as { shift: number };
+      return `explained by configuration: Windows 7 and 8 offer window scale 2 or 8 by their receive-window auto-tuning level; the recorded client offered ${r.shift}, the windows7 profile offers 2`;
     }
     return undefined;
   }
@@ -227,7 +253,7 @@ export function compareSegments(open: ActiveOpen, sides: RecordedSides, setup: R
 export function comparePair(a: Seg, b: Seg, strict: boolean, ackBase: number, recordedIss: number, ourIss: number, why: Explanations): Diff[] {
   const diffs: Diff[] = [];
   const add = (field: string, rv: string, ov: string, explained?: string) => diffs.push({ frame: a.frame, t: a.t, field, recorded: rv, replayed: ov, explained });
-  if (a.flags & TCP_ACK && b.flags & TCP_ACK && a.ack !== b.ack) add("ack", String(u32(a.ack - ackBase)), String(u32(b.ack - ackBase)));
+  if (a.flags & TCP_ACK && b.flags & TCP_ACK && a.ack !== b.ack) add("ack", String(u32(a.ack - ackBase)), String(u32(b.ack - ackBase)), why.ackLag(a, b));
   if (Math.abs(a.t - b.t) > timeTolerance(a.t)) add("time", `${a.t.toFixed(1)} ms`, `${b.t.toFixed(1)} ms`, why.time(a));
   if (!strict) {
     // The SYN is the profile's fingerprint: its window and options are compared always

@@ -5,7 +5,7 @@
 import { isProfileName, type OptionLayout, type ProfileName } from "../../stack/tcp/profiles.js";
 import type { TcpOption } from "../../stack/wire/types.js";
 
-export type ClientOs = "linux" | "windows" | "freebsd" | "macos" | "unknown";
+export type ClientOs = "linux" | "windows" | "windows7" | "windows xp" | "freebsd" | "macos" | "unknown";
 
 export interface Inference {
   /** The profile chosen for the replay. */
@@ -37,11 +37,17 @@ export function inferProfile(syn: { options: readonly TcpOption[]; window: numbe
   // The kernel's option order is decisive; Linux without TS (MSS,NOP,NOP,SACK) shares its
   // order with Windows XP, so the TTL (Linux 64, Windows 128) breaks the tie.
   if (kinds === "mss,nop,nop,sackOK" || kinds === "mss") {
-    if (syn.ttl > 64) return { profile: "windows", os: "windows", faithful: true, reason: `${desc}: Windows (XP-style options, TTL)` };
+    // Windows XP / 2003 (no window scaling): no profile models it; windows7 has its timers
+    // (3 s initial RTO, 2 SYN retransmissions).
+    if (syn.ttl > 64) return { profile: "windows7", os: "windows xp", faithful: false, reason: `${desc}: Windows XP-style options (no window scaling); no XP profile, nearest is windows7 (its 3 s initial RTO and 2 SYN retransmissions)` };
     return { profile: "linux", os: "linux", faithful: true, reason: `${desc}: Linux without timestamps/window scaling` };
   }
   if (LINUX.some((r) => r.test(kinds))) return { profile: "linux", os: "linux", faithful: true, reason: `${desc}: Linux option order` };
-  if (WINDOWS.some((r) => r.test(kinds))) return { profile: "windows", os: "windows", faithful: true, reason: `${desc}: Windows option order${ts ? " (with timestamps)" : ""}` };
+  if (WINDOWS.some((r) => r.test(kinds))) {
+    // Windows 7 (and 8) offer a window of 8192 in the SYN; Windows 10 and later 64240 (at MSS 1460).
+    if (syn.window === 8192) return { profile: "windows7", os: "windows7", faithful: true, reason: `${desc}: Windows option order, SYN window 8192: Windows 7` };
+    return { profile: "windows", os: "windows", faithful: true, reason: `${desc}: Windows option order${ts ? " (with timestamps)" : ""}` };
+  }
   if (MACOS.some((r) => r.test(kinds))) {
     return { profile: "freebsd", os: "macos", faithful: false, reason: `${desc}: macOS option order; no macOS profile, nearest is freebsd (BSD-derived stack)` };
   }
@@ -60,5 +66,5 @@ export function layoutFor(kinds: string): OptionLayout | undefined {
 
 /** True when the replay profile is a faithful model of the recorded client. */
 export function profileModels(profile: ProfileName, inf: Inference): boolean {
-  return inf.faithful && isProfileName(profile) && profile === inf.os;
+  return inf.faithful && isProfileName(profile) && profile === inf.profile;
 }

@@ -82,6 +82,8 @@ export function strictOverrides(open: ActiveOpen, base: ProfileName, firstAckWin
   const s = summarizeOptions(syn.options);
   const notes: string[] = [];
   const o: ProfileOverrides = {
+    // The recorded window as it is, whatever rule the profile derives it by.
+    synWindowRule: "fixed",
     synWindow: syn.window,
     noOptions: syn.options.length === 0,
     timestamps: s.ts !== undefined,

@@ -35,6 +35,7 @@ describe("usage errors: exit 2 with one clear line on stderr", () => {
     [["connect", "10.0.0.1:80", "--sim", "--syn-retries", "9"], /^synack connect: --syn-retries 9: the windows profile takes at most 8 \(SIO_TCP_INITIAL_RTO rejects more\)$/m],
     [["connect", "10.0.0.1:80", "--sim", "--lab-peer", "closed"], /^synack connect: --lab-peer goes with --lab$/m],
     [["connect", "10.0.0.1:80", "--lab", "--lab-peer", "void"], /^synack connect: --lab-peer must be one of echo, closed, blackhole, unreachable, prohibit, not "void"$/m],
+    [["replay", "x.pcap", "--syn-retries", "300"], /^synack replay: --syn-retries must be between 0 and 250, not 300$/m],
     [["connect", "10.0.0.1:80", "--sim", "--bogus"], /^synack connect: unknown option --bogus \(see synack connect --help\)$/m],
     [["connect", "10.0.0.1:80", "--sim", "--profil", "linux"], /unknown option --profil; did you mean --profile\?/],
     [["connect", "10.0.0.1:80", "--sim", "--pcap"], /--pcap needs a value \(FILE\)/],
