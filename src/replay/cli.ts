@@ -10,6 +10,7 @@ import { REPLAY } from "../cli/commands.js";
 import { parseOrExit } from "../cli/options.js";
 import { extractActiveOpens, type ActiveOpen } from "./extract.js";
 import { replayActiveOpen, type FileReplay, type HandshakeResult, type ReplayOptions } from "./replay.js";
+import { timerHint, type TimerHint } from "./timer-hint.js";
 
 /** What a sidecar says about one connection of its capture (the client endpoint names it). */
 export interface ConnectionSettings {
@@ -119,25 +120,33 @@ const endpoint = (addr: string, port: number): string => (addr.includes(":") ? `
 export interface FileReplayWithTitles extends FileReplay {
   /** Titles the sidecar gave, by handshake index. */
   titles: Array<string | undefined>;
+  /** The recorded client's SYN timers, when they are not its profile's (timer-hint.ts). */
+  hint?: TimerHint;
 }
 
 /** Replays one read capture with its sidecar: per connection, the sidecar's settings. */
 export function replayWithSidecar(capture: Capture, file: string, side: Sidecar, o: ReplayRunOptions & { trace?: boolean }): FileReplayWithTitles {
   const x = extractActiveOpens(capture);
   const titles: Array<string | undefined> = [];
+  const optsOf: ReplayOptions[] = [];
   const handshakes: HandshakeResult[] = x.opens.map((open) => {
     const mine = side.connections.find((c) => c.client === endpoint(open.client.addr, open.client.port));
     titles.push(mine?.title);
     const overrides = side.overrides || mine?.overrides || o.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}), ...(o.overrides ?? {}) } : undefined;
     const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs };
+    optsOf.push(opts);
     const h = replayActiveOpen(open, opts);
     if (mine?.timerSlackMs) allowLateTimers(h, open, mine.timerSlackMs);
     return h;
   });
+  // Which SYN timers the recording shows, when they are not the profile's: only for
+  // connections whose timers nobody gave (command line or sidecar).
+  const ownTimers = handshakes.map((h, i) => (optsOf[i]!.overrides?.initialRtoMs === undefined && optsOf[i]!.overrides?.synRetries === undefined ? h : undefined));
+  const hint = timerHint(x.opens, ownTimers, (i, knobs) => replayActiveOpen(x.opens[i]!, { ...optsOf[i]!, trace: false, overrides: { ...(optsOf[i]!.overrides ?? {}), ...knobs } }));
   const warnings = capture.warnings.map((w) => `${w.reason}`);
   if (side.overrides) warnings.push(`overrides from ${side.path}: ${JSON.stringify(side.overrides)}`);
   if (side.connections.length > 0) warnings.push(`per-connection settings from ${side.path} (${side.connections.length} connection(s))`);
-  return { file, handshakes, skipped: x.skipped, warnings, titles };
+  return { file, handshakes, skipped: x.skipped, warnings, titles, ...(hint ? { hint } : {}) };
 }
 
 /**
@@ -231,6 +240,7 @@ export function replayJson(run: ReplayRun): unknown {
         diffs: h.diffs,
       })),
     ),
+    hints: run.files.flatMap((f) => (f.hint ? [{ file: f.file, ...f.hint }] : [])),
     passed: run.passed,
     failed: run.failed,
     errors: run.errors,
@@ -250,6 +260,7 @@ export function textReport(run: ReplayRun, c: Colors): string {
     for (const w of f.warnings) lines.push(c.dim(`  note: ${w}`));
     if (f.handshakes.length === 0) lines.push("  (no TCP active open found: no SYN without ACK)");
     f.handshakes.forEach((h, i) => lines.push(...handshakeText(h, c, f.titles[i])));
+    if (f.hint) lines.push(`  hint: ${f.hint.text}`);
   }
   for (const e of run.errors) lines.push(c.red(`error: ${e}`));
   lines.push(totalsLine(run, c));
@@ -269,6 +280,7 @@ export function summaryReport(run: ReplayRun, c: Colors): string {
       const why = first ? `; first difference${first.frame !== undefined ? ` at frame ${first.frame}` : ""}: ${first.field} recorded ${first.recorded} / replayed ${first.replayed}` : "";
       lines.push(`  ${c.red("DIFF")} ${h.client} -> ${h.server}${f.titles[i] ? ` (${f.titles[i]})` : ""}: recorded ${h.recorded.outcome}, replayed ${h.replayed.outcome} as ${h.profile}${why}`);
     });
+    if (f.hint) lines.push(`  hint: ${f.hint.text}`);
   }
   for (const e of run.errors) lines.push(c.red(`error: ${e}`));
   lines.push(totalsLine(run, c));

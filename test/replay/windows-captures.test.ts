@@ -72,6 +72,46 @@ describe("gnutella.pcap: an early Windows 10 (SYN window 64240, wscale 8; Initia
   });
 });
 
+describe("the hint when a capture's SYN timers are not its profile's (src/replay/timer-hint.ts)", () => {
+  const run = async (args: string[]) => {
+    let out = "";
+    vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
+    try {
+      await replayCommand(args);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    return out;
+  };
+
+  it.skipIf(absent("gnutella.pcap"))("gnutella.pcap at the windows defaults: 76 differ, and the hint gives the recording's timers and how many match with them", async () => {
+    const out = await run([file("gnutella.pcap"), "--summary"]);
+    expect(out).toMatch(/gnutella\.pcap: 137 active open\(s\), 61 matched, 76 differ/);
+    const hints = out.split("\n").filter((l) => l.startsWith("  hint: "));
+    expect(hints).toEqual([
+      "  hint: 70 connection(s) replayed as windows differ first in when a SYN was retransmitted: the recorded client waits 3.0 s before its first retransmission and sends 3 SYNs per attempt, the windows profile 1.0 s and 5 SYNs (its own settings: SIO_TCP_INITIAL_RTO, the registry or an older release); with --initial-rto 3000 --syn-retries 2, 70 of the 76 that differ as windows match",
+    ]);
+    // The verdicts stay the defaults': the hint applies nothing by itself.
+    expect(out).toMatch(/\n61 matched, 76 differ\n?$/);
+    const doc = JSON.parse(await run([file("gnutella.pcap"), "--json"])) as { hints: Array<Record<string, unknown>>; passed: number };
+    expect(doc.passed).toBe(61);
+    expect(doc.hints).toEqual([expect.objectContaining({ profile: "windows", synTimeDiffs: 70, recorded: { initialRtoMs: 3000, syns: 3 }, overrides: { initialRtoMs: 3000, synRetries: 2 }, differ: 76, matchWith: 70 })]);
+  });
+
+  it.skipIf(absent("gnutella.pcap"))("no hint once the timers are given", async () => {
+    const out = await run([file("gnutella.pcap"), "--summary", "--initial-rto", "3000", "--syn-retries", "2"]);
+    expect(out).toMatch(/131 matched, 6 differ/);
+    expect(out).not.toMatch(/hint:/);
+  });
+
+  it.skipIf(absent("ocs.pcap"))("no hint from one connection alone (ocs.pcap: one late SYN retransmission; timers fitted to it would say nothing)", async () => {
+    const out = await run([file("ocs.pcap"), "--summary"]);
+    expect(out).toMatch(/ocs\.pcap: 12 active open\(s\), 11 matched, 1 differ/);
+    expect(out).toMatch(/first difference at frame \d+: time recorded/);
+    expect(out).not.toMatch(/hint:/);
+  });
+});
+
 describe("Windows 7 captures: SYN window 8192, 3 s initial RTO, the last SYN without the window scale", () => {
   it.skipIf(absent("nowebaccess2.pcapng"))("nowebaccess2.pcapng: inferred windows7; RST -> the SYN again 500 ms later, twice, the third without wscale; refused", () => {
     for (const strict of [false, true]) {
