@@ -126,6 +126,13 @@ describe.skipIf(labWhy !== undefined)(`connects benchmark over TUN${labWhy ? ` (
     expect(m("synackSetupDrops")!.samples).toHaveLength(1);
     expect(m("synackRetransmits")!.samples).toHaveLength(1);
     expect(m("synackConnectFailures")!.median).toBe(0);
+    // The system part of synack's CPU per connect is reported beside the whole, and is part of it.
+    for (const [all, sys] of [["synackCpuUsPerConnect", "synackSysUsPerConnect"], ["synackOneThreadCpuUsPerConnect", "synackOneThreadSysUsPerConnect"]]) {
+      const whole = m(all);
+      if (whole === undefined || whole.median === null) continue; // no connect completed, or INVALID: the rate above says why
+      expect(m(sys)!.median).toBeGreaterThan(0);
+      expect(m(sys)!.median!).toBeLessThanOrEqual(whole.median);
+    }
     expect(b.notes.filter((n) => n.startsWith("connects: peer") || n.startsWith("connects: no peer"))).toEqual(["connects: no peer run (--peers none)"]);
     expect(formatBenchReport(report)).toContain("synack run: listen drops + TUN drops");
   }, 60_000);
