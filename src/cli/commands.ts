@@ -36,6 +36,29 @@ export const CONNECT: CommandSpec = {
   ],
 };
 
+export const LISTEN: CommandSpec = {
+  name: "listen",
+  args: "PORT",
+  synopsis: "(--dev NAME --local ADDR | --lab | --sim)",
+  summary: "The stack listens (WskSocket with WSK_FLAG_LISTEN_SOCKET, WskBind, WskAcceptEvent) and the kernel, curl or nc connect to it; each connection is served and its segments printed when it ends.",
+  positionals: { min: 1, max: 1, what: "PORT" },
+  options: [
+    { name: "dev", value: "NAME", help: "listen on the TUN device NAME (created if needed); give its kernel side an address in the same subnet" },
+    { name: "lab", help: "a throwaway namespace whose kernel connects to the stack at 10.99.0.2 and fd99::2; prints the command to run (root)" },
+    { name: "sim", help: "a simulated client (a second synack stack in-process, not a real network) connects --count times (default 1)" },
+    { name: "local", value: "ADDR", help: "the stack's own address (needed with --dev)" },
+    { name: "profile", value: "P", help: `behaviour profile of the accepted connections: ${PROFILES} (default windows)` },
+    { name: "echo", help: "send back what each connection sends" },
+    { name: "serve", value: "FILE", help: "answer each connection's first request with FILE (an HTTP request gets HTTP/1.1 200), then close" },
+    { name: "count", value: "N", help: "stop after N connections have ended (default: until Ctrl-C)" },
+    { name: "json", help: "one JSON object per line: the listening addresses, then one per connection with its segments" },
+  ],
+  notes: [
+    "Without --echo or --serve, what arrives is read and discarded; the stack closes after the client did.",
+    "exit codes: 0 after --count connections (or the simulated clients) ended; 1 could not listen (the port is in use); 2 usage or setup error; Ctrl-C: 130",
+  ],
+};
+
 export const DEMO: CommandSpec = {
   name: "demo",
   args: "",
@@ -116,4 +139,4 @@ export const BENCH: CommandSpec = {
 };
 
 /** In the order `synack --help` lists them. */
-export const COMMAND_SPECS: readonly CommandSpec[] = [DEMO, CONNECT, REPLAY, DIAGRAM, CONFORMANCE, BENCH];
+export const COMMAND_SPECS: readonly CommandSpec[] = [DEMO, CONNECT, LISTEN, REPLAY, DIAGRAM, CONFORMANCE, BENCH];

@@ -21,6 +21,7 @@ type Command = (argv: string[]) => Promise<number>;
 /** Subcommands, loaded on demand so one missing piece never breaks the others. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   connect: async () => (await import("./connect.js")).connectCommand,
+  listen: async () => (await import("./listen.js")).listenCommand,
   demo: async () => (await import("./demo.js")).demoCommand,
   replay: async () => (await import("../replay/cli.js")).replayCommand,
   diagram: async () => (await import("../diagram/cli.js")).diagramCommand,

@@ -64,14 +64,16 @@ function connectionOf(events: readonly TraceEvent[], localPort: number | undefin
 
 /**
  * Turns the engine's trace of one connect into timeline rows, with sequence numbers relative
- * to the two initial sequence numbers (as Wireshark and packetdrill show them).
+ * to the two initial sequence numbers (as Wireshark and packetdrill show them). For a
+ * connection a listener accepted, `remotePort` names the peer: its SYN, which reached the
+ * listener before the connection existed, is then part of the timeline.
  */
-export function segmentsFromTrace(events: readonly TraceEvent[], t0: number, localPort: number | undefined): TimelineRow[] {
+export function segmentsFromTrace(events: readonly TraceEvent[], t0: number, localPort: number | undefined, remotePort?: number): TimelineRow[] {
   const conn = connectionOf(events, localPort);
   const rows: TimelineRow[] = [];
   let iss: number | undefined;
   let irs: number | undefined;
-  let ports: { local: number; remote: number } | undefined;
+  let ports: { local: number; remote: number } | undefined = localPort !== undefined && remotePort !== undefined ? { local: localPort, remote: remotePort } : undefined;
   // The row whose notes are still being written (a packet in, a timer, an app call).
   let cause: TimelineRow | undefined;
   // Notes seen before anything they could belong to (CLOSED -> SYN-SENT before the SYN).
