@@ -46,6 +46,7 @@ export type Feature =
   | "time-window" // a~b packet time
   | "any-time" // * packet time
   | "absolute-seq" // nplab `N:M(L)!` or `ecr N!`
+  | "macro" // a name the suite's own runner defines with -D (TFO_COOKIE, CODE)
   | "unknown-option"; // a TCP option this parser does not model
 
 // ---------------------------------------------------------------------------
@@ -126,6 +127,8 @@ export interface TcpSpec {
   seqEnd: number;
   payloadLen: number;
   seqAbsolute: boolean;
+  /** nplab `...(len)`: any sequence number (outbound lines; seqStart is then 0). */
+  seqAny?: boolean;
   /** `ack N`; absent = no ack number written (the ACK flag says whether it is on). */
   ack?: number;
   /** `win N`; absent = not checked on outbound lines. */

@@ -72,7 +72,7 @@ export function formatPacket(ev: PacketEvent | IcmpEvent): string {
     return parts.join(" ");
   }
   const t = ev.tcp;
-  parts.push(t.flags, `${t.seqStart}:${t.seqEnd}(${t.payloadLen})${t.seqAbsolute ? "!" : ""}`);
+  parts.push(t.flags, t.seqAny ? `...(${t.payloadLen})` : `${t.seqStart}:${t.seqEnd}(${t.payloadLen})${t.seqAbsolute ? "!" : ""}`);
   if (t.ack !== undefined) parts.push(`ack ${t.ack}`);
   if (t.win !== undefined) parts.push(`win ${t.win}`);
   if (t.urg !== undefined) parts.push(`urg ${t.urg}`);

@@ -681,9 +681,14 @@ class Parser {
   }
 
   /** `start:end(len)` with the nplab `!` (absolute) suffix; end must equal start+len. */
-  parseSeqRange(): { seqStart: number; seqEnd: number; payloadLen: number; seqAbsolute: boolean } {
+  parseSeqRange(): { seqStart: number; seqEnd: number; payloadLen: number; seqAbsolute: boolean; seqAny?: boolean } {
     if (this.peek().kind === "ellipsis") {
-      this.fail("unsupported: nplab '...(len)' sequence wildcard");
+      // nplab `...(len)`: the sequence number is not checked (a new ISS nobody can predict).
+      this.next();
+      this.expectPunct("(", "in ...(len)");
+      const payloadLen = this.expectUint("TCP payload size", U16);
+      this.expectPunct(")", "in ...(len)");
+      return { seqStart: 0, seqEnd: payloadLen, payloadLen, seqAbsolute: false, seqAny: true };
     }
     const startTok = this.peek();
     const seqStart = this.expectUint("TCP start sequence number", U32);
@@ -811,7 +816,12 @@ class Parser {
           this.next();
           let cookie = "";
           const c = this.peek();
-          if (c.kind === "word" || c.kind === "int") {
+          if (c.kind === "word" && /^[A-Z_][A-Z0-9_]*$/.test(c.text) && !/^[0-9A-F]+$/.test(c.text)) {
+            // A macro the suite's runner defines with -D (TFO_COOKIE): the script needs it.
+            this.features.add("macro");
+            cookie = c.text;
+            this.next();
+          } else if (c.kind === "word" || c.kind === "int") {
             if (!/^[0-9a-fA-F]*$/.test(c.text)) this.fail("TCP fast open cookie is not a valid hex string", c);
             if (c.text.length % 2 !== 0) this.fail("TCP fast open cookie has an odd number of digits", c);
             cookie = c.text;
@@ -901,6 +911,12 @@ class Parser {
     const declared = familyOfIpVersion(this.options["ip_version"]);
     const candidates: Array<4 | 6> = declared ? [declared] : [4, 6];
     const valid = candidates.filter((f) => resolveIcmp(ev, f).ok);
+    if (valid.length === 0 && ev.code !== undefined && /^[A-Z_][A-Z0-9_]*$/.test(ev.code)) {
+      // An ICMP code given as a macro of the suite's runner (CODE): resolved when run.
+      this.features.add("macro");
+      this.features.add("icmp");
+      return ev;
+    }
     if (valid.length === 0) {
       const r = resolveIcmp(ev, candidates[0]!);
       this.fail(r.ok ? "bad ICMP type/code" : r.reason, typeTok);
@@ -1047,6 +1063,44 @@ class Parser {
  * Parse a packetdrill script. `path` is only recorded in the result (and used by the
  * runner for messages). Never throws for bad script text.
  */
+/**
+ * The C preprocessor conditionals some scripts use (`#ifdef FreeBSD` ... `#endif`, also
+ * `#ifndef` and `#else`, nested): nplab's packetdrill runs scripts through cpp with the
+ * symbols given by `-D`. Lines of a branch not taken become empty, so line numbers stay.
+ * Throws on an unbalanced `#else` / `#endif` or a missing `#endif`.
+ */
+export function preprocessScript(text: string, defines: ReadonlySet<string>): string {
+  const lines = text.split("\n");
+  const stack: Array<{ taking: boolean; parentTaking: boolean; line: number }> = [];
+  let taking = true;
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*#\s*(ifdef|ifndef|else|endif)\b\s*(\w*)/.exec(lines[i]!);
+    if (!m) {
+      if (!taking) lines[i] = "";
+      continue;
+    }
+    const [, directive, name] = m;
+    if (directive === "ifdef" || directive === "ifndef") {
+      if (!name) throw new Error(`line ${i + 1}: #${directive} without a name`);
+      const cond = defines.has(name) === (directive === "ifdef");
+      stack.push({ taking: cond, parentTaking: taking, line: i + 1 });
+      taking = taking && cond;
+    } else if (directive === "else") {
+      const top = stack.at(-1);
+      if (!top) throw new Error(`line ${i + 1}: #else without #ifdef`);
+      top.taking = !top.taking;
+      taking = top.parentTaking && top.taking;
+    } else {
+      const top = stack.pop();
+      if (!top) throw new Error(`line ${i + 1}: #endif without #ifdef`);
+      taking = top.parentTaking;
+    }
+    lines[i] = "";
+  }
+  if (stack.length > 0) throw new Error(`line ${stack.at(-1)!.line}: #ifdef without #endif`);
+  return lines.join("\n");
+}
+
 export function parseScript(text: string, path = "<script>"): ParseResult {
   try {
     const toks = lex(text);

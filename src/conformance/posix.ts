@@ -1,9 +1,12 @@
 // POSIX socket semantics, as packetdrill scripts call them, on top of the WSK facade.
 //
-// Every call goes through the provider's dispatch tables with real IRPs: socket ->
-// WskSocket, bind -> WskBind, connect -> (implicit WskBind +) WskConnect, read/recv ->
-// WskReceive, write/send -> WskSend, close -> WskDisconnect and/or WskCloseSocket, socket
-// options -> WskControlSocket. What POSIX adds is emulated here and written down:
+// A POSIX socket is a WSK stream socket (WSK_FLAG_STREAM_SOCKET), which, like a POSIX one,
+// becomes either a connection or a listener. Every call goes through the provider's
+// dispatch tables with real IRPs: socket -> WskSocket, bind -> WskBind, connect ->
+// (implicit WskBind +) WskConnect, listen -> (implicit WskBind +) WskListen, accept ->
+// WskAccept, read/recv -> WskReceive, write/send -> WskSend, close -> WskDisconnect and/or
+// WskCloseSocket, socket options -> WskControlSocket. What POSIX adds is emulated here and
+// written down:
 // - Non-blocking sockets: a call whose IRP pends returns at once (connect: -1 EINPROGRESS,
 //   the IRP stays in flight; read: the IRP is cancelled and the call fails with EAGAIN).
 // - A kernel send buffer: write() returns the byte count as soon as WSK accepted the data;
@@ -19,6 +22,12 @@
 // - shutdown(): SHUT_WR = graceful WskDisconnect (FIN after queued data) whose IRP runs on in
 //   the background; SHUT_RD is the socket layer's alone (WSK has no half-close of the
 //   receive side): later reads return 0 once nothing is buffered.
+// - listen(fd, backlog): the accept queue holds what the OS's backlog allows (`acceptQueue`
+//   below), set with SYNACK_SO_BACKLOG before WskListen.
+// - accept(): one WskAccept; a non-blocking accept with nothing queued fails with EAGAIN
+//   (the IRP is cancelled). The accepted socket gets the fd the script names.
+// - recv(MSG_PEEK): WSK has no peek; the socket layer reports what the connection holds
+//   without taking it (the scripts check only the count).
 // - errno values come from the facade's NTSTATUS -> errno table (`toErrno`), except where
 //   the OS a profile imitates reports an ICMP cause differently; `icmpErrno` below says how.
 import type { Connection } from "../../stack/tcp/connection.js";
@@ -26,10 +35,11 @@ import type { Outcome } from "../../stack/tcp/outcome.js";
 import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js";
 import type { TcpState } from "../../stack/tcp/state.js";
 import type { Stack } from "../../stack/stack.js";
-import { IPPROTO_TCP as WSK_IPPROTO_TCP, SOL_SOCKET, TCP_MAXSEG, TCP_NODELAY, WSK_FLAG_ABORTIVE, WSK_FLAG_CONNECTION_SOCKET, WskGetOption, WskSetOption } from "../wsk/constants.js";
+import { IPPROTO_TCP as WSK_IPPROTO_TCP, SOL_SOCKET, TCP_MAXSEG, TCP_NODELAY, WSK_FLAG_ABORTIVE, WSK_FLAG_STREAM_SOCKET, WskGetOption, WskSetOption } from "../wsk/constants.js";
 import { IoAllocateIrp, IoCancelIrp, IoSetCompletionRoutine, type Irp } from "../wsk/irp.js";
 import { STATUS_CANCELLED, STATUS_INVALID_DEVICE_STATE, STATUS_MORE_PROCESSING_REQUIRED, STATUS_PENDING, STATUS_SUCCESS, toErrno, type NtStatus } from "../wsk/ntstatus.js";
-import { SYNACK_SO_PROFILE_OVERRIDES, type WSK_PROVIDER_NPI, type WSK_SOCKET, type WskProvider } from "../wsk/provider.js";
+import { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE_OVERRIDES, type WSK_PROVIDER_NPI, type WSK_SOCKET, type WskProvider } from "../wsk/provider.js";
+import type { WSK_PROVIDER_STREAM_DISPATCH } from "../wsk/listen.js";
 import { AF_INET, AF_INET6, IPPROTO_TCP, SOCK_STREAM, sockaddrIn, sockaddrIn6 } from "../wsk/sockaddr.js";
 
 /** The result of a system call as a script sees it. */
@@ -102,7 +112,28 @@ export class PosixSocket {
   lastState: TcpState | undefined;
   /** The end of the established connection was noted (its error, if any, went to soError). */
   endNoted = false;
+  /** listen() succeeded: the socket is a listener. */
+  listening = false;
+  /** The socket came from accept(): its connection was established when the script got it. */
+  accepted = false;
   constructor(readonly wsk: WSK_SOCKET) {}
+
+  /** The stream dispatch table (WskListen, WskAccept), as a C caller would cast Dispatch. */
+  get stream(): WSK_PROVIDER_STREAM_DISPATCH {
+    return this.wsk.Dispatch as unknown as WSK_PROVIDER_STREAM_DISPATCH;
+  }
+}
+
+/**
+ * How many established connections a listen(fd, backlog) queue holds before the OS turns
+ * more away. Linux: sk_acceptq_is_full() is `sk_ack_backlog > sk_max_ack_backlog`, so
+ * backlog + 1 (backlog capped by net.core.somaxconn, 4096). FreeBSD: sonewconn() refuses
+ * once `sol_qlen > 3 * sol_qlimit / 2`, so 3 * backlog / 2 (rounded down) + 1 (backlog
+ * capped by kern.ipc.soacceptqueue, 128).
+ */
+export function acceptQueue(os: "linux" | "freebsd", backlog: number): number {
+  const b = Math.max(0, backlog);
+  return os === "linux" ? Math.min(b, 4096) + 1 : Math.floor((3 * Math.min(b, 128)) / 2) + 1;
 }
 
 /** The ICMP cause of an outcome, if it has one. */
@@ -191,6 +222,27 @@ export class PosixSockets {
     return [...this.fds.values()];
   }
 
+  /**
+   * The local port of a script whose first packet comes from the peer: a listening socket's,
+   * else that of a socket bound but never connected (the CLOSED-state scripts).
+   */
+  passivePort(): number | undefined {
+    const candidates = [...this.fds.values()].filter((s) => s.bound && !s.connectIrp);
+    for (const s of [...candidates.filter((c) => c.listening), ...candidates]) {
+      const la: Record<string, unknown> = {};
+      const t = this.newIrp();
+      if (s.wsk.Dispatch.WskGetLocalAddress(s.wsk, la, t.irp) === STATUS_SUCCESS) return (la.sin_port ?? la.sin6_port) as number;
+    }
+    return undefined;
+  }
+
+  /** The lowest fd no socket holds (for an accept() the script expects to fail). */
+  freeFd(): number {
+    let fd = 3;
+    while (this.fds.has(fd)) fd++;
+    return fd;
+  }
+
   /** The most recently created socket, even after close() (for tcp_info snapshots). */
   lastSocket(): PosixSocket | undefined {
     return this.last;
@@ -202,6 +254,7 @@ export class PosixSockets {
    * waiting for the connection to finish.
    */
   pump(cause?: { rstDelivered?: boolean }): void {
+    this.pumpPeeks();
     for (const [fd, s] of this.fds) {
       this.noteEnd(s, cause?.rstDelivered === true);
       if (s.shutRd && this.env.os === "freebsd") this.discardReceived(s);
@@ -216,9 +269,9 @@ export class PosixSockets {
     }
   }
 
-  /** True once the connect IRP succeeded (the connection reached ESTABLISHED). */
+  /** True once the connect IRP succeeded (the connection reached ESTABLISHED), or for an accepted socket. */
   private wasConnected(s: PosixSocket): boolean {
-    return s.connectIrp?.status === STATUS_SUCCESS;
+    return s.accepted || s.connectIrp?.status === STATUS_SUCCESS;
   }
 
   /**
@@ -276,7 +329,7 @@ export class PosixSockets {
     if (type !== SOCK_STREAM) return { kind: "unsupported", reason: "only SOCK_STREAM sockets are supported" };
     const af = family === "default" ? (this.env.version === 4 ? AF_INET : AF_INET6) : family;
     const t = this.newIrp();
-    const st = this.env.npi.Dispatch.WskSocket(this.env.npi.Client, af, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, null, null, null, null, null, t.irp);
+    const st = this.env.npi.Dispatch.WskSocket(this.env.npi.Client, af, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_STREAM_SOCKET, null, null, null, null, null, t.irp);
     if (st !== STATUS_SUCCESS) return { kind: "done", result: { ret: -1, errno: toErrno(st).name } };
     const s = new PosixSocket(t.information as WSK_SOCKET);
     const ov = this.control(s, WskSetOption, SOL_SOCKET, SYNACK_SO_PROFILE_OVERRIDES, this.env.socketOverrides());
@@ -298,17 +351,104 @@ export class PosixSockets {
     return { kind: "done", result: { ret: 0 } };
   }
 
+  /** The implicit bind of connect() and listen() on an unbound socket: the wildcard, an ephemeral port. */
+  private implicitBind(s: PosixSocket): CallOutcome | undefined {
+    if (s.bound) return undefined;
+    const t = this.newIrp();
+    const any = this.env.version === 4 ? sockaddrIn("0.0.0.0", 0) : sockaddrIn6("::", 0);
+    const st = s.wsk.Dispatch.WskBind(s.wsk, any, 0, t.irp) >>> 0;
+    if (st !== STATUS_SUCCESS) return { kind: "done", result: { ret: -1, errno: toErrno(st).name } };
+    s.bound = true;
+    return undefined;
+  }
+
+  /**
+   * listen(fd, backlog). Unbound: an ephemeral port first (Linux inet_listen /
+   * inet_csk_get_port, FreeBSD in_pcbbind). Listening again only changes the backlog. A
+   * socket that connected gets EINVAL on both kernels (not CLOSED or LISTEN).
+   */
+  listen(s: PosixSocket, backlog: number): CallOutcome {
+    if (s.conn || s.connectIrp) return { kind: "done", result: { ret: -1, errno: "EINVAL" } };
+    const bound = this.implicitBind(s);
+    if (bound) return bound;
+    const bl = this.control(s, WskSetOption, SOL_SOCKET, SYNACK_SO_BACKLOG, acceptQueue(this.env.os, backlog));
+    if (bl.status !== STATUS_SUCCESS) return { kind: "done", result: { ret: -1, errno: toErrno(bl.status).name } };
+    const t = this.newIrp();
+    const st = s.stream.WskListen(s.wsk, t.irp) >>> 0;
+    if (st !== STATUS_SUCCESS) return { kind: "done", result: { ret: -1, errno: st === STATUS_INVALID_DEVICE_STATE ? "EINVAL" : toErrno(st).name } };
+    s.listening = true;
+    return { kind: "done", result: { ret: 0 } };
+  }
+
+  /** accept(fd, ...) = newFd: one WskAccept; the accepted socket takes the fd the script names. */
+  accept(s: PosixSocket, newFd: number, blocking: boolean): CallOutcome {
+    if (!s.listening) return { kind: "done", result: { ret: -1, errno: "EINVAL" } };
+    const call: PendingCall = {};
+    const adopt = (t: TrackedIrp): SysResult => {
+      if (t.status !== STATUS_SUCCESS) return { ret: -1, errno: toErrno(t.status!).name };
+      const a = new PosixSocket(t.information as WSK_SOCKET);
+      a.bound = true;
+      a.accepted = true;
+      for (const c of this.env.stack.connections()) if (c.owner === a.wsk) a.conn = c;
+      this.fds.set(newFd, a);
+      this.last = a;
+      return { ret: newFd };
+    };
+    const t = this.newIrp(() => {
+      call.done = { result: adopt(t), tMs: t.tMs! };
+    });
+    const st = s.stream.WskAccept(s.wsk, 0, null, null, null, null, t.irp) >>> 0;
+    if (st !== STATUS_PENDING) return { kind: "done", result: call.done?.result ?? adopt(t) };
+    if (!blocking) {
+      // Nothing queued: a non-blocking accept fails with EAGAIN; take the IRP back.
+      t.onDone = undefined;
+      IoCancelIrp(t.irp);
+      return { kind: "done", result: { ret: -1, errno: "EAGAIN" } };
+    }
+    return { kind: "pending", call };
+  }
+
+  private readonly peeks: Array<{ s: PosixSocket; len: number; call: PendingCall }> = [];
+
+  /**
+   * recv(fd, ..., len, MSG_PEEK): what the connection holds, up to len, left in place. WSK
+   * has no peek, so the socket layer looks at the connection's receive queue itself.
+   */
+  peek(s: PosixSocket, len: number, blocking: boolean): CallOutcome {
+    const r = this.peekNow(s, len);
+    if (r) return { kind: "done", result: r };
+    if (!blocking) return { kind: "done", result: { ret: -1, errno: "EAGAIN" } };
+    const call: PendingCall = {};
+    this.peeks.push({ s, len, call });
+    return { kind: "pending", call };
+  }
+
+  private peekNow(s: PosixSocket, len: number): SysResult | undefined {
+    const c = s.conn;
+    if (!c || !this.wasConnected(s)) return { ret: -1, errno: "ENOTCONN" };
+    if (c.rcvBuffered > 0) return { ret: Math.min(len, c.rcvBuffered) };
+    // Nothing buffered and nothing more will come (the peer's FIN, or the end): 0.
+    if (c.state === "CLOSED" || c.state === "CLOSE-WAIT" || c.state === "LAST-ACK" || c.state === "CLOSING" || c.state === "TIME-WAIT") return { ret: 0 };
+    return undefined;
+  }
+
+  private pumpPeeks(): void {
+    for (let i = 0; i < this.peeks.length; ) {
+      const p = this.peeks[i]!;
+      const r = this.peekNow(p.s, p.len);
+      if (r) {
+        p.call.done = { result: r, tMs: this.env.nowMs() };
+        this.peeks.splice(i, 1);
+      } else i++;
+    }
+  }
+
   connect(s: PosixSocket, blocking: boolean): CallOutcome {
     if (s.connectIrp && s.connectIrp.status === undefined) return { kind: "done", result: { ret: -1, errno: "EALREADY" } };
     if (s.conn && s.conn.state !== "CLOSED" && s.connectIrp?.status === STATUS_SUCCESS) return { kind: "done", result: { ret: -1, errno: "EISCONN" } };
-    if (!s.bound) {
-      // connect() on an unbound socket binds an ephemeral port first (implicit bind).
-      const t = this.newIrp();
-      const any = this.env.version === 4 ? sockaddrIn("0.0.0.0", 0) : sockaddrIn6("::", 0);
-      const st = s.wsk.Dispatch.WskBind(s.wsk, any, 0, t.irp) >>> 0;
-      if (st !== STATUS_SUCCESS) return { kind: "done", result: { ret: -1, errno: toErrno(st).name } };
-      s.bound = true;
-    }
+    // connect() on an unbound socket binds an ephemeral port first (implicit bind).
+    const bound = this.implicitBind(s);
+    if (bound) return bound;
     const remote = this.env.version === 4 ? sockaddrIn(this.env.remoteAddr, this.env.connectPort) : sockaddrIn6(this.env.remoteAddr, this.env.connectPort);
     const call: PendingCall = {};
     const t = this.newIrp(() => {

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { listPkt, runPaths, type ConformanceReport, type ScriptReport } from "./runner.js";
-import { classifyFailure, type KnownFailure } from "./known-failures.js";
+import { classifyFailure, KNOWN_FAILURES, KNOWN_PASSIVE_FAILURES, type KnownFailure } from "./known-failures.js";
 import { CORE_SCRIPTS, NEGATIVE_CONTROL } from "./core-scripts.js";
 
 /** The core set (src/conformance/core-scripts.ts), in order; the conformance folder is not read. */
@@ -146,12 +146,43 @@ export function runCorpus(conformanceDir: string, onScript?: (r: ScriptReport) =
   return rep;
 }
 
+export interface CorpusSection {
+  /** "## Whole corpus". */
+  heading: string;
+  /** Lines under the heading, before the totals. */
+  intro: string[];
+  /** The failure classification (src/conformance/known-failures.ts). */
+  known: readonly KnownFailure[];
+}
+
+const WHOLE_CORPUS: CorpusSection = {
+  heading: "## Whole corpus",
+  intro: [
+    "Every `*.pkt` under `../shared/conformance/`, run the same way (`synack conformance ../shared/conformance`).",
+    "Skips are never counted as passes; checks the runner cannot evaluate are listed at the end.",
+  ],
+  known: KNOWN_FAILURES,
+};
+
+/** The passive corpus (../shared/conformance-passive) as docs/conformance.md shows it. */
+export const PASSIVE_CORPUS: CorpusSection = {
+  heading: "## Passive corpus",
+  intro: [
+    "Every `*.pkt` under `../shared/conformance-passive/` (passive open, the LISTEN and CLOSED states, received data,",
+    "congestion control), run the same way (`synack conformance ../shared/conformance-passive`): each suite under its",
+    "own profile (FreeBSD scripts `freebsd`, Google's `linux`). The runner's socket layer maps `listen()` to `WskListen`",
+    "and `accept()` to `WskAccept` on a WSK stream socket (docs/conformance-runner.md). Skips are never counted as",
+    "passes; every failure is classified (`KNOWN_PASSIVE_FAILURES` in src/conformance/known-failures.ts).",
+  ],
+  known: KNOWN_PASSIVE_FAILURES,
+};
+
 /**
- * The "Whole corpus" section of docs/conformance.md: counts per folder, every failure with
- * its classification (src/conformance/known-failures.ts), the skip reasons, and the checks
- * that were not evaluated.
+ * The "Whole corpus" section of docs/conformance.md (or another corpus's, `section`): counts
+ * per folder, every failure with its classification (src/conformance/known-failures.ts),
+ * the skip reasons, and the checks that were not evaluated.
  */
-export function corpusMarkdown(rep: ConformanceReport): string {
+export function corpusMarkdown(rep: ConformanceReport, section: CorpusSection = WHOLE_CORPUS): string {
   const rows = new Map<string, { pass: number; fail: number; skip: number }>();
   for (const s of rep.scripts) {
     const key = dirname(s.path);
@@ -160,10 +191,9 @@ export function corpusMarkdown(rep: ConformanceReport): string {
     rows.set(key, row);
   }
   const lines: string[] = [];
-  lines.push("## Whole corpus");
+  lines.push(section.heading);
   lines.push("");
-  lines.push("Every `*.pkt` under `../shared/conformance/`, run the same way (`synack conformance ../shared/conformance`).");
-  lines.push("Skips are never counted as passes; checks the runner cannot evaluate are listed at the end.");
+  lines.push(...section.intro);
   lines.push("");
   lines.push(`Total: **${rep.passed} pass**, **${rep.failed} fail**, **${rep.skipped} skip** (${rep.scripts.length} runs).`);
   lines.push("");
@@ -180,7 +210,7 @@ export function corpusMarkdown(rep: ConformanceReport): string {
     lines.push("");
     const groups = new Map<KnownFailure | undefined, ScriptReport[]>();
     for (const s of fails) {
-      const k = classifyFailure(s);
+      const k = classifyFailure(s, section.known);
       groups.set(k, [...(groups.get(k) ?? []), s]);
     }
     const esc = (t: string) => t.replace(/\|/g, "\\|");

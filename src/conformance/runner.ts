@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Expr, IcmpEvent, PacketEvent, Script, SyscallEvent } from "./ast.js";
 import { formatEvent, formatPacket } from "./format.js";
-import { parseScript, resolveIcmp } from "./parse.js";
+import { parseScript, preprocessScript, resolveIcmp } from "./parse.js";
 import { parseShellCommand, parseSockstatCheck, type ShellAction } from "./sysctl.js";
 import { applySysctl, LINUX_DEFAULTS_SH, suiteBaseOverrides, suiteOf, suiteProfile, type Suite, type SysctlState } from "./sysctl-map.js";
 import { compareOutbound, formatLive, specFlags, specOptionsToWire, liveTs, type LivePacket, type SeqContext } from "./compare.js";
@@ -104,7 +104,13 @@ const KNOWN_OPTIONS = new Set([
   "speed",
 ]);
 
-const SUPPORTED_SYSCALLS = new Set(["socket", "bind", "connect", "fcntl", "getsockopt", "setsockopt", "close", "read", "write", "send", "recv", "shutdown"]);
+const SUPPORTED_SYSCALLS = new Set(["socket", "bind", "connect", "listen", "accept", "fcntl", "getsockopt", "setsockopt", "close", "read", "write", "send", "recv", "shutdown"]);
+
+/**
+ * The remote port of a passive script's connections. packetdrill's peer picks its own
+ * ephemeral port; no script checks it (the runner never compares ports).
+ */
+const PASSIVE_REMOTE_PORT = 48_080;
 
 class Failure {
   constructor(
@@ -155,6 +161,7 @@ function prescan(script: Script, sysctl: SysctlState): Skip | undefined {
     ["accecn", "AccECN"],
     ["ecn", "ECN"],
     ["ip-info", "IP header fields (tos/ttl/flowlabel)"],
+    ["macro", "a value its suite's runner defines (-D TFO_COOKIE=..., CODE=...)"],
   ];
   for (const [f, name] of features) {
     if (script.features.includes(f as never)) return new Skip(`needs ${name}, not implemented`);
@@ -169,13 +176,12 @@ function prescan(script: Script, sysctl: SysctlState): Skip | undefined {
   for (const ev of script.events) {
     if (ev.type === "shell") shells.push({ line: ev.line, command: ev.command });
     if (ev.type === "syscall") {
-      if (ev.name === "listen" || ev.name === "accept") return new Skip("needs listen/accept (passive open), not implemented", ev.line);
       if (!SUPPORTED_SYSCALLS.has(ev.name)) return new Skip(`system call ${ev.name}() not supported`, ev.line);
       if (ev.name === "sendto" || ev.name === "sendmsg") return new Skip("sendto/sendmsg (TFO) not supported", ev.line);
       if ((ev.name === "setsockopt" || ev.name === "getsockopt") && !/^(SO_ERROR|SO_RCVBUF|SO_SNDBUF|SO_LINGER|SO_REUSEADDR|SO_REUSEPORT|TCP_MAXSEG|TCP_NODELAY|TCP_NOOPT|TCP_KEEPINIT)$/.test(symbolOf(ev.args[2]) ?? "")) {
         return new Skip(`${ev.name} ${symbolOf(ev.args[2]) ?? "?"} not supported`, ev.line);
       }
-      if ((ev.name === "send" || ev.name === "recv") && intOf(ev.args[3]) !== 0) return new Skip(`${ev.name}() flags not supported`, ev.line);
+      if ((ev.name === "send" || ev.name === "recv") && intOf(ev.args[3]) !== 0 && !(ev.name === "recv" && symbolOf(ev.args[3]) === "MSG_PEEK")) return new Skip(`${ev.name}() flags not supported`, ev.line);
     }
     if (ev.type === "icmp" && ev.direction === "out") return new Skip("outbound ICMP lines not supported", ev.line);
   }
@@ -193,6 +199,16 @@ function isTsoOff(command: string): boolean {
   return /^ethtool\s+-K\s+tun0\s+tso\s+off\s+gso\s+off$/.test(command.trim());
 }
 
+/**
+ * FreeBSD `tcpdrop -s STATE`: drops every connection in that state (the suite cleans up
+ * TIME-WAIT this way). For TIME-WAIT the kernel sends nothing (tcp_twclose); other states
+ * are not used by the suites and stay unsupported.
+ */
+function tcpDropState(command: string): string | undefined {
+  const m = /^tcpdrop\s+-s\s+TIME_WAIT$/.exec(command.trim());
+  return m ? "TIME-WAIT" : undefined;
+}
+
 /** Applies one shell action; returns a skip reason or undefined. */
 function applyShellAction(st: SysctlState, a: ShellAction): string | undefined {
   switch (a.kind) {
@@ -208,7 +224,7 @@ function applyShellAction(st: SysctlState, a: ShellAction): string | undefined {
     case "unknown":
       // A socket-state check is evaluated when the script reaches it (Run.shell); turning
       // TSO/GSO off on the tun device makes the runner compare segment by segment.
-      if (parseSockstatCheck(a.command) || isTsoOff(a.command)) return undefined;
+      if (parseSockstatCheck(a.command) || isTsoOff(a.command) || tcpDropState(a.command)) return undefined;
       return `shell command not supported: ${a.command}`;
   }
 }
@@ -226,6 +242,8 @@ class Run {
   readonly sniffed: LivePacket[] = [];
   readonly seq: SeqContext = {};
   localPort: number | undefined;
+  /** The peer's port: connect_port for an active open, PASSIVE_REMOTE_PORT when the stack listens. */
+  remotePort: number | undefined;
   readonly tsMap = new Map<number, number>();
   readonly unchecked: string[] = [];
   blocking: { ev: SyscallEvent; call: PendingCall; endMs: number; tolMs: number } | undefined;
@@ -375,7 +393,7 @@ class Run {
     const first = this.sniffed.shift()!;
     if (first.pkt.l4.kind === "tcp") {
       const tcp = first.pkt.l4.tcp;
-      if (this.seq.iss === undefined && tcp.flags & 0x02 && !ev.tcp.seqAbsolute) this.seq.iss = (tcp.seq - ev.tcp.seqStart) >>> 0;
+      if (this.seq.iss === undefined && tcp.flags & 0x02 && !ev.tcp.seqAbsolute && !ev.tcp.seqAny) this.seq.iss = (tcp.seq - ev.tcp.seqStart) >>> 0;
       if (this.localPort === undefined) this.localPort = tcp.srcPort;
     }
     // Non-strict segmentation (Google default): consecutive data segments may add up to the
@@ -422,9 +440,17 @@ class Run {
 
   // ------------------------------------------------------------------ inbound packets
 
-  private needTuple(line: number): { local: string; remote: string; port: number } {
+  private needTuple(line: number): { local: string; remote: string; port: number; remotePort: number } {
+    if (this.localPort === undefined) {
+      // A passive script: the first packet comes from the peer, to the listening (or bound) port.
+      const listening = this.posix.passivePort();
+      if (listening !== undefined) {
+        this.localPort = listening;
+        this.remotePort = PASSIVE_REMOTE_PORT;
+      }
+    }
     if (this.localPort === undefined) throw new Failure("inbound packet before the stack sent anything (its local port is unknown)", line);
-    return { local: ADDR[this.ip].local, remote: ADDR[this.ip].remote, port: this.localPort };
+    return { local: ADDR[this.ip].local, remote: ADDR[this.ip].remote, port: this.localPort, remotePort: this.remotePort ?? this.connectPort };
   }
 
   private inboundTcp(ev: PacketEvent, startMs: number): number {
@@ -445,7 +471,7 @@ class Run {
     const bytes = buildTcpPacket({
       src: t.remote,
       dst: t.local,
-      srcPort: this.connectPort,
+      srcPort: t.remotePort,
       dstPort: t.port,
       seq: spec.seqStart >>> 0,
       ack: spec.flagBits.ack || spec.ack !== undefined ? ack : 0,
@@ -475,7 +501,7 @@ class Run {
       src: t.local,
       dst: t.remote,
       srcPort: t.port,
-      dstPort: this.connectPort,
+      dstPort: t.remotePort,
       seq: (iss + (q?.seqStart ?? 0)) >>> 0,
       ack: 0,
       flags: 0x02,
@@ -497,10 +523,19 @@ class Run {
         this.mergeSegments = false;
         continue;
       }
+      const drop = cmd ? tcpDropState(cmd) : undefined;
+      if (drop) {
+        for (const c of [...this.stack.connections()]) if (c.state === drop) c.finish({ kind: "closed" }, this.nowMs, "tcpdrop -s TIME_WAIT: the TCB is deleted, nothing is sent");
+        continue;
+      }
       const check = cmd ? parseSockstatCheck(cmd) : undefined;
       if (check) {
-        // sockstat lists the script's own sockets (grep packetdril) in that state.
-        const n = this.posix.openSockets().filter((s) => s.conn && s.conn.version === check.family && s.conn.state === check.state).length;
+        // sockstat lists the script's own sockets (grep packetdril) in that state, or with -p
+        // every endpoint on the port (connections not yet accepted included).
+        const n =
+          check.port !== undefined
+            ? [...this.stack.connections()].filter((c) => c.localPort === check.port && c.version === check.family && c.state === check.state).length
+            : this.posix.openSockets().filter((s) => s.conn && s.conn.version === check.family && s.conn.state === check.state).length;
         if (!String(n).includes(check.pattern)) {
           throw new Failure(`shell command failed: ${cmd}`, line, `a count matching ${check.pattern} of IPv${check.family} sockets in ${check.state}`, `${n}`);
         }
@@ -520,7 +555,7 @@ class Run {
   private python(code: string, line: number): void {
     // The snapshot is of the script's most recent socket (the suites use one socket).
     const s = this.posix.lastSocket();
-    const info = tcpInfoOf(s?.conn, this.baseProfile.name !== "freebsd");
+    const info = tcpInfoOf(s?.conn, this.baseProfile.name !== "freebsd", s?.listening === true);
     const r = evaluateAsserts(code, info);
     if (r.kind === "unevaluated") {
       this.unchecked.push(`line ${line}: %{ ${code} }% (${r.reason})`);
@@ -652,10 +687,17 @@ class Run {
         if (how !== "SHUT_RD" && how !== "SHUT_WR" && how !== "SHUT_RDWR") return { kind: "unsupported", reason: `shutdown() how ${how ?? "?"} not supported` };
         return this.posix.shutdown(s, how);
       }
+      case "listen":
+        return this.posix.listen(s, intOf(a[1]) ?? 0);
+      case "accept": {
+        const want = intOf(ev.result);
+        return this.posix.accept(s, want !== undefined && want >= 0 ? want : this.posix.freeFd(), blocking || !s.nonblocking);
+      }
       case "read":
       case "recv": {
         const n = intOf(a[2]);
         if (n === undefined) return { kind: "unsupported", reason: `${ev.name}() length not a number` };
+        if (ev.name === "recv" && symbolOf(a[3]) === "MSG_PEEK") return this.posix.peek(s, n, blocking || !s.nonblocking);
         return this.posix.read(s, n, blocking || !s.nonblocking);
       }
       case "write":
@@ -695,6 +737,19 @@ function load(pathOrText: string): { path: string; text: string } | { error: str
 }
 
 /**
+ * The preprocessor symbols a run defines, by profile: the OS the profile imitates, as the
+ * FreeBSD suite's `#ifdef FreeBSD` branches expect; the rfc profile takes the `STANDARD`
+ * branches (the RFC's behaviour where FreeBSD deviates).
+ */
+const CPP_DEFINES: Record<ProfileName, ReadonlySet<string>> = {
+  freebsd: new Set(["FreeBSD"]),
+  linux: new Set(["Linux"]),
+  windows: new Set(["Windows"]),
+  windows7: new Set(["Windows"]),
+  rfc: new Set(["STANDARD"]),
+};
+
+/**
  * Runs one packetdrill script (a path, or the script text itself) in one IP version.
  * `opts.path` names the script when text is given (it decides the suite and profile).
  */
@@ -702,15 +757,21 @@ export function runScript(pathOrText: string, opts: RunOptions & { path?: string
   const src = load(pathOrText);
   if ("error" in src) return { result: "fail", reason: src.error };
   const path = opts.path ?? src.path;
-  const parsed = parseScript(src.text, path);
+  const suite = suiteOf(path);
+  const profileName = opts.profile ?? suiteProfile(suite);
+  if (!isProfileName(profileName)) return { result: "fail", reason: `unknown profile ${profileName}` };
+  let text: string;
+  try {
+    text = preprocessScript(src.text, CPP_DEFINES[profileName]);
+  } catch (e) {
+    return { result: "fail", reason: `parse error: ${(e as Error).message}` };
+  }
+  const parsed = parseScript(text, path);
   if (!parsed.ok) return { result: "fail", reason: `parse error: ${parsed.error}`, line: parsed.line };
   const script = parsed.script;
   if (!scriptIpVersions(script).includes(opts.ip)) {
     return { result: "skip", reason: `script runs only in IPv${scriptIpVersions(script)[0]}` };
   }
-  const suite = suiteOf(path);
-  const profileName = opts.profile ?? suiteProfile(suite);
-  if (!isProfileName(profileName)) return { result: "fail", reason: `unknown profile ${profileName}` };
   const sysctl: SysctlState = { overrides: suiteBaseOverrides(suite) };
   const skip = prescan(script, sysctl);
   if (skip) return { result: "skip", reason: skip.reason, line: skip.line };
@@ -735,7 +796,12 @@ export function runPaths(paths: string[], opts: { profile?: ProfileName; ip: IpV
     let versions: IpVersion[];
     if (opts.ip === "both") {
       const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-      const parsed = parseScript(text, file);
+      let parsed: ReturnType<typeof parseScript>;
+      try {
+        parsed = parseScript(preprocessScript(text, new Set()), file);
+      } catch {
+        parsed = { ok: false, error: "unbalanced #ifdef", line: 0 };
+      }
       versions = parsed.ok ? scriptIpVersions(parsed.script) : [4];
     } else versions = [opts.ip];
     for (const ip of versions) {

@@ -163,6 +163,9 @@ export function applySysctl(st: SysctlState, name: string, value: string): Sysct
       return need(n !== undefined && n >= 0) ?? ((o.rexmitSlopMs = n!), { ok: true, changed: true });
     case "net.inet.tcp.rexmit_min":
       return need(n !== undefined && n > 0) ?? ((o.rtoMinMs = n!), { ok: true, changed: true });
+    case "net.inet.tcp.delacktime":
+      // The delayed-ACK timeout, in ms (FreeBSD converts it to ticks; 40 by default).
+      return need(n !== undefined && n > 0) ?? ((o.delayedAckMs = n!), { ok: true, changed: true });
     case "net.inet.tcp.keepinit":
       // TCP_KEEPINIT default, in ms: the limit on the whole connection attempt.
       return need(n !== undefined && n >= 0) ?? ((o.connectTimeoutMs = n!), { ok: true, changed: true });

@@ -189,6 +189,11 @@ export interface SockstatCheck {
   state: string;
   /** What the last grep looks for in the count (digits: a substring match). */
   pattern: string;
+  /**
+   * `-p PORT`: every TCP endpoint on that local port, not only the script's sockets
+   * (FreeBSD lists syncache entries, connections not yet accepted, as SYN_RCVD).
+   */
+  port?: number;
 }
 
 const SOCKSTAT_STATES: Record<string, string> = {
@@ -206,8 +211,13 @@ const SOCKSTAT_STATES: Record<string, string> = {
 
 export function parseSockstatCheck(command: string): SockstatCheck | undefined {
   const m = /^\s*sockstat\s+-([46])\s+-P\s+tcp\s+-s\s*\|\s*grep\s+packetdril\s*\|\s*grep\s+-c\s+([A-Z_0-9]+)\s*\|\s*grep\s+([0-9]+)\s*$/.exec(command);
-  if (!m) return undefined;
-  const state = SOCKSTAT_STATES[m[2]!];
-  if (!state) return undefined;
-  return { family: m[1] === "4" ? 4 : 6, state, pattern: m[3]! };
+  if (m) {
+    const state = SOCKSTAT_STATES[m[2]!];
+    return state ? { family: m[1] === "4" ? 4 : 6, state, pattern: m[3]! } : undefined;
+  }
+  // By port: `sockstat -4 -P tcp -p 8080 -s | grep -c SYN_RCVD | grep 1` (also `-s -p 8080`).
+  const p = /^\s*sockstat\s+-([46])\s+-P\s+tcp\s+(?:-s\s+-p\s+(\d+)|-p\s+(\d+)\s+-s)\s*\|\s*grep\s+-c\s+([A-Z_0-9]+)\s*\|\s*grep\s+([0-9]+)\s*$/.exec(command);
+  if (!p) return undefined;
+  const state = SOCKSTAT_STATES[p[4]!];
+  return state ? { family: p[1] === "4" ? 4 : 6, state, pattern: p[5]!, port: Number(p[2] ?? p[3]) } : undefined;
 }

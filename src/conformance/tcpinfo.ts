@@ -22,8 +22,8 @@ export const TCPI_OPT_WSCALE = 4;
 export const TCPI_OPT_ECN = 8;
 
 /** tcp_info of a connection (or of a socket without one: CLOSED, nothing negotiated). */
-export function tcpInfoOf(conn: Connection | undefined, mssWithoutOptions: boolean): TcpInfo {
-  if (!conn) return { state: "CLOSED", snd_mss: 0, advmss: 0, options: 0, snd_wscale: 0, rcv_wscale: 0 };
+export function tcpInfoOf(conn: Connection | undefined, mssWithoutOptions: boolean, listening = false): TcpInfo {
+  if (!conn) return { state: listening ? "LISTEN" : "CLOSED", snd_mss: 0, advmss: 0, options: 0, snd_wscale: 0, rcv_wscale: 0 };
   const wsOn = conn.sndWscale !== 0 || conn.rcvWscale !== 0;
   return {
     state: conn.state,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { runScript, type ConformanceReport } from "../../src/conformance/runner.js";
-import { conformanceMarkdown, corpusMarkdown, coreScripts, runCorpus, runTargets, simultaneousOpen } from "../../src/conformance/report.js";
+import { conformanceMarkdown, corpusMarkdown, coreScripts, PASSIVE_CORPUS, runCorpus, runTargets, simultaneousOpen } from "../../src/conformance/report.js";
 import { classifyFailure, KNOWN_FAILURES } from "../../src/conformance/known-failures.js";
 import { conformanceCommand } from "../../src/conformance/cli.js";
 import { CONFORMANCE_DIR, haveSuites } from "./suite-helpers.js";
@@ -17,6 +17,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const EXPECTED_PASSES = join(ROOT, "test/conformance/expected-passes.json");
 const EXPECTED_CORPUS_PASSES = join(ROOT, "test/conformance/expected-passes-corpus.json");
 const DOC = join(ROOT, "docs/conformance.md");
+const PASSIVE_DIR = fileURLToPath(new URL("../../../shared/conformance-passive", import.meta.url));
 const UPDATE = process.env.SYNACK_UPDATE_DOCS === "1";
 
 /**
@@ -118,12 +119,16 @@ describe.skipIf(!haveSuites)(`target folders (snd-syn, *syn-sent*, rcv-icmp, sim
     expect(rep.scripts.filter((s) => s.path.endsWith("packet-timeout.pkt")).map((s) => s.result)).toEqual(["fail", "fail"]);
   });
 
-  it("docs/conformance.md is the generated matrix, targets then whole corpus (SYNACK_UPDATE_DOCS=1 regenerates it)", () => {
+  it("docs/conformance.md is the generated matrix, targets, whole corpus, then the passive corpus (SYNACK_UPDATE_DOCS=1 regenerates it)", () => {
     const corpus = runCorpus(CONFORMANCE_DIR);
     const md = conformanceMarkdown(rep, { core: coreScripts(), simultaneous: simultaneousOpen(CONFORMANCE_DIR) }) + "\n" + corpusMarkdown(corpus) + "\n";
-    if (UPDATE) writeFileSync(DOC, md);
+    // The passive corpus section needs ../shared/conformance-passive; without it only the rest is checked.
+    const passive = existsSync(PASSIVE_DIR) ? corpusMarkdown(runCorpus(PASSIVE_DIR), PASSIVE_CORPUS) + "\n" : undefined;
+    if (UPDATE && passive !== undefined) writeFileSync(DOC, md + "\n" + passive);
     expect(existsSync(DOC)).toBe(true);
-    expect(readFileSync(DOC, "utf8")).toBe(md);
+    const doc = readFileSync(DOC, "utf8");
+    if (passive !== undefined) expect(doc).toBe(md + "\n" + passive);
+    else expect(doc.startsWith(md)).toBe(true);
   });
 });
 
@@ -244,7 +249,7 @@ describe("runner semantics", () => {
     expect(r.reason).toMatch(/SO_ERROR returned value 0, expected ECONNREFUSED/);
   });
 
-  it("an unknown sysctl is a skip naming it; TFO and listen/accept are skips", () => {
+  it("an unknown sysctl is a skip naming it; TFO is a skip", () => {
     expect(runScript(` 0.00 \`sysctl -w net.inet.tcp.frobnicate=1\`\n` + FB_HEAD.replace(/^--.*\n/gm, ""), { ip: 4, path: FB })).toMatchObject({
       result: "skip",
       reason: "unknown sysctl net.inet.tcp.frobnicate",
@@ -252,8 +257,6 @@ describe("runner semantics", () => {
     const tfo = runScript(`0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 sendto(3, ..., 1000, MSG_FASTOPEN, ..., ...) = 1000\n+0 > S 0:1000(1000) <mss 1460,FO,nop,nop>\n`, { ip: 4, path: "google-packetdrill/x/tfo.pkt" });
     expect(tfo.result).toBe("skip");
     expect(tfo.reason).toMatch(/Fast Open/);
-    const listen = runScript(`0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 listen(3, 1) = 0\n`, { ip: 4, path: "google-packetdrill/x/l.pkt" });
-    expect(listen).toMatchObject({ result: "skip", reason: "needs listen/accept (passive open), not implemented" });
   });
 
   it("a blocking connect must return at the scripted time (Linux suite, IPv6 with the runner's MTU 1520)", () => {
@@ -447,5 +450,101 @@ describe("synack conformance CLI", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Passive scripts: listen, accept, bind on a listener (the runner's socket layer over a WSK
+// stream socket: WskListen, WskAccept), and what the passive suites use besides.
+
+const FB_LISTEN = `--ip_version=ipv4
+--tolerance_usecs=50000
+ 0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0.00 bind(3, ..., ...) = 0
++0.00 listen(3, 1) = 0
+`;
+
+describe("runner semantics: passive open", () => {
+  it("listen, the handshake from the peer, accept, data, close: pass; a wrong SYN-ACK fails", () => {
+    const body = `+0.10 < S 0:0(0) win 65535 <mss 1460,sackOK,eol,eol>
++0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,eol,eol>
++0.01 < . 1:1(0) ack 1 win 65535
++0.00 accept(3, ..., ...) = 4
++0.00 close(3) = 0
++0.00 < P. 1:101(100) ack 1 win 65535
++0.00 recv(4, ..., 1000, MSG_PEEK) = 100
++0.00 read(4, ..., 1000) = 100
++0.04 > . 1:1(0) ack 101 win 65535
++0.00 close(4) = 0
++0.00 > F. 1:1(0) ack 101 win 65535
++0.01 < F. 101:101(0) ack 2 win 65535
++0.00 > . 2:2(0) ack 102 win 65535
+`;
+    expect(runScript(FB_LISTEN + body, { ip: 4, path: FB })).toEqual({ result: "pass" });
+    const wrong = runScript(FB_LISTEN + body.replace("> S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,eol,eol>", "> S. 0:0(0) ack 2 win 65535 <mss 1460,sackOK,eol,eol>"), { ip: 4, path: FB });
+    expect(wrong).toMatchObject({ result: "fail", line: 8, reason: "outbound packet ack mismatch: expected 2, got 1" });
+  });
+
+  it("a non-blocking accept with nothing queued fails with EAGAIN; a blocking one returns when the handshake completes", () => {
+    const nb = runScript(FB_LISTEN + `+0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n+0.00 accept(3, ..., ...) = -1 EAGAIN (Resource temporarily unavailable)\n`, { ip: 4, path: FB });
+    expect(nb).toEqual({ result: "pass" });
+    const blocking = runScript(
+      FB_LISTEN +
+        `+0.00...0.20 accept(3, ..., ...) = 4
++0.10 < S 0:0(0) win 65535 <mss 1460>
++0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.10 < . 1:1(0) ack 1 win 65535
+`,
+      { ip: 4, path: FB },
+    );
+    expect(blocking).toEqual({ result: "pass" });
+  });
+
+  it("a RST to a listener is ignored, an ACK answered with RST (RFC 9293 §3.10.7.2); sockstat -p counts SYN_RCVD", () => {
+    const r = runScript(
+      FB_LISTEN +
+        `+0.10 < R 0:0(0) win 0
++0.10 < . 1:1(0) ack 33 win 65535
++0.00 > R 33:33(0) win 0
++0.10 \`sockstat -4 -P tcp -p 8080 -s | grep -c SYN_RCVD | grep 0\`
++0.00 < S 0:0(0) win 65535 <mss 1460>
++0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.10 \`sockstat -4 -P tcp -s -p 8080 | grep -c SYN_RCVD | grep 1\`
++0.00 %{ assert tcpi_state == TCPI_LISTEN }%
+`,
+      { ip: 4, path: FB },
+    );
+    expect(r).toEqual({ result: "pass" });
+  });
+
+  it("a bound socket that never listens answers like a closed port (the CLOSED-state scripts)", () => {
+    const r = runScript(`--ip_version=ipv4\n 0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0.00 bind(3, ..., ...) = 0\n+0.10 < . 17:20(3) ack 34 win 32767\n+0.00 > R 34:34(0) win 0\n`, { ip: 4, path: FB });
+    expect(r).toEqual({ result: "pass" });
+  });
+
+  it("#ifdef takes the branch of the profile's OS (FreeBSD for the freebsd profile, STANDARD for rfc)", () => {
+    const script = FB_LISTEN + `#ifdef FreeBSD\n+0.00 close(3) = 0\n#else\n+0.00 close(3) = -1 EBADF (Bad file descriptor)\n#endif\n`;
+    expect(runScript(script, { ip: 4, path: FB })).toEqual({ result: "pass" });
+    expect(runScript(script, { ip: 4, path: FB, profile: "rfc" })).toMatchObject({ result: "fail", reason: "close() returned 0, expected -1 EBADF" });
+    expect(runScript(FB_LISTEN + `#ifdef FreeBSD\n`, { ip: 4, path: FB })).toMatchObject({ result: "fail", reason: "parse error: line 7: #ifdef without #endif" });
+  });
+
+  it("nplab's ...(len) matches any sequence number; tcpdrop -s TIME_WAIT removes TIME-WAIT connections", () => {
+    const timeWait = `+0.00 < S 0:0(0) win 65535 <mss 1460>
++0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.01 < . 1:1(0) ack 1 win 65535
++0.00 accept(3, ..., ...) = 4
++0.00 shutdown(4, SHUT_WR) = 0
++0.00 > F. 1:1(0) ack 1 win 65535
++0.01 < F. 1:1(0) ack 2 win 65535
++0.00 > . 2:2(0) ack 2 win 65535
++0.00 \`sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1\`
+`;
+    // FreeBSD reopens a TIME-WAIT connection for a SYN above RCV.NXT: a new ISS nobody can predict.
+    const reopen = runScript(FB_LISTEN + timeWait + `+0.10 < S 65536:65536(0) win 32767 <mss 1460>\n+0.00 > S. ...(0) ack 65537 win 65535 <mss 1460>\n`, { ip: 4, path: FB });
+    expect(reopen).toEqual({ result: "pass" });
+    const drop = runScript(FB_LISTEN + timeWait + `+0.00 \`tcpdrop -s TIME_WAIT\`\n+0.00 \`sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 0\`\n`, { ip: 4, path: FB });
+    expect(drop).toEqual({ result: "pass" });
   });
 });
