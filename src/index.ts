@@ -6,6 +6,7 @@
 export { openStack, Network, type OpenStackOptions } from "./net/network.js";
 export type { LabNetwork, NetworkLabOptions, NetworkSimOptions, SimNetwork } from "./net/peers.js";
 export { SynackSocket, type ConnectInput, type ConnectListener, type CreateConnection, type SynackConnectOptions, type SynackConnectDefaults, type SynackSocketOptions, type SocketHost } from "./net/socket.js";
+export { SynackServer, type SynackServerOptions, type SynackListenOptions } from "./net/server.js";
 export { SocketError, SynackUsageError } from "./net/errors.js";
 export { connect, WskConnection, WskClient, type ApiConnectOptions } from "./api.js";
 export { NtStatusError, statusName, hexStatus, toErrno, type NtStatus } from "./wsk/ntstatus.js";

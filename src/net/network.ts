@@ -20,6 +20,7 @@ import { WskClient } from "../wsk/client.js";
 import { STATUS_CANCELLED } from "../wsk/ntstatus.js";
 import { SocketError, SynackUsageError } from "./errors.js";
 import { SynackSocket, normalizeConnectArgs, type ConnectInput, type ConnectListener, type CreateConnection, type SocketHost, type SynackConnectDefaults } from "./socket.js";
+import { SynackServer, type SynackServerOptions } from "./server.js";
 import { openLab, openSim, type LabNetwork, type NetworkLabOptions, type NetworkSimOptions, type SimNetwork } from "./peers.js";
 
 export interface OpenStackOptions extends SynackConnectDefaults {
@@ -217,6 +218,12 @@ export class Network implements SocketHost {
 
   /** Alias of createConnection (as net.connect is of net.createConnection). */
   readonly connect: CreateConnection = this.createConnection;
+
+  /** net.createServer on this stack: `listen()` opens WSK listening sockets; each connection is a SynackSocket (server.ts). */
+  createServer(options?: SynackServerOptions | ((socket: SynackSocket) => void), connectionListener?: (socket: SynackSocket) => void): SynackServer {
+    if (typeof options === "function") return new SynackServer(this, {}, options);
+    return new SynackServer(this, options ?? {}, connectionListener);
+  }
 
   /** @internal SocketHost */
   track(socket: SynackSocket): void {
