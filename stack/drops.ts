@@ -12,6 +12,9 @@ export type StackDropReason =
   | "protocol not handled"
   | "rst for a listener"
   | "listener: segment without SYN"
+  | "listener: syn-ack"
+  | "listener: syn and fin"
+  | "listener: accept queue full"
   | "rst for no connection"
   | "no connection"
   | "icmp not about tcp"
@@ -35,7 +38,8 @@ export type SegmentDropReason =
   | "rst out of window"
   | "no ack bit"
   | "out-of-window ack rate-limited"
-  | "challenge ack rate-limited";
+  | "challenge ack rate-limited"
+  | "final ack: accept queue full";
 
 export type DropReason = PacketError | StackDropReason | SegmentDropReason;
 
@@ -82,6 +86,9 @@ export const DROP_REASONS: { readonly [R in DropReason]: string } = {
   "protocol not handled": "neither TCP nor ICMP",
   "rst for a listener": "RST for a LISTEN port (RFC 9293 §3.10.7.2 first)",
   "listener: segment without SYN": "neither RST, ACK nor SYN for a LISTEN port (RFC 9293 §3.10.7.2 fourth)",
+  "listener: syn-ack": "SYN-ACK for a LISTEN port, not answered (listenSynAck drop: FreeBSD)",
+  "listener: syn and fin": "SYN and FIN together for a LISTEN port (synFin policy; FreeBSD net.inet.tcp.drop_synfin)",
+  "listener: accept queue full": "SYN for a listener whose accept queue is full (acceptQueueFull dropSyn: Linux)",
   "rst for no connection": "RST for no connection (RFC 9293 §3.10.7.1)",
   "no connection": "segment for no connection, with RSTs for closed ports turned off",
   "icmp not about tcp": "ICMP error that quotes no TCP segment",
@@ -104,4 +111,5 @@ export const DROP_REASONS: { readonly [R in DropReason]: string } = {
   "no ack bit": "segment without ACK in a synchronised state (RFC 9293 §3.10.7.4 fifth)",
   "out-of-window ack rate-limited": "the ACK answering an unacceptable segment (or a challenge ACK) was not sent: one per interval (oowAck and challengeAck policies; Linux tcp_oow_rate_limited())",
   "challenge ack rate-limited": "a challenge ACK was not sent: the RFC 5961 §7 budget is spent (challengeAck policy)",
+  "final ack: accept queue full": "the handshake's final ACK while the listener's accept queue is full; the SYN-ACK is retransmitted (acceptQueueFull dropSyn: Linux)",
 };

@@ -22,6 +22,7 @@ import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionVie
 import { icmpMeaning } from "./tcp/icmp-meaning.js";
 import { icmpFilteredOut, quoteInFlight } from "./tcp/icmp.js";
 import { rfc6528Isn } from "./tcp/isn.js";
+import { listenDisposition, makeRoomForSyn, type PassiveOrigin } from "./tcp/passive.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
 import { seqAdd } from "./tcp/seq.js";
 import { TimerHeap } from "./timers.js";
@@ -60,6 +61,8 @@ export interface StackStats {
   icmpIgnored: number;
   connectionsOpened: number;
   connectionsLive: number;
+  /** SYN-RECEIVED connections a listener dropped to answer a newer SYN (tcp/passive.ts halfOpenFull). */
+  halfOpenDropped: number;
 }
 
 export type ConnectError =
@@ -98,17 +101,40 @@ export interface ListenOptions {
    * came with the handshake's final ACK is announced right after this returns.
    */
   onAccept(conn: Connection): void;
+  /**
+   * The owner's queue of connections established but not yet accepted: when `queued`
+   * reaches `capacity`, SYNs and final ACKs get the profile's acceptQueueFull treatment
+   * (tcp/passive.ts). Absent: no limit (every connection goes to onAccept at once).
+   */
+  acceptQueue?: AcceptQueue;
+}
+
+/** What a listener reads of its owner's accept queue. */
+export interface AcceptQueue {
+  readonly queued: number;
+  readonly capacity: number;
 }
 
 /** A LISTEN "socket" (RFC 9293 §3.10.1 passive OPEN): answers SYNs on its port. */
-export class Listener {
+export class Listener implements PassiveOrigin {
   closed = false;
   /** Connections accepted so far. */
   accepted = 0;
+  /** Its connections in SYN-RECEIVED, oldest first (at most profile.halfOpenLimit). */
+  readonly halfOpen = new Set<Connection>();
+  /** Half-open connections dropped for a newer SYN (halfOpenFull "dropOldest"). */
+  halfOpenDropped = 0;
+  /** SYNs refused or dropped, and final ACKs dropped or reset, for a full accept queue. */
+  queueFullTurnedAway = 0;
+  acceptQueue: AcceptQueue | undefined = undefined;
   constructor(
     readonly port: number,
     readonly addr: string | undefined,
-    readonly profile: Profile,
+    /**
+     * The profile of the connections its SYNs open, lent to each (never written through).
+     * Its owner may replace it: options set on a listening socket apply to later SYNs.
+     */
+    public profile: Profile,
     readonly onAccept: (conn: Connection) => void,
     private readonly stack: Stack,
   ) {}
@@ -116,6 +142,13 @@ export class Listener {
   /** Stops listening; connections already opened live on. */
   close(): void {
     this.stack.unlisten(this);
+  }
+
+  acceptQueueFull(): boolean {
+    const q = this.acceptQueue;
+    const full = q !== undefined && q.queued >= q.capacity;
+    if (full) this.queueFullTurnedAway++;
+    return full;
   }
 }
 
@@ -149,6 +182,7 @@ export class Stack implements ConnectionHost {
     rstSent: 0,
     icmpAccepted: 0,
     icmpIgnored: 0,
+    halfOpenDropped: 0,
     connectionsOpened: 0,
     connectionsLive: 0,
   };
@@ -314,6 +348,7 @@ export class Stack implements ConnectionHost {
     const list = this.listeners.get(port) ?? [];
     if (list.some((l) => l.addr === undefined || addr === undefined || l.addr === addr)) return { error: "addressInUse", detail: `port ${port} already has a listener` };
     const l = new Listener(port, addr, resolveProfile(opts.profile ?? this.profile, opts.overrides), opts.onAccept, this);
+    l.acceptQueue = opts.acceptQueue;
     list.push(l);
     this.listeners.set(port, list);
     return l;
@@ -334,23 +369,21 @@ export class Stack implements ConnectionHost {
     return list.find((l) => l.addr === local) ?? list.find((l) => l.addr === undefined);
   }
 
-  /** RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN. */
+  /**
+   * RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN, with the profile's passive policies
+   * (tcp/passive.ts): a SYN-ACK, a SYN+FIN, a full accept queue, too many half-open
+   * connections.
+   */
   private inputListen(l: Listener, remote: string, local: string, version: 4 | 6, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
-    // First, check for a RST: an incoming RST should be ignored.
-    if (seg.flags & TCP_RST) {
-      this.dropPacket("rst for a listener", now);
+    // What the listener does with the segment: the RFC's steps and the profile's passive
+    // policies (tcp/passive.ts).
+    const d = listenDisposition(l.profile, seg.flags, l);
+    if (d !== "open") {
+      if (d === "rst") this.answerClosed(remote, local, seg, now);
+      else this.dropPacket(d, now);
       return;
     }
-    // Second, check for an ACK: any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>.
-    if (seg.flags & TCP_ACK) {
-      this.answerClosed(remote, local, seg, now);
-      return;
-    }
-    // Third, check for a SYN; anything else is dropped (fourth).
-    if (!(seg.flags & TCP_SYN)) {
-      this.dropPacket("listener: segment without SYN", now);
-      return;
-    }
+    if (makeRoomForSyn(l, l.profile, now)) this.stats.halfOpenDropped++;
     const conn = new Connection(
       {
         id: this.nextId++,
@@ -360,6 +393,7 @@ export class Stack implements ConnectionHost {
         remoteAddr: remote,
         remotePort: seg.srcPort,
         profile: l.profile,
+        profileBorrowed: true,
         iss: rfc6528Isn(this.secret, now, local, seg.dstPort, remote, seg.srcPort),
         tsOffset: l.profile.timestamps ? this.random.nextUint32() : 0,
         mtu: this.mtu,
@@ -369,14 +403,20 @@ export class Stack implements ConnectionHost {
     this.conns.add(conn);
     this.stats.connectionsOpened++;
     this.stats.connectionsLive = this.conns.size;
+    conn.origin = l;
+    l.halfOpen.add(conn);
     conn.events = {
       established: (c) => {
+        l.halfOpen.delete(c);
         if (l.closed) {
           c.abort(this.lastNow);
           return;
         }
         l.accepted++;
         l.onAccept(c);
+      },
+      closed: (c) => {
+        l.halfOpen.delete(c);
       },
     };
     // A copy: the connection is new, and `opt` may be refilled by the next packet.

@@ -213,6 +213,8 @@ export interface ListenServerOptions {
 export interface ListenServer {
   /** "10.99.0.2:8080", "[fd99::2]:8080": one listening socket per address family. */
   listening: string[];
+  /** Half-open connections dropped to answer newer SYNs (a SYN flood; the profile's halfOpenLimit). */
+  halfOpenDropped(): number;
   close(): Promise<void>;
 }
 
@@ -251,6 +253,7 @@ export async function startListenServer(o: ListenServerOptions): Promise<ListenS
   const addrs = o.addresses.map((a) => a.replace(/\/\d+$/, ""));
   return {
     listening: addrs.map((a) => (a.includes(":") ? `[${a}]:${o.port}` : `${a}:${o.port}`)),
+    halfOpenDropped: () => stack.stats.halfOpenDropped,
     async close() {
       for (const l of listeners) await l.close();
       // Connections still being served are reset (RST), as closing a socket does.
@@ -444,8 +447,10 @@ export async function listenCommand(argv: string[]): Promise<number> {
   // Ctrl-C and SIGTERM end the process (exit 130 / 143) and its exit hooks remove the lab
   // (src/cli/signals.ts); --count, or the simulated clients being done, stop it here.
   await stopped;
+  const dropped = server.halfOpenDropped();
   await server.close();
   if (lab) await lab.close();
-  if (!a.json) out(col.dim(`stopped after ${served} connection${served === 1 ? "" : "s"}\n`));
+  if (a.json) out(JSON.stringify({ event: "stopped", served, halfOpenDropped: dropped }) + "\n");
+  else out(col.dim(`stopped after ${served} connection${served === 1 ? "" : "s"}${dropped > 0 ? ` (${dropped} half-open connection${dropped === 1 ? "" : "s"} dropped for newer SYNs: a SYN flood?)` : ""}\n`));
   return 0;
 }

@@ -49,30 +49,6 @@ export const KNOWN_PASSIVE_FAILURES: readonly KnownFailure[] = [
     why: "FreeBSD reports a duplicate or overlapping segment in a D-SACK block first (RFC 2883 §4: the first SACK block names the duplicate data, also below RCV.NXT); the engine sends SACK blocks for out-of-order data only (RFC 2018 §4), so the expected first block is missing.",
   },
   {
-    path: /^freebsd-tcp-testsuite\/state-event-engine\/rcv-rst(-ack)?-syn-rcvd\/rcv-rst(-ack)?-syn-rcvd-via-listen-outside-right/,
-    reason: /^outbound packet (ack|flags) mismatch: expected (2, got 1|\., got R)$/,
-    kind: "engine gap",
-    why: "A RST at RCV.NXT + 65535 in SYN-RECEIVED reached from LISTEN is outside FreeBSD's window (the syncache's, the 65535 its SYN-ACK advertised) and is ignored; the engine's freebsd profile checks it against the whole receive buffer (65700, the rounding FreeBSD does only when the connection is established), so it takes the RST as in window: a challenge ACK (secure) or a reset (insecure, and the later ACK gets a RST).",
-  },
-  {
-    path: /^freebsd-tcp-testsuite\/state-event-engine\/rcv-syn-ack-listen\//,
-    reason: /^outbound packet flags mismatch: expected S\., got R$/,
-    kind: "engine gap",
-    why: "FreeBSD drops a SYN-ACK that reaches a listening socket without answering (the script: no RST); the engine answers it as RFC 9293 §3.10.7.2 says (an ACK in LISTEN: <SEQ=SEG.ACK><CTL=RST>), and that RST comes where the script expects the SYN-ACK to the later SYN.",
-  },
-  {
-    path: /^freebsd-tcp-testsuite\/state-event-engine\/rcv-syn-fin-listen\/rcv-syn-fin-with(out)?-data-listen-dropping-enabled/,
-    reason: /^outbound packet ack mismatch: expected 28, got 18$/,
-    kind: "engine gap",
-    why: "With net.inet.tcp.drop_synfin=1 FreeBSD drops a SYN+FIN to a listening socket; the engine's drop_synfin knob applies to connections only, so the listener answers the SYN+FIN with a SYN-ACK (ack 18) and the later SYN finds a half-open connection.",
-  },
-  {
-    path: /^google-packetdrill\/gtests\/net\/tcp\/mss\/mss-setsockopt-tcp_maxseg-server\.pkt$/,
-    reason: /^outbound packet options mismatch: expected mss 1100/,
-    kind: "engine gap",
-    why: "TCP_MAXSEG set on a socket after listen() applies to the connections it accepts later (Linux copies user_mss at SYN time); the engine fixes a listener's profile when it starts listening, so the SYN-ACK advertises 1460.",
-  },
-  {
     path: /^google-packetdrill\/gtests\/net\/tcp\/ts_recent\/invalid_ack\.pkt$/,
     reason: /^outbound packet ack mismatch: expected 1001, got 1$/,
     kind: "engine gap",

@@ -87,13 +87,14 @@ export interface WSK_PROVIDER_STREAM_DISPATCH {
 
 /**
  * Connections established but not yet accepted that a listening socket holds, by profile
- * (synack's SYNACK_SO_BACKLOG changes it per socket). windows: 200, the floor Winsock's
+ * (synack's SYNACK_SO_BACKLOG changes it per socket). windows and windows7: 200, the floor Winsock's
  * listen page gives for SOMAXCONN_HINT on the Microsoft provider; linux: net.core.somaxconn
  * (4096 since Linux 5.4); freebsd: kern.ipc.soacceptqueue (128); rfc: 128.
  */
 export function defaultBacklog(profileName: string): number {
   switch (profileName) {
     case "windows":
+    case "windows7":
       return 200;
     case "linux":
       return 4096;
@@ -178,6 +179,19 @@ export class ListenSide {
     return this.queue.length;
   }
 
+  /** The engine's view of the accept queue (Stack.listen's acceptQueue): full at the backlog. */
+  get queued(): number {
+    return this.queue.length;
+  }
+  get capacity(): number {
+    return this.backlog;
+  }
+
+  /** Options set on the listening socket apply to connections whose SYN comes later. */
+  setProfile(profile: Profile): void {
+    for (const l of this.listeners) l.profile = profile;
+  }
+
   /** WskAccept IRPs waiting for a connection. */
   get pendingAccepts(): number {
     return this.accepts.length;
@@ -189,7 +203,7 @@ export class ListenSide {
    */
   start(profile: Profile): { error: string; detail: string } | undefined {
     for (const addr of this.addrs) {
-      const l = this.host.stack.listen({ port: this.port, addr, profile, onAccept: (c) => this.established(c) });
+      const l = this.host.stack.listen({ port: this.port, addr, profile, onAccept: (c) => this.established(c), acceptQueue: this });
       if (!(l instanceof Listener)) {
         for (const x of this.listeners) x.close();
         this.listeners.length = 0;
@@ -223,7 +237,8 @@ export class ListenSide {
       return;
     }
     if (this.queue.length >= this.backlog) {
-      // The queue is full: the connection is reset (docs/wsk.md, "Backlog").
+      // The engine keeps the queue at the backlog (its acceptQueueFull policy); only a
+      // backlog lowered meanwhile gets here: the connection is reset.
       this.stats.overflowed++;
       this.host.discard(w.socket);
       return;
@@ -306,7 +321,7 @@ export class ListenSide {
       this.host.discard(w.socket);
     }
     const now = this.host.now();
-    const halfOpen = [...this.host.stack.connections()].filter((c) => c.passive && c.state === "SYN-RECEIVED" && c.owner === undefined && c.localPort === this.port && this.addrs.includes(c.localAddr));
+    const halfOpen = this.listeners.flatMap((l) => [...l.halfOpen]);
     for (const c of halfOpen) {
       this.stats.resetOnClose++;
       c.abort(now); // RFC 9293 §3.10.5 ABORT in SYN-RECEIVED: <SEQ=SND.NXT><CTL=RST>

@@ -157,6 +157,7 @@ export function controlSocketOption(
         if (set) {
           s.overrides.nodelay = flag(InputBuffer);
           if (s.conn) (s.conn.profile as Profile).nodelay = s.overrides.nodelay;
+          if (s.listen) s.listen.setProfile(resolveProfile(s.profile, s.overrides));
         } else setOut(eff.nodelay ? 1 : 0, 4);
         return STATUS_SUCCESS;
       case TCP_FAIL_CONNECT_ON_ICMP_ERROR:
@@ -167,6 +168,10 @@ export function controlSocketOption(
         if (set) {
           if (s.state === "connecting" || s.state === "connected" || s.state === "listening") return STATUS_INVALID_DEVICE_STATE;
           s.overrides.timestamps = flag(InputBuffer);
+          // Disabled explicitly: no timestamps at all, also not in answer to a SYN that
+          // offers them (the windows profile's synAckOptions otherwise answers them).
+          if (!s.overrides.timestamps) s.overrides.synAckOptions = "offered";
+          else delete s.overrides.synAckOptions;
         } else setOut(s.conn ? (s.conn.tsEnabled ? 1 : 0) : eff.timestamps ? 1 : 0, 4);
         return STATUS_SUCCESS;
       case TCP_MAXSEG:
@@ -174,6 +179,9 @@ export function controlSocketOption(
           const v = Number(InputBuffer);
           if (!Number.isInteger(v) || v < 0 || v > 65535) return STATUS_INVALID_PARAMETER;
           s.overrides.mssOverride = v;
+          // On a listening socket: the connections whose SYN comes later (Linux copies
+          // user_mss into each request at SYN time).
+          if (s.listen) s.listen.setProfile(resolveProfile(s.profile, s.overrides));
         } else setOut(s.conn ? s.conn.sndMss : eff.mssOverride || host.mtu() - (s.family === AF_INET ? 40 : 60), 4);
         return STATUS_SUCCESS;
       default:

@@ -11,9 +11,10 @@ import type { Connection, SegmentOptionView } from "./connection.js";
 import { Deadline } from "./deadlines.js";
 import { CONTINUE, ack, challengeAck, close, drop, oowAck, type Disposition } from "./disposition.js";
 import { resendSynAck, rttFromHandshake } from "./handshake.js";
+import { finalAckQueueFull } from "./passive.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
-import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt } from "./seq.js";
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from "./seq.js";
 import { isSynchronized, type TcpState } from "./state.js";
 
 // ---------------------------------------------------------------------------------------
@@ -142,6 +143,11 @@ const BSD_TW_DUP_ACK = drop("duplicate ack in time-wait", "duplicate ACK in TIME
  * acceptWindow "receiveBuffer" the free receive buffer when that is larger.
  */
 export function acceptanceWindow(c: Connection): number {
+  // SYN-RECEIVED of a passive open: the window our SYN-ACK advertised (unscaled, RFC 7323
+  // §2.2), the only one the peer has seen (Linux tcp_check_req(): tcp_synack_window();
+  // FreeBSD syncache_chkrst(): sc_wnd). After a simultaneous open the TCB's own window
+  // applies, as below (FreeBSD: a tcpcb, not the syncache).
+  if (c.passive && c.state === "SYN-RECEIVED") return seqDiff(c.receiver.rcvAdvertisedEdge, c.rcvNxt);
   const advertised = c.windowField() << c.rcvWscale;
   if (c.prof.acceptWindow === "advertised") return advertised;
   return Math.max(advertised, c.prof.rcvBufBytes - c.rcvBuffered);
@@ -334,6 +340,9 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
       c.host.emit(c, { seq: seg.ack, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, "unacceptable ACK in SYN-RECEIVED -> RST", "RFC 9293 §3.10.7.4");
       return;
     }
+    // A full accept queue (passive.ts acceptQueueFull): the ACK dropped, or RST.
+    if (c.origin !== undefined && finalAckQueueFull(c, seg.ack, now)) return;
+    c.origin = undefined;
     c.sndUna = seg.ack;
     c.rexmitAt = Infinity;
     c.setDeadline(Deadline.connect, Infinity);

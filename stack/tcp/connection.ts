@@ -20,6 +20,7 @@ import { onSegmentArrival } from "./arrival.js";
 import { Deadline, newDeadlines, type DeadlineIndex } from "./deadlines.js";
 import { acceptSyn, onRstRetryTimer, onSynTimer, open } from "./handshake.js";
 import { onIcmp } from "./icmp.js";
+import type { PassiveOrigin } from "./passive.js";
 import type { IcmpMeaning } from "./icmp-meaning.js";
 import type { IcmpCause, Outcome, UnreachableReason } from "./outcome.js";
 import { policy } from "./policy.js";
@@ -192,6 +193,8 @@ export class Connection implements TimerOwner {
   rstRetries = 0;
   /** The yes/no state of the connection and what the peer's SYN offered, as bits (see the accessors). */
   private bits = 0;
+  /** The listener a passive connection came from, while it is in SYN-RECEIVED (passive.ts). */
+  origin: PassiveOrigin | undefined = undefined;
 
   // Timers: the retransmission deadline (ms; Infinity = not armed), and the others in a
   // lazily created array (deadlines.ts explains why).

@@ -6,6 +6,7 @@ import { TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment } from "../wire/types
 import type { Connection, SegmentOptionView } from "./connection.js";
 import { Deadline } from "./deadlines.js";
 import { handshakeOptions } from "./options.js";
+import { answersTimestamps, synAckLayout, synAckWindow } from "./passive.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
 import { seqAdd } from "./seq.js";
@@ -234,13 +235,15 @@ export function synOptions(c: Connection, now: number, peerOffered?: number): Tc
   if (c.synOptionsDropped) return handshakeOptions(p.optionLayout, { mss: c.mssAdvertised, sackOK: false });
   const offerWs = p.windowScaling && !c.synWscaleDropped && (peerOffered !== undefined ? (peerOffered & OFFERED_WSCALE) !== 0 : true);
   const offerSack = p.sack && (peerOffered !== undefined ? (peerOffered & OFFERED_SACK) !== 0 : true);
-  const offerTs = p.timestamps && (peerOffered !== undefined ? (peerOffered & OFFERED_TS) !== 0 : true);
-  return handshakeOptions(p.optionLayout, {
+  // synAckOptions (passive.ts): a Windows passive open answers timestamps it never offers.
+  const offerTs = (p.timestamps || answersTimestamps(c)) && (peerOffered !== undefined ? (peerOffered & OFFERED_TS) !== 0 : true);
+  const v = {
     mss: c.mssAdvertised,
     wscale: offerWs ? Math.min(p.windowScale, MAX_WSCALE) : undefined,
     sackOK: offerSack,
     ts: offerTs ? { val: c.tsVal(now), ecr: peerOffered !== undefined ? c.tsRecent : 0 } : undefined,
-  });
+  };
+  return synAckLayout(c, v) ?? handshakeOptions(p.optionLayout, v);
 }
 
 /** <SEQ=ISS><CTL=SYN>, and its retransmission timer (synBackoff). */
@@ -275,9 +278,10 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
   const own = !c.passive && c.prof.simOpenSynAckOptions === "own";
   const opts = synOptions(c, now, own ? OFFERED_WSCALE | OFFERED_SACK | OFFERED_TS : c.peerOffered);
   // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
-  // avoidance measures window growth from its right edge until the next ACK we send.
+  // avoidance measures window growth from its right edge until the next ACK we send, and
+  // in SYN-RECEIVED it is RCV.WND (arrival.ts acceptanceWindow).
+  const window = synAckWindowOf(c);
   const r = c.receiver;
-  const window = synWindowOf(c);
   r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
   r.lastAckSent = c.rcvNxt;
   c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window, options: opts }, now, why, rule);
@@ -287,7 +291,12 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
 
 /** The peer's SYN again in SYN-RECEIVED: the same SYN-ACK again, timers untouched (RFC 9293 §3.10.7.4). */
 export function resendSynAck(c: Connection, now: number): void {
-  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: synWindowOf(c), options: synOptions(c, now, c.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
+  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: synAckWindowOf(c), options: synOptions(c, now, c.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
+}
+
+/** The SYN-ACK's window: a passive open's per synAckWindowRounding, after a simultaneous open our SYN's. */
+function synAckWindowOf(c: Connection): number {
+  return c.passive ? synAckWindow(c) : synWindowOf(c);
 }
 
 /** RFC 7323 §2.2-2.3, RFC 2018 §2, RFC 9293 §3.7.1: what the peer's SYN (or SYN-ACK) negotiated. */
@@ -307,7 +316,7 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
     c.rcvWscale = 0;
   }
   c.sackEnabled = weOffered && p.sack && opt.sackOK;
-  if (weOffered && p.timestamps && opt.ts) {
+  if (weOffered && (p.timestamps || answersTimestamps(c)) && opt.ts) {
     c.tsEnabled = true;
     c.tsRecent = opt.ts.val;
   } else {
@@ -350,7 +359,8 @@ export function onSynTimer(c: Connection, now: number): void {
   const p = c.prof;
   // Linux counts tcp_syn_linear_timeouts in SYN-SENT only: after a simultaneous open the
   // SYN-ACK goes 1 + tcp_syn_retries times (tcp_write_timeout()).
-  const attempts = c.state === "SYN-RECEIVED" && !c.passive && p.synBackoff === "linux" ? 1 + Math.max(0, p.synRetries) : synAttempts(p);
+  // A passive open sends 1 + synAckRetries SYN-ACKs, then drops the half-open connection.
+  const attempts = c.passive ? 1 + Math.max(0, p.synAckRetries) : c.state === "SYN-RECEIVED" && p.synBackoff === "linux" ? 1 + Math.max(0, p.synRetries) : synAttempts(p);
   if (c.synCount >= attempts) {
     c.giveUp(now, `no answer after ${c.synCount} SYN${c.synCount > 1 ? "s" : ""}`);
     return;

@@ -88,6 +88,20 @@ function windowsLayout(v: HandshakeOptionValues): TcpOption[] {
 }
 
 /**
+ * A Windows SYN-ACK that answers timestamps (passive.ts synAckOptions "windows"): MSS,
+ * NOP+wscale, then SACK-permitted and TS unpadded (NOP+NOP before either one alone), as the
+ * SYN-ACK of pcaps/tcp-handshake-nano.pcap and p0f's Windows [tcp:response] signatures.
+ */
+export function windowsSynAckOptions(v: HandshakeOptionValues): TcpOption[] {
+  const out: TcpOption[] = [{ kind: "mss", value: v.mss }];
+  if (v.wscale !== undefined) out.push({ kind: "nop" }, { kind: "wscale", shift: v.wscale });
+  if (v.sackOK && v.ts) out.push({ kind: "sackOK" }, { kind: "ts", val: v.ts.val, ecr: v.ts.ecr });
+  else if (v.ts) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: v.ts.val, ecr: v.ts.ecr });
+  else if (v.sackOK) out.push({ kind: "nop" }, { kind: "nop" }, { kind: "sackOK" });
+  return out;
+}
+
+/**
  * The last option list built without timestamps, and what it was built from. Without a
  * TSval the options of a SYN depend only on the layout, MSS, window scale and SACK, which
  * are the same for every connect of a stack, so they are built once, not per SYN.

@@ -5,6 +5,7 @@ import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcome
 import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { optionLayoutPolicy } from "./options.js";
+import { acceptQueueFullPolicy, halfOpenFullPolicy, listenSynAckPolicy, synAckOptionsPolicy, synAckWindowRoundingPolicy } from "./passive.js";
 import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy } from "./receiver.js";
 import { naglePolicy, rtoFormulaPolicy, zeroWindowProbePolicy } from "./sender.js";
 import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPawsPolicy, synSentRstPolicy } from "./syn-sent.js";
@@ -24,6 +25,12 @@ export const POLICIES = [
   { policy: simOpenSynTextPolicy, file: "stack/tcp/syn-sent.ts" },
   { policy: simOpenSynAckOptionsPolicy, file: "stack/tcp/handshake.ts" },
   { policy: simOpenRstOutcomePolicy, file: "stack/tcp/arrival.ts" },
+  // Passive opening: the listener and its SYN-RECEIVED connections
+  { policy: listenSynAckPolicy, file: "stack/tcp/passive.ts" },
+  { policy: synAckOptionsPolicy, file: "stack/tcp/passive.ts" },
+  { policy: synAckWindowRoundingPolicy, file: "stack/tcp/passive.ts" },
+  { policy: acceptQueueFullPolicy, file: "stack/tcp/passive.ts" },
+  { policy: halfOpenFullPolicy, file: "stack/tcp/passive.ts" },
   // Segment arrival in the synchronised states
   { policy: synFinPolicy, file: "stack/tcp/arrival.ts" },
   { policy: acceptWindowPolicy, file: "stack/tcp/arrival.ts" },

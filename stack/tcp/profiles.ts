@@ -44,6 +44,11 @@ export interface ProfilePolicies {
   icmpQuote: "rfc5927" | "linux";
   icmpV4Filter: "none" | "linux";
   pmtuSynMss: "lower" | "keepOnIpv4";
+  listenSynAck: "rst" | "drop";
+  synAckOptions: "offered" | "windows";
+  synAckWindowRounding: "none" | "linux";
+  acceptQueueFull: "dropSyn" | "rstFinalAck" | "rstSyn";
+  halfOpenFull: "dropOldest";
 }
 
 /** The knobs: values the RFC machinery and the policies read (each described in KNOBS). */
@@ -56,12 +61,15 @@ export interface ProfileKnobs {
   sack: boolean;
   noOptions: boolean;
   synWindow: number;
+  synAckWindow: number;
   rcvBufBytes: number;
   mssOverride: number;
   initialRtoMs: number;
   synRetries: number;
   synRetriesLimit: number;
   synGiveUpMs: number;
+  synAckRetries: number;
+  halfOpenLimit: number;
   synLinearTimeouts: number;
   rexmitSlopMs: number;
   rtoMinMs: number;
@@ -104,7 +112,8 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
   windowScale: { meaning: "our window-scale shift (at most 14)", source: "RFC 7323 §2.3; each OS's receive buffer sizing" },
   sack: { meaning: "offer (and use, if the peer does) SACK", source: "RFC 2018 §2" },
   noOptions: { meaning: "a SYN without any option (TCP_NOOPT)", source: "FreeBSD TCP_NOOPT" },
-  synWindow: { meaning: "the window field of our SYN and SYN-ACK (never scaled)", source: "RFC 7323 §2.2; captures" },
+  synWindow: { meaning: "the window field of our SYN (and of the SYN-ACK after a simultaneous open; never scaled)", source: "RFC 7323 §2.2; captures" },
+  synAckWindow: { meaning: "the window field of a passive open's SYN-ACK (synAckWindowRounding \"none\")", source: "captures of each OS's SYN-ACK (docs/profiles.md notes)" },
   rcvBufBytes: { meaning: "receive buffer in bytes; the advertised window after the handshake derives from it", source: "each OS's default (SO_RCVBUF, tcp_rmem)" },
   mssOverride: { meaning: "the MSS to advertise (TCP_MAXSEG); 0 = MTU - IP header - 20", source: "RFC 9293 §3.7.1" },
   initialRtoMs: { meaning: "the first retransmission timeout (SYN and data until an RTT is measured)", source: "RFC 6298 §2.1; Windows TcpInitialRTT, Linux TCP_TIMEOUT_INIT, FreeBSD rexmit_initial" },
@@ -114,6 +123,14 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
     source: "Windows: 8 accepted, 10 rejected (\"the parameter is incorrect\") on current runners; Linux MAX_TCP_SYNCNT 127; FreeBSD TCP_MAXRXTSHIFT 12",
   },
   synGiveUpMs: { meaning: "synBackoff \"windows\": the latest give-up, counted from the first SYN, when the last SYN went out before it (0 = none)", source: "measured Windows give-ups (docs/decisions.md, \"Windows SYN schedule\")" },
+  synAckRetries: {
+    meaning: "SYN-ACK retransmissions of a passive open before the half-open connection is dropped silently (the SYN-ACK schedule: synBackoff)",
+    source: "Linux net.ipv4.tcp_synack_retries 5; FreeBSD net.inet.tcp.syncache.rexmtlimit 3 (SYNCACHE_MAXREXMTS); Windows TcpMaxConnectResponseRetransmissions 2",
+  },
+  halfOpenLimit: {
+    meaning: "SYN-RECEIVED connections one listener holds (halfOpenFull)",
+    source: "Linux: the listen backlog (inet_csk_reqsk_queue_is_full(), somaxconn 4096); FreeBSD net.inet.tcp.syncache.cachelimit 15360 (512 buckets of 30); Windows TcpMaxHalfOpen 500 (Server 2003)",
+  },
   synLinearTimeouts: { meaning: "SYN retransmissions at the initial RTO before doubling (synBackoff \"linux\")", source: "Linux net.ipv4.tcp_syn_linear_timeouts" },
   rexmitSlopMs: { meaning: "added to backed-off SYN timeouts (synBackoff \"freebsd\")", source: "FreeBSD net.inet.tcp.rexmit_slop" },
   rtoMinMs: { meaning: "lower bound of a computed RTO", source: "RFC 6298 §2.4 (1 s); Linux TCP_RTO_MIN 200 ms; FreeBSD rexmit_min" },
@@ -165,6 +182,11 @@ const common = {
   icmpQuote: "rfc5927",
   icmpV4Filter: "none",
   pmtuSynMss: "lower",
+  listenSynAck: "rst",
+  synAckOptions: "offered",
+  synAckWindowRounding: "none",
+  acceptQueueFull: "rstSyn",
+  halfOpenFull: "dropOldest",
   // Knobs
   noOptions: false,
   sack: true,
@@ -196,6 +218,9 @@ const windows = {
   // 64240 at MSS 1460; 65535 on a loopback-sized MTU (synWindowRule "windows").
   synWindowRule: "windows",
   synWindow: 64240,
+  // pcaps/tcp-handshake-nano.pcap (an Azure server) and p0f's Windows 7/8 SYN-ACK: 8192.
+  synAckWindow: 8192,
+  synAckOptions: "windows",
   rcvBufBytes: 65536 * 4,
   // Get-NetTCPSetting InitialRto 1000, MaxSynRetransmissions 4: SYNs at 0, 1, 3, 7, 15 s,
   // STATUS_IO_TIMEOUT at 21 s (synGiveUpMs); each wait doubles, capped at 60 s.
@@ -204,6 +229,10 @@ const windows = {
   synRetriesLimit: 8,
   synBackoff: "windows",
   synGiveUpMs: 21_000,
+  // TcpMaxConnectResponseRetransmissions 2: SYN-ACKs at 0, 1, 3 s (the SYN's doubling from
+  // the initial RTO); the half-open connection is dropped at 7 s.
+  synAckRetries: 2,
+  halfOpenLimit: 500,
   rtoMinMs: 300,
   rtoMaxMs: 60_000,
   // An acceptable RST re-sends the SYN 500 ms after it arrived, up to the SYN retransmission
@@ -247,8 +276,14 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     timestamps: true,
     windowScale: 7,
     synWindow: 64240,
+    synAckWindow: 65535,
+    synAckWindowRounding: "linux",
     rcvBufBytes: 131072,
     initialRtoMs: 1000,
+    // SYN-ACKs at 0, 1, 3, 7, 15, 31 s (plain doubling); dropped at 63 s.
+    synAckRetries: 5,
+    halfOpenLimit: 4096,
+    acceptQueueFull: "dropSyn",
     // Linux 6.x: tcp_syn_retries 6 plus tcp_syn_linear_timeouts 4.
     synRetries: 6,
     synRetriesLimit: 127, // MAX_TCP_SYNCNT
@@ -293,10 +328,16 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     timestamps: true,
     windowScale: 6,
     synWindow: 65535,
+    synAckWindow: 65535,
     rcvBufBytes: 65536,
     initialRtoMs: 1000,
     synRetries: 12,
     synRetriesLimit: 12, // TCP_MAXRXTSHIFT
+    // syncache_timeout(): SYN-ACKs at 0, 1.0, 3.2, 7.4 s; dropped at 15.6 s.
+    synAckRetries: 3,
+    halfOpenLimit: 15360,
+    listenSynAck: "drop",
+    acceptQueueFull: "rstFinalAck",
     synBackoff: "freebsd",
     rexmitSlopMs: 200,
     rtoMinMs: 30,
@@ -335,10 +376,13 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     timestamps: true,
     windowScale: 7,
     synWindow: 65535,
+    synAckWindow: 65535,
     rcvBufBytes: 131072,
     initialRtoMs: 1000, // RFC 6298 §2.1
     synRetries: 1000, // bounded by the R2 timer below, not by a count
     synRetriesLimit: 1000,
+    synAckRetries: 1000, // likewise
+    halfOpenLimit: 1024,
     synBackoff: "doubling",
     rtoMinMs: 1000, // RFC 6298 §2.4
     // RFC 1122 §4.2.3.5: R2 for a SYN MUST allow at least 3 minutes.

@@ -134,11 +134,47 @@ for t in threads:
 print(ok, errors)
 `;
 
+/**
+ * A SYN flood from the namespace: N SYNs with spoofed sources (10.99.0.3-254, random ports
+ * and sequence numbers) on a raw socket, as fast as the kernel takes them; prints how many.
+ */
+const FLOOD_PY = `
+import random, socket, struct, sys
+dst, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def csum(b):
+    if len(b) % 2:
+        b += b"\\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+d = socket.inet_aton(dst)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+sent = 0
+for i in range(n):
+    src = socket.inet_aton("10.99.0.%d" % random.randint(3, 254))
+    sport = random.randint(1024, 65535)
+    opts = struct.pack("!BBH", 2, 4, 1460)
+    tcp = struct.pack("!HHIIBBHHH", sport, port, random.getrandbits(32), 0, (5 + 1) << 4, 0x02, 64240, 0, 0) + opts
+    c = csum(src + d + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xffff, 0, 64, 6, 0, src, d)
+    iph = iph[:10] + struct.pack("!H", csum(iph)) + iph[12:]
+    try:
+        s.sendto(iph + tcp, (dst, 0))
+        sent += 1
+    except OSError:
+        pass
+print(sent)
+`;
+
 describe.skipIf(why !== undefined)(`synack listen on the real kernel${why ? ` (skipped: ${why})` : ""}`, () => {
   const client = join(tmp, "client.py");
   const parallel = join(tmp, "parallel.py");
+  const flood = join(tmp, "flood.py");
   writeFileSync(client, CLIENT_PY);
   writeFileSync(parallel, PARALLEL_PY);
+  writeFileSync(flood, FLOOD_PY);
 
   it("--lab --echo: the kernel's python sockets connect over IPv4 and IPv6, get their data back, and both sides close gracefully", async () => {
     const run = startListen(["7000", "--lab", "--echo", "--count", "2", "--profile", "linux"]);
@@ -218,6 +254,30 @@ describe.skipIf(why !== undefined)(`synack listen on the real kernel${why ? ` (s
       expect(conns.length).toBe(1000);
       expect(conns.filter((c) => c.end !== "graceful").map((c) => c.end)).toEqual([]);
       expect(new Set(conns.map((c) => c.remote)).size).toBe(1000);
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.exit;
+    }
+  }, 180_000);
+
+  it("a SYN flood from the kernel side (raw socket, spoofed sources) does not keep real clients out: the oldest half-open connections are dropped", async () => {
+    const run = startListen(["7003", "--lab", "--echo", "--count", "5", "--profile", "linux"]);
+    try {
+      const ns = (await run.waitFor((e) => e.event === "listening")).netns as string;
+      // 20 000 SYNs, several times the linux profile's 4 096 half-open connections, while
+      // five real clients connect one after another.
+      const flooding = netnsExecAsync(ns, "python3", [flood, "10.99.0.2", "7003", "20000"], { timeoutMs: 120_000 });
+      for (let i = 0; i < 5; i++) {
+        const r = await netnsExecAsync(ns, "python3", [client, "10.99.0.2", "7003", `real client ${i}`]);
+        expect(r.stdout).toBe(`real client ${i}`);
+      }
+      expect(Number((await flooding).stdout.trim())).toBeGreaterThan(10_000);
+      expect(await run.exit).toBe(0);
+      const conns = run.events.filter((e) => e.event === "connection");
+      expect(conns.map((c) => c.end)).toEqual(["graceful", "graceful", "graceful", "graceful", "graceful"]);
+      const stopped = run.events.find((e) => e.event === "stopped")!;
+      expect(stopped.served).toBe(5);
+      expect(stopped.halfOpenDropped as number).toBeGreaterThan(0);
     } finally {
       run.child.kill("SIGTERM");
       await run.exit;

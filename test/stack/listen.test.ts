@@ -27,7 +27,7 @@ describe("Stack.listen (passive open)", () => {
     const [sa] = h.take();
     expect(sa.flags).toBe("S.");
     expect(sa.tcp.ack).toBe(7001);
-    expect(sa.tcp.window).toBe(64240); // never scaled in a SYN-ACK (RFC 7323 §2.2)
+    expect(sa.tcp.window).toBe(8192); // the windows SYN-ACK window, never scaled (RFC 7323 §2.2)
     expect(sa.options).not.toContain("sackOK");
     expect(sa.tcp.options.some((o) => o.kind === "wscale")).toBe(true);
     expect(accepted.length).toBe(0);
