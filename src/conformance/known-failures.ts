@@ -43,12 +43,6 @@ export const KNOWN_FAILURES: readonly KnownFailure[] = [
  */
 export const KNOWN_PASSIVE_FAILURES: readonly KnownFailure[] = [
   {
-    path: /^freebsd-tcp-testsuite\/rcv-data-segments\//,
-    reason: /^outbound packet options mismatch: expected nop,nop,sack /,
-    kind: "engine gap",
-    why: "FreeBSD reports a duplicate or overlapping segment in a D-SACK block first (RFC 2883 §4: the first SACK block names the duplicate data, also below RCV.NXT); the engine sends SACK blocks for out-of-order data only (RFC 2018 §4), so the expected first block is missing.",
-  },
-  {
     path: /^google-packetdrill\/gtests\/net\/tcp\/ts_recent\/invalid_ack\.pkt$/,
     reason: /^outbound packet ack mismatch: expected 1001, got 1$/,
     kind: "engine gap",

@@ -322,6 +322,8 @@ function oldSegmentAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, n
   const r = c.receiver;
   if (c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, r.lastAckSent)) c.tsRecent = opt.ts.val;
   if (!processAck(c, seg, opt, now) || (c.state as TcpState) === "CLOSED") return;
+  // The dropped text is duplicate data (sackReport "freebsd": a D-SACK block for it).
+  r.duplicateText(seg.seq, seqAdd(seg.seq, Math.min(seg.payload.length, seqDiff(c.rcvNxt, seg.seq))));
   r.sendAck(now, "duplicate segment: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4 / BSD tcp_input() (Stevens vol. 2 p. 960)");
   c.sender.output(now);
   c.host.rearm(c);

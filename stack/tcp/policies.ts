@@ -6,7 +6,8 @@ import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAck
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { optionLayoutPolicy } from "./options.js";
 import { acceptQueueFullPolicy, halfOpenFullPolicy, listenSynAckPolicy, synAckOptionsPolicy, synAckWindowRoundingPolicy } from "./passive.js";
-import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy } from "./receiver.js";
+import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy, windowUpdatePolicy } from "./receiver.js";
+import { sackReportPolicy } from "./sack-report.js";
 import { naglePolicy, rtoFormulaPolicy, zeroWindowProbePolicy } from "./sender.js";
 import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPawsPolicy, synSentRstPolicy } from "./syn-sent.js";
 
@@ -43,6 +44,8 @@ export const POLICIES = [
   // Receiving and sending
   { policy: ackPolicyPolicy, file: "stack/tcp/receiver.ts" },
   { policy: finRepeatPolicy, file: "stack/tcp/receiver.ts" },
+  { policy: sackReportPolicy, file: "stack/tcp/sack-report.ts" },
+  { policy: windowUpdatePolicy, file: "stack/tcp/receiver.ts" },
   { policy: naglePolicy, file: "stack/tcp/sender.ts" },
   { policy: rtoFormulaPolicy, file: "stack/tcp/sender.ts" },
   { policy: zeroWindowProbePolicy, file: "stack/tcp/sender.ts" },

@@ -36,6 +36,8 @@ export interface ProfilePolicies {
   challengeAck: "rfc5961" | "linux";
   ackPolicy: "delayed" | "quickAck";
   finRepeat: "pureAck" | "repeatFin";
+  sackReport: "rfc2018" | "freebsd";
+  windowUpdate: "halfWindow" | "freebsd";
   nagle: "rfc896" | "minshall";
   zeroWindowProbe: "oneByte" | "ackBelowUna";
   rtoFormula: "rfc6298" | "linux";
@@ -175,6 +177,8 @@ const common = {
   challengeAck: "rfc5961",
   ackPolicy: "delayed",
   finRepeat: "pureAck",
+  sackReport: "rfc2018",
+  windowUpdate: "halfWindow",
   nagle: "rfc896",
   zeroWindowProbe: "oneByte",
   rtoFormula: "rfc6298",
@@ -365,6 +369,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // tcp_output() repeats an unacknowledged FIN; tcp_twcheck() handles TIME-WAIT, dropping
     // every RST (RFC 1337 §3).
     finRepeat: "repeatFin",
+    sackReport: "freebsd",
+    windowUpdate: "freebsd",
     timeWait: "freebsd",
     oldSegment: "bsd",
   },

@@ -100,6 +100,22 @@ export class Reassembly {
   }
 
   /**
+   * The length of the run of held data (blocks that overlap or touch) around `seq`, 0 when
+   * nothing is held there: the queue entry FreeBSD's tcp_reass() reports for a segment
+   * (sack-report.ts).
+   */
+  runLength(seq: number): number {
+    const i = this.lowerBound(seq);
+    const b = this.blocks[i];
+    if (b === undefined || seqGt(b.seq, seq)) return 0;
+    let lo = i;
+    while (lo > 0 && endOf(this.blocks[lo - 1]) === this.blocks[lo].seq) lo--;
+    let hi = i;
+    while (hi + 1 < this.blocks.length && this.blocks[hi + 1].seq === endOf(this.blocks[hi])) hi++;
+    return seqDiff(endOf(this.blocks[hi]), this.blocks[lo].seq);
+  }
+
+  /**
    * Removes the data that now continues the in-order stream at `rcvNxt` and returns it
    * (views into held blocks, in order), with the new RCV.NXT.
    */

@@ -10,7 +10,8 @@ import { Deadline } from "./deadlines.js";
 import { segmentOptions } from "./options.js";
 import { policy } from "./policy.js";
 import { Reassembly } from "./reassembly.js";
-import { seqAdd, seqDiff } from "./seq.js";
+import { FreebsdSackList, keepsFreebsdList } from "./sack-report.js";
+import { seqAdd, seqDiff, seqGt, seqLt } from "./seq.js";
 import { canReceive, isSynchronized, type TcpState } from "./state.js";
 
 // ---------------------------------------------------------------------------------------
@@ -69,6 +70,22 @@ export const challengeAckPolicy = policy({
   knobs: ["oowAckIntervalMs"],
 });
 
+export const windowUpdatePolicy = policy({
+  field: "windowUpdate",
+  title: "Window update after a read",
+  where: "RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): when the user's read makes us announce the larger window",
+  choices: {
+    halfWindow: {
+      meaning: "when the right edge can move by min(RCV.BUFF / 2, MSS) and the peer's view of the window is below half of what it could be",
+      source: "RFC 9293 §3.8.6.2.2; Linux tcp_cleanup_rbuf()",
+    },
+    freebsd: {
+      meaning: "when the window grew by 2 MSS and by a quarter of the buffer (or the buffer is at most 8 MSS, or the window is below an eighth of it), or by half the buffer; never when the scaled window field would not change",
+      source: "FreeBSD tcp_output() (\"window update\" checks against so_rcv.sb_hiwat)",
+    },
+  },
+});
+
 const EMPTY_BYTES = new Uint8Array(0);
 
 /**
@@ -95,6 +112,8 @@ export class Receiver {
   challengeAcksSent = 0;
   /** ackPolicy "quickAck" state; created when first needed (other profiles never do). */
   quick: QuickAckState | undefined = undefined;
+  /** sackReport "freebsd": the blocks reported (FreeBSD's tp->sackblks); created on first use. */
+  private fbSack: FreebsdSackList | undefined = undefined;
 
   constructor(private readonly c: Connection) {}
 
@@ -148,6 +167,45 @@ export class Receiver {
     this.ackPending = 0;
     this.rcvAdvertisedEdge = seqAdd(seg.ack, seg.window << this.c.rcvWscale);
     this.pendingWindowUpdate = false;
+    // sackReport "freebsd": tcp_output() drops the D-SACK blocks it just sent.
+    this.fbSack?.clean(this.c.rcvNxt);
+  }
+
+  /** sackReport "freebsd" on a connection that uses SACK: FreeBSD's block list. */
+  private get freebsdSack(): FreebsdSackList | undefined {
+    const c = this.c;
+    if (!keepsFreebsdList(c.sackEnabled, c.prof)) return undefined;
+    return (this.fbSack ??= new FreebsdSackList());
+  }
+
+  /**
+   * Duplicate text [start, end) below RCV.NXT was dropped (sackReport "freebsd": a D-SACK
+   * block for it, tcp_input()'s todrop step).
+   */
+  duplicateText(start: number, end: number): boolean {
+    const l = this.freebsdSack;
+    if (l === undefined || !seqLt(start, end)) return false;
+    l.update(this.c.rcvNxt, start, end);
+    return true;
+  }
+
+  /**
+   * sackReport "freebsd", after the text of a segment was taken (tcp_input(), after
+   * tcp_reass()): `start`/`len` the text after trimming, `rcvNxtBefore` RCV.NXT before it,
+   * `entry` the length of the queue entry that now holds it (tcp_reass()'s *tlenp).
+   */
+  private sackAfterText(start: number, len: number, rcvNxtBefore: number, entry: number): void {
+    const l = this.freebsdSack;
+    if (l === undefined || len <= 0) return;
+    const rcvNxt = this.c.rcvNxt;
+    if (entry === 0 && seqLt(start, rcvNxtBefore)) l.update(rcvNxt, start, seqAdd(start, len));
+    else if (entry > 0 && seqGt(rcvNxt, rcvNxtBefore)) {
+      // A partial overlap recorded by the todrop step stays the first block.
+      const first = l.blocks[0];
+      if (first !== undefined && first[1] === start) l.update(rcvNxt, first[0], first[1]);
+      else l.updateDsack(rcvNxt, start, seqAdd(start, len));
+    } else if (entry >= len) l.updateDsack(rcvNxt, start, seqAdd(start, len));
+    else if (entry > 0) l.updateDsack(rcvNxt, start, seqAdd(start, entry));
   }
 
   /** The ACK answering an unacceptable segment (RFC 9293 §3.10.7.4), per the oowAck policy. */
@@ -193,9 +251,15 @@ export class Receiver {
   }
 
   private sackBlocks(): Array<[number, number]> | undefined {
-    if (!this.c.sackEnabled || this.outOfOrderEmpty()) return undefined;
+    if (!this.c.sackEnabled) return undefined;
     // RFC 2018 §3: four blocks fit in the 40 option bytes, three next to timestamps.
-    return this.reasm.sackBlocks(this.c.tsEnabled ? 3 : 4);
+    const max = this.c.tsEnabled ? 3 : 4;
+    if (keepsFreebsdList(true, this.c.prof)) {
+      const l = this.fbSack;
+      return l === undefined || l.blocks.length === 0 ? undefined : l.blocks.slice(0, max);
+    }
+    if (this.outOfOrderEmpty()) return undefined;
+    return this.reasm.sackBlocks(max);
   }
 
   /** The delayed-ACK timer expired (RFC 9293 §3.8.6.3). */
@@ -222,7 +286,22 @@ export class Receiver {
     // Like Linux (tcp_cleanup_rbuf), only when the peer's view of the window is below half of
     // what it could be: a reader keeping up needs no extra ACKs, the regular ones carry it.
     const peerView = seqDiff(this.rcvAdvertisedEdge, c.rcvNxt);
+    if (c.prof.windowUpdate === "freebsd") {
+      if (this.freebsdWindowUpdate(wnd, peerView)) this.pendingWindowUpdate = true;
+      return;
+    }
     if (grown >= Math.min(c.prof.rcvBufBytes / 2, c.mssAdvertised) && peerView < wnd / 2) this.pendingWindowUpdate = true;
+  }
+
+  /** windowUpdate "freebsd": tcp_output()'s window-update test (`recwin` now, `oldwin` the peer's view). */
+  private freebsdWindowUpdate(recwin: number, oldwin: number): boolean {
+    const c = this.c;
+    const hiwat = c.prof.rcvBufBytes;
+    const mss = c.sndMss;
+    const adv = recwin > oldwin ? recwin - Math.max(0, oldwin) : 0;
+    if (Math.max(0, oldwin) >> c.rcvWscale >= (adv + Math.max(0, oldwin)) >> c.rcvWscale) return false;
+    if (adv >= 2 * mss && (adv >= hiwat / 4 || recwin <= hiwat / 8 || hiwat <= 8 * mss || adv >= 65535 << c.rcvWscale)) return true;
+    return 2 * adv >= hiwat;
   }
 
   // -------------------------------------------------------------------------------------
@@ -290,13 +369,18 @@ export class Receiver {
       if (!fin) return;
     }
     // Trim what we already have.
+    let dsackNow = false;
     const dup = seqDiff(c.rcvNxt, seq);
     if (dup > 0) {
       if (dup >= data.length + (fin ? 1 : 0)) {
         // A duplicate: ACK at once so the sender learns where we are (RFC 9293 §3.10.7.4).
+        this.duplicateText(seq, seqAdd(seq, data.length));
         this.sendAck(now, "duplicate segment -> ACK", "RFC 9293 §3.10.7.4 / RFC 5681 §4.2");
         return;
       }
+      // tcp_input(): ACK now when a D-SACK block was added, "as the next in-sequence
+      // segment will clear the DSACK block again".
+      dsackNow = this.duplicateText(seq, seqAdd(seq, Math.min(dup, data.length)));
       data = dup >= data.length ? EMPTY_BYTES : data.subarray(dup);
       seq = c.rcvNxt;
     }
@@ -306,10 +390,12 @@ export class Receiver {
       data = data.subarray(0, Math.max(0, room));
       fin = false;
     }
+    const rcvNxtBefore = c.rcvNxt;
     if (seq !== c.rcvNxt) {
       // Out of order: hold it and ACK at once, a duplicate ACK for the sender's fast
       // retransmit, with SACK blocks (RFC 5681 §4.2, RFC 2018 §4).
       this.reasm.insert(seq, data);
+      this.sackAfterText(seq, data.length, rcvNxtBefore, this.reasm.runLength(seq));
       if (fin) this.oooFinSeq = seqAdd(seq, data.length);
       this.sendAck(now, "out-of-order segment -> immediate duplicate ACK", "RFC 5681 §4.2 / RFC 9293 §3.10.7.4");
       return;
@@ -327,6 +413,7 @@ export class Receiver {
       if (r.chunks.length > 0) newData = true;
       c.rcvNxt = r.rcvNxt;
     }
+    this.sackAfterText(seq, data.length, rcvNxtBefore, filledHole ? seqDiff(c.rcvNxt, seq) : data.length);
     if (!fin && this.oooFinSeq !== undefined && this.oooFinSeq === c.rcvNxt) fin = true;
     const quickAcking = p.ackPolicy === "quickAck";
     if (fin && !this.peerFinReceived) {
@@ -384,8 +471,12 @@ export class Receiver {
     if ((c.state as TcpState) === "CLOSED" || this.ackPending === 0) return;
     // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment and
     // within the delayed-ACK timeout; at once when the segment filled (part of) a hole.
-    if (filledHole || this.ackPending >= 2 || p.delayedAckMs <= 0 || quick) {
-      this.sendAck(now, filledHole ? "segment filled a hole -> immediate ACK" : quick ? "quick-ACK mode -> immediate ACK" : "ACK every second segment", quick ? "linux tcp_in_quickack_mode() (RFC 1122 §4.2.3.2 allows it)" : "RFC 5681 §4.2");
+    if (filledHole || this.ackPending >= 2 || p.delayedAckMs <= 0 || quick || dsackNow) {
+      this.sendAck(
+        now,
+        filledHole ? "segment filled a hole -> immediate ACK" : quick ? "quick-ACK mode -> immediate ACK" : dsackNow ? "duplicate text reported (D-SACK) -> immediate ACK" : "ACK every second segment",
+        quick ? "linux tcp_in_quickack_mode() (RFC 1122 §4.2.3.2 allows it)" : dsackNow ? "RFC 2883 §4 / freebsd tcp_input()" : "RFC 5681 §4.2",
+      );
     } else if (c.deadline(Deadline.delAck) === Infinity) {
       c.setDeadline(Deadline.delAck, now + p.delayedAckMs);
     }
