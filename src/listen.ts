@@ -7,7 +7,7 @@ import { callWithIrp, type Irp } from "./wsk/irp.js";
 import { NtStatusError, STATUS_CANCELLED, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER, STATUS_REQUEST_NOT_ACCEPTED, STATUS_SUCCESS, type NtStatus } from "./wsk/ntstatus.js";
 import { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE, type WSK_SOCKET } from "./wsk/provider.js";
 import type { WskClient } from "./wsk/client.js";
-import type { WSK_CLIENT_LISTEN_DISPATCH, WSK_PROVIDER_LISTEN_DISPATCH } from "./wsk/listen.js";
+import type { WSK_CLIENT_LISTEN_DISPATCH, WSK_PROVIDER_LISTEN_DISPATCH } from "./wsk/provider.js";
 import { AF_INET, IPPROTO_TCP, SOCK_STREAM, formatSockaddr, parseIpAddress, sockaddrIn, sockaddrIn6, type SOCKADDR } from "./wsk/sockaddr.js";
 import { SOL_SOCKET, SO_WSK_EVENT_CALLBACK, WSK_EVENT_ACCEPT, WSK_FLAG_LISTEN_SOCKET, WskGetOption, WskSetOption } from "./wsk/constants.js";
 import { WskConnection } from "./api.js";

@@ -15,6 +15,7 @@ export type StackDropReason =
   | "listener: syn-ack"
   | "listener: syn and fin"
   | "listener: accept queue full"
+  | "listener: syn held for inspection"
   | "rst for no connection"
   | "no connection"
   | "icmp not about tcp"
@@ -89,6 +90,7 @@ export const DROP_REASONS: { readonly [R in DropReason]: string } = {
   "listener: syn-ack": "SYN-ACK for a LISTEN port, not answered (listenSynAck drop: FreeBSD)",
   "listener: syn and fin": "SYN and FIN together for a LISTEN port (synFin policy; FreeBSD net.inet.tcp.drop_synfin)",
   "listener: accept queue full": "SYN for a listener whose accept queue is full (acceptQueueFull dropSyn: Linux)",
+  "listener: syn held for inspection": "a retransmitted SYN for a request a conditional-accept listener holds unanswered until its owner decides",
   "rst for no connection": "RST for no connection (RFC 9293 §3.10.7.1)",
   "no connection": "segment for no connection, with RSTs for closed ports turned off",
   "icmp not about tcp": "ICMP error that quotes no TCP segment",

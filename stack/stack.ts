@@ -22,7 +22,7 @@ import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionVie
 import { icmpMeaning } from "./tcp/icmp-meaning.js";
 import { icmpFilteredOut, quoteInFlight } from "./tcp/icmp.js";
 import { rfc6528Isn } from "./tcp/isn.js";
-import { listenDisposition, makeRoomForSyn, type PassiveOrigin } from "./tcp/passive.js";
+import { listenDisposition, makeRoomForSyn, synSegment, type HeldSyn, type PassiveOrigin, type SynRequest, type SynVerdict } from "./tcp/passive.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
 import { seqAdd } from "./tcp/seq.js";
 import { TimerHeap } from "./timers.js";
@@ -32,7 +32,7 @@ import type { Outcome } from "./tcp/outcome.js";
 import type { DropReason, SegmentDropReason, StackDropReason } from "./drops.js";
 import type { PacketError } from "./wire/types.js";
 
-export type { LocalAddress, PortBinding, RouteResult };
+export type { LocalAddress, PortBinding, RouteResult, SynRequest, SynVerdict };
 
 export interface StackConfig {
   addresses: Array<LocalAddress | string>;
@@ -107,6 +107,14 @@ export interface ListenOptions {
    * (tcp/passive.ts). Absent: no limit (every connection goes to onAccept at once).
    */
   acceptQueue?: AcceptQueue;
+  /**
+   * Conditional accept: asked about each new SYN before it is answered (tcp/passive.ts,
+   * SynRequest). "accept" answers it, "reject" refuses it with <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>,
+   * "hold" keeps it unanswered until Listener.decide(). Absent: every SYN is answered.
+   */
+  inspect?(req: SynRequest): SynVerdict;
+  /** A request inspect() held or accepted ended before its handshake completed (dropped here or reset by the peer). */
+  onAbort?(id: number): void;
 }
 
 /** What a listener reads of its owner's accept queue. */
@@ -127,6 +135,11 @@ export class Listener implements PassiveOrigin {
   /** SYNs refused or dropped, and final ACKs dropped or reset, for a full accept queue. */
   queueFullTurnedAway = 0;
   acceptQueue: AcceptQueue | undefined = undefined;
+  /** Conditional accept (ListenOptions.inspect, onAbort). */
+  inspect: ((req: SynRequest) => SynVerdict) | undefined = undefined;
+  onAbort: ((id: number) => void) | undefined = undefined;
+  /** SYNs inspect() held, unanswered, oldest first. */
+  readonly held = new Map<number, HeldSyn>();
   constructor(
     readonly port: number,
     readonly addr: string | undefined,
@@ -142,6 +155,20 @@ export class Listener implements PassiveOrigin {
   /** Stops listening; connections already opened live on. */
   close(): void {
     this.stack.unlisten(this);
+  }
+
+  /**
+   * The owner's decision on a held SYN: "accept" answers it now (SYN-ACK), "reject" refuses
+   * it (RST,ACK). False when no SYN is held under that id (decided already, or aborted).
+   */
+  decide(id: number, verdict: "accept" | "reject", now: number): boolean {
+    return this.stack.decideHeld(this, id, verdict, now);
+  }
+
+  /** Stops listening and refuses every held SYN (RST,ACK); connections already opened live on. */
+  closeRefusingHeld(now: number): void {
+    this.close();
+    for (const id of [...this.held.keys()]) this.stack.decideHeld(this, id, "reject", now);
   }
 
   acceptQueueFull(): boolean {
@@ -168,6 +195,8 @@ export class Stack implements ConnectionHost {
   /** Packets produced and not yet taken (outbox.ts). */
   private readonly outbox = new Outbox();
   private nextId = 1;
+  /** Conditional accept: the id of the next inspected SYN (SynRequest.id). */
+  private nextInspectId = 1;
   private lastNow = 0;
   private readonly windowUpdates = new Set<Connection>();
   private readonly listeners = new Map<number, Listener[]>();
@@ -349,6 +378,8 @@ export class Stack implements ConnectionHost {
     if (list.some((l) => l.addr === undefined || addr === undefined || l.addr === addr)) return { error: "addressInUse", detail: `port ${port} already has a listener` };
     const l = new Listener(port, addr, resolveProfile(opts.profile ?? this.profile, opts.overrides), opts.onAccept, this);
     l.acceptQueue = opts.acceptQueue;
+    l.inspect = opts.inspect;
+    l.onAbort = opts.onAbort;
     list.push(l);
     this.listeners.set(port, list);
     return l;
@@ -375,6 +406,8 @@ export class Stack implements ConnectionHost {
    * connections.
    */
   private inputListen(l: Listener, remote: string, local: string, version: 4 | 6, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
+    // A conditional-accept listener: a RST or a retransmitted SYN for a held request.
+    if (l.held.size > 0 && this.heldSegment(l, remote, local, seg, now)) return;
     // What the listener does with the segment: the RFC's steps and the profile's passive
     // policies (tcp/passive.ts).
     const d = listenDisposition(l.profile, seg.flags, l);
@@ -383,18 +416,39 @@ export class Stack implements ConnectionHost {
       else this.dropPacket(d, now);
       return;
     }
+    // A copy: the connection is new, and `opt` may be refilled by the next packet.
+    const syn: HeldSyn = {
+      req: { id: 0, localAddr: local, localPort: seg.dstPort, remoteAddr: remote, remotePort: seg.srcPort },
+      version,
+      seq: seg.seq,
+      window: seg.window,
+      opt: { mss: opt.mss, wscale: opt.wscale, sackOK: opt.sackOK, ts: opt.ts === undefined ? undefined : { val: opt.ts.val, ecr: opt.ts.ecr } },
+    };
+    if (l.inspect) {
+      // Conditional accept: the owner decides before anything is sent.
+      syn.req = { ...syn.req, id: this.nextInspectId++ };
+      const v = l.inspect(syn.req);
+      if (v === "reject" || l.closed) return this.refuseSyn(syn, now, "conditional accept: SYN rejected -> RST,ACK");
+      if (v === "hold") return this.holdSyn(l, syn, now);
+    }
+    this.openPassive(l, syn, now);
+  }
+
+  /** A new SYN-RECEIVED connection from a SYN the listener answers (RFC 9293 §3.10.7.2). */
+  private openPassive(l: Listener, syn: HeldSyn, now: number): void {
     if (makeRoomForSyn(l, l.profile, now)) this.stats.halfOpenDropped++;
+    const r = syn.req;
     const conn = new Connection(
       {
         id: this.nextId++,
-        version,
-        localAddr: local,
-        localPort: seg.dstPort,
-        remoteAddr: remote,
-        remotePort: seg.srcPort,
+        version: syn.version,
+        localAddr: r.localAddr,
+        localPort: r.localPort,
+        remoteAddr: r.remoteAddr,
+        remotePort: r.remotePort,
         profile: l.profile,
         profileBorrowed: true,
-        iss: rfc6528Isn(this.secret, now, local, seg.dstPort, remote, seg.srcPort),
+        iss: rfc6528Isn(this.secret, now, r.localAddr, r.localPort, r.remoteAddr, r.remotePort),
         tsOffset: l.profile.timestamps ? this.random.nextUint32() : 0,
         mtu: this.mtu,
       },
@@ -405,8 +459,12 @@ export class Stack implements ConnectionHost {
     this.stats.connectionsLive = this.conns.size;
     conn.origin = l;
     l.halfOpen.add(conn);
+    // An inspected request that ends before ESTABLISHED is reported to the owner (onAbort).
+    const inspected = l.inspect !== undefined ? r.id : undefined;
+    let established = false;
     conn.events = {
       established: (c) => {
+        established = true;
         l.halfOpen.delete(c);
         if (l.closed) {
           c.abort(this.lastNow);
@@ -417,11 +475,71 @@ export class Stack implements ConnectionHost {
       },
       closed: (c) => {
         l.halfOpen.delete(c);
+        if (inspected !== undefined && !established && !l.closed) l.onAbort?.(inspected);
       },
     };
-    // A copy: the connection is new, and `opt` may be refilled by the next packet.
-    conn.acceptSyn(seg, { mss: opt.mss, wscale: opt.wscale, sackOK: opt.sackOK, ts: opt.ts === undefined ? undefined : { val: opt.ts.val, ecr: opt.ts.ecr } }, now);
+    conn.acceptSyn(synSegment(syn), syn.opt, now);
     if (conn.state !== "CLOSED") this.rearm(conn);
+  }
+
+  /** inspect() said "hold": the SYN waits unanswered; past halfOpenLimit the oldest held one is dropped (as a SYN flood drops the oldest half-open connection). */
+  private holdSyn(l: Listener, syn: HeldSyn, now: number): void {
+    if (l.held.size >= Math.max(1, l.profile.halfOpenLimit)) {
+      const [oldest] = l.held.keys();
+      l.held.delete(oldest!);
+      this.stats.halfOpenDropped++;
+      l.onAbort?.(oldest!);
+    }
+    l.held.set(syn.req.id, syn);
+    this.traceNote(now, "conditional accept: SYN held, unanswered, until the owner decides", syn);
+  }
+
+  /**
+   * A segment for a request the listener holds: a retransmitted SYN is dropped (the owner
+   * is still deciding), a RST at SEG.SEQ = the SYN's + 1 withdraws the request. Returns
+   * true when the segment was handled here.
+   */
+  private heldSegment(l: Listener, remote: string, local: string, seg: TcpSegment, now: number): boolean {
+    for (const [id, h] of l.held) {
+      const r = h.req;
+      if (r.remoteAddr !== remote || r.remotePort !== seg.srcPort || r.localAddr !== local || r.localPort !== seg.dstPort) continue;
+      if (seg.flags & TCP_RST) {
+        if (seg.seq !== seqAdd(h.seq, 1)) return false;
+        l.held.delete(id);
+        this.dropPacket("rst for a listener", now);
+        l.onAbort?.(id);
+        return true;
+      }
+      if (seg.flags & TCP_SYN && !(seg.flags & TCP_ACK)) {
+        this.dropPacket("listener: syn held for inspection", now);
+        return true;
+      }
+      return false;
+    }
+    return false;
+  }
+
+  /** Listener.decide(). */
+  decideHeld(l: Listener, id: number, verdict: "accept" | "reject", now: number): boolean {
+    const syn = l.held.get(id);
+    if (!syn) return false;
+    l.held.delete(id);
+    this.lastNow = Math.max(this.lastNow, now);
+    if (verdict === "reject" || l.closed) this.refuseSyn(syn, now, "conditional accept: held SYN rejected -> RST,ACK");
+    else this.openPassive(l, syn, now);
+    return true;
+  }
+
+  /** <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK> to a SYN the listener's owner turned down. */
+  private refuseSyn(syn: HeldSyn, now: number, why: string): void {
+    const r = syn.req;
+    this.sendRst(r.localAddr, r.remoteAddr, r.localPort, r.remotePort, 0, seqAdd(syn.seq, 1), TCP_RST | TCP_ACK, now, why, "RFC 9293 §3.10.7.1 (a refused SYN gets the CLOSED answer)");
+  }
+
+  private traceNote(now: number, decision: string, syn: HeldSyn): void {
+    if (!this.traceSink) return;
+    const r = syn.req;
+    this.traceSink({ t: now, kind: "state", tuple: `${r.localAddr}:${r.localPort}>${r.remoteAddr}:${r.remotePort}`, decision, rule: "conditional accept (ListenOptions.inspect)" });
   }
 
   // -------------------------------------------------------------------------------
@@ -609,12 +727,17 @@ export class Stack implements ConnectionHost {
       const len = seg.payload.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
       out = { seq: 0, ack: seqAdd(seg.seq, len), flags: TCP_RST | TCP_ACK };
     }
-    const at = this.send({ src: dst, dst: src, ttl: this.profile.ttl, srcPort: seg.dstPort, dstPort: seg.srcPort, seq: out.seq, ack: out.ack, flags: out.flags, window: 0 });
+    this.sendRst(dst, src, seg.dstPort, seg.srcPort, out.seq, out.ack, out.flags, now, "no connection -> RST", "RFC 9293 §3.10.7.1: segment to CLOSED -> RST");
+  }
+
+  /** A RST (or RST,ACK) that belongs to no connection. */
+  private sendRst(src: string, dst: string, srcPort: number, dstPort: number, seq: number, ack: number, flags: number, now: number, decision: string, rule: string): void {
+    const at = this.send({ src, dst, ttl: this.profile.ttl, srcPort, dstPort, seq, ack, flags, window: 0 });
     this.stats.rstSent++;
     if (this.traceSink) {
       const bytes = this.outbox.data.slice(at, this.outbox.bytes);
       const p = parsePacket(bytes);
-      this.traceSink({ t: now, kind: "out", decision: "no connection -> RST", rule: "RFC 9293 §3.10.7.1: segment to CLOSED -> RST", packet: p.ok ? describePacket(p.value) : undefined, bytes });
+      this.traceSink({ t: now, kind: "out", decision, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
   }
 

@@ -39,7 +39,7 @@ import { IPPROTO_TCP as WSK_IPPROTO_TCP, SOL_SOCKET, TCP_MAXSEG, TCP_NODELAY, WS
 import { IoAllocateIrp, IoCancelIrp, IoSetCompletionRoutine, type Irp } from "../wsk/irp.js";
 import { STATUS_CANCELLED, STATUS_INVALID_DEVICE_STATE, STATUS_MORE_PROCESSING_REQUIRED, STATUS_PENDING, STATUS_SUCCESS, toErrno, type NtStatus } from "../wsk/ntstatus.js";
 import { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE_OVERRIDES, type WSK_PROVIDER_NPI, type WSK_SOCKET, type WskProvider } from "../wsk/provider.js";
-import type { WSK_PROVIDER_STREAM_DISPATCH } from "../wsk/listen.js";
+import type { WSK_PROVIDER_STREAM_DISPATCH } from "../wsk/provider.js";
 import { AF_INET, AF_INET6, IPPROTO_TCP, SOCK_STREAM, sockaddrIn, sockaddrIn6 } from "../wsk/sockaddr.js";
 
 /** The result of a system call as a script sees it. */

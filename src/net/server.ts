@@ -18,7 +18,7 @@ import { STATUS_CANCELLED, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, type NtStat
 import { SOL_SOCKET, WSK_FLAG_LISTEN_SOCKET, WskSetOption } from "../wsk/constants.js";
 import { AF_INET, AF_INET6, IPPROTO_TCP, SOCK_STREAM, formatSockaddr, sockaddrIn, sockaddrIn6, type SOCKADDR } from "../wsk/sockaddr.js";
 import { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE } from "../wsk/socket-options.js";
-import type { WSK_PROVIDER_LISTEN_DISPATCH } from "../wsk/listen.js";
+import type { WSK_PROVIDER_LISTEN_DISPATCH } from "../wsk/provider.js";
 import type { WSK_SOCKET } from "../wsk/provider.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { SocketError, SynackUsageError } from "./errors.js";

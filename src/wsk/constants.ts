@@ -63,6 +63,12 @@ export const WskInspectAccept = 1;
 export const WskInspectPend = 2;
 export type WSK_INSPECT_ACTION = typeof WskInspectReject | typeof WskInspectAccept | typeof WskInspectPend;
 
+/** WSK_INSPECT_ID: identifies a connection request under inspection (conditional accept). */
+export interface WSK_INSPECT_ID {
+  Key: number;
+  SerialNumber: number;
+}
+
 // --- WSK_EVENT_CALLBACK_CONTROL.EventMask -------------------------------------------------
 export const WSK_EVENT_SEND_BACKLOG = 0x00000010;
 export const WSK_EVENT_RECEIVE = 0x00000040;

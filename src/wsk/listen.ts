@@ -20,67 +20,11 @@
 import { Listener, type Stack } from "../../stack/stack.js";
 import type { Connection } from "../../stack/tcp/connection.js";
 import type { Profile } from "../../stack/tcp/profiles.js";
-import { WSK_EVENT_ACCEPT, WSK_EVENT_DISCONNECT, WSK_EVENT_RECEIVE, type WSK_INSPECT_ACTION } from "./constants.js";
+import type { SynRequest, SynVerdict } from "../../stack/tcp/passive.js";
+import { WSK_EVENT_ACCEPT, WSK_EVENT_DISCONNECT, WSK_EVENT_RECEIVE, WskInspectAccept, WskInspectPend, WskInspectReject, type WSK_INSPECT_ACTION, type WSK_INSPECT_ID } from "./constants.js";
 import { completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
-import { STATUS_CANCELLED, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, type NtStatus } from "./ntstatus.js";
+import { STATUS_CANCELLED, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, type NtStatus } from "./ntstatus.js";
 import { AF_INET, sockaddrIn, sockaddrIn6, type AddressFamily, type SOCKADDR } from "./sockaddr.js";
-import type { WSK_CLIENT_CONNECTION_DISPATCH, WSK_SOCKET, WskProvider } from "./provider.js";
-
-// ---------------------------------------------------------------------------------------
-// Structures (wsk.h)
-
-/** WSK_INSPECT_ID: identifies a connection request under inspection (conditional accept). */
-export interface WSK_INSPECT_ID {
-  Key: number;
-  SerialNumber: number;
-}
-
-/** PFN_WSK_ACCEPT_EVENT; the two out parameters are `{ value }` boxes. */
-export type PFN_WSK_ACCEPT_EVENT = (
-  SocketContext: unknown,
-  Flags: number,
-  LocalAddress: SOCKADDR,
-  RemoteAddress: SOCKADDR,
-  AcceptSocket: WSK_SOCKET | null,
-  AcceptSocketContext: { value?: unknown },
-  AcceptSocketDispatch: { value?: WSK_CLIENT_CONNECTION_DISPATCH | null },
-) => NtStatus;
-
-/** WSK_CLIENT_LISTEN_DISPATCH: the callbacks of a listening socket. */
-export interface WSK_CLIENT_LISTEN_DISPATCH {
-  WskAcceptEvent?: PFN_WSK_ACCEPT_EVENT;
-  WskInspectEvent?: (SocketContext: unknown, LocalAddress: SOCKADDR, RemoteAddress: SOCKADDR, InspectID: WSK_INSPECT_ID | null) => WSK_INSPECT_ACTION;
-  WskAbortEvent?: (SocketContext: unknown, InspectID: WSK_INSPECT_ID) => NtStatus;
-}
-
-/** WSK_CLIENT_STREAM_DISPATCH: a stream socket's callbacks (listening and connection ones). */
-export interface WSK_CLIENT_STREAM_DISPATCH extends WSK_CLIENT_LISTEN_DISPATCH, WSK_CLIENT_CONNECTION_DISPATCH {}
-
-/** WSK_PROVIDER_LISTEN_DISPATCH (wsk.h order: Basic, WskBind, WskAccept, WskInspectComplete, WskGetLocalAddress). */
-export interface WSK_PROVIDER_LISTEN_DISPATCH {
-  WskControlSocket: WskProvider["WskControlSocket"];
-  WskCloseSocket: WskProvider["WskCloseSocket"];
-  WskBind: WskProvider["WskBind"];
-  WskAccept: WskProvider["WskAccept"];
-  WskInspectComplete: WskProvider["WskInspectComplete"];
-  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
-}
-
-/** WSK_PROVIDER_STREAM_DISPATCH (wsk.h order; WskConnectEx, WskSendEx, WskReceiveEx are not provided). */
-export interface WSK_PROVIDER_STREAM_DISPATCH {
-  WskControlSocket: WskProvider["WskControlSocket"];
-  WskCloseSocket: WskProvider["WskCloseSocket"];
-  WskBind: WskProvider["WskBind"];
-  WskAccept: WskProvider["WskAccept"];
-  WskConnect: WskProvider["WskConnect"];
-  WskListen: WskProvider["WskListen"];
-  WskSend: WskProvider["WskSend"];
-  WskReceive: WskProvider["WskReceive"];
-  WskDisconnect: WskProvider["WskDisconnect"];
-  WskRelease: WskProvider["WskRelease"];
-  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
-  WskGetRemoteAddress: WskProvider["WskGetRemoteAddress"];
-}
 
 // ---------------------------------------------------------------------------------------
 // Backlog
@@ -109,36 +53,48 @@ export const INHERITED_EVENTS = WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT;
 // ---------------------------------------------------------------------------------------
 // The listening side of one socket
 
+// The provider's socket object (S) and an accepted socket's client dispatch (D) are type
+// parameters here: provider.ts defines them (WSK_SOCKET, WSK_CLIENT_CONNECTION_DISPATCH).
+
+/** The client's listening callbacks as this module calls them (WSK_CLIENT_LISTEN_DISPATCH in provider.ts). */
+export interface ListenCallbacks<S, D> {
+  WskAcceptEvent?: (SocketContext: unknown, Flags: number, LocalAddress: SOCKADDR, RemoteAddress: SOCKADDR, AcceptSocket: S | null, AcceptSocketContext: { value?: unknown }, AcceptSocketDispatch: { value?: D | null }) => NtStatus;
+  WskInspectEvent?: (SocketContext: unknown, LocalAddress: SOCKADDR, RemoteAddress: SOCKADDR, InspectID: WSK_INSPECT_ID | null) => WSK_INSPECT_ACTION;
+  WskAbortEvent?: (SocketContext: unknown, InspectID: WSK_INSPECT_ID) => NtStatus;
+}
+
 /** What the provider gives a listening socket (the provider's private socket object is opaque here). */
-export interface ListenHost {
+export interface ListenHost<S, D> {
   readonly stack: Stack;
   now(): number;
   /** Wraps a connection the engine opened passively in a new, connected socket. */
-  adopt(conn: Connection, owner: ListenOwner): WSK_SOCKET;
+  adopt(conn: Connection, owner: ListenOwner<S, D>): S;
   /** Gives an accepted socket its client context, dispatch and inherited event callbacks. */
-  handOver(socket: WSK_SOCKET, context: unknown, dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined, events: number): void;
+  handOver(socket: S, context: unknown, dispatch: D | null | undefined, events: number): void;
   /** Closes a socket the application never took or rejected (abortive, as WskCloseSocket). */
-  discard(socket: WSK_SOCKET): void;
+  discard(socket: S): void;
 }
 
 /** The listening socket as this module sees it. */
-export interface ListenOwner {
+export interface ListenOwner<S, D> {
   readonly family: AddressFamily;
   readonly context: unknown;
-  readonly clientDispatch: WSK_CLIENT_LISTEN_DISPATCH | undefined;
+  readonly clientDispatch: ListenCallbacks<S, D> | undefined;
   readonly eventMask: number;
+  /** SO_CONDITIONAL_ACCEPT: each SYN goes to WskInspectEvent before it is answered. */
+  readonly conditionalAccept: boolean;
 }
 
-interface Waiting {
-  socket: WSK_SOCKET;
+interface Waiting<S> {
+  socket: S;
   local: SOCKADDR;
   remote: SOCKADDR;
 }
 
-interface PendingAccept {
+interface PendingAccept<D> {
   irp: Irp;
   context: unknown;
-  dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined;
+  dispatch: D | null | undefined;
   local: Record<string, unknown> | null | undefined;
   remote: Record<string, unknown> | null | undefined;
 }
@@ -152,22 +108,32 @@ export interface ListenStats {
   overflowed: number;
   /** Connections reset because the listening socket closed before they were accepted. */
   resetOnClose: number;
+  /** Conditional accept: connection requests WskInspectEvent (or WskInspectComplete) rejected. */
+  inspectRejected: number;
+  /** Conditional accept: WskAbortEvent calls (a request dropped before its handshake completed). */
+  inspectAborted: number;
 }
+
+/** WSK_INSPECT_ID.Key of the next listening socket (the key names the socket, SerialNumber the request). */
+let nextInspectKey = 1;
 
 const sockaddrOf = (family: AddressFamily, addr: string, port: number): SOCKADDR => (family === AF_INET ? sockaddrIn(addr, port) : sockaddrIn6(addr, port));
 
-export class ListenSide {
+export class ListenSide<S, D> {
   private readonly listeners: Listener[] = [];
-  private readonly queue: Waiting[] = [];
-  private readonly accepts: PendingAccept[] = [];
+  private readonly queue: Waiting<S>[] = [];
+  private readonly accepts: PendingAccept<D>[] = [];
   /** Set when the network went away: accepts complete at once with it. */
   private downStatus: NtStatus | undefined;
   private closed = false;
-  readonly stats: ListenStats = { accepted: 0, rejected: 0, overflowed: 0, resetOnClose: 0 };
+  /** Conditional accept: requests WskInspectEvent pended (WskInspectPend), by SerialNumber. */
+  private readonly pended = new Set<number>();
+  private readonly inspectKey = nextInspectKey++;
+  readonly stats: ListenStats = { accepted: 0, rejected: 0, overflowed: 0, resetOnClose: 0, inspectRejected: 0, inspectAborted: 0 };
 
   constructor(
-    private readonly host: ListenHost,
-    private readonly owner: ListenOwner,
+    private readonly host: ListenHost<S, D>,
+    private readonly owner: ListenOwner<S, D>,
     readonly port: number,
     /** The addresses listened on (one per local address of the family, or the bound one). */
     readonly addrs: readonly string[],
@@ -203,7 +169,14 @@ export class ListenSide {
    */
   start(profile: Profile): { error: string; detail: string } | undefined {
     for (const addr of this.addrs) {
-      const l = this.host.stack.listen({ port: this.port, addr, profile, onAccept: (c) => this.established(c), acceptQueue: this });
+      const l = this.host.stack.listen({
+        port: this.port,
+        addr,
+        profile,
+        onAccept: (c) => this.established(c),
+        acceptQueue: this,
+        ...(this.owner.conditionalAccept ? { inspect: (r: SynRequest) => this.inspect(r), onAbort: (id: number) => this.aborted(id) } : {}),
+      });
       if (!(l instanceof Listener)) {
         for (const x of this.listeners) x.close();
         this.listeners.length = 0;
@@ -220,7 +193,7 @@ export class ListenSide {
       conn.abort(this.host.now());
       return;
     }
-    const w: Waiting = {
+    const w: Waiting<S> = {
       socket: this.host.adopt(conn, this.owner),
       local: sockaddrOf(this.owner.family, conn.localAddr, conn.localPort),
       remote: sockaddrOf(this.owner.family, conn.remoteAddr, conn.remotePort),
@@ -251,9 +224,9 @@ export class ListenSide {
   }
 
   /** WskAcceptEvent for one connection; the socket is closed for the application unless it takes it. */
-  private indicate(w: Waiting): void {
+  private indicate(w: Waiting<S>): void {
     const ctx: { value?: unknown } = {};
-    const disp: { value?: WSK_CLIENT_CONNECTION_DISPATCH | null } = {};
+    const disp: { value?: D | null } = {};
     // The addresses are valid only during the call (WskAcceptEvent page): copies.
     const st = this.owner.clientDispatch!.WskAcceptEvent!(this.owner.context, 0, { ...w.local }, { ...w.remote }, w.socket, ctx, disp);
     if (st >>> 0 === STATUS_SUCCESS) {
@@ -267,7 +240,7 @@ export class ListenSide {
     }
   }
 
-  private give(w: Waiting, a: PendingAccept): void {
+  private give(w: Waiting<S>, a: PendingAccept<D>): void {
     this.stats.accepted++;
     if (a.local) Object.assign(a.local, w.local);
     if (a.remote) Object.assign(a.remote, w.remote);
@@ -278,7 +251,7 @@ export class ListenSide {
   accept(
     Flags: number,
     context: unknown,
-    dispatch: WSK_CLIENT_CONNECTION_DISPATCH | null | undefined,
+    dispatch: D | null | undefined,
     local: Record<string, unknown> | null | undefined,
     remote: Record<string, unknown> | null | undefined,
     irp: Irp,
@@ -286,7 +259,7 @@ export class ListenSide {
     // Flags is reserved: "A WSK application must set this parameter to zero."
     if (Flags !== 0) return completeAtOnce(irp, STATUS_INVALID_PARAMETER);
     if (this.downStatus !== undefined) return completeAtOnce(irp, this.downStatus);
-    const a: PendingAccept = { irp, context, dispatch, local, remote };
+    const a: PendingAccept<D> = { irp, context, dispatch, local, remote };
     const w = this.queue.shift();
     if (w) {
       this.give(w, a);
@@ -298,6 +271,59 @@ export class ListenSide {
       if (i >= 0) this.accepts.splice(i, 1);
       completeCancelled(cancelled);
     });
+  }
+
+  /**
+   * Conditional accept (SO_CONDITIONAL_ACCEPT): a SYN arrived and nothing was sent yet.
+   * WskInspectEvent decides: WskInspectAccept answers it (SYN-ACK; the connection is handed
+   * out as usual once established), WskInspectReject refuses it (RST,ACK: the client sees
+   * its connect refused, as WSAAccept's CF_REJECT does), WskInspectPend leaves it unanswered
+   * until WskInspectComplete. Any other value is taken as a rejection. Without a
+   * WskInspectEvent callback every request is accepted.
+   */
+  private inspect(r: SynRequest): SynVerdict {
+    const fn = this.owner.clientDispatch?.WskInspectEvent;
+    if (typeof fn !== "function") return "accept";
+    const local = sockaddrOf(this.owner.family, r.localAddr, r.localPort);
+    const remote = sockaddrOf(this.owner.family, r.remoteAddr, r.remotePort);
+    // The structures are valid only during the call: the application copies the ID to pend (WSK_INSPECT_ID page).
+    const action = fn(this.owner.context, local, remote, { Key: this.inspectKey, SerialNumber: r.id });
+    if (action === WskInspectAccept) return "accept";
+    if (action === WskInspectPend) {
+      this.pended.add(r.id);
+      return "hold";
+    }
+    this.stats.inspectRejected++;
+    return "reject";
+  }
+
+  /**
+   * A request WskInspectEvent accepted or pended was dropped before its handshake completed
+   * (the peer reset it, its SYN-ACKs went unanswered, or newer SYNs pushed it out):
+   * WskAbortEvent (PFN_WSK_ABORT_EVENT page), never after the socket closed.
+   */
+  private aborted(id: number): void {
+    this.pended.delete(id);
+    if (this.closed) return;
+    this.stats.inspectAborted++;
+    this.owner.clientDispatch?.WskAbortEvent?.(this.owner.context, { Key: this.inspectKey, SerialNumber: id });
+  }
+
+  /**
+   * WskInspectComplete: the decision on a request WskInspectEvent pended. STATUS_SUCCESS at
+   * once (the SYN-ACK or the RST is sent now). The page names no status for an ID that is
+   * not pending (never pended, completed already, or aborted): STATUS_INVALID_PARAMETER, as
+   * for an Action other than WskInspectAccept or WskInspectReject.
+   */
+  inspectComplete(InspectID: WSK_INSPECT_ID | null | undefined, Action: WSK_INSPECT_ACTION, irp: Irp): NtStatus {
+    if (!this.owner.conditionalAccept) return completeAtOnce(irp, STATUS_INVALID_DEVICE_STATE);
+    if (Action !== WskInspectAccept && Action !== WskInspectReject) return completeAtOnce(irp, STATUS_INVALID_PARAMETER);
+    const id = InspectID?.SerialNumber;
+    if (InspectID?.Key !== this.inspectKey || id === undefined || !this.pended.delete(id)) return completeAtOnce(irp, STATUS_INVALID_PARAMETER);
+    const now = this.host.now();
+    if (Action === WskInspectReject) this.stats.inspectRejected++;
+    for (const l of this.listeners) if (l.decide(id, Action === WskInspectAccept ? "accept" : "reject", now)) break;
+    return completeAtOnce(irp, STATUS_SUCCESS);
   }
 
   /** WSK_EVENT_ACCEPT was just enabled: connections already waiting are indicated now. */
@@ -313,14 +339,16 @@ export class ListenSide {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const l of this.listeners) l.close();
+    const now = this.host.now();
+    // Requests held for WskInspectComplete are refused (RST,ACK), like the half-open ones below.
+    for (const l of this.listeners) l.closeRefusingHeld(now);
+    this.pended.clear();
     const accepts = this.accepts.splice(0);
     for (const a of accepts) completePending(a.irp, STATUS_CANCELLED, 0);
     for (const w of this.queue.splice(0)) {
       this.stats.resetOnClose++;
       this.host.discard(w.socket);
     }
-    const now = this.host.now();
     const halfOpen = this.listeners.flatMap((l) => [...l.halfOpen]);
     for (const c of halfOpen) {
       this.stats.resetOnClose++;

@@ -28,18 +28,9 @@ import {
   WSK_FLAG_WAITALL,
   type WSK_CONTROL_SOCKET_TYPE,
   type WSK_INSPECT_ACTION,
-} from "./constants.js";
-import {
-  defaultBacklog,
-  ListenSide,
-  type ListenHost,
-  type ListenOwner,
-  type WSK_CLIENT_LISTEN_DISPATCH,
-  type WSK_CLIENT_STREAM_DISPATCH,
   type WSK_INSPECT_ID,
-  type WSK_PROVIDER_LISTEN_DISPATCH,
-  type WSK_PROVIDER_STREAM_DISPATCH,
-} from "./listen.js";
+} from "./constants.js";
+import { defaultBacklog, ListenSide, type ListenHost, type ListenOwner } from "./listen.js";
 import { controlSocketOption, type OptionHost } from "./socket-options.js";
 import { IoAllocateIrp, beginIrp, completeAtOnce, completeCancelled, completePending, pendIrp, type Irp } from "./irp.js";
 import {
@@ -150,6 +141,55 @@ export interface WSK_SOCKET {
   readonly Dispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
 }
 
+// Listening and stream sockets (wsk.h)
+
+/** PFN_WSK_ACCEPT_EVENT; the two out parameters are `{ value }` boxes. */
+export type PFN_WSK_ACCEPT_EVENT = (
+  SocketContext: unknown,
+  Flags: number,
+  LocalAddress: SOCKADDR,
+  RemoteAddress: SOCKADDR,
+  AcceptSocket: WSK_SOCKET | null,
+  AcceptSocketContext: { value?: unknown },
+  AcceptSocketDispatch: { value?: WSK_CLIENT_CONNECTION_DISPATCH | null },
+) => NtStatus;
+
+/** WSK_CLIENT_LISTEN_DISPATCH: the callbacks of a listening socket. */
+export interface WSK_CLIENT_LISTEN_DISPATCH {
+  WskAcceptEvent?: PFN_WSK_ACCEPT_EVENT;
+  WskInspectEvent?: (SocketContext: unknown, LocalAddress: SOCKADDR, RemoteAddress: SOCKADDR, InspectID: WSK_INSPECT_ID | null) => WSK_INSPECT_ACTION;
+  WskAbortEvent?: (SocketContext: unknown, InspectID: WSK_INSPECT_ID) => NtStatus;
+}
+
+/** WSK_CLIENT_STREAM_DISPATCH: a stream socket's callbacks (listening and connection ones). */
+export interface WSK_CLIENT_STREAM_DISPATCH extends WSK_CLIENT_LISTEN_DISPATCH, WSK_CLIENT_CONNECTION_DISPATCH {}
+
+/** WSK_PROVIDER_LISTEN_DISPATCH (wsk.h order: Basic, WskBind, WskAccept, WskInspectComplete, WskGetLocalAddress). */
+export interface WSK_PROVIDER_LISTEN_DISPATCH {
+  WskControlSocket: WskProvider["WskControlSocket"];
+  WskCloseSocket: WskProvider["WskCloseSocket"];
+  WskBind: WskProvider["WskBind"];
+  WskAccept: WskProvider["WskAccept"];
+  WskInspectComplete: WskProvider["WskInspectComplete"];
+  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
+}
+
+/** WSK_PROVIDER_STREAM_DISPATCH (wsk.h order; WskConnectEx, WskSendEx, WskReceiveEx are not provided). */
+export interface WSK_PROVIDER_STREAM_DISPATCH {
+  WskControlSocket: WskProvider["WskControlSocket"];
+  WskCloseSocket: WskProvider["WskCloseSocket"];
+  WskBind: WskProvider["WskBind"];
+  WskAccept: WskProvider["WskAccept"];
+  WskConnect: WskProvider["WskConnect"];
+  WskListen: WskProvider["WskListen"];
+  WskSend: WskProvider["WskSend"];
+  WskReceive: WskProvider["WskReceive"];
+  WskDisconnect: WskProvider["WskDisconnect"];
+  WskRelease: WskProvider["WskRelease"];
+  WskGetLocalAddress: WskProvider["WskGetLocalAddress"];
+  WskGetRemoteAddress: WskProvider["WskGetRemoteAddress"];
+}
+
 type SocketState = "created" | "bound" | "connecting" | "connected" | "disconnecting" | "listening" | "closed";
 
 /** Socket category (WskSocket Flags); "accepted" is a connection socket a listener made. */
@@ -173,10 +213,12 @@ interface PendingSend {
 }
 
 /** Provider-private socket state behind a WSK_SOCKET. */
-class SocketImpl implements WSK_SOCKET, ListenOwner {
+class SocketImpl implements WSK_SOCKET, ListenOwner<WSK_SOCKET, WSK_CLIENT_CONNECTION_DISPATCH> {
   state: SocketState = "created";
   /** Listening socket, or stream socket after WskListen: what it does with passive opens. */
-  listen: ListenSide | undefined;
+  listen: ListenSide<WSK_SOCKET, WSK_CLIENT_CONNECTION_DISPATCH> | undefined;
+  /** SO_CONDITIONAL_ACCEPT (listening sockets, set before WskBind): SYNs go to WskInspectEvent first. */
+  conditionalAccept = false;
   /** Stream socket whose WskConnect succeeded: "committed to a connection-oriented flow" (WskConnect page). */
   committed = false;
   /** Accepted socket: the local address of its connection (kept after the connection ends). */
@@ -251,7 +293,7 @@ export class WskProvider {
   readonly ConnectionDispatch: WSK_PROVIDER_CONNECTION_DISPATCH;
   readonly ListenDispatch: WSK_PROVIDER_LISTEN_DISPATCH;
   readonly StreamDispatch: WSK_PROVIDER_STREAM_DISPATCH;
-  private readonly listenHost: ListenHost;
+  private readonly listenHost: ListenHost<WSK_SOCKET, WSK_CLIENT_CONNECTION_DISPATCH>;
   private readonly defaultProfile: Profile;
   private readonly sockets = new Set<SocketImpl>();
   /** Set by failAll (the device went away): connects complete at once with this status. */
@@ -614,15 +656,16 @@ export class WskProvider {
   }
 
   /**
-   * WskInspectComplete: only for a listening socket in conditional accept mode, which synack
-   * does not offer (SO_CONDITIONAL_ACCEPT fails with STATUS_NOT_SUPPORTED; docs/wsk.md says
-   * why), so no inspection can be pending.
+   * WskInspectComplete (PFN_WSK_INSPECT_COMPLETE): the decision on a connection request
+   * WskInspectEvent pended on a listening socket in conditional accept mode (listen.ts).
+   * A socket that is not listening in that mode: STATUS_INVALID_DEVICE_STATE.
    */
-  WskInspectComplete(ListenSocket: WSK_SOCKET, _InspectID: WSK_INSPECT_ID, _Action: WSK_INSPECT_ACTION, Irp: Irp): NtStatus {
+  WskInspectComplete(ListenSocket: WSK_SOCKET, InspectID: WSK_INSPECT_ID, Action: WSK_INSPECT_ACTION, Irp: Irp): NtStatus {
     beginIrp(Irp);
     const s = this.impl(ListenSocket);
     if (!s) return completeAtOnce(Irp, STATUS_FILE_FORCED_CLOSED);
-    return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    if (!s.listen) return completeAtOnce(Irp, STATUS_INVALID_DEVICE_STATE);
+    return this.done(s.listen.inspectComplete(InspectID, Action, Irp));
   }
 
   /** listen.ts: wraps a passively opened connection in a new connected socket. */

@@ -35,6 +35,9 @@ import { defaultBacklog, INHERITED_EVENTS, type ListenSide } from "./listen.js";
 import { STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS, type NtStatus } from "./ntstatus.js";
 import { AF_INET, IPPROTO_TCP, type AddressFamily } from "./sockaddr.js";
 
+/** What the options touch of a listening socket's side (listen.ts ListenSide). */
+type ListenOptions = Pick<ListenSide<never, never>, "backlog" | "setProfile" | "acceptEventEnabled">;
+
 /** synack's own SOL_SOCKET option to pick a behaviour profile per socket (docs/wsk.md). */
 export const SYNACK_SO_PROFILE = 0x5359_4e01;
 
@@ -56,8 +59,9 @@ export interface OptionSocket {
   overrides: ProfileOverrides;
   conn: Connection | undefined;
   eventMask: number;
-  listen: ListenSide | undefined;
+  listen: ListenOptions | undefined;
   backlog: number | undefined;
+  conditionalAccept: boolean;
 }
 
 /** What the provider lends the options. */
@@ -109,9 +113,18 @@ export function controlSocketOption(
     return STATUS_SUCCESS;
   }
   if (Level === SOL_SOCKET && ControlCode === SO_CONDITIONAL_ACCEPT) {
-    // Conditional accept would hold a SYN unanswered until WskInspectEvent decides; the
-    // engine answers every SYN for a listener at once, so it is not offered (docs/wsk.md).
-    return STATUS_NOT_SUPPORTED;
+    // SO_CONDITIONAL_ACCEPT page: "applies only to listening sockets" and is set "before the
+    // listening socket is bound"; WskInspectComplete is in the listening dispatch only.
+    if (s.kind !== "listen") return STATUS_NOT_SUPPORTED;
+    if (RequestType === WskSetOption) {
+      if (s.state !== "created") return STATUS_INVALID_DEVICE_STATE;
+      const v = Number(InputBuffer);
+      if (!Number.isFinite(v)) return STATUS_INVALID_PARAMETER;
+      s.conditionalAccept = v !== 0;
+      return STATUS_SUCCESS;
+    }
+    setOut(s.conditionalAccept ? 1 : 0, 4);
+    return STATUS_SUCCESS;
   }
   if (Level === SOL_SOCKET && (ControlCode as unknown) === SYNACK_SO_BACKLOG) {
     if (RequestType === WskSetOption) {

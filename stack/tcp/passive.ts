@@ -4,10 +4,10 @@
 // accept queue or a flood of SYNs does. The stack's listener (stack.ts) and the SYN-RECEIVED
 // arrival step (arrival.ts) ask these policies; handshake.ts sends the SYN-ACK.
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../wire/types.js";
-import type { TcpOption } from "../wire/types.js";
+import type { TcpOption, TcpSegment } from "../wire/types.js";
 import type { StackDropReason } from "../drops.js";
 import { synFinDropped } from "./arrival.js";
-import type { Connection } from "./connection.js";
+import type { Connection, SegmentOptionView } from "./connection.js";
 import { windowsSynAckOptions, type HandshakeOptionValues } from "./options.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
@@ -85,6 +85,38 @@ export const halfOpenFullPolicy = policy({
   },
   knobs: ["halfOpenLimit"],
 });
+
+// ---------------------------------------------------------------------------------------
+// Conditional accept: the listener's owner decides on a SYN before it is answered
+
+/** A SYN a conditional-accept listener asks its owner about (ListenOptions.inspect). */
+export interface SynRequest {
+  /** Names the request in Listener.decide() and ListenOptions.onAbort. */
+  readonly id: number;
+  readonly localAddr: string;
+  readonly localPort: number;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+}
+
+/** "accept": answer the SYN now; "reject": refuse it (RST,ACK); "hold": keep it unanswered until Listener.decide(). */
+export type SynVerdict = "accept" | "reject" | "hold";
+
+/** What the engine keeps of a SYN it has not answered yet (copied: arriving segments are parsed in place). */
+export interface HeldSyn {
+  req: SynRequest;
+  version: 4 | 6;
+  seq: number;
+  window: number;
+  opt: SegmentOptionView;
+}
+
+/** The held SYN as the segment acceptSyn() reads (its sequence number and window; no options, no data). */
+export function synSegment(h: HeldSyn): TcpSegment {
+  const r = h.req;
+  return { srcPort: r.remotePort, dstPort: r.localPort, seq: h.seq, ack: 0, headerLength: 20, flags: TCP_SYN, reserved: 0, window: h.window, checksum: 0, urgent: 0, options: [], payload: EMPTY };
+}
+const EMPTY = new Uint8Array(0);
 
 // ---------------------------------------------------------------------------------------
 // The listener

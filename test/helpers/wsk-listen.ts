@@ -4,7 +4,7 @@ import { AF_INET, IPPROTO_TCP, SOCK_STREAM, sockaddrIn, sockaddrIn6, type SOCKAD
 import { SOL_SOCKET, SO_WSK_EVENT_CALLBACK, WSK_FLAG_LISTEN_SOCKET, WSK_FLAG_STREAM_SOCKET, WskSetOption } from "../../src/wsk/constants.js";
 import { STATUS_SUCCESS, type NtStatus } from "../../src/wsk/ntstatus.js";
 import type { WSK_SOCKET } from "../../src/wsk/provider.js";
-import type { WSK_CLIENT_LISTEN_DISPATCH, WSK_CLIENT_STREAM_DISPATCH, WSK_PROVIDER_LISTEN_DISPATCH, WSK_PROVIDER_STREAM_DISPATCH } from "../../src/wsk/listen.js";
+import type { WSK_CLIENT_LISTEN_DISPATCH, WSK_CLIENT_STREAM_DISPATCH, WSK_PROVIDER_LISTEN_DISPATCH, WSK_PROVIDER_STREAM_DISPATCH } from "../../src/wsk/provider.js";
 import type { WSK_CLIENT_CONNECTION_DISPATCH } from "../../src/wsk/provider.js";
 
 export const listenTable = (s: WSK_SOCKET) => s.Dispatch as unknown as WSK_PROVIDER_LISTEN_DISPATCH;

@@ -1,7 +1,8 @@
 // Listening sockets (WSK_FLAG_LISTEN_SOCKET) and stream sockets (WSK_FLAG_STREAM_SOCKET)
 // through IRPs, in virtual time: WskBind starts listening, WskAccept before and after the
 // connection arrives, WskAcceptEvent, close and cancel with accepts pending, a client that
-// resets, the backlog, and the stream-socket rule of the WskConnect and WskListen pages.
+// resets, the backlog, conditional accept (WskInspectEvent, WskInspectComplete,
+// WskAbortEvent), and the stream-socket rule of the WskConnect and WskListen pages.
 import { describe, expect, it } from "vitest";
 import { WskTest, AF_INET, AF_INET6, sockaddrIn } from "../helpers/wsk.js";
 import { RemoteClient } from "../helpers/remote-client.js";
@@ -17,13 +18,17 @@ import {
   WSK_EVENT_RECEIVE,
   WSK_FLAG_ABORTIVE,
   WskInspectAccept,
+  WskInspectPend,
+  WskInspectReject,
+  type WSK_INSPECT_ACTION,
+  type WSK_INSPECT_ID,
   TCP_TIMESTAMPS,
   IPPROTO_TCP,
   WskGetOption,
   WskSetOption,
 } from "../../src/wsk/constants.js";
-import { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE, type WSK_CLIENT_CONNECTION_DISPATCH, type WSK_SOCKET } from "../../src/wsk/provider.js";
-import type { PFN_WSK_ACCEPT_EVENT, WSK_CLIENT_LISTEN_DISPATCH } from "../../src/wsk/listen.js";
+import { SYNACK_SO_BACKLOG, SYNACK_SO_PROFILE, SYNACK_SO_PROFILE_OVERRIDES, type WSK_CLIENT_CONNECTION_DISPATCH, type WSK_SOCKET } from "../../src/wsk/provider.js";
+import type { PFN_WSK_ACCEPT_EVENT, WSK_CLIENT_LISTEN_DISPATCH } from "../../src/wsk/provider.js";
 import { buildTcpPacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import type { Sent } from "../helpers/vt.js";
@@ -429,13 +434,149 @@ describe("options of a listening socket", () => {
   });
 });
 
-describe("conditional accept", () => {
-  it("SO_CONDITIONAL_ACCEPT is not supported and WskInspectComplete has nothing to complete", () => {
+describe("conditional accept (SO_CONDITIONAL_ACCEPT, WskInspectEvent, WskInspectComplete, WskAbortEvent)", () => {
+  type Inspect = NonNullable<WSK_CLIENT_LISTEN_DISPATCH["WskInspectEvent"]>;
+  function conditional(decide: (...args: Parameters<Inspect>) => WSK_INSPECT_ACTION, overrides?: object) {
+    const w = new WskTest();
+    const inspected: Array<Parameters<Inspect>> = [];
+    const aborted: WSK_INSPECT_ID[] = [];
+    const dispatch: WSK_CLIENT_LISTEN_DISPATCH = {
+      WskInspectEvent: (...args) => {
+        // The ID is valid only during the call: copied, as the WSK_INSPECT_ID page asks.
+        inspected.push([args[0], { ...args[1] }, { ...args[2] }, args[3] && { ...args[3] }]);
+        return decide(...args);
+      },
+      WskAbortEvent: (_ctx, id) => {
+        aborted.push({ ...id });
+        return STATUS_SUCCESS;
+      },
+    };
+    const s = listenSocket(w, { dispatch, context: "L" });
+    expect(setConditional(w, s, 1)).toBe(STATUS_SUCCESS);
+    if (overrides) expect(w.call((irp) => s.Dispatch.WskControlSocket(s, WskSetOption, SYNACK_SO_PROFILE_OVERRIDES as never, SOL_SOCKET, 0, overrides, 0, null, null, irp)).returned).toBe(STATUS_SUCCESS);
+    expect(w.bind(s, sockaddrIn("0.0.0.0", 5000)).returned).toBe(STATUS_SUCCESS);
+    const complete = (id: WSK_INSPECT_ID, action: number) => w.call((irp) => listenTable(s).WskInspectComplete(s, id, action as WSK_INSPECT_ACTION, irp));
+    return { w, s, inspected, aborted, complete };
+  }
+  const setConditional = (w: WskTest, s: WSK_SOCKET, v: number) => w.call((irp) => s.Dispatch.WskControlSocket(s, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 4, v, 0, null, null, irp)).returned;
+
+  it("the option: listening sockets only, set before WskBind, read back; WskInspectComplete on a listener without it fails", () => {
     const w = new WskTest();
     const s = listenSocket(w);
-    expect(w.call((irp) => s.Dispatch.WskControlSocket(s, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 4, 1, 0, null, null, irp)).returned).toBe(STATUS_NOT_SUPPORTED);
+    expect(setConditional(w, s, 1)).toBe(STATUS_SUCCESS);
+    const out = { value: undefined as unknown };
+    const get = w.call((irp) => s.Dispatch.WskControlSocket(s, WskGetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 0, null, 4, out, null, irp));
+    expect(get.returned).toBe(STATUS_SUCCESS);
+    expect(out.value).toBe(1);
     w.bind(s, sockaddrIn("0.0.0.0", 5000));
-    expect(w.call((irp) => listenTable(s).WskInspectComplete(s, { Key: 0, SerialNumber: 0 }, WskInspectAccept, irp)).returned).toBe(STATUS_INVALID_DEVICE_STATE);
+    expect(setConditional(w, s, 0)).toBe(STATUS_INVALID_DEVICE_STATE);
+    expect(setConditional(w, w.socket(), 1)).toBe(STATUS_NOT_SUPPORTED);
+    expect(setConditional(w, streamSocket(w), 1)).toBe(STATUS_NOT_SUPPORTED);
+    const plain = listening(w, 5001);
+    expect(w.call((irp) => listenTable(plain).WskInspectComplete(plain, { Key: 0, SerialNumber: 0 }, WskInspectAccept, irp)).returned).toBe(STATUS_INVALID_DEVICE_STATE);
+  });
+
+  it("WskInspectAccept: WskInspectEvent sees the request before anything is sent; the SYN-ACK follows, WskAccept hands the connection over", () => {
+    let sentBefore = -1;
+    const { w, s, inspected } = conditional(() => {
+      sentBefore = w.h.sent.length;
+      return WskInspectAccept;
+    });
+    const c = new RemoteClient(w.h, { srcPort: 40000, dstPort: 5000 });
+    c.syn();
+    expect(sentBefore).toBe(0);
+    expect(inspected).toHaveLength(1);
+    const [ctx, local, remote, id] = inspected[0];
+    expect(ctx).toBe("L");
+    expect(local).toMatchObject({ sin_addr: "10.0.0.2", sin_port: 5000 });
+    expect(remote).toMatchObject({ sin_addr: "10.0.0.1", sin_port: 40000 });
+    expect(id).toMatchObject({ Key: expect.any(Number), SerialNumber: expect.any(Number) });
+    expect(c.synAck()).toBeDefined();
+    c.ack();
+    const a = accept(w, s);
+    expect(a.returned).toBe(STATUS_SUCCESS);
+    expect(a.remote).toMatchObject({ sin_port: 40000 });
+  });
+
+  it("WskInspectReject: the SYN is refused with <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>; nothing to accept", () => {
+    const { w, s } = conditional(() => WskInspectReject);
+    const c = new RemoteClient(w.h, { srcPort: 40000, dstPort: 5000, iss: 7000 });
+    c.syn();
+    const seg = c.segments();
+    expect(seg.map((x) => x.flags)).toEqual(["R."]);
+    expect([seg[0].tcp.seq, seg[0].tcp.ack]).toEqual([0, 7001]);
+    expect(w.h.stack.connectionCount).toBe(0);
+    expect(accept(w, s).returned).toBe(STATUS_PENDING);
+  });
+
+  it("WskInspectPend: the SYN waits unanswered (its retransmission too) until WskInspectComplete accepts; an ID completes once", () => {
+    const { w, s, inspected, complete } = conditional(() => WskInspectPend);
+    const c = new RemoteClient(w.h, { srcPort: 40000, dstPort: 5000 });
+    c.syn();
+    w.h.advance(1000);
+    c.syn(); // the client's SYN retransmission: still deciding, dropped
+    expect(c.segments()).toEqual([]);
+    expect(inspected).toHaveLength(1);
+    expect(w.h.stack.stats.drops["listener: syn held for inspection"]).toBe(1);
+    const id = inspected[0][3]!;
+    expect(complete(id, WskInspectPend).returned).toBe(STATUS_INVALID_PARAMETER);
+    expect(complete({ ...id, Key: id.Key + 1 }, WskInspectAccept).returned).toBe(STATUS_INVALID_PARAMETER);
+    const a = accept(w, s);
+    expect(a.returned).toBe(STATUS_PENDING);
+    const done = complete(id, WskInspectAccept);
+    expect(done.returned).toBe(STATUS_SUCCESS);
+    expect(done.completions.map((x) => x.status)).toEqual([STATUS_SUCCESS]);
+    expect(c.synAck()).toBeDefined();
+    c.ack();
+    expect(a.completions.map((x) => x.status)).toEqual([STATUS_SUCCESS]);
+    expect(complete(id, WskInspectAccept).returned).toBe(STATUS_INVALID_PARAMETER);
+  });
+
+  it("WskInspectPend, then WskInspectComplete rejects: RST,ACK to the held SYN", () => {
+    const { w, inspected, complete } = conditional(() => WskInspectPend);
+    const c = new RemoteClient(w.h, { srcPort: 40000, dstPort: 5000, iss: 500 });
+    c.syn();
+    expect(complete(inspected[0][3]!, WskInspectReject).returned).toBe(STATUS_SUCCESS);
+    expect(c.segments().map((x) => [x.flags, x.tcp.ack])).toEqual([["R.", 501]]);
+  });
+
+  it("WskAbortEvent: a pended request the client resets, and an accepted one whose SYN-ACKs go unanswered; WskInspectComplete then fails", () => {
+    let action: WSK_INSPECT_ACTION = WskInspectPend;
+    const { w, inspected, aborted, complete } = conditional(() => action);
+    const c1 = new RemoteClient(w.h, { srcPort: 40000, dstPort: 5000 });
+    c1.syn();
+    c1.rst();
+    expect(aborted).toEqual([inspected[0][3]]);
+    expect(complete(inspected[0][3]!, WskInspectAccept).returned).toBe(STATUS_INVALID_PARAMETER);
+    expect(c1.segments()).toEqual([]);
+    action = WskInspectAccept;
+    const c2 = new RemoteClient(w.h, { srcPort: 40001, dstPort: 5000 });
+    c2.syn();
+    expect(c2.synAck()).toBeDefined();
+    w.h.advance(120_000); // windows: SYN-ACKs at 0, 3, 9 s, then the half-open connection is dropped
+    expect(aborted).toEqual([inspected[0][3], inspected[1][3]]);
+    expect(w.h.stack.connectionCount).toBe(0);
+  });
+
+  it("pended requests count against halfOpenLimit: a newer SYN pushes the oldest out (WskAbortEvent), a SYN flood cannot pile up held SYNs", () => {
+    const { w, inspected, aborted, complete } = conditional(() => WskInspectPend, { halfOpenLimit: 2 });
+    for (let i = 0; i < 5; i++) new RemoteClient(w.h, { srcPort: 40000 + i, dstPort: 5000 }).syn();
+    expect(inspected).toHaveLength(5);
+    expect(aborted).toEqual(inspected.slice(0, 3).map((x) => x[3]));
+    expect(complete(inspected[0][3]!, WskInspectAccept).returned).toBe(STATUS_INVALID_PARAMETER);
+    expect(complete(inspected[4][3]!, WskInspectAccept).returned).toBe(STATUS_SUCCESS);
+    expect(w.h.sent.map((x) => [x.flags, x.tcp.dstPort])).toEqual([["S.", 40004]]);
+  });
+
+  it("WskCloseSocket with a request pended: the client gets RST,ACK, no WskAbortEvent; the socket's ID is gone", () => {
+    const { w, s, inspected, aborted, complete } = conditional(() => WskInspectPend);
+    const c = new RemoteClient(w.h, { srcPort: 40000, dstPort: 5000 });
+    c.syn();
+    expect(w.close(s).returned).toBe(STATUS_SUCCESS);
+    expect(c.segments().map((x) => x.flags)).toEqual(["R."]);
+    expect(aborted).toEqual([]);
+    expect(complete(inspected[0][3]!, WskInspectAccept).returned).toBe(STATUS_FILE_FORCED_CLOSED);
+    expect(w.wsk.openSockets).toBe(0);
   });
 });
 
