@@ -123,6 +123,8 @@ export interface AcceptQueue {
   readonly capacity: number;
 }
 
+const tupleKey = (remote: string, remotePort: number, local: string, localPort: number): string => `${remote} ${remotePort} ${local} ${localPort}`;
+
 /** A LISTEN "socket" (RFC 9293 §3.10.1 passive OPEN): answers SYNs on its port. */
 export class Listener implements PassiveOrigin {
   closed = false;
@@ -138,8 +140,9 @@ export class Listener implements PassiveOrigin {
   /** Conditional accept (ListenOptions.inspect, onAbort). */
   inspect: ((req: SynRequest) => SynVerdict) | undefined = undefined;
   onAbort: ((id: number) => void) | undefined = undefined;
-  /** SYNs inspect() held, unanswered, oldest first. */
+  /** SYNs inspect() held, unanswered, oldest first (by SynRequest.id), and their ids by connection tuple. */
   readonly held = new Map<number, HeldSyn>();
+  private readonly heldIds = new Map<string, number>();
   constructor(
     readonly port: number,
     readonly addr: string | undefined,
@@ -169,6 +172,27 @@ export class Listener implements PassiveOrigin {
   closeRefusingHeld(now: number): void {
     this.close();
     for (const id of [...this.held.keys()]) this.stack.decideHeld(this, id, "reject", now);
+  }
+
+  /** @internal The stack holds a SYN for the owner's decision. */
+  hold(syn: HeldSyn): void {
+    this.held.set(syn.req.id, syn);
+    this.heldIds.set(tupleKey(syn.req.remoteAddr, syn.req.remotePort, syn.req.localAddr, syn.req.localPort), syn.req.id);
+  }
+
+  /** @internal Takes a held SYN out (decided, withdrawn or pushed out). */
+  unhold(id: number): HeldSyn | undefined {
+    const h = this.held.get(id);
+    if (h) {
+      this.held.delete(id);
+      this.heldIds.delete(tupleKey(h.req.remoteAddr, h.req.remotePort, h.req.localAddr, h.req.localPort));
+    }
+    return h;
+  }
+
+  /** @internal The id of the SYN held for this connection tuple, if any. */
+  heldId(remote: string, remotePort: number, local: string, localPort: number): number | undefined {
+    return this.heldIds.get(tupleKey(remote, remotePort, local, localPort));
   }
 
   acceptQueueFull(): boolean {
@@ -486,11 +510,11 @@ export class Stack implements ConnectionHost {
   private holdSyn(l: Listener, syn: HeldSyn, now: number): void {
     if (l.held.size >= Math.max(1, l.profile.halfOpenLimit)) {
       const [oldest] = l.held.keys();
-      l.held.delete(oldest!);
+      l.unhold(oldest!);
       this.stats.halfOpenDropped++;
       l.onAbort?.(oldest!);
     }
-    l.held.set(syn.req.id, syn);
+    l.hold(syn);
     this.traceNote(now, "conditional accept: SYN held, unanswered, until the owner decides", syn);
   }
 
@@ -500,30 +524,26 @@ export class Stack implements ConnectionHost {
    * true when the segment was handled here.
    */
   private heldSegment(l: Listener, remote: string, local: string, seg: TcpSegment, now: number): boolean {
-    for (const [id, h] of l.held) {
-      const r = h.req;
-      if (r.remoteAddr !== remote || r.remotePort !== seg.srcPort || r.localAddr !== local || r.localPort !== seg.dstPort) continue;
-      if (seg.flags & TCP_RST) {
-        if (seg.seq !== seqAdd(h.seq, 1)) return false;
-        l.held.delete(id);
-        this.dropPacket("rst for a listener", now);
-        l.onAbort?.(id);
-        return true;
-      }
-      if (seg.flags & TCP_SYN && !(seg.flags & TCP_ACK)) {
-        this.dropPacket("listener: syn held for inspection", now);
-        return true;
-      }
-      return false;
+    const id = l.heldId(remote, seg.srcPort, local, seg.dstPort);
+    if (id === undefined) return false;
+    if (seg.flags & TCP_RST) {
+      if (seg.seq !== seqAdd(l.held.get(id)!.seq, 1)) return false;
+      l.unhold(id);
+      this.dropPacket("rst for a listener", now);
+      l.onAbort?.(id);
+      return true;
+    }
+    if (seg.flags & TCP_SYN && !(seg.flags & TCP_ACK)) {
+      this.dropPacket("listener: syn held for inspection", now);
+      return true;
     }
     return false;
   }
 
   /** Listener.decide(). */
   decideHeld(l: Listener, id: number, verdict: "accept" | "reject", now: number): boolean {
-    const syn = l.held.get(id);
+    const syn = l.unhold(id);
     if (!syn) return false;
-    l.held.delete(id);
     this.lastNow = Math.max(this.lastNow, now);
     if (verdict === "reject" || l.closed) this.refuseSyn(syn, now, "conditional accept: held SYN rejected -> RST,ACK");
     else this.openPassive(l, syn, now);

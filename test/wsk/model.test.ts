@@ -1,6 +1,7 @@
 // Model-based property test (fast-check): random interleavings of socket calls, IoCancelIrp,
 // WskCloseSocket, incoming segments and ICMP, and time steps, on connection sockets and on
-// listening and stream sockets (WskAccept, WskAcceptEvent accepting or rejecting, remote
+// listening and stream sockets (WskAccept, WskAcceptEvent accepting or rejecting, conditional
+// accept with WskInspectEvent accepting, rejecting or pending and WskInspectComplete, remote
 // clients that connect, send, close or reset). Invariants: every IRP completes exactly once
 // with a status from docs/ntstatus.md's table; after every socket is closed (accepted ones
 // too), no timer, port or connection remains.
@@ -14,8 +15,20 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import type { WSK_SOCKET } from "../../src/wsk/provider.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { RemoteClient } from "../helpers/remote-client.js";
-import { accept, enableEvents, listenSocket, streamSocket, streamTable } from "../helpers/wsk-listen.js";
-import { SOL_SOCKET, WSK_EVENT_ACCEPT, WSK_EVENT_DISABLE, WSK_EVENT_RECEIVE, WskSetOption } from "../../src/wsk/constants.js";
+import { accept, enableEvents, listenSocket, listenTable, streamSocket, streamTable } from "../helpers/wsk-listen.js";
+import {
+  SOL_SOCKET,
+  SO_CONDITIONAL_ACCEPT,
+  WSK_EVENT_ACCEPT,
+  WSK_EVENT_DISABLE,
+  WSK_EVENT_RECEIVE,
+  WskInspectAccept,
+  WskInspectPend,
+  WskInspectReject,
+  WskSetOption,
+  type WSK_INSPECT_ACTION,
+  type WSK_INSPECT_ID,
+} from "../../src/wsk/constants.js";
 import { SYNACK_SO_BACKLOG } from "../../src/wsk/provider.js";
 
 /** Every status docs/ntstatus.md allows an IRP of these calls to complete with (plus PENDING never). */
@@ -50,7 +63,8 @@ type Op =
   | { op: "recv"; s: number }
   | { op: "disconnect"; s: number; abortive: boolean }
   | { op: "time"; ms: number }
-  | { op: "listen"; v6: boolean; stream: boolean; port: 6000 | 6001; backlog: boolean }
+  | { op: "listen"; v6: boolean; stream: boolean; port: 6000 | 6001; backlog: boolean; inspect?: WSK_INSPECT_ACTION }
+  | { op: "inspectComplete"; l: number; accept: boolean }
   | { op: "accept"; l: number }
   | { op: "cancelAccept"; l: number }
   | { op: "acceptEvent"; l: number; on: boolean; take: boolean }
@@ -83,7 +97,7 @@ function runModel(profile: ProfileName, ops: Op[]): void {
   const sockets: Array<{ s: WSK_SOCKET; v6: boolean; connect?: TrackedIrp }> = [];
   const pick = (i: number) => (sockets.length === 0 ? undefined : sockets[i % sockets.length]);
   // Listening side: listening (or stream) sockets, their pending accepts, and remote clients.
-  const listeners: Array<{ s: WSK_SOCKET; v6: boolean; port: number; accepts: TrackedIrp[]; take: boolean }> = [];
+  const listeners: Array<{ s: WSK_SOCKET; v6: boolean; port: number; accepts: TrackedIrp[]; take: boolean; pended: WSK_INSPECT_ID[] }> = [];
   const pickL = (i: number) => (listeners.length === 0 ? undefined : listeners[i % listeners.length]);
   const clients: RemoteClient[] = [];
   /** Every socket a listener handed out, closed at the end like the others. */
@@ -186,7 +200,7 @@ function runModel(profile: ProfileName, ops: Op[]): void {
         break;
       case "listen": {
         if (listeners.length >= 4) break;
-        const x = { s: undefined as unknown as WSK_SOCKET, v6: op.v6, port: op.port, accepts: [] as TrackedIrp[], take: true };
+        const x = { s: undefined as unknown as WSK_SOCKET, v6: op.v6, port: op.port, accepts: [] as TrackedIrp[], take: true, pended: [] as WSK_INSPECT_ID[] };
         // The accept event (when enabled) takes or rejects by the listener's current choice.
         const dispatch = {
           WskAcceptEvent: (_ctx: unknown, _f: number, _l: unknown, _r: unknown, sock: WSK_SOCKET | null) => {
@@ -194,6 +208,12 @@ function runModel(profile: ProfileName, ops: Op[]): void {
             adopt(sock, x.v6);
             return NTSTATUS.STATUS_SUCCESS;
           },
+          // Conditional accept (listening sockets with op.inspect): the listener's fixed answer.
+          WskInspectEvent: (_ctx: unknown, _l: unknown, _r: unknown, id: WSK_INSPECT_ID | null) => {
+            if (op.inspect === WskInspectPend && id) x.pended.push({ ...id });
+            return op.inspect ?? WskInspectAccept;
+          },
+          WskAbortEvent: () => NTSTATUS.STATUS_SUCCESS,
         };
         const family = op.v6 ? AF_INET6 : AF_INET;
         const s = op.stream ? streamSocket(w, { family, dispatch }) : listenSocket(w, { family, dispatch });
@@ -201,6 +221,7 @@ function runModel(profile: ProfileName, ops: Op[]): void {
         listeners.push(x);
         // A small backlog makes overflow resets part of the mix.
         if (op.backlog) w.call((irp) => s.Dispatch.WskControlSocket(s, WskSetOption, SYNACK_SO_BACKLOG, SOL_SOCKET, 4, 1, 0, null, null, irp));
+        if (op.inspect !== undefined && !op.stream) w.call((irp) => s.Dispatch.WskControlSocket(s, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 4, 1, 0, null, null, irp));
         w.bind(s, op.v6 ? sockaddrIn6("::", op.port) : sockaddrIn("0.0.0.0", op.port));
         if (op.stream) w.call((irp) => streamTable(s).WskListen(s, irp));
         break;
@@ -210,6 +231,14 @@ function runModel(profile: ProfileName, ops: Op[]): void {
         if (!x) break;
         const a = accept(w, x.s);
         x.accepts.push(a);
+        break;
+      }
+      case "inspectComplete": {
+        // The oldest pended request (it may have been aborted or completed since: then the
+        // call fails, and that is part of the mix too).
+        const x = pickL(op.l);
+        const id = x?.pended.shift();
+        if (x && id) w.call((irp) => listenTable(x.s).WskInspectComplete(x.s, id, op.accept ? WskInspectAccept : WskInspectReject, irp));
         break;
       }
       case "cancelAccept": {
@@ -280,7 +309,18 @@ const listenOpArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant("cancelAccept" as const), l: fc.nat(3) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("acceptEvent" as const), l: fc.nat(3), on: fc.boolean(), take: fc.boolean() }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("closeListener" as const), l: fc.nat(3) }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant("listen" as const), v6: fc.boolean(), stream: fc.boolean(), port: fc.constantFrom(6000 as const, 6001 as const), backlog: fc.boolean() }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant("listen" as const),
+      v6: fc.boolean(),
+      stream: fc.boolean(),
+      port: fc.constantFrom(6000 as const, 6001 as const),
+      backlog: fc.boolean(),
+      inspect: fc.option(fc.constantFrom<WSK_INSPECT_ACTION>(WskInspectAccept, WskInspectReject, WskInspectPend), { nil: undefined }),
+    }),
+    weight: 1,
+  },
+  { arbitrary: fc.record({ op: fc.constant("inspectComplete" as const), l: fc.nat(3), accept: fc.boolean() }), weight: 2 },
   { arbitrary: fc.record({ op: fc.constant("send" as const), s: fc.nat(9) }), weight: 2 },
   { arbitrary: fc.record({ op: fc.constant("recv" as const), s: fc.nat(9) }), weight: 2 },
   { arbitrary: fc.record({ op: fc.constant("disconnect" as const), s: fc.nat(9), abortive: fc.boolean() }), weight: 1 },
@@ -293,6 +333,11 @@ const START: Op[] = [
   { op: "listen", v6: false, stream: false, port: 6000, backlog: false },
   { op: "listen", v6: true, stream: true, port: 6001, backlog: false },
 ];
+/** The same with the IPv4 listener in conditional accept, pending every request for WskInspectComplete. */
+const START_CONDITIONAL: Op[] = [
+  { op: "listen", v6: false, stream: false, port: 6000, backlog: false, inspect: WskInspectPend },
+  { op: "listen", v6: true, stream: true, port: 6001, backlog: false },
+];
 
 describe("model-based: listening and stream sockets (WskAccept, WskAcceptEvent, clients that connect, reset and close)", () => {
   for (const profile of ["windows", "windows7", "linux", "freebsd", "rfc"] as ProfileName[]) {
@@ -300,6 +345,12 @@ describe("model-based: listening and stream sockets (WskAccept, WskAcceptEvent, 
       fc.assert(
         fc.property(fc.array(listenOpArb, { minLength: 5, maxLength: 80, size: "medium" }), (ops) => runModel(profile, [...START, ...ops])),
         { numRuns: 100, seed: 0x1157e + profile.length },
+      );
+    });
+    it(`${profile}, conditional accept (WskInspectEvent pends, WskInspectComplete accepts or rejects, WskAbortEvent): every IRP completes exactly once, nothing leaks`, () => {
+      fc.assert(
+        fc.property(fc.array(listenOpArb, { minLength: 5, maxLength: 80, size: "medium" }), (ops) => runModel(profile, [...START_CONDITIONAL, ...ops])),
+        { numRuns: 60, seed: 0xc0d1 + profile.length },
       );
     });
   }
