@@ -1,15 +1,19 @@
 // `synack connect --sim` as a user runs it (docs/cli.md): the JSON shape, the exit code, the
 // options that shape the attempt (--cancel-after, --syn-retries, --initial-rto,
 // --fail-on-icmp, --send), the human output and a capture that tshark opens. The simulated
-// peer needs no root; how the connect, the data and the close each report their end is in
-// test/cli/connect-steps.test.ts, the same command against the kernel in test/lab/.
+// peer needs no root; the same command on the real kernel (--dev on a TUN someone else made,
+// --raw across a veth pair, --lab) runs as root, in namespaces the tests create. How the
+// connect, the data and the close each report their end is in test/cli/connect-steps.test.ts.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { runCli, runCliInNetns } from "../helpers/cli.js";
+import { Lab, startKernelEcho } from "../../src/lab/lab.js";
+import { createNetns, deleteNetns, ip, netnsExec } from "../../device/netns.js";
 
+const why = Lab.unavailableReason();
 const tmp = mkdtempSync(join(tmpdir(), "synack-cli-connect-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const hasTshark = (() => {
@@ -100,4 +104,109 @@ describe("synack connect --sim", () => {
     expect(comments).toMatch(/send SYN/);
     expect(comments).toMatch(/RFC 9293/);
   });
+});
+
+describe.skipIf(why !== undefined)(`synack connect on the real kernel${why ? ` (skipped: ${why})` : ""}`, () => {
+  it("connect --dev NAME --local ADDR on a TUN created and configured with ip tuntap in a namespace", async () => {
+    const ns = `synack-t-dev-${process.pid}`;
+    createNetns(ns);
+    const echo = await startKernelEcho(ns, [7]);
+    try {
+      ip(["tuntap", "add", "dev", "tunx0", "mode", "tun"], ns);
+      ip(["addr", "add", "10.98.0.1/24", "dev", "tunx0"], ns);
+      ip(["link", "set", "tunx0", "up"], ns);
+      const out = await runCliInNetns(ns, ["connect", "10.98.0.1:7", "--dev", "tunx0", "--local", "10.98.0.2", "--send", "over a user's TUN", "--json"]);
+      expect(out.stderr).toBe("");
+      expect(out.code).toBe(0);
+      const j = JSON.parse(out.stdout);
+      expect(j).toMatchObject({ status: "STATUS_SUCCESS", remote: "10.98.0.1:7", received: "over a user's TUN" });
+      expect(j.local).toMatch(/^10\.98\.0\.2:/);
+      // The device still exists after the command (it belonged to the user).
+      expect(netnsExec(ns, "ip", ["link", "show", "tunx0"])).toMatch(/tunx0/);
+    } finally {
+      echo.kill("SIGTERM");
+      deleteNetns(ns);
+    }
+  });
+
+  it("connect --raw IFNAME --local ADDR across a veth pair to a kernel listener in a second namespace", async () => {
+    const A = `synack-t-rawa-${process.pid}`;
+    const B = `synack-t-rawb-${process.pid}`;
+    createNetns(A);
+    createNetns(B);
+    const echo = await startKernelEcho(B, [7]);
+    try {
+      ip(["link", "add", "rawa0", "type", "veth", "peer", "name", "rawb0", "netns", B], A);
+      ip(["addr", "add", "10.87.0.2/24", "dev", "rawa0"], A);
+      ip(["addr", "add", "10.87.0.1/24", "dev", "rawb0"], B);
+      ip(["link", "set", "rawa0", "up"], A);
+      ip(["link", "set", "rawb0", "up"], B);
+      const out = await runCliInNetns(A, ["connect", "10.87.0.1:7", "--raw", "rawa0", "--local", "10.87.0.2", "--send", "raw!", "--json", "--profile", "linux"]);
+      expect(out.stderr).toBe("");
+      expect(out.code).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ status: "STATUS_SUCCESS", remote: "10.87.0.1:7", received: "raw!" });
+      // The RST filter was removed again when the device closed.
+      expect(netnsExec(A, "nft", ["list", "ruleset"])).not.toMatch(/synack/);
+    } finally {
+      echo.kill("SIGTERM");
+      deleteNetns(A);
+      deleteNetns(B);
+    }
+  });
+
+  it("connect --lab: IPv4 and IPv6 to a kernel listener at HOST:PORT, success with echo", async () => {
+    const a = await runCli(["connect", "10.97.0.1:7", "--lab", "--json", "--send", "lab"]);
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ status: "STATUS_SUCCESS", received: "lab" });
+    const b = await runCli(["connect", "[fd97::1]:7", "--lab", "--json", "--profile", "linux"]);
+    expect(JSON.parse(b.stdout)).toMatchObject({ status: "STATUS_SUCCESS" });
+    expect(JSON.parse(b.stdout).segments[0].options).toMatch(/^mss 1440,/);
+  });
+
+  it("connect --lab --lab-peer closed: windows sends 5 SYNs, 500 ms after each RST, refused at about 2.0 s; windows7 3 SYNs, about 1.0 s", async () => {
+    const w = await runCli(["connect", "10.94.0.1:9", "--lab", "--lab-peer", "closed", "--json"]);
+    expect(w.stderr).toBe("");
+    expect(w.code).toBe(1);
+    const j = JSON.parse(w.stdout);
+    expect(j).toMatchObject({ status: "STATUS_CONNECTION_REFUSED", outcome: "refused", profile: "windows", synsSent: 5 });
+    expect(j.elapsedMs).toBeGreaterThan(1990);
+    expect(j.elapsedMs).toBeLessThan(2400);
+    // Each SYN after the first goes 500 ms (timer slack: under 100 ms) after the RST before it.
+    const segs: Array<{ t: number; dir: string; flags?: string }> = j.segments;
+    for (let i = 1; i < segs.length; i++) {
+      if (segs[i]!.dir !== "out" || segs[i]!.flags !== "S") continue;
+      const gap = segs[i]!.t - segs[i - 1]!.t;
+      expect(segs[i - 1]!.flags).toBe("R.");
+      expect(gap).toBeGreaterThanOrEqual(499);
+      expect(gap).toBeLessThan(600);
+    }
+    const w7 = JSON.parse((await runCli(["connect", "10.94.0.1:9", "--lab", "--lab-peer", "closed", "--json", "--profile", "windows7"])).stdout);
+    expect(w7).toMatchObject({ status: "STATUS_CONNECTION_REFUSED", synsSent: 3 });
+    expect(w7.elapsedMs).toBeGreaterThan(990);
+    expect(w7.elapsedMs).toBeLessThan(1300);
+    expect(w7.segments.filter((x: { flags?: string }) => x.flags === "S").map((x: { options: string }) => x.options)).toEqual(["mss 1460,nop,wscale 2,nop,nop,sackOK", "mss 1460,nop,wscale 2,nop,nop,sackOK", "mss 1460,nop,nop,sackOK"]);
+  });
+
+  it("connect --lab --lab-peer blackhole --syn-retries 2: SYNs at 0, 1, 3 s, STATUS_IO_TIMEOUT at about 7.0 s", async () => {
+    const r = await runCli(["connect", "10.94.1.1:80", "--lab", "--lab-peer", "blackhole", "--syn-retries", "2", "--json"]);
+    expect(r.stderr).toBe("");
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ status: "STATUS_IO_TIMEOUT", synsSent: 3 });
+    const syns = j.segments.filter((x: { flags?: string }) => x.flags === "S").map((x: { t: number }) => x.t - j.segments[0].t);
+    [0, 1000, 3000].forEach((t, i) => expect(Math.abs(syns[i] - t)).toBeLessThan(100));
+    expect(j.elapsedMs).toBeGreaterThan(6990);
+    expect(j.elapsedMs).toBeLessThan(7300);
+    expect(j.segments.some((x: { dir: string }) => x.dir === "in")).toBe(false);
+  });
+
+  it("connect --lab --lab-peer unreachable / prohibit: the kernel's ICMP errors, ignored by windows, fatal for linux", async () => {
+    const l = JSON.parse((await runCli(["connect", "10.94.2.1:80", "--lab", "--lab-peer", "unreachable", "--json", "--profile", "linux"])).stdout);
+    expect(l.status).toBe("STATUS_HOST_UNREACHABLE");
+    const p = JSON.parse((await runCli(["connect", "[fd94::1]:80", "--lab", "--lab-peer", "prohibit", "--json", "--profile", "linux"])).stdout);
+    expect(p.status).toBe("STATUS_HOST_UNREACHABLE");
+    const w = JSON.parse((await runCli(["connect", "10.94.2.1:80", "--lab", "--lab-peer", "unreachable", "--json", "--initial-rto", "100", "--syn-retries", "1"])).stdout);
+    expect(w.status).toBe("STATUS_IO_TIMEOUT");
+    expect(w.segments.filter((x: { icmp?: string }) => x.icmp)).toHaveLength(2);
+  });
+
 });

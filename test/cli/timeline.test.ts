@@ -1,6 +1,6 @@
 // The terminal timeline puts every note on the packet, timer or application call it belongs
 // to: checked on a scripted exchange in virtual time, and on each of the demo's scenarios
-// against the simulated peer (the kernel variant is in test/lab/cli-lab.test.ts).
+// against the simulated peer (the kernel variant is in test/cli/demo.test.ts).
 import { describe, expect, it } from "vitest";
 import { segmentsFromTrace, type TimelineRow } from "../../src/cli/timeline.js";
 import { SCENARIOS, scenarioRun, simulatedNetwork } from "../../src/cli/demo.js";

@@ -28,3 +28,15 @@ export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.
     });
   });
 }
+
+/** Runs the `synack` binary inside network namespace `ns` (root; the namespace is the caller's). */
+export function runCliInNetns(ns: string, args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, BIN, ...args]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}

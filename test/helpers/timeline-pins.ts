@@ -1,7 +1,7 @@
 // Where each note of a timeline may stand: the note and the row it sits on must agree (a
 // note about a SYN-ACK on the SYN-ACK, an application's CLOSE on the application's row, a
 // timer's expiry on the timer's row). Used for the demo's scenarios in the simulation
-// (test/cli/timeline.test.ts) and against the kernel (test/lab/cli-lab.test.ts).
+// (test/cli/timeline.test.ts) and against the kernel (test/cli/demo.test.ts).
 
 export interface PinRow {
   kind: "tcp" | "icmp" | "timer" | "app" | "note";

@@ -7,6 +7,11 @@ import { buildTcpPacket } from "../../stack/wire/packet.js";
 import { internetChecksum } from "../../stack/wire/checksum.js";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import { seqAdd } from "../../stack/tcp/seq.js";
+import { Lab } from "../../src/lab/lab.js";
+import { Stack } from "../../stack/stack.js";
+import { Runtime } from "../../device/runtime.js";
+import { cryptoRandom } from "../../device/random.js";
+import { borrowDevice } from "../../device/borrow.js";
 
 function established(): ReturnType<Harness["connect"]> {
   const h = new Harness({ profile: "windows" });
@@ -69,6 +74,36 @@ describe("drop reasons are codes, counted apart from the trace text", () => {
       expect(code).toMatch(/^[a-z0-9]/);
       expect(meaning.length, code).toBeGreaterThan(10);
       expect(meaning.includes("\n"), code).toBe(false);
+    }
+  });
+});
+
+// The same rule on a real TUN: what the kernel sends on its own into a fresh device (router
+// solicitations, MLD reports) is for nobody here. Root only, in a lab namespace of its own.
+const noLab = Lab.unavailableReason();
+describe.skipIf(noLab !== undefined)(`unsolicited packets from the kernel${noLab ? ` (skipped: ${noLab})` : ""}`, () => {
+  it("the kernel's IPv6 chatter into a fresh TUN is dropped quietly, counted, never answered", async () => {
+    // A lab of its own: the shared one may still carry segments of the earlier tests'
+    // connections (the kernel's retransmitted FINs and RSTs), which are not chatter.
+    const own = await Lab.create();
+    const stack = new Stack({ addresses: [`${own.stack4}/24`, `${own.stack6}/64`], profile: "linux", random: cryptoRandom() });
+    const sent: Uint8Array[] = [];
+    const dev = borrowDevice(own.tun);
+    const rt = new Runtime(stack, { ...dev, send: (p) => (sent.push(...p), dev.send(p)) });
+    try {
+      // Provoke chatter: re-trigger router solicitation / MLD by toggling the link.
+      const { ip } = await import("../../device/netns.js");
+      ip(["link", "set", "syn0", "down"], own.ns);
+      ip(["link", "set", "syn0", "up"], own.ns);
+      for (let i = 0; i < 50 && stack.stats.rxPackets === 0; i++) await new Promise((res) => setTimeout(res, 100));
+      await new Promise((res) => setTimeout(res, 300));
+      expect(stack.stats.rxPackets).toBeGreaterThan(0);
+      expect(stack.stats.rxDropped).toBe(stack.stats.rxPackets);
+      expect(Object.keys(stack.stats.drops).join(",")).toMatch(/icmpv6|not for us/);
+      expect(sent).toEqual([]);
+    } finally {
+      await rt.close();
+      await own.close();
     }
   });
 });
