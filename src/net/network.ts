@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { Stack, type LocalAddress } from "../../stack/stack.js";
-import { isProfileName, type ProfileName } from "../../stack/tcp/profiles.js";
+import { isProfileName, PROFILE_NAMES, type ProfileName } from "../../stack/tcp/profiles.js";
 import type { TraceEvent } from "../../stack/trace.js";
 import type { RandomSource } from "../../stack/random.js";
 import { cryptoRandom } from "../../device/random.js";
@@ -76,7 +76,7 @@ export async function openStack(options: OpenStackOptions): Promise<Network> {
   if (chosen.length > 1) usage(`${chosen.join(" and ")} are mutually exclusive`);
   const mode = chosen[0];
   const profile = options.profile ?? "windows";
-  if (!isProfileName(profile)) usage(`unknown profile "${String(profile)}" (windows, linux, freebsd, rfc)`);
+  if (!isProfileName(profile)) usage(`unknown profile "${String(profile)}" (${PROFILE_NAMES.join(", ")})`);
   let addresses = cidrList(options.address, "address");
   const gateways = cidrList(options.gateway, "gateway").map((g) => g.split("/")[0]);
   if ((mode === "tun" || mode === "raw" || mode === "device") && addresses.length === 0) usage(`{ ${mode} } needs address: the stack's own address with its prefix, e.g. "10.0.0.2/24"`);

@@ -25,7 +25,7 @@ describe("openStack options", () => {
     ["tun without address", { tun: "tun0" }, /^openStack: \{ tun \} needs address: the stack's own address with its prefix/],
     ["bad address", { sim: true, address: "10.0.0.300/24" }, /^openStack: bad address "10\.0\.0\.300\/24"/],
     ["bad gateway", { sim: true, gateway: "router" }, /^openStack: bad gateway "router"/],
-    ["unknown profile", { sim: true, profile: "macos" }, /^openStack: unknown profile "macos" \(windows, linux, freebsd, rfc\)$/],
+    ["unknown profile", { sim: true, profile: "macos" }, /^openStack: unknown profile "macos" \(windows, windows7, linux, freebsd, rfc\)$/],
     ["not an object", "sim", /^openStack: options must be an object/],
   ];
   for (const [what, opts, msg] of bad) {
