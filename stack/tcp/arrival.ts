@@ -117,6 +117,7 @@ const RST_IN_TIME_WAIT = drop("rst in time-wait", "RST in TIME-WAIT: drop", "RFC
 const RST_OUT_OF_WINDOW = drop("rst out of window", "RST out of window: drop", "RFC 9293 §3.10.7.4 / RFC 5961 §3.2");
 const TIME_WAIT_FIN: Disposition = { kind: "timeWaitFin", why: "FIN retransmitted in TIME-WAIT -> ACK, restart 2MSL", rule: "RFC 9293 §3.10.7.4" };
 const OLD_SEGMENT_ACK: Disposition = { kind: "oldSegmentAck" };
+const CLOSED_WINDOW_ACK: Disposition = { kind: "closedWindowAck" };
 const UNACCEPTABLE = oowAck("unacceptable segment -> ACK", "RFC 9293 §3.10.7.4: not acceptable -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
 const RST_NOT_EXACT = challengeAck("RST in window, not exact -> challenge ACK", "RFC 5961 §3.2");
 const RST_PASSIVE_SYN_RECEIVED = close("reset", "RFC 9293 §3.10.7.4: RST in SYN-RECEIVED (passive OPEN) -> back to LISTEN");
@@ -202,6 +203,13 @@ export function arrivalDisposition(c: Connection, seg: TcpSegment, opt: SegmentO
       if (!simOpenSynAck) {
         // oldSegment "bsd": a duplicate left of the window still has its ACK field read.
         if (p.oldSegment === "bsd" && state !== "SYN-RECEIVED" && f & TCP_ACK && seqLt(seg.seq, c.rcvNxt)) return OLD_SEGMENT_ACK;
+        // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
+        // should be made to accept valid ACKs" (RFC 9293 §3.10.7.4). A segment that starts
+        // within the furthest edge we ever offered (a window that closed, or shrank by the
+        // window scale's rounding: RFC 9293 §3.8.6, RFC 7323 Appendix F) still has its ACK
+        // field read: else two peers whose windows both closed never learn that their data
+        // arrived, and neither window opens again.
+        if (state !== "SYN-RECEIVED" && f & TCP_ACK && seqGe(seg.seq, c.rcvNxt) && seqLe(seg.seq, c.receiver.rcvOfferedEdge)) return CLOSED_WINDOW_ACK;
         return UNACCEPTABLE;
       }
     }
@@ -293,6 +301,9 @@ export function onSegmentArrival(c: Connection, seg: TcpSegment, opt: SegmentOpt
     case "oldSegmentAck":
       oldSegmentAck(c, seg, opt, now);
       return false;
+    case "closedWindowAck":
+      closedWindowAck(c, seg, opt, now);
+      return false;
     case "rstAckReset":
       c.host.emit(c, { seq: c.sndMax, ack: c.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0, options: [] }, now, "SYN in window -> RST,ACK, connection reset", "RFC 793 §3.9 fourth step (freebsd insecure_syn=1)");
       c.finish({ kind: "reset" }, now, "RFC 793 §3.9: SYN in window -> connection reset");
@@ -325,6 +336,19 @@ function oldSegmentAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, n
   // The dropped text is duplicate data (sackReport "freebsd": a D-SACK block for it).
   r.duplicateText(seg.seq, seqAdd(seg.seq, Math.min(seg.payload.length, seqDiff(c.rcvNxt, seg.seq))));
   r.sendAck(now, "duplicate segment: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4 / BSD tcp_input() (Stevens vol. 2 p. 960)");
+  c.sender.output(now);
+  c.host.rearm(c);
+}
+
+/**
+ * A segment beyond a zero or shrunken window, within the edge we offered: its ACK field is
+ * read (RFC 9293 §3.10.7.4, "special allowance ... to accept valid ACKs"), its text and FIN
+ * are dropped (the peer sends them again once the window opens), and it is answered with
+ * <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> as an unacceptable segment is.
+ */
+function closedWindowAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
+  if (!processAck(c, seg, opt, now) || (c.state as TcpState) === "CLOSED") return;
+  c.receiver.sendAck(now, "beyond the closed window: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4");
   c.sender.output(now);
   c.host.rearm(c);
 }

@@ -40,6 +40,8 @@ export type Disposition =
   | { readonly kind: "reuse" }
   /** A duplicate left of the window: process its ACK field only, then answer (oldSegment "bsd"). */
   | { readonly kind: "oldSegmentAck" }
+  /** Beyond a zero or shrunken window but within an edge already offered: process its ACK field only, then answer. */
+  | { readonly kind: "closedWindowAck" }
   /** SYN-SENT: a SYN with an acceptable ACK: ESTABLISHED. */
   | { readonly kind: "established" }
   /** SYN-SENT: a SYN without ACK: SYN-RECEIVED (simultaneous open). */

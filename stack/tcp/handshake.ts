@@ -9,7 +9,7 @@ import { handshakeOptions } from "./options.js";
 import { answersTimestamps, synAckLayout, synAckWindow } from "./passive.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
-import { seqAdd } from "./seq.js";
+import { seqAdd, seqGt } from "./seq.js";
 
 // ---------------------------------------------------------------------------------------
 // Policies
@@ -205,6 +205,7 @@ export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.firstSynAt = now;
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
+  c.receiver.rcvOfferedEdge = c.rcvNxt;
   negotiate(c, opt);
   // RFC 7323 §2.2: the window of a SYN is never scaled.
   c.sndWnd = seg.window;
@@ -283,6 +284,7 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
   const window = synAckWindowOf(c);
   const r = c.receiver;
   r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
+  if (seqGt(r.rcvAdvertisedEdge, r.rcvOfferedEdge)) r.rcvOfferedEdge = r.rcvAdvertisedEdge;
   r.lastAckSent = c.rcvNxt;
   c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window, options: opts }, now, why, rule);
   c.rexmitAt = now + synAckRtoMs(c.prof, c.synCount - 1);

@@ -104,6 +104,12 @@ export class Receiver {
   lastAckSent = 0;
   /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
   rcvAdvertisedEdge = 0;
+  /**
+   * The furthest right edge ever advertised (set to RCV.NXT when the peer's SYN arrives).
+   * A scaled window rounds down, so a later advertisement can end left of an earlier one
+   * (RFC 7323 Appendix F); the peer may already have sent up to the earlier edge.
+   */
+  rcvOfferedEdge = 0;
   /** Set by read() when the window grew enough; the stack flushes it at the next poll. */
   pendingWindowUpdate = false;
   /** Rate limits on the ACKs answering bad segments (oowAck, challengeAck); created on first use. */
@@ -166,6 +172,7 @@ export class Receiver {
     this.c.setDeadline(Deadline.delAck, Infinity);
     this.ackPending = 0;
     this.rcvAdvertisedEdge = seqAdd(seg.ack, seg.window << this.c.rcvWscale);
+    if (seqGt(this.rcvAdvertisedEdge, this.rcvOfferedEdge)) this.rcvOfferedEdge = this.rcvAdvertisedEdge;
     this.pendingWindowUpdate = false;
     // sackReport "freebsd": tcp_output() drops the D-SACK blocks it just sent.
     this.fbSack?.clean(this.c.rcvNxt);

@@ -204,6 +204,7 @@ function takeSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView): void {
   // RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ.
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
+  c.receiver.rcvOfferedEdge = c.rcvNxt;
   negotiate(c, opt);
 }
 

@@ -121,17 +121,10 @@ describe.skipIf(why !== undefined)(`SynackSocket on an accepted connection${why 
     expect(err).toMatchObject({ code: "ECONNRESET", statusName: "STATUS_CONNECTION_RESET" });
   });
 
-  // Skipped: a known engine stall, found by this test on a loaded machine (3 runs of 6 when
-  // six run at once). When both directions fill, our advertised right edge moves left by
-  // less than one window-scale unit (the free buffer is rounded down to the unit after
-  // 1448-byte segments; RFC 9293 §3.8.6 says the window should not shrink); the kernel has
-  // already sent up to the old edge, so its later pure ACKs carry a SEG.SEQ beyond our zero
-  // window and are dropped as unacceptable (RFC 9293 §3.10.7.4), ACK field included. Our
-  // send buffer then never drains, the stream stays paused, the window stays closed, and
-  // the retransmissions back off to the profile's maximum. The test is kept whole for the
-  // fix (keep the edge, as Linux's tcp_select_window() does, and take the ACK of a segment
-  // beyond a zero window, "special allowance ... to accept valid ACKs").
-  it.skip("pipes 50 MB from a kernel client back to it: both hashes equal, the stream's buffers stay bounded (skipped: the engine stalls when both windows close, see above)", async () => {
+  // Both directions fill here: this found the stall of a window that shrank by the window
+  // scale's rounding while the kernel's ACKs lay beyond it (stack/tcp/arrival.ts, the
+  // closed-window ACK; RFC 9293 §3.10.7.4).
+  it("pipes 50 MB from a kernel client back to it: both hashes equal, the stream's buffers stay bounded", async () => {
     const TOTAL = 50 * 1024 * 1024;
     const accepting = accept();
     const client = await startLabServer(net, BULK_CLIENT, ["10.99.0.2", "5000", String(TOTAL)]);

@@ -190,3 +190,53 @@ describe("receive buffer rounded up to the MSS (rcvBufRounding mss: freebsd tcp_
     expect(conn.c.profile.rcvBufBytes).toBe(131072);
   });
 });
+
+describe("a closed or shrunken receive window still takes valid ACKs (RFC 9293 §3.10.7.4, RFC 7323 Appendix F)", () => {
+  // Our buffer nearly full: the scaled window (shift 8 under windows) rounds down, so after
+  // the peer's next 100 bytes our advertised right edge moves left of the one we offered.
+  function nearlyFull() {
+    const s = establishScripted({ mss: 1000, wscale: 0, window: 65535 });
+    const { h, conn, base, peerSeq } = s;
+    const fill = 262144 - 300; // leaves 300 bytes: window (300 >> 8) << 8 = 256
+    for (let off = 0; off < fill; off += 1000) conn.peer({ flags: ACK, seq: peerSeq + off, ack: base, payload: patternBytes(Math.min(1000, fill - off)) });
+    h.advance(500);
+    h.take();
+    const before = h.sent.at(-1)!.tcp;
+    expect(before.window).toBe(1); // 300 bytes free: 256 in the window field's units
+    const offeredEdge = conn.c.receiver.rcvOfferedEdge;
+    expect(offeredEdge - (peerSeq + fill)).toBeGreaterThanOrEqual(256);
+    // 100 bytes more: 200 bytes free, window field 0: the edge moves back to RCV.NXT.
+    conn.peer({ flags: ACK, seq: peerSeq + fill, ack: base, payload: patternBytes(100) });
+    h.advance(500);
+    const zero = h.take().at(-1)!;
+    expect([zero.tcp.ack, zero.tcp.window]).toEqual([peerSeq + fill + 100, 0]);
+    return { ...s, fill, offeredEdge };
+  }
+
+  it("an ACK whose sequence number lies beyond the zero window but within the edge we offered acknowledges our data", () => {
+    const { h, conn, base, peerSeq, fill, offeredEdge } = nearlyFull();
+    conn.c.send(patternBytes(500), h.now);
+    h.collect();
+    expect(h.take().map((s) => s.tcp.payload.length)).toEqual([500]);
+    // The peer had sent up to the old edge (those 156 bytes are lost to us); its pure ACK
+    // carries SEQ = its SND.NXT, beyond our zero window, and acknowledges our 500 bytes.
+    conn.peer({ flags: ACK, seq: offeredEdge, ack: base + 500 });
+    expect(conn.c.sndUna).toBe(base + 500);
+    // Answered as an unacceptable segment is: our ACK of RCV.NXT, the window still 0.
+    const answer = h.take();
+    expect(answer.map((s) => [s.flags, s.tcp.seq, s.tcp.ack, s.tcp.window])).toEqual([[".", base + 500, peerSeq + fill + 100, 0]]);
+  });
+
+  it("data beyond the closed window is not taken, only its ACK field; beyond the offered edge nothing is read", () => {
+    const { h, conn, base, peerSeq, fill, offeredEdge } = nearlyFull();
+    conn.c.send(patternBytes(500), h.now);
+    h.collect();
+    h.take();
+    conn.peer({ flags: ACK, seq: peerSeq + fill + 100, ack: base + 200, payload: patternBytes(50) });
+    expect(conn.c.sndUna).toBe(base + 200);
+    expect(conn.c.rcvNxt).toBe(peerSeq + fill + 100);
+    // Past the furthest edge we ever offered: the ACK field is not read.
+    conn.peer({ flags: ACK, seq: offeredEdge + 1, ack: base + 500 });
+    expect(conn.c.sndUna).toBe(base + 200);
+  });
+});
