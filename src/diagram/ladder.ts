@@ -722,37 +722,94 @@ export function legendSvg(): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" class="legend" viewBox="0 0 ${WIDTH} 52" width="${WIDTH}" height="52" role="img" aria-label="legend"><style>${SVG_STYLE} .lg { font-size: ${fs}px; fill: #333; }</style>${items.join("")}</svg>`;
 }
 
-/** A standalone SVG document: the legend, then each connection with its title and notes. */
+/**
+ * Splits `s` into lines no wider than `width` px of sans-serif text at `px`, words kept
+ * whole where they fit (a longer word is cut); lines after the first are `indent` px
+ * narrower (they are drawn indented).
+ */
+export function wrapText(s: string, px: number, width: number, opts: { bold?: boolean; indent?: number } = {}): string[] {
+  const fits = (line: string, first: boolean) => sansTextWidth(line.trimEnd(), px, opts.bold) <= width - (first ? 0 : (opts.indent ?? 0));
+  const out: string[] = [];
+  let line = "";
+  for (const word of s.split(/(?<= )/)) {
+    if (line && !fits(line + word, out.length === 0)) {
+      out.push(line.trimEnd());
+      line = "";
+    }
+    let w = word;
+    while (!fits(w, out.length === 0)) {
+      let cut = w.length - 1;
+      while (cut > 1 && !fits(w.slice(0, cut), out.length === 0)) cut--;
+      out.push(w.slice(0, cut));
+      w = w.slice(cut);
+    }
+    line += w;
+  }
+  if (line.trim() || out.length === 0) out.push(line.trimEnd());
+  return out;
+}
+
+/**
+ * Width of sans-serif text (DejaVu Sans advances, rounded up by class: narrow punctuation,
+ * digits, lower and upper case, the widest letters; bold about 10 % wider). An estimate on
+ * the safe side: render.test.ts checks in Chromium that every line ends inside the drawing.
+ */
+export function sansTextWidth(s: string, px: number, bold = false): number {
+  let em = 0;
+  for (const ch of s) {
+    if (ch === " ") em += 0.32;
+    else if ("il.,:;'|!".includes(ch)) em += 0.3;
+    else if ("fjrt()[]/-".includes(ch)) em += 0.42;
+    else if ("mw".includes(ch)) em += 0.98;
+    else if ("MW@%".includes(ch)) em += 1.0;
+    else if (/[0-9]/.test(ch)) em += 0.64;
+    else if (/[A-Z]/.test(ch)) em += 0.76;
+    else em += 0.62;
+  }
+  return em * px * (bold ? 1.1 : 1);
+}
+
+/**
+ * A standalone SVG document: the legend, then each connection with its title, its
+ * differences, its drawing and its notes (each wrapped to the drawing's width, nothing cut).
+ * It is WIDTH px wide where there is room (as an image, on a slide) and scales down to the
+ * window or the printed page (the root's CSS width), so it never needs horizontal scrolling.
+ */
 export function renderSvg(conns: LadderConnection[], opts: { compact?: boolean; title?: string } = {}): string {
   let y = 0;
   const blocks: string[] = [];
-  const text = (cls: string, s: string, size = 12) => {
-    y += size + 6;
-    blocks.push(`<text class="${cls}" x="8" y="${y}">${esc(s)}</text>`);
+  const textWidth = WIDTH - 16;
+  const text = (cls: string, s: string, size = 12, o: { bold?: boolean; indent?: number; tip?: string } = {}) => {
+    const indent = o.indent ?? 0;
+    const lines = wrapText(s, size, textWidth, { bold: o.bold, indent }).map((line, i) => {
+      y += i === 0 ? size + 6 : size + 3;
+      return `<text class="${cls}" x="${8 + (i === 0 ? 0 : indent)}" y="${y}">${esc(line)}</text>`;
+    });
+    blocks.push(o.tip ? `<g><title>${esc(o.tip)}</title>${lines.join("")}</g>` : lines.join(""));
   };
-  if (opts.title) text("doc", opts.title, 15);
-  blocks.push(`<g transform="translate(0,${y + 4})">${legendSvg().replace(/^<svg[^>]*>|<\/svg>$/g, "")}</g>`);
+  if (opts.title) text("doc", opts.title, 15, { bold: true });
+  blocks.push(`<g class="legend" transform="translate(0,${y + 4})">${legendSvg().replace(/^<svg[^>]*>|<\/svg>$/g, "")}</g>`);
   y += 60;
-  if (conns.length === 0) text("t1", "no TCP active open in this capture");
+  if (conns.length === 0) text("t1", "no TCP active open in this capture", 14, { bold: true });
   for (const c of conns) {
     y += 10;
-    text("t1", `${c.heading}: ${c.title}`, 14);
-    if (c.name) text("t2", c.name);
-    for (const s of c.subtitle) text(s.startsWith("verdict: differ") ? "t2 bad" : "t2", s, 11);
-    for (const d of c.diffs) text(d.explained ? "t3" : "t3 bad", `${d.explained ? "~" : "!"} ${d.text}`, 10);
+    text("t1", `${c.heading}: ${c.title}`, 14, { bold: true, indent: 24 });
+    if (c.name) text("t2", c.name, 12, { indent: 16 });
+    for (const s of c.subtitle) text(s.startsWith("verdict: differ") ? "t2 bad" : "t2", s, 11, { indent: 16 });
+    for (const d of c.diffs) text(d.explained ? "t3" : "t3 bad", `${d.explained ? "~" : "!"} ${d.text}`, 10, { indent: 10 });
     const g = connectionSvg(c, { compact: opts.compact });
-    blocks.push(`<g transform="translate(0,${y + 6})">${g.svg.replace(/^<svg[^>]*>|<\/svg>$/g, "")}</g>`);
+    blocks.push(`<g class="ladder-svg" transform="translate(0,${y + 6})">${g.svg.replace(/^<svg[^>]*>|<\/svg>$/g, "")}</g>`);
     y += g.height + 10;
     for (const f of c.footnotes) {
-      const line = `(${f.n}) ${f.summary}`;
-      y += 14;
-      blocks.push(`<text class="fn" x="8" y="${y}"><title>${esc(f.lines.join("\n"))}</title>${esc(line.length > 170 ? `${line.slice(0, 169)}…` : line)}</text>`);
+      y -= 2;
+      text("fn", `(${f.n}) ${f.summary}`, 10, { indent: 24, tip: f.lines.join("\n") });
     }
   }
   const h = Math.ceil(y + 20);
   return `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${h}" width="${WIDTH}" height="${h}">
 <style>${SVG_STYLE}
+  svg:root { width: 100%; max-width: ${WIDTH}px; height: auto; }
   .doc { font-size: 15px; font-weight: bold; }
   .t1 { font-size: 14px; font-weight: bold; fill: #111; }
   .t2 { font-size: 11px; fill: #444; }

@@ -1,7 +1,9 @@
 // The ladder diagram as a reader gets it, in headless Chromium (playwright-core driving the
-// system's chromium): no label box touches an arrow, a lifeline, another label or a state;
-// the page fits 1 000 px (and 600 px) without horizontal scrolling; a click opens an arrow's
-// note; the print layout shows every note; nothing covers the replayed side at 1 400 px.
+// system's chromium), both the HTML page and the standalone SVG: no label box touches an
+// arrow, a lifeline, another label or a state, and no text runs past the drawing's edge; the
+// document fits 1 000 px (and 600 px) without horizontal scrolling; a click opens an arrow's
+// note; the print layout shows every note within the page; nothing covers the replayed side
+// at 1 400 px.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -115,16 +117,24 @@ function geometryProblems(): string[] {
     };
     return clip(-dx, x1 - q.l) && clip(dx, q.r - x1) && clip(-dy, y1 - q.t) && clip(dy, q.b - y1) && t0 <= t1;
   };
+  // Every text ends inside its drawing (an SVG cuts what runs past its edge).
+  for (const t of document.querySelectorAll("svg text")) {
+    let outer = (t as SVGTextElement).ownerSVGElement!;
+    while (outer.ownerSVGElement) outer = outer.ownerSVGElement;
+    const box = outer.getBoundingClientRect();
+    const r = rect(t, "text");
+    if (r.r > box.right + 0.5 || r.l < box.left - 0.5) problems.push(`${r.what} runs past the edge of the drawing`);
+  }
   // The legend: its texts apart from each other and inside the drawing.
-  for (const svg of document.querySelectorAll("svg.legend")) {
-    const right = svg.getBoundingClientRect().right;
+  for (const svg of document.querySelectorAll(".legend")) {
+    const right = ((svg as SVGElement).ownerSVGElement ?? svg).getBoundingClientRect().right;
     const texts = [...svg.querySelectorAll("text")].map((e) => shrink(rect(e, "legend text"), 0.5));
     for (const [i, a] of texts.entries()) {
       if (a.r > right + 0.5) problems.push(`legend: ${a.what} runs past the right edge`);
       for (const b of texts.slice(i + 1)) if (overlap(a, b)) problems.push(`legend: ${a.what} overlaps ${b.what}`);
     }
   }
-  for (const [si, svg] of [...document.querySelectorAll("svg.ladder-svg")].entries()) {
+  for (const [si, svg] of [...document.querySelectorAll(".ladder-svg")].entries()) {
     const segs = [...svg.querySelectorAll("line.shaft, line.life")].map((l) => {
       const line = l as SVGLineElement;
       const m = line.getScreenCTM()!;
@@ -153,6 +163,8 @@ function geometryProblems(): string[] {
 interface Case {
   name: string;
   html: string;
+  /** The same diagram as a standalone SVG document. */
+  svg: string;
   connections: number;
 }
 const cases: Case[] = [];
@@ -167,18 +179,22 @@ describe.skipIf(why !== undefined)(`ladder diagrams in headless Chromium${why ? 
       // playwright-core gives every launch a fresh, temporary --user-data-dir.
       args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
-    const add = (name: string, file: string, opts: Parameters<typeof diagramForFile>[2] = {}) => {
-      const r = diagramForFile(file, "html", opts);
+    const write = (name: string, file: string, format: "html" | "svg", opts: Parameters<typeof diagramForFile>[2]) => {
+      const r = diagramForFile(file, format, opts);
       if ("error" in r) throw new Error(r.error);
-      const html = join(tmp, `${name}.html`);
-      writeFileSync(html, r.text);
-      cases.push({ name, html, connections: r.connections });
+      const out = join(tmp, `${name}.${format}`);
+      writeFileSync(out, r.text);
+      return { out, connections: r.connections };
+    };
+    const add = (name: string, file: string, opts: Parameters<typeof diagramForFile>[2] = {}) => {
+      const html = write(name, file, "html", opts);
+      cases.push({ name, html: html.out, svg: write(name, file, "svg", opts).out, connections: html.connections });
     };
     // The demo's own capture (simulated peer), as the demo draws it.
     const demo = join(tmp, "demo.pcapng");
     const d = await runCli(["demo", "--sim", "--quiet", "--pcap", demo], { timeoutMs: 60_000 });
     if (d.code !== 0) throw new Error(`demo failed: ${d.stderr}`);
-    cases.push({ name: "demo", html: join(tmp, "demo.html"), connections: 11 });
+    cases.push({ name: "demo", html: join(tmp, "demo.html"), svg: write("demo", demo, "svg", {}).out, connections: 11 });
     add("data-fin", join(PCAPS, "v4-data-fin.pcap"), { profile: "linux" });
     add("synack-lost", join(PCAPS, "v4-synack-lost.pcap"), { profile: "linux" });
     add("simultaneous-open", join(PCAPS, "v4-simultaneous-open.pcap"), { profile: "linux" });
@@ -202,7 +218,7 @@ describe.skipIf(why !== undefined)(`ladder diagrams in headless Chromium${why ? 
     for (const c of cases) {
       const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
       await page.goto(`file://${c.html}`);
-      const dims = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, svgs: document.querySelectorAll("svg.ladder-svg").length, labels: document.querySelectorAll("svg.ladder-svg text.lbl").length }));
+      const dims = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, svgs: document.querySelectorAll(".ladder-svg").length, labels: document.querySelectorAll(".ladder-svg text.lbl").length }));
       expect(dims.sw, `${c.name}: scroll width`).toBeLessThanOrEqual(1000);
       expect(dims.svgs, c.name).toBe(c.connections);
       expect(dims.labels, c.name).toBeGreaterThan(c.connections);
@@ -298,5 +314,98 @@ describe.skipIf(why !== undefined)(`ladder diagrams in headless Chromium${why ? 
     expect(pdf.subarray(0, 4).toString("latin1")).toBe("%PDF");
     expect(pdf.length).toBeGreaterThan(20_000);
     await page.close();
+  });
+
+  // The standalone SVG (`synack diagram x.pcap -o out.svg`) opened on its own. A full-page
+  // screenshot of an SVG document never completes in this Chromium, so the viewport is
+  // stretched to the drawing's height instead.
+  async function openSvg(file: string, width: number) {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await page.goto(`file://${file}`);
+    expect(await page.evaluate(() => document.documentElement.tagName)).toBe("svg");
+    return page;
+  }
+
+  it("the standalone SVG at 1 000 px: no horizontal scrolling, no label on an arrow, no text cut at the edge", async () => {
+    for (const c of cases) {
+      const page = await openSvg(c.svg, 1000);
+      const dims = await page.evaluate(() => ({
+        sw: document.documentElement.scrollWidth,
+        right: document.documentElement.getBoundingClientRect().right,
+        height: Math.ceil(document.documentElement.getBoundingClientRect().height),
+        ladders: document.querySelectorAll(".ladder-svg").length,
+        labels: document.querySelectorAll(".ladder-svg text.lbl").length,
+        badges: new Set([...document.querySelectorAll(".ladder-svg g.badge")].map((b) => `${b.closest(".ladder-svg")!.querySelector("text.addr")?.textContent}|${b.textContent}`)).size,
+        notes: [...document.querySelectorAll("text.fn")].filter((t) => /^\(\d+\) /.test(t.textContent ?? "")).length,
+      }));
+      expect(dims.sw, `${c.name}: scroll width`).toBeLessThanOrEqual(1000);
+      expect(dims.right, c.name).toBeLessThanOrEqual(1000);
+      expect(dims.ladders, c.name).toBe(c.connections);
+      expect(dims.labels, c.name).toBeGreaterThan(c.connections);
+      // Every note number in the drawings has its note written out under them.
+      expect(dims.notes, c.name).toBeGreaterThanOrEqual(dims.badges);
+      expect(await page.evaluate(geometryProblems), c.name).toEqual([]);
+      await page.setViewportSize({ width: 1000, height: Math.min(dims.height, 4000) });
+      const shot = join(tmp, `${c.name}-svg.png`);
+      await page.screenshot({ path: shot });
+      expect(distinctColours(readFileSync(shot)), c.name).toBeGreaterThan(10);
+      await page.close();
+    }
+  });
+
+  it("the standalone SVG scales down to 600 px and stays at its natural width as an image", async () => {
+    for (const c of cases.filter((x) => ["demo", "nowebaccess2", "synack-lost"].includes(x.name))) {
+      const page = await openSvg(c.svg, 600);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), c.name).toBeLessThanOrEqual(600);
+      expect(await page.evaluate(geometryProblems), c.name).toEqual([]);
+      await page.close();
+    }
+    // In an <img> (a slide, a README) it keeps its natural size.
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const demo = cases.find((c) => c.name === "demo")!;
+    writeFileSync(join(tmp, "img.html"), `<!DOCTYPE html><img id="d" src="${demo.svg.split("/").pop()}">`);
+    await page.goto(`file://${join(tmp, "img.html")}`);
+    await page.waitForFunction(() => (document.getElementById("d") as HTMLImageElement).complete);
+    const size = await page.evaluate(() => {
+      const i = document.getElementById("d") as HTMLImageElement;
+      return { w: i.naturalWidth, h: i.naturalHeight };
+    });
+    expect(size.w).toBe(980);
+    expect(size.h).toBeGreaterThan(3000);
+    await page.close();
+  });
+
+  it("the check sees an SVG that does not fit or a note cut at the edge (controls)", async () => {
+    const c = cases.find((x) => x.name === "synack-lost")!;
+    const page = await openSvg(c.svg, 600);
+    await page.evaluate(() => {
+      // As the SVG was before: fixed at its natural width, and a long note on one line.
+      document.documentElement.style.width = "980px";
+      const fn = document.querySelector("text.fn")!;
+      fn.textContent = `${fn.textContent} ${"and a decision that goes on and on ".repeat(6)}`;
+    });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeGreaterThan(600);
+    expect((await page.evaluate(geometryProblems)).join("\n")).toMatch(/text "\(1\).*" runs past the edge/);
+    await page.close();
+  });
+
+  it("the standalone SVG prints: within an A4 page's width, every note written out, a PDF comes out", async () => {
+    for (const c of cases.filter((x) => ["demo", "synack-lost"].includes(x.name))) {
+      // A4 is 794 CSS px wide; Chromium prints at that width.
+      const page = await openSvg(c.svg, 794);
+      await page.emulateMedia({ media: "print" });
+      const r = await page.evaluate(() => ({
+        right: document.documentElement.getBoundingClientRect().right,
+        width: document.documentElement.clientWidth,
+        notes: document.querySelectorAll("text.fn").length,
+      }));
+      expect(r.right, c.name).toBeLessThanOrEqual(r.width + 0.5);
+      expect(r.notes, c.name).toBeGreaterThan(c.connections);
+      expect(await page.evaluate(geometryProblems), c.name).toEqual([]);
+      const pdf = await page.pdf({ format: "A4", printBackground: true });
+      expect(pdf.subarray(0, 4).toString("latin1"), c.name).toBe("%PDF");
+      expect(pdf.toString("latin1").match(/\/Type\s*\/Page[^s]/g)?.length ?? 0, c.name).toBeGreaterThanOrEqual(1);
+      await page.close();
+    }
   });
 });
