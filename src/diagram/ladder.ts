@@ -320,8 +320,17 @@ function replayedColumn(h: HandshakeResult, footnotes: Footnote[]): LadderColumn
   return { title: `replayed (${h.profile}${h.strict ? ", strict" : ""})`, arrows, markers, clientStates, serverStates: inferStates(arrows, "server") };
 }
 
+/**
+ * What makes two arrows the same packet: direction, flags, relative sequence number and
+ * length; for a bare ACK (no data, SYN, FIN or RST) the acknowledgment number too, since
+ * that is all it says (a client that acknowledges up to 13801 and one that acknowledges up
+ * to 15181 did not send the same ACK).
+ */
 function arrowKey(a: LadderArrow): string {
-  return a.kind === "icmp" ? `${a.dir}|icmp|${a.label}` : `${a.dir}|${a.flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST)}|${a.seq}|${a.len}`;
+  if (a.kind === "icmp") return `${a.dir}|icmp|${a.label}`;
+  const flags = a.flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST);
+  const bareAck = flags === TCP_ACK && a.len === 0;
+  return `${a.dir}|${flags}|${a.seq}|${a.len}${bareAck ? `|${a.ack}` : ""}`;
 }
 
 /** Rows: the same packet on both sides shares a row; the others get rows of their own, in time order. */

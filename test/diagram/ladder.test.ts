@@ -1,11 +1,13 @@
 // Ladder diagrams: the SVG is well-formed XML with one arrow per packet, and the HTML carries
 // the replay's decision trace as numbered notes (test/diagram/render.test.ts looks at the
 // rendered page in headless Chromium).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { diagramCommand, diagramForFile } from "../../src/diagram/cli.js";
+import { alignRows, type LadderArrow, type LadderRow } from "../../src/diagram/ladder.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 
 const PCAPS = join(import.meta.dirname, "../../pcaps");
 const tmp = mkdtempSync(join(tmpdir(), "synack-diagram-"));
@@ -64,5 +66,65 @@ describe("synack diagram", () => {
     expect(await diagramCommand([bad, "-o", join(tmp, "x.svg")])).toBe(2);
     expect(await diagramCommand([join(PCAPS, "v4-refused.pcap"), "-o", join(tmp, "x.png")])).toBe(2);
     expect(await diagramCommand([join(PCAPS, "v4-refused.pcap")])).toBe(2);
+  });
+});
+
+describe("rows: the same packet on the same row, and only the same packet", () => {
+  const arrow = (t: number, dir: "c2s" | "s2c", flags: number, seq: number, ack: number, len: number): LadderArrow => ({
+    t,
+    dir,
+    kind: "tcp",
+    flags,
+    seq,
+    ack,
+    len,
+    label: `${seq}:${ack}:${len}`,
+    lines: [],
+    retransmission: false,
+    ignored: false,
+  });
+  const pairs = (rows: LadderRow[]) => rows.filter((r) => r.rec !== undefined && r.rep !== undefined).map((r) => [r.rec, r.rep]);
+
+  it("bare ACKs that acknowledge different data are different packets (http.cap, 4.2 s)", () => {
+    // Recorded: the client ACKs 13801 (early), data 13801 and 15181 arrive, the client ACKs
+    // 16561. Replayed: data 13801 arrives and the stack ACKs 15181 (all it has by then), then
+    // data 15181 arrives. Paired by sequence number alone, the replay's ACK of 4226 ms went to
+    // the recording's ACK row of 4356 ms, and the two data segments 15181 lost their pairing.
+    const rec = [arrow(4216, "c2s", TCP_ACK, 480, 13801, 0), arrow(4226, "s2c", TCP_ACK, 13801, 480, 1380), arrow(4356, "s2c", TCP_ACK, 15181, 480, 1380), arrow(4356.3, "c2s", TCP_ACK, 480, 16561, 0)];
+    const rep = [arrow(4226, "s2c", TCP_ACK, 13801, 480, 1380), arrow(4226.1, "c2s", TCP_ACK, 480, 15181, 0), arrow(4356, "s2c", TCP_ACK, 15181, 480, 1380)];
+    const rows = alignRows(rec, rep);
+    expect(pairs(rows)).toEqual([
+      [1, 0],
+      [2, 2],
+    ]);
+    // Every paired row's two arrows are within a few ms of each other, and each column's
+    // arrows keep their own order down the page.
+    for (const r of rows) if (r.rec !== undefined && r.rep !== undefined) expect(Math.abs(rec[r.rec]!.t - rep[r.rep]!.t)).toBeLessThan(1);
+    expect(rows.filter((r) => r.rep !== undefined).map((r) => r.rep)).toEqual([0, 1, 2]);
+    expect(rows.filter((r) => r.rec !== undefined).map((r) => r.rec)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("on the public captures, paired arrows are the same segment, ACK number included", () => {
+    const shared = join(import.meta.dirname, "../../../shared/pcaps");
+    const files = ["http.cap", "http_espn_fail.pcapng", "nowebaccess2.pcapng"].map((f) => join(shared, f)).filter((f) => existsSync(f));
+    if (files.length === 0) return;
+    let paired = 0;
+    for (const f of files) {
+      const r = diagramForFile(f, "svg");
+      if ("error" in r) throw new Error(r.error);
+      for (const c of r.models) {
+        for (const row of c.rows) {
+          if (row.rec === undefined || row.rep === undefined) continue;
+          const a = c.columns[0].arrows[row.rec]!;
+          const b = c.columns[1].arrows[row.rep]!;
+          // (The recorded labels carry no PSH flag to compare.)
+          const f4 = (x: LadderArrow) => x.flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST);
+          expect([b.dir, f4(b), b.seq, b.len], `${f} row at ${row.t}`).toEqual([a.dir, f4(a), a.seq, a.len]);
+          if (a.kind === "tcp" && a.len === 0 && f4(a) === TCP_ACK) expect(b.ack, `${f} bare ACK at ${row.t}`).toBe(a.ack);
+          paired++;
+        }
+      }
+    }
+    expect(paired).toBeGreaterThan(20);
   });
 });
