@@ -189,8 +189,9 @@ function shortOptions(options: readonly TcpOption[]): TcpOption[] {
  * The states of one end as the packets show them (RFC 9293 §3.3.2 state diagram), placed at
  * the arrow that shows the change: its start when this end sends it, its end when this end
  * receives it. Only what the packets prove: a client is ESTABLISHED when it acknowledges
- * the SYN-ACK (a client that never does stays in SYN-SENT); an end that sends its own SYN
- * is an active opener (a simultaneous open), not a listener.
+ * the SYN-ACK (a client that never does stays in SYN-SENT); a client that sends the same
+ * SYN again after a RST (Windows' RST retry) is still in SYN-SENT, the same attempt; an end
+ * that sends its own SYN is an active opener (a simultaneous open), not a listener.
  */
 export function inferStates(arrows: readonly LadderArrow[], role: "client" | "server"): LadderState[] {
   const tcp = arrows.map((a, i) => ({ a, i })).filter(({ a }) => a.kind === "tcp");
@@ -206,7 +207,10 @@ export function inferStates(arrows: readonly LadderArrow[], role: "client" | "se
   }
   out.push({ t: tcp[0]!.a.t, state, inferred: true, arrow: tcp[0]!.i, atEnd: false });
   let ourFin: number | undefined;
+  let ourSyn: number | undefined;
   let synAckSeen = false;
+  /** This end sends its SYN again later (same sequence number): the attempt goes on. */
+  const synAgain = (k: number) => tcp.some(({ a, i }) => i > k && sentBy(a) && (a.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && a.seq === ourSyn);
   const set = (s: string, t: number, arrow: number, atEnd: boolean) => {
     if (s === state) return;
     state = s;
@@ -219,7 +223,10 @@ export function inferStates(arrows: readonly LadderArrow[], role: "client" | "se
     const rst = (a.flags & TCP_RST) !== 0;
     if (sentBy(a)) {
       if (rst) set("CLOSED", a.t, i, false);
-      else if (syn && !ack && state === "CLOSED") set("SYN-SENT", a.t, i, false);
+      else if (syn && !ack && state === "CLOSED") {
+        ourSyn = a.seq;
+        set("SYN-SENT", a.t, i, false);
+      }
       else if (!syn && ack && state === "SYN-SENT" && synAckSeen) set("ESTABLISHED", a.t, i, false);
       if (fin && !rst) {
         ourFin ??= u32(a.seq + a.len);
@@ -229,6 +236,7 @@ export function inferStates(arrows: readonly LadderArrow[], role: "client" | "se
       continue;
     }
     if (rst) {
+      if (state === "SYN-SENT" && synAgain(i)) continue;
       if (state !== "LISTEN" && state !== "CLOSED") set("CLOSED", a.t, i, true);
       continue;
     }

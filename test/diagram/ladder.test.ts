@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { diagramCommand, diagramForFile } from "../../src/diagram/cli.js";
-import { alignRows, type LadderArrow, type LadderRow } from "../../src/diagram/ladder.js";
+import { alignRows, inferStates, type LadderArrow, type LadderRow } from "../../src/diagram/ladder.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 
 const PCAPS = join(import.meta.dirname, "../../pcaps");
@@ -126,5 +126,32 @@ describe("rows: the same packet on the same row, and only the same packet", () =
       }
     }
     expect(paired).toBeGreaterThan(20);
+  });
+});
+
+describe("states inferred from the packets", () => {
+  const a = (t: number, dir: "c2s" | "s2c", flags: number, seq: number, ack: number): LadderArrow => ({
+    t,
+    dir,
+    kind: "tcp",
+    flags,
+    seq,
+    ack,
+    len: 0,
+    label: "",
+    lines: [],
+    retransmission: false,
+    ignored: false,
+  });
+  const states = (arrows: LadderArrow[]) => inferStates(arrows, "client").map((s) => `${s.t} ${s.state}`);
+
+  it("a client that sends the same SYN again after each RST stays in SYN-SENT until the last RST", () => {
+    // Windows on a closed port: SYN, RST, the same SYN 500 ms later, RST, ..., then it gives up.
+    const arrows = [0, 500, 1000].flatMap((t) => [a(t, "c2s", TCP_SYN, 0, 0), a(t + 0.3, "s2c", TCP_RST | TCP_ACK, 0, 1)]);
+    expect(states(arrows)).toEqual(["0 CLOSED", "0 SYN-SENT", "1000.3 CLOSED"]);
+  });
+
+  it("a client that gives up at the first RST is CLOSED there", () => {
+    expect(states([a(0, "c2s", TCP_SYN, 0, 0), a(0.3, "s2c", TCP_RST | TCP_ACK, 0, 1)])).toEqual(["0 CLOSED", "0 SYN-SENT", "0.3 CLOSED"]);
   });
 });
