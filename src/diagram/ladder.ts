@@ -874,6 +874,7 @@ const PAGE_CSS = `
     ol.notes li .more { display: block; }
     section.conn { break-before: auto; }
     svg.ladder-svg { break-inside: avoid; }
+    section.conn > h2, section.conn > p, ul.diffs { break-after: avoid; break-inside: avoid; }
     ol.notes li { break-inside: avoid; }
   }
 `;

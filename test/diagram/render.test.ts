@@ -303,12 +303,15 @@ describe.skipIf(why !== undefined)(`ladder diagrams in headless Chromium${why ? 
         notes: more.length,
         hidden: more.filter((m) => getComputedStyle(m).display === "none" || (m as HTMLElement).offsetHeight === 0).length,
         hint: getComputedStyle(document.querySelector(".hint")!).display,
+        // A connection's title stays on the page of its drawing.
+        keep: [...document.querySelectorAll("section.conn > h2")].filter((h) => getComputedStyle(h).breakAfter !== "avoid").length,
         wide: [...document.querySelectorAll("svg")].filter((s) => s.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5).length,
       };
     });
     expect(r.notes).toBeGreaterThan(20);
     expect(r.hidden).toBe(0);
     expect(r.hint).toBe("none");
+    expect(r.keep).toBe(0);
     expect(r.wide).toBe(0);
     const pdf = await page.pdf({ format: "A4", printBackground: true });
     expect(pdf.subarray(0, 4).toString("latin1")).toBe("%PDF");
