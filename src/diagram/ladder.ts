@@ -553,6 +553,19 @@ function placeGutter(items: GutterItem[], gap = 12): string[] {
   });
 }
 
+/**
+ * An endpoint's address as drawn over its lifeline, centred on it: split at a colon near its
+ * middle when it is wider than the room right of the replayed server's lifeline allows
+ * (twice that room: 168 px, 29 characters; a full IPv6 address with its port is 45).
+ */
+export function addressLines(label: string): string[] {
+  if (monoWidth(label, 9.5) <= 2 * (WIDTH - LADDER_X[1]! - SERVER_X)) return [label];
+  const colons = [...label.matchAll(/:/g)].map((m) => m.index!);
+  if (colons.length === 0) return [label];
+  const at = colons.reduce((best, i) => (Math.abs(i - label.length / 2) < Math.abs(best - label.length / 2) ? i : best));
+  return [label.slice(0, at + 1), label.slice(at + 1)];
+}
+
 function noteBadge(n: number, cx: number, cy: number, id: string): string {
   const r = n >= 100 ? 8.5 : 7;
   return `<g class="badge" data-note="${id}-n${n}" tabindex="0" role="button" aria-label="note ${n}"><circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r}"/><text x="${cx.toFixed(1)}" y="${(cy + 3).toFixed(1)}" text-anchor="middle">${n}</text></g>`;
@@ -578,10 +591,15 @@ export function connectionSvg(c: LadderConnection, opts: { compact?: boolean; st
     });
     parts.push(`<g class="ladder" data-col="${ci}">`);
     parts.push(`<text x="${x0 + (CLIENT_X + SERVER_X) / 2}" y="16" class="colt" text-anchor="middle">${esc(col.title)}</text>`);
-    parts.push(`<text x="${cx}" y="36" class="head" text-anchor="middle">client</text>`);
-    parts.push(`<text x="${sx}" y="36" class="head" text-anchor="middle">server</text>`);
-    parts.push(`<text x="${cx}" y="48" class="addr" text-anchor="middle">${esc(c.clientLabel)}</text>`);
-    parts.push(`<text x="${sx}" y="48" class="addr" text-anchor="middle">${esc(c.serverLabel)}</text>`);
+    // An address too wide for its half of the lane (a full IPv6 address) takes two lines.
+    const addrs = [addressLines(c.clientLabel), addressLines(c.serverLabel)];
+    const two = addrs.some((l) => l.length > 1);
+    const headY = two ? 30 : 36;
+    parts.push(`<text x="${cx}" y="${headY}" class="head" text-anchor="middle">client</text>`);
+    parts.push(`<text x="${sx}" y="${headY}" class="head" text-anchor="middle">server</text>`);
+    addrs.forEach((lines, k) =>
+      lines.forEach((line, li) => parts.push(`<text x="${k === 0 ? cx : sx}" y="${headY + 12 + 10 * li}" class="addr" text-anchor="middle">${esc(line)}</text>`)),
+    );
     parts.push(`<line x1="${cx}" y1="${HEAD}" x2="${cx}" y2="${L.height - 24}" class="life"/>`);
     parts.push(`<line x1="${sx}" y1="${HEAD}" x2="${sx}" y2="${L.height - 24}" class="life"/>`);
     for (const b of L.breaks) {

@@ -145,6 +145,10 @@ function geometryProblems(): string[] {
     });
     const labels = [...svg.querySelectorAll("text.lbl")].map((e) => shrink(rect(e, "label"), 0.5));
     const heads = [...svg.querySelectorAll("path.head, path.x")].map((e) => shrink(rect(e, "arrow head"), 0.5));
+    // The column heads: titles, "client"/"server", the addresses (a long IPv6 address on the
+    // lane's far side once reached into its neighbour).
+    const tops = [...svg.querySelectorAll("text.colt, text.head, text.addr")].map((e) => shrink(rect(e, e.getAttribute("class") ?? "?"), 0.5));
+    for (const [i, a] of tops.entries()) for (const b of tops.slice(i + 1)) if (overlap(a, b)) problems.push(`svg ${si}: ${a.what} overlaps ${b.what}`);
     const side = [...svg.querySelectorAll("text.state, text.mark, text.time, g.badge, g.clock, rect.diffbar")].map((e) => shrink(rect(e, e.getAttribute("class") ?? "?"), 0.5));
     for (const [i, a] of labels.entries()) {
       for (const s of segs) if (segHitsRect(s.a.x, s.a.y, s.b.x, s.b.y, a)) problems.push(`svg ${si}: ${a.what} crosses the ${s.what}`);
@@ -203,6 +207,8 @@ describe.skipIf(why !== undefined)(`ladder diagrams in headless Chromium${why ? 
     if (existsSync(join(SHARED, "nowebaccess2.pcapng"))) add("nowebaccess2", join(SHARED, "nowebaccess2.pcapng"));
     if (existsSync(join(SHARED, "gnutella.pcap"))) add("gnutella", join(SHARED, "gnutella.pcap"), { only: [1, 2, 3] });
     if (existsSync(join(SHARED, "http_espn_fail.pcapng"))) add("http_espn_fail", join(SHARED, "http_espn_fail.pcapng"), { only: [1, 2] });
+    // Full IPv6 addresses with their ports, wider than the room beside a lifeline.
+    if (existsSync(join(SHARED, "kill_router6.pcap"))) add("kill_router6", join(SHARED, "kill_router6.pcap"));
   }, 120_000);
 
   afterAll(async () => {
