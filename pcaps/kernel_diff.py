@@ -181,7 +181,80 @@ def gen_scenario(seed, index):
         "sysctls": {"net.ipv4.tcp_syn_retries": retries, "net.ipv4.tcp_syn_linear_timeouts": linear},
         "overrides": {"synRetries": retries, "synLinearTimeouts": linear},
     }
+    # A hostile SYN-ACK (drawn from its own generator, so the scenarios of a seed are otherwise
+    # those drawn before this was added): one malformed option in the first SYN-ACK. Linux
+    # tcp_parse_options() stops at an option of length 0 or 1 or one that overruns the header
+    # and keeps the segment with what it parsed so far; a known kind of the wrong length is
+    # skipped by its length.
+    hrng = random.Random(f"kernel-diff/{seed}/{index}/badopt")
+    first = acts[0] if acts else None
+    if first is not None and first["a"] == "synack" and hrng.random() < 0.2:
+        form = hrng.choice(["len0", "len1", "overrun", "mss-len6", "ws-len4", "sackok-len4"])
+        at = "last" if form == "overrun" else hrng.choice(["first", "middle", "last"])
+        first["badopt"] = {"form": form, "at": at, "kind": hrng.choice([2, 3, 8, 253, 30])}
+        # Room for the bad option (at most 6 bytes) in the 40 bytes of option space.
+        while option_bytes(first["opts"]) > 34:
+            first["opts"] = first["opts"][:-1]
     return sc
+
+
+OPT_LEN = {"MSS": 4, "SAckOK": 2, "Timestamp": 10, "WScale": 3, "SAck": 10, "NOP": 1, "EOL": 1}
+
+
+def option_bytes(opts):
+    return sum(OPT_LEN.get(name, 4) for name, _ in opts)
+
+
+# The bytes of each malformed option (the placeholder scapy writes has the same length).
+def badopt_bytes(b):
+    form, k = b["form"], b["kind"]
+    return {"len0": bytes([k, 0, 0, 0]), "len1": bytes([k, 1, 0, 0]), "overrun": bytes([k, 40, 0, 0]),
+            "mss-len6": bytes([2, 6, 0x05, 0xB4, 0, 0]), "ws-len4": bytes([3, 4, 7, 0]),
+            "sackok-len4": bytes([4, 4, 0, 0])}[form]
+
+
+BADOPT_MARK = b"\xb4\xd0"
+
+
+def with_badopt(opts, b):
+    """The option list with a placeholder (kind 253, marked) where the bad option goes."""
+    ph = (253, BADOPT_MARK + b"\x00" * (len(badopt_bytes(b)) - 4))
+    opts = [o for o in opts if o[0] != "EOL"]
+    if b["at"] == "first":
+        return [ph] + opts
+    if b["at"] == "middle":
+        return opts[: len(opts) // 2] + [ph] + opts[len(opts) // 2:]
+    return opts + [ph]
+
+
+def l4_checksum(src, dst, proto, seg, fam):
+    """The TCP checksum over the IPv4/IPv6 pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1)."""
+    if fam == 4:
+        pseudo = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(socket.AF_INET, dst) + struct.pack("!BBH", 0, proto, len(seg))
+    else:
+        pseudo = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) + struct.pack("!IxxxB", len(seg), proto)
+    data = pseudo + seg + (b"\x00" if len(seg) % 2 else b"")
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total) & 0xFFFF
+
+
+def patch_badopt(raw, fam, src, dst, b):
+    """Writes the malformed option over its placeholder and fixes the TCP checksum."""
+    raw = bytearray(raw)
+    off = 40 if fam == 6 else (raw[0] & 0x0F) * 4
+    hl = (raw[off + 12] >> 4) * 4
+    at = bytes(raw[off + 20:off + hl]).find(bytes([253]))
+    while at >= 0 and bytes(raw[off + 20 + at + 2:off + 20 + at + 4]) != BADOPT_MARK:
+        at = bytes(raw[off + 20:off + hl]).find(bytes([253]), at + 1)
+    if at < 0:
+        raise RuntimeError("bad option placeholder not found")
+    bad = badopt_bytes(b)
+    raw[off + 20 + at:off + 20 + at + len(bad)] = bad
+    raw[off + 16:off + 18] = b"\x00\x00"
+    raw[off + 16:off + 18] = struct.pack("!H", l4_checksum(src, dst, 6, bytes(raw[off:]), fam))
+    return bytes(raw)
 
 
 def give_up_s(retries, linear):
@@ -208,8 +281,10 @@ def server_main(iface):
     peer = {"mac": None}
 
     class L2Sender:
-        def send(self, p):
-            l2.send(Ether(src=my_mac, dst=peer["mac"]) / p)
+        def send(self, p, ethertype=None):
+            # A packet patched as bytes (a malformed option) comes with its EtherType.
+            e = Ether(src=my_mac, dst=peer["mac"], type=ethertype) if ethertype else Ether(src=my_mac, dst=peer["mac"])
+            l2.send(e / p)
 
     l3 = {4: L2Sender(), 6: L2Sender()}
     sniffer = conf.L2listen(iface=iface, filter="tcp and dst portrange %d-%d" % (PORT_BASE, PORT_BASE + 40000))
@@ -262,7 +337,7 @@ def run_server_scenario(sc, sniffer, fd, l3, peer, IP, IPv6, TCP, ICMP, Raw, D6,
             elif name == "SAckOK":
                 out.append(("SAckOK", b""))
             elif isinstance(name, int):
-                out.append((name, b"\x00\x00" if name in (253, 254) else b""))
+                out.append((name, val if isinstance(val, bytes) else b"\x00\x00" if name in (253, 254) else b""))
             else:
                 out.append((name, val))
         return out
@@ -272,12 +347,15 @@ def run_server_scenario(sc, sniffer, fd, l3, peer, IP, IPv6, TCP, ICMP, Raw, D6,
             return [("NOP", None), ("NOP", None), ("Timestamp", (tsval(), st["cts"]))]
         return []
 
-    def send_tcp(flags, seq, ack, opts=(), win=64000, payload=b"", urg=0):
+    def send_tcp(flags, seq, ack, opts=(), win=64000, payload=b"", urg=0, badopt=None):
         p = L3(src=srv, dst=st["caddr"]) / TCP(sport=port, dport=st["cport"], flags=flags, seq=seq & M, ack=ack & M,
                                                 window=win, options=list(opts), urgptr=urg)
         if payload:
             p = p / Raw(payload)
-        l3[fam].send(p)
+        if badopt:
+            l3[fam].send(Raw(patch_badopt(bytes(p), fam, srv, st["caddr"], badopt)), 0x86DD if fam == 6 else 0x0800)
+        else:
+            l3[fam].send(p)
         log("sent %s seq=%d ack=%d len=%d" % (flags, (seq - sc["serverIsn"]) & M, (ack - st["iss"]) & M if st["iss"] is not None else ack, len(payload)))
 
     def ack_value(mode):
@@ -293,7 +371,11 @@ def run_server_scenario(sc, sniffer, fd, l3, peer, IP, IPv6, TCP, ICMP, Raw, D6,
             flags = "SA" + ("F" if a.get("fin") else "") + ("U" if a.get("urg") else "")
             if data:
                 flags += "P"
-            send_tcp(flags, seq, ack_value(a["ack"]), build_opts(a["opts"]), a["win"], data, urg=1 if a.get("urg") else 0)
+            if a.get("badopt"):
+                send_tcp(flags, seq, ack_value(a["ack"]), build_opts(with_badopt(a["opts"], a["badopt"])), a["win"], data,
+                         urg=1 if a.get("urg") else 0, badopt=a["badopt"])
+            else:
+                send_tcp(flags, seq, ack_value(a["ack"]), build_opts(a["opts"]), a["win"], data, urg=1 if a.get("urg") else 0)
             if a["ack"] == "ok" and not a.get("seqoff") and st["rcv_nxt"] is None:
                 st["rcv_nxt"] = (st["iss"] + 1) & M
         elif k == "ack":
@@ -548,6 +630,10 @@ class Rig:
         for a in (S6 + "/64", R6 + "/64"):
             sh("ip", "-n", s, "-6", "addr", "add", a, "dev", "s0", "nodad")
         sh("ip", "netns", "exec", c, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.c0.rp_filter=0")
+        # No per-destination metrics carried from one scenario to the next: tcp_init_metrics()
+        # seeds a new connection's first RTO (and ssthresh) from the RTT and ssthresh an
+        # earlier connection to the same address left in the cache (tcp_update_metrics()).
+        sh("ip", "netns", "exec", c, "sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1")
         # No GSO on the client's veth: tcpdump there would see the kernel's super-segments
         # (several MSS in one packet) before segmentation, not what goes on a real wire.
         sh("ip", "-n", c, "link", "set", "dev", "c0", "gso_max_segs", "1")
@@ -588,6 +674,8 @@ class Rig:
         # errors, so every scenario's SYN starts from the link MTU.
         sh("ip", "-n", c, "route", "flush", "cache", check=False)
         sh("ip", "-n", c, "-6", "route", "flush", "cache", check=False)
+        # ... and no cached RTT, ssthresh or cwnd (tcp_no_metrics_save is set; flushed anyway).
+        sh("ip", "-n", c, "tcp_metrics", "flush", "all", check=False, stderr=subprocess.DEVNULL)
         gu = give_up_s(sc["sysctls"]["net.ipv4.tcp_syn_retries"], sc["sysctls"]["net.ipv4.tcp_syn_linear_timeouts"])
         sc["connectTimeout"] = gu
         sc["serverSeconds"] = gu + sc["client"]["holdMs"] / 1000.0 + 1.5

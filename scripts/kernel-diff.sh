@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Differential test of the `linux` profile against this machine's kernel (docs/kernel-diff.md).
 #
-#   sudo scripts/kernel-diff.sh [--seed S] [--count N] [--minutes M] [--start K] [--out DIR]
+#   sudo scripts/kernel-diff.sh [--seed S] [--count N] [--minutes M] [--start K] [--out DIR] [--no-analyze]
 #   scripts/kernel-diff.sh --analyze DIR          (replay an existing run, no root needed)
+#
+# --no-analyze records only: a held-out seed is recorded early and replayed once, at the end.
 #
 # 1. pcaps/kernel_diff.py records N random scenarios (kernel client in a namespace, scapy
 #    server in another; namespaces deleted on exit, also on failure);
@@ -10,7 +12,7 @@
 #    writes DIR/report.md and DIR/report.json (docs/kernel-diff.md explains both).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
-SEED=1; COUNT=20; MINUTES=0; START=0; OUT=""; ANALYZE=""
+SEED=1; COUNT=20; MINUTES=0; START=0; OUT=""; ANALYZE=""; NO_ANALYZE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seed) SEED=$2; shift 2;;
@@ -19,7 +21,8 @@ while [ $# -gt 0 ]; do
     --start) START=$2; shift 2;;
     --out) OUT=$2; shift 2;;
     --analyze) ANALYZE=$2; shift 2;;
-    -h|--help) sed -n 2,11p "$0"; exit 0;;
+    --no-analyze) NO_ANALYZE=1; shift;;
+    -h|--help) sed -n 2,13p "$0"; exit 0;;
     *) echo "kernel-diff.sh: unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -37,4 +40,4 @@ if [ -n "$ANALYZE" ]; then analyze "$ANALYZE"; exit 0; fi
 for t in ip nft tcpdump taskset; do command -v "$t" >/dev/null || { echo "kernel-diff.sh: $t is missing" >&2; exit 2; }; done
 OUT=${OUT:-/tmp/synack-kernel-diff-$SEED}
 /usr/bin/python3 "$HERE/pcaps/kernel_diff.py" record --seed "$SEED" --count "$COUNT" --minutes "$MINUTES" --start "$START" --out "$OUT"
-analyze "$OUT"
+[ -n "$NO_ANALYZE" ] || analyze "$OUT"
