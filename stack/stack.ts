@@ -23,6 +23,7 @@ import { icmpMeaning } from "./tcp/icmp-meaning.js";
 import { icmpFilteredOut, quoteInFlight } from "./tcp/icmp.js";
 import { rfc6528Isn } from "./tcp/isn.js";
 import { listenDisposition, makeRoomForSyn, synSegment, type HeldSyn, type PassiveOrigin, type SynRequest, type SynVerdict } from "./tcp/passive.js";
+import { dropsBadOptions } from "./tcp/options.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
 import { seqAdd } from "./tcp/seq.js";
 import { TimerHeap } from "./timers.js";
@@ -709,6 +710,12 @@ export class Stack implements ConnectionHost {
   private inputTcp(src: string, dst: string, version: 4 | 6, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
     const conn = this.conns.get(src, seg.srcPort, dst, seg.dstPort);
     if (this.traceSink) this.traceSink({ t: now, kind: "in", conn: conn?.id, tuple: conn?.tuple, stateBefore: conn?.state, decision: conn ? "segment for connection" : "segment for no connection", packet: describeTcpSegment(src, dst, seg), bytes: this.inBytes });
+    // Malformed options (RFC 9293 §3.2): the receiving profile's badOptions policy. (Only
+    // parsePacket() keeps such a segment: RxSegment leaves it to that path.)
+    if (seg.optionError !== undefined && dropsBadOptions(this.badOptionsProfile(conn, dst, seg), seg.options)) {
+      this.dropPacket(seg.optionError, now, undefined, `${seg.optionError}: segment dropped (badOptions policy)`);
+      return;
+    }
     if (!conn) {
       const l = this.listeners.size > 0 ? this.findListener(dst, seg.dstPort) : undefined;
       if (l) this.inputListen(l, src, dst, version, seg, opt, now);
@@ -725,6 +732,13 @@ export class Stack implements ConnectionHost {
     }
     if (conn.pendingWindowUpdate) this.windowUpdates.add(conn);
     if (conn.state !== "CLOSED") this.rearm(conn);
+  }
+
+  /** The profile that receives a segment: its connection's, a listener's, or the stack's. */
+  private badOptionsProfile(conn: Connection | undefined, dst: string, seg: TcpSegment): Profile {
+    if (conn) return conn.prof;
+    const l = this.listeners.size > 0 ? this.findListener(dst, seg.dstPort) : undefined;
+    return l ? l.profile : this.profile;
   }
 
   /** RFC 9293 §3.10.7.1: segment for a CLOSED (non-existent) connection. */

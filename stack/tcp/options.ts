@@ -2,7 +2,7 @@
 // OS writes them (conformance scripts compare options exactly).
 import type { TcpOption } from "../wire/types.js";
 import { policy } from "./policy.js";
-import type { OptionLayout } from "./profiles.js";
+import type { OptionLayout, Profile } from "./profiles.js";
 
 export const optionLayoutPolicy = policy({
   field: "optionLayout",
@@ -16,6 +16,46 @@ export const optionLayoutPolicy = policy({
   },
   knobs: ["timestamps", "windowScaling", "windowScale", "sack", "noOptions", "mssOverride"],
 });
+
+export const badOptionsPolicy = policy({
+  field: "badOptions",
+  title: "Malformed options",
+  where: "RFC 9293 §3.2 (MUST-7: be prepared to handle an illegal option length, e.g. zero): a received segment whose option list is malformed",
+  choices: {
+    drop: {
+      meaning: "the segment is dropped, counted under the option's problem (length below 2, past the header, a known kind of the wrong length)",
+      source: "RFC 9293 §3.2 leaves the handling open; windows: not measured (Windows' handling is not documented), kept at drop",
+    },
+    tolerate: {
+      meaning: "parsing stops at an option with a length below 2 or running past the header, and the options before it count; a known kind of the wrong length is skipped by its length; the segment is processed (a SYN-ACK with such an option still completes the connect)",
+      source: "FreeBSD tcp_dooptions()",
+    },
+    linux: {
+      meaning: "as tolerate, but a segment whose unreadable option (length below 2, past the header) starts with at least badOptionDropBytes of option space left is dropped: the kernel's scan for signature options refuses it before TCP sees it",
+      source: "Linux tcp_parse_options(); tcp_inbound_hash() -> tcp_do_parse_auth_options() (-EINVAL while 18 bytes remain, TCPOLEN_MD5SIG, CONFIG_TCP_MD5SIG without TCP_AO); kernel-diff kd-31-0055, kd-31-0192",
+    },
+  },
+  knobs: ["badOptionDropBytes"],
+});
+
+/**
+ * Whether the badOptions policy drops a segment whose options are malformed (optionError
+ * set; the list holds "bad" entries, stack/wire/tcp-options.ts scanTcpOptions).
+ */
+export function dropsBadOptions(p: Profile, options: readonly TcpOption[]): boolean {
+  switch (p.badOptions) {
+    case "drop":
+      return true;
+    case "tolerate":
+      return false;
+    case "linux":
+      // An unreadable option is the last entry; its bytes run to the end of the option space.
+      for (const o of options) if (o.kind === "bad" && UNREADABLE.has(o.reason) && o.bytes.length >= p.badOptionDropBytes) return true;
+      return false;
+  }
+}
+
+const UNREADABLE: ReadonlySet<string> = new Set(["tcp option truncated", "tcp option length < 2", "tcp option overrun"]);
 
 export interface HandshakeOptionValues {
   mss: number;

@@ -4,7 +4,7 @@ import { abortRstPolicy } from "./connection.js";
 import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
 import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
-import { optionLayoutPolicy } from "./options.js";
+import { badOptionsPolicy, optionLayoutPolicy } from "./options.js";
 import { acceptQueueFullPolicy, halfOpenFullPolicy, listenSynAckPolicy, synAckOptionsPolicy, synAckWindowRoundingPolicy } from "./passive.js";
 import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy, windowUpdatePolicy } from "./receiver.js";
 import { sackReportPolicy } from "./sack-report.js";
@@ -14,6 +14,7 @@ import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPaw
 export const POLICIES = [
   // Opening
   { policy: optionLayoutPolicy, file: "stack/tcp/options.ts" },
+  { policy: badOptionsPolicy, file: "stack/tcp/options.ts" },
   { policy: synWindowRulePolicy, file: "stack/tcp/handshake.ts" },
   { policy: synBackoffPolicy, file: "stack/tcp/handshake.ts" },
   { policy: lastSynWscalePolicy, file: "stack/tcp/handshake.ts" },

@@ -14,6 +14,7 @@ export type ProfileName = "windows" | "windows7" | "linux" | "freebsd" | "rfc";
  */
 export interface ProfilePolicies {
   optionLayout: "windows" | "linux" | "freebsd" | "rfc";
+  badOptions: "drop" | "tolerate" | "linux";
   synWindowRule: "fixed" | "windows";
   synBackoff: "doubling" | "linux" | "freebsd" | "windows";
   lastSynWscale: "keep" | "drop";
@@ -81,6 +82,7 @@ export interface ProfileKnobs {
   badAckSynRetransmitMs: number;
   rstRetryDelayMs: number;
   minSndMss: number;
+  badOptionDropBytes: number;
   dataRetries: number;
   mslMs: number;
   delayedAckMs: number;
@@ -142,6 +144,7 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
   badAckSynRetransmitMs: { meaning: "delay of the early SYN retransmission after an unacceptable SYN-ACK (synSentBadAck \"rstAndResendSyn\")", source: "Linux TCP_TIMEOUT_MIN (2 jiffies; 11 ms at HZ 250 in pcaps/v4-synack-bad-ack.pcap)" },
   rstRetryDelayMs: { meaning: "delay of the SYN after an acceptable RST arrived (synSentRst \"retrySyn\")", source: "Windows (measured 499-528 ms after the RST; 500 ms in libuv, Go, OpenJDK)" },
   minSndMss: { meaning: "smallest send MSS (peerMss \"linux\", \"freebsd\")", source: "Linux net.ipv4.tcp_min_snd_mss (48), FreeBSD net.inet.tcp.minmss (216)" },
+  badOptionDropBytes: { meaning: "an unreadable option starting with at least this much option space left drops the segment (badOptions \"linux\")", source: "Linux tcp_do_parse_auth_options(): TCPOLEN_MD5SIG 18 (CONFIG_TCP_MD5SIG), 5 with CONFIG_TCP_AO" },
   dataRetries: { meaning: "retransmissions of the same data (or unanswered zero-window probes) before giving up", source: "RFC 1122 §4.2.3.5 R2; Windows TcpMaxDataRetransmissions, Linux tcp_retries2, FreeBSD TCP_MAXRXTSHIFT" },
   mslMs: { meaning: "maximum segment lifetime; TIME-WAIT lasts 2 MSL", source: "RFC 9293 §3.4.2; Linux TCP_TIMEWAIT_LEN 60 s" },
   delayedAckMs: { meaning: "delayed-ACK timeout", source: "RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 (< 500 ms); Linux TCP_DELACK_MIN 40 ms" },
@@ -157,6 +160,7 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
 /** The choices and values all profiles share unless they say otherwise. */
 const common = {
   // Policies: the RFC's behaviour.
+  badOptions: "drop",
   synWindowRule: "fixed",
   lastSynWscale: "keep",
   synSentBadAck: "rst",
@@ -205,6 +209,7 @@ const common = {
   badAckSynRetransmitMs: 0,
   rstRetryDelayMs: 0,
   minSndMss: 0,
+  badOptionDropBytes: 0,
   quickAcks: 0,
   oowAckIntervalMs: 0,
   nodelay: false,
@@ -277,6 +282,9 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     name: "linux",
     synOptionLayoutText: "mss,sackOK,TS,nop,wscale",
     optionLayout: "linux",
+    // This kernel: CONFIG_TCP_MD5SIG=y, CONFIG_TCP_AO unset (/proc/config.gz).
+    badOptions: "linux",
+    badOptionDropBytes: 18,
     timestamps: true,
     windowScale: 7,
     synWindow: 64240,
@@ -329,6 +337,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     name: "freebsd",
     synOptionLayoutText: "mss,nop,wscale,sackOK,TS",
     optionLayout: "freebsd",
+    badOptions: "tolerate",
     timestamps: true,
     windowScale: 6,
     synWindow: 65535,

@@ -56,6 +56,7 @@ export {
   formatTcpOption,
   formatTcpOptions,
   parseTcpOptions,
+  scanTcpOptions,
   summarizeOptions,
   TCP_MAX_OPTION_BYTES,
   tcpOptionsLength,

@@ -2,7 +2,7 @@
 // RFC 2018 for SACK). Parsed into an ordered list so that a SYN's exact option
 // layout (which differs per OS) survives a parse/write round trip.
 
-import { fail, ok, type PacketError, type Parsed, type TcpOption, type TcpOptionSummary } from "./types.js";
+import { fail, ok, type PacketError, type Parsed, type TcpOption, type TcpOptionError, type TcpOptionSummary } from "./types.js";
 
 export const TCPOPT_EOL = 0;
 export const TCPOPT_NOP = 1;
@@ -18,7 +18,8 @@ export const TCP_MAX_OPTION_BYTES = 40;
 const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 
 /**
- * Parses the option bytes of a TCP header (from byte 20 to the data offset).
+ * Parses the option bytes of a TCP header (from byte 20 to the data offset), strictly: a
+ * malformed list is refused with the reason of its first problem (see scanTcpOptions).
  * - EOL (0) ends the list; what follows it is padding and is not read (RFC 9293 §3.2).
  * - NOP (1) is kept, so the original layout is visible.
  * - Every other kind has a length byte counting kind and length; a length of 0 or 1
@@ -33,7 +34,24 @@ const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 1
  */
 export function parseTcpOptions(bytes: Uint8Array): Parsed<TcpOption[], PacketError> {
   const out: TcpOption[] = [];
+  const error = scanTcpOptions(bytes, out);
+  return error === undefined ? ok(out) : fail(error);
+}
+
+/**
+ * Parses the option bytes as a receiver meets them, into `out`; never refuses. Returns the
+ * first problem, or undefined for a well-formed list. A malformed part becomes a "bad"
+ * entry holding its bytes (a view of `bytes`):
+ * - a known kind of the wrong length is that option alone, skipped by its length byte, and
+ *   the options after it are read;
+ * - an option without its length byte, with a length below 2, or running past the option
+ *   space ends the list: the "bad" entry runs to the end of the option space.
+ * The well-formed options before (and around) the problem are kept as usual. What a
+ * receiver does with such a segment is its profile's badOptions policy (stack/tcp/options.ts).
+ */
+export function scanTcpOptions(bytes: Uint8Array, out: TcpOption[]): TcpOptionError | undefined {
   const n = bytes.length;
+  let error: TcpOptionError | undefined;
   let i = 0;
   while (i < n) {
     const kind = bytes[i];
@@ -46,26 +64,32 @@ export function parseTcpOptions(bytes: Uint8Array): Parsed<TcpOption[], PacketEr
       i++;
       continue;
     }
-    if (i + 1 >= n) return fail("tcp option truncated");
-    const len = bytes[i + 1];
-    if (len < 2) return fail("tcp option length < 2");
-    if (i + len > n) return fail("tcp option overrun");
+    const len = i + 1 < n ? bytes[i + 1] : 0;
+    const stop: TcpOptionError | undefined = i + 1 >= n ? "tcp option truncated" : len < 2 ? "tcp option length < 2" : i + len > n ? "tcp option overrun" : undefined;
+    if (stop !== undefined) {
+      out.push({ kind: "bad", bytes: bytes.subarray(i), reason: stop });
+      return error ?? stop;
+    }
+    let wrong: TcpOptionError | undefined;
     switch (kind) {
       case TCPOPT_MSS:
-        if (len !== 4) return fail("tcp option bad mss length");
-        out.push({ kind: "mss", value: (bytes[i + 2] << 8) | bytes[i + 3] });
+        if (len !== 4) wrong = "tcp option bad mss length";
+        else out.push({ kind: "mss", value: (bytes[i + 2] << 8) | bytes[i + 3] });
         break;
       case TCPOPT_WSCALE:
-        if (len !== 3) return fail("tcp option bad wscale length");
-        out.push({ kind: "wscale", shift: bytes[i + 2] });
+        if (len !== 3) wrong = "tcp option bad wscale length";
+        else out.push({ kind: "wscale", shift: bytes[i + 2] });
         break;
       case TCPOPT_SACK_PERMITTED:
-        if (len !== 2) return fail("tcp option bad sackOK length");
-        out.push({ kind: "sackOK" });
+        if (len !== 2) wrong = "tcp option bad sackOK length";
+        else out.push({ kind: "sackOK" });
         break;
       case TCPOPT_SACK: {
         const count = (len - 2) / 8;
-        if (!Number.isInteger(count) || count < 1 || count > 4) return fail("tcp option bad sack length");
+        if (!Number.isInteger(count) || count < 1 || count > 4) {
+          wrong = "tcp option bad sack length";
+          break;
+        }
         const blocks: Array<[number, number]> = [];
         for (let k = 0; k < count; k++) {
           const at = i + 2 + k * 8;
@@ -75,15 +99,19 @@ export function parseTcpOptions(bytes: Uint8Array): Parsed<TcpOption[], PacketEr
         break;
       }
       case TCPOPT_TIMESTAMP:
-        if (len !== 10) return fail("tcp option bad timestamp length");
-        out.push({ kind: "ts", val: u32(bytes, i + 2), ecr: u32(bytes, i + 6) });
+        if (len !== 10) wrong = "tcp option bad timestamp length";
+        else out.push({ kind: "ts", val: u32(bytes, i + 2), ecr: u32(bytes, i + 6) });
         break;
       default:
         out.push({ kind: "unknown", type: kind, data: bytes.subarray(i + 2, i + len) });
     }
+    if (wrong !== undefined) {
+      out.push({ kind: "bad", bytes: bytes.subarray(i, i + len), reason: wrong });
+      error ??= wrong;
+    }
     i += len;
   }
-  return ok(out);
+  return error;
 }
 
 /** Encoded length of one option, bytes. */
@@ -104,6 +132,8 @@ function optionLength(o: TcpOption): number {
       return 10;
     case "unknown":
       return 2 + o.data.length;
+    case "bad":
+      return o.bytes.length;
   }
 }
 
@@ -184,6 +214,11 @@ export function writeTcpOptionsInto(out: Uint8Array, off: number, opts: readonly
         out.set(o.data, i + 2);
         i += 2 + o.data.length;
         break;
+      case "bad":
+        // A received malformed option written back as it came (the replay re-injects it).
+        out.set(o.bytes, i);
+        i += o.bytes.length;
+        break;
     }
   }
   while ((i - off) & 3) out[i++] = TCPOPT_EOL;
@@ -253,6 +288,8 @@ export function formatTcpOption(o: TcpOption): string {
       return `TS val ${o.val} ecr ${o.ecr}`;
     case "unknown":
       return o.data.length > 0 ? `unknown-${o.type} 0x${hex(o.data)}` : `unknown-${o.type}`;
+    case "bad":
+      return `bad 0x${hex(o.bytes)}`;
   }
 }
 

@@ -4,7 +4,7 @@
 import * as BufferLayout from "buffer-layout";
 import { internetChecksum } from "./checksum.js";
 import { bitField, fieldOffset } from "./layout.js";
-import { parseTcpOptions, TCP_MAX_OPTION_BYTES, tcpOptionsLength, writeTcpOptionsInto } from "./tcp-options.js";
+import { scanTcpOptions, TCP_MAX_OPTION_BYTES, tcpOptionsLength, writeTcpOptionsInto } from "./tcp-options.js";
 import {
   fail,
   ok,
@@ -64,7 +64,8 @@ const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 1
  * with the segment length) is given, the checksum is verified first (RFC 9293
  * §3.1: the checksum covers pseudo-header, header and data).
  * Reasons: "tcp truncated header", "tcp bad data offset", "tcp header beyond
- * segment", "tcp checksum", and the option reasons of `parseTcpOptions`.
+ * segment", "tcp checksum". Malformed options do not refuse the segment: they are kept as
+ * "bad" entries and `optionError` says the first problem (scanTcpOptions).
  * `payload` and unknown option data are subarray views of `bytes` (zero-copy).
  */
 export function parseTcp(bytes: Uint8Array, pseudoSum?: number): Parsed<TcpSegment, PacketError> {
@@ -77,14 +78,10 @@ export function parseTcp(bytes: Uint8Array, pseudoSum?: number): Parsed<TcpSegme
   if (pseudoSum !== undefined && internetChecksum(bytes, 0, bytes.length, pseudoSum) !== 0) {
     return fail("tcp checksum");
   }
-  let options: TcpOption[];
-  if (headerLength === TCP_HEADER_BYTES) {
-    options = [];
-  } else {
-    const parsed = parseTcpOptions(bytes.subarray(TCP_HEADER_BYTES, headerLength));
-    if (!parsed.ok) return parsed;
-    options = parsed.value;
-  }
+  const options: TcpOption[] = [];
+  // A malformed option list does not make the segment unreadable: what the receiver does
+  // with it is the profile's badOptions policy (the stack checks optionError).
+  const optionError = headerLength === TCP_HEADER_BYTES ? undefined : scanTcpOptions(bytes.subarray(TCP_HEADER_BYTES, headerLength), options);
   return ok({
     srcPort: u16(bytes, O.srcPort),
     dstPort: u16(bytes, O.dstPort),
@@ -97,6 +94,7 @@ export function parseTcp(bytes: Uint8Array, pseudoSum?: number): Parsed<TcpSegme
     checksum: u16(bytes, O.checksum),
     urgent: u16(bytes, O.urgent),
     options,
+    optionError,
     payload: bytes.subarray(headerLength),
   });
 }

@@ -70,7 +70,25 @@ export type TcpOption =
   | { kind: "sackOK" }
   | { kind: "sack"; blocks: Array<[number, number]> }
   | { kind: "ts"; val: number; ecr: number }
-  | { kind: "unknown"; type: number; data: Uint8Array };
+  | { kind: "unknown"; type: number; data: Uint8Array }
+  /**
+   * A malformed option as received (never written by the stack itself): a known kind of
+   * the wrong length (`bytes` is that option, and the options after it follow), or an
+   * option without its length byte, with a length below 2 or running past the header
+   * (`bytes` runs to the end of the option space: nothing after it can be read).
+   */
+  | { kind: "bad"; bytes: Uint8Array; reason: TcpOptionError };
+
+/** What can be wrong with a received option (RFC 9293 §3.2; PacketError codes). */
+export type TcpOptionError =
+  | "tcp option truncated"
+  | "tcp option length < 2"
+  | "tcp option overrun"
+  | "tcp option bad mss length"
+  | "tcp option bad wscale length"
+  | "tcp option bad sackOK length"
+  | "tcp option bad sack length"
+  | "tcp option bad timestamp length";
 
 /** The options a TCP needs to act on, pulled out of the ordered list. */
 export interface TcpOptionSummary {
@@ -96,6 +114,12 @@ export interface TcpSegment {
   checksum: number;
   urgent: number;
   options: TcpOption[];
+  /**
+   * The first problem of a malformed option list (the list then holds a "bad" entry), or
+   * undefined. The parser keeps such a segment; the receiving profile's badOptions policy
+   * decides whether it is dropped.
+   */
+  optionError?: TcpOptionError;
   payload: Uint8Array;
 }
 

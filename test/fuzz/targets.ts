@@ -26,6 +26,7 @@ import { RxSegment } from "../../stack/wire/rx-segment.js";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type IcmpMessage, type IcmpQuote, type TcpOption, type TcpSegment } from "../../stack/wire/types.js";
 import type { TraceEvent } from "../../stack/trace.js";
 import { DROP_REASONS } from "../../stack/drops.js";
+import { dropsBadOptions } from "../../stack/tcp/options.js";
 import { parseScript } from "../../src/conformance/parse.js";
 import { readCapture } from "../../device/pcap/read.js";
 import { parseConnectArgs } from "../../src/cli/connect.js";
@@ -117,7 +118,21 @@ function checkOption(o: TcpOption): void {
       check(isU8(o.type) && ![0, 1, 2, 3, 4, 5, 8].includes(o.type), `unknown option with known kind ${o.type}`);
       check(o.data.length <= 253, `unknown option with ${o.data.length} data bytes`);
       return;
+    case "bad":
+      check(o.bytes.length >= 1 && o.bytes.length <= 40, `bad option of ${o.bytes.length} bytes`);
+      check(Object.prototype.hasOwnProperty.call(DROP_REASONS, o.reason) && o.reason.startsWith("tcp option"), `bad option reason "${o.reason}"`);
+      return;
   }
+}
+
+/** Malformed options are kept as "bad" entries; optionError names the first one's problem. */
+function checkBadOptions(opts: readonly TcpOption[], optionError: string | undefined): void {
+  const bad = opts.filter((o): o is Extract<TcpOption, { kind: "bad" }> => o.kind === "bad");
+  check(optionError === bad[0]?.reason, `optionError ${optionError} but first bad option ${bad[0]?.reason}`);
+  const stops = ["tcp option truncated", "tcp option length < 2", "tcp option overrun"];
+  opts.forEach((o, i) => {
+    if (o.kind === "bad" && stops.includes(o.reason)) check(i === opts.length - 1, `options after an unreadable option (${o.reason})`);
+  });
 }
 
 /**
@@ -150,6 +165,8 @@ function checkSegment(t: TcpSegment, l4Length: number, input: Uint8Array): void 
   check(t.headerLength + t.payload.length === l4Length, `header ${t.headerLength} + payload ${t.payload.length} != segment ${l4Length}`);
   checkView(t.payload, input, "tcp payload");
   checkOptions(t.options);
+  checkBadOptions(t.options, t.optionError);
+  for (const o of t.options) if (o.kind === "bad") checkView(o.bytes, input, "bad option bytes");
 }
 
 function checkQuote(q: IcmpQuote, version: 4 | 6): void {
@@ -214,12 +231,14 @@ const rx = new RxSegment();
 /**
  * The stack's in-place parser against parsePacket(): it takes exactly the TCP segments
  * parsePacket() accepts in a plain IPv4 packet or an IPv6 packet without extension
- * headers, and reads the same values from them (the option summary included).
+ * headers and with well-formed options (a malformed option list is left to parsePacket(),
+ * which keeps the segment with optionError for the badOptions policy), and reads the same
+ * values from them (the option summary included).
  */
 export function rxSegmentTarget(input: Uint8Array): void {
   const took = rx.parse(input);
   const p = parsePacket(input);
-  const plain = p.ok && p.value.l4.kind === "tcp" && (p.value.ip.version === 4 || p.value.ip.extensionHeaders.length === 0);
+  const plain = p.ok && p.value.l4.kind === "tcp" && (p.value.ip.version === 4 || p.value.ip.extensionHeaders.length === 0) && p.value.l4.tcp.optionError === undefined;
   check(took === plain, `RxSegment.parse ${took ? "took" : "refused"} what parsePacket ${p.ok ? `parsed as ${p.value.l4.kind}` : `refused (${p.reason})`}`);
   if (!took || !p.ok || p.value.l4.kind !== "tcp") return;
   const { ip } = p.value;
@@ -595,6 +614,13 @@ export class StackFuzzer {
     const traced0 = this.tracedDrops;
     const parsed = parsePacket(bytes);
     const reasonCount0 = parsed.ok ? 0 : (s.drops[parsed.reason] ?? 0);
+    // A segment with malformed options parses; the receiving profile's badOptions policy
+    // decides: "drop" counts it under the option's problem, "tolerate" passes it on.
+    const seg = parsed.ok && parsed.value.l4.kind === "tcp" && this.stack.ownsAddress(parsed.value.ip.dst) ? parsed.value.l4.tcp : undefined;
+    const optErr = seg?.optionError;
+    const optErrCount0 = optErr ? (s.drops[optErr] ?? 0) : 0;
+    const receiver = seg && parsed.ok ? [...this.stack.connections()].find((c) => c.localPort === seg.dstPort && c.remotePort === seg.srcPort && c.remoteAddr === parsed.value.ip.src && c.localAddr === parsed.value.ip.dst) : undefined;
+    const dropsBad = seg !== undefined && optErr !== undefined && dropsBadOptions(receiver ? receiver.prof : this.stack.profile, seg.options);
     this.stack.input(bytes, this.now);
     this.inputs++;
     this.drain();
@@ -602,6 +628,10 @@ export class StackFuzzer {
     if (!parsed.ok) {
       check(s.rxDropped === dropped0 + 1, `unparsable packet (${parsed.reason}) not counted as one drop`);
       check(s.drops[parsed.reason] === reasonCount0 + 1, `drop not counted under its reason "${parsed.reason}"`);
+    }
+    if (optErr) {
+      const counted = (s.drops[optErr] ?? 0) - optErrCount0;
+      check(dropsBad ? counted === 1 && s.rxDropped === dropped0 + 1 : counted === 0, `malformed options (${optErr}): ${counted} drop(s) under it, the badOptions policy says ${dropsBad ? "drop" : "keep"}`);
     }
     check(s.rxDropped - dropped0 === this.tracedDrops - traced0, `drops traced (${this.tracedDrops - traced0}) and counted (${s.rxDropped - dropped0}) differ`);
     this.checkInvariants("input");

@@ -6,7 +6,7 @@
 // (docs/kernel-diff.md), its name says which. The same checks as tables: dispositions.test.ts.
 import { describe, expect, it } from "vitest";
 import { Harness } from "../helpers/vt.js";
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import type { ProfileName } from "../../stack/tcp/profiles.js";
 import { linuxConnect, PEER_ISN, SERVER_ISN, simultaneousOpen, synTimesMs, tsvalOf } from "./peers.js";
 
@@ -526,5 +526,64 @@ describe("SYN retransmissions without options (synDropOptionsAfter 3: freebsd ne
     const syns = h.take().filter((s) => s.flags === "S");
     expect(syns.length).toBeGreaterThanOrEqual(5);
     for (const s of syns) expect(s.options).toMatch(/^mss 1460,nop,wscale 6,sackOK,TS val \d+ ecr 0$/);
+  });
+});
+
+describe("a SYN-ACK with a malformed option (badOptions; kernel-diff)", () => {
+  const bad = (hex: string, reason: "tcp option length < 2" | "tcp option overrun" | "tcp option bad wscale length"): TcpOption => ({
+    kind: "bad",
+    bytes: Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16))),
+    reason,
+  });
+  // tcp_parse_options(): an option of length 0 or 1 ("silly options") or one running past
+  // the header ends the parse; what came before it counts and the segment goes on.
+  it("an option of length 0 after SACK-permitted, 14 bytes before the header's end: the segment is taken with what came before (kd-31-0192: SYN-ACK <sackOK, 253/0, TS>, ACK at once, no TS on it)", () => {
+    const { h, conn, syn } = linuxConnect({}, "[fd00::1]:80");
+    h.advance(1.2);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 0, options: [{ kind: "sackOK" }, bad("fd000000" + "080a0000000100000002", "tcp option length < 2")] });
+    const out = h.take();
+    expect(out.map((s) => s.flags)).toEqual(["."]);
+    expect(out[0]!.tcp.options).toEqual([]);
+    expect(conn.c.state).toBe("ESTABLISHED");
+    expect(conn.c.sackEnabled).toBe(true);
+    expect(conn.c.tsEnabled).toBe(false);
+  });
+  // tcp_v6_rcv() -> tcp_inbound_hash() -> tcp_do_parse_auth_options() walks the options
+  // while at least TCPOLEN_MD5SIG (18) bytes remain and refuses the segment at a silly or
+  // overrunning option: nearer the start, the whole segment is dropped before TCP sees it.
+  it("an option of length 0 first, 24 bytes of options: the SYN-ACK is dropped, the SYNs go on (kd-31-0055: SYN-ACK at 101.7 ignored, SYNs at 1011.9 and 3027.9, ETIMEDOUT)", () => {
+    const { h, conn, syn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 0 }, "[fd00::1]:80");
+    h.advance(101.7);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 0, options: [bad("1e000000" + "04020204ffff01080a000000010000000000000000", "tcp option length < 2")] });
+    expect(h.take()).toEqual([]);
+    expect(conn.c.state).toBe("SYN-SENT");
+    expect(h.stack.stats.drops["tcp option length < 2"]).toBe(1);
+    h.advanceTo(1100);
+    expect(h.take().map((s) => s.flags)).toEqual(["S"]);
+  });
+  // A known kind of the wrong length is skipped by its length; the others count.
+  it("a window scale option of length 4 is skipped: no window scaling, the rest counts (kd-31-0063: SYN-ACK <mss 1460, sackOK, TS, 253, wscale/4>; the ACK carries TS and an unscaled window)", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(1.4);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 0, options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }, { kind: "ts", val: 1198234806, ecr: 0 }, { kind: "unknown", type: 253, data: new Uint8Array(2) }, bad("03040700", "tcp option bad wscale length")] });
+    const [ack] = h.take();
+    expect(ack!.flags).toBe(".");
+    // Unscaled (the kernel's 64240 is its initial window, tcp_select_initial_window(); the
+    // profile offers its buffer, 65535: --strict replays copy the recorded window).
+    expect(ack!.tcp.window).toBeGreaterThanOrEqual(64240);
+    expect(ack!.tcp.options.some((o) => o.kind === "ts")).toBe(true);
+    expect(conn.c.sndWscale).toBe(0);
+    expect(conn.c.rcvWscale).toBe(0);
+  });
+  it("the other profiles: windows and rfc drop the segment (RFC 9293 §3.2 leaves it open; Windows not measured), freebsd takes it as Linux does nearer the end (tcp_dooptions())", () => {
+    for (const [profile, dropped] of [["windows", true], ["rfc", true], ["freebsd", false]] as const) {
+      const h = new Harness({ profile });
+      const conn = h.connect("10.0.0.1:80");
+      const [syn] = h.take();
+      h.advance(1);
+      conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn!.tcp.seq + 1, options: [{ kind: "mss", value: 1400 }, bad("fe00" + "00".repeat(18), "tcp option length < 2")] });
+      expect(conn.c.state).toBe(dropped ? "SYN-SENT" : "ESTABLISHED");
+      if (!dropped) expect(conn.c.sndMss).toBe(1400 - 0);
+    }
   });
 });

@@ -170,6 +170,8 @@ function rawLength(o: TcpOption): number {
       return 10;
     case "unknown":
       return 2 + o.data.length;
+    case "bad":
+      return o.bytes.length;
   }
 }
 

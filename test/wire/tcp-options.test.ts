@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   formatTcpOptions,
   parseTcpOptions,
+  scanTcpOptions,
   summarizeOptions,
   tcpOptionsLength,
   writeTcpOptions,
@@ -83,6 +84,32 @@ describe("parseTcpOptions", () => {
     ["timestamps of length 8", "0808 00000001 0000", "tcp option bad timestamp length"],
   ])("rejects %s", (_name, bytes, reason) => {
     expect(parseTcpOptions(hex(bytes))).toEqual({ ok: false, reason });
+  });
+});
+
+describe("scanTcpOptions (a receiver's reading of a malformed list)", () => {
+  const scan = (h: string) => {
+    const out: TcpOption[] = [];
+    const error = scanTcpOptions(hex(h), out);
+    return { error, text: formatTcpOptions(out) };
+  };
+  it("stops at a length below 2 or past the option space: what came before counts, the rest is one bad entry", () => {
+    expect(scan("020405b4 0800 0000")).toEqual({ error: "tcp option length < 2", text: "mss 1460,bad 0x08000000" });
+    expect(scan("0101 0401 0000")).toEqual({ error: "tcp option length < 2", text: "nop,nop,bad 0x04010000" });
+    expect(scan("020405b4 fe28 0000")).toEqual({ error: "tcp option overrun", text: "mss 1460,bad 0xfe280000" });
+    expect(scan("01010102")).toEqual({ error: "tcp option truncated", text: "nop,nop,nop,bad 0x02" });
+  });
+  it("skips a known kind of the wrong length by its length and reads on", () => {
+    expect(scan("020605b40000 0402 0303 07 00")).toEqual({ error: "tcp option bad mss length", text: "bad 0x020605b40000,sackOK,wscale 7,eol" });
+    expect(scan("0304 0700 020405b4")).toEqual({ error: "tcp option bad wscale length", text: "bad 0x03040700,mss 1460" });
+  });
+  it("a well-formed list has no error, and writes back byte for byte with its bad entries", () => {
+    const out: TcpOption[] = [];
+    expect(scanTcpOptions(LINUX, out)).toBeUndefined();
+    const bad = hex("020405b4 0800 0000");
+    const opts: TcpOption[] = [];
+    scanTcpOptions(bad, opts);
+    expect(toHex(writeTcpOptions(opts))).toBe(toHex(bad));
   });
 });
 

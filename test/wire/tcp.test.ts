@@ -55,11 +55,17 @@ describe("parseTcp", () => {
     expect(parseTcp(seg, pseudo4(LINUX_SYN_V4, seg.length))).toEqual({ ok: false, reason });
   });
 
-  it("passes option errors through", () => {
-    // Replace the SYN's first option with an MSS of length 0.
+  it("keeps a segment with malformed options: the problem in optionError, the rest as a bad entry", () => {
+    // Replace the SYN's first option with an MSS of length 0 (the receiving profile's
+    // badOptions policy decides what happens to such a segment, not the parser).
     const seg = tcpOf(LINUX_SYN_V4).slice();
     seg[21] = 0;
-    expect(parseTcp(seg)).toEqual({ ok: false, reason: "tcp option length < 2" });
+    const r = parseTcp(seg);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.optionError).toBe("tcp option length < 2");
+    expect(r.value.options).toEqual([{ kind: "bad", bytes: seg.subarray(20, r.value.headerLength), reason: "tcp option length < 2" }]);
+    expect(parseTcp(tcpOf(LINUX_SYN_V4)).ok && (parseTcp(tcpOf(LINUX_SYN_V4)) as { value: { optionError?: string } }).value.optionError).toBeUndefined();
   });
 });
 
