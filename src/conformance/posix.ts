@@ -30,6 +30,12 @@
 //   without taking it (the scripts check only the count).
 // - errno values come from the facade's NTSTATUS -> errno table (`toErrno`), except where
 //   the OS a profile imitates reports an ICMP cause differently; `icmpErrno` below says how.
+//
+// Why this file is about 670 lines: it is one socket layer, and each of the rules above is a
+// few lines of PosixSockets that reads the same per-socket state (the WSK socket, its pending
+// IRPs, SO_ERROR, the shut-down sides, the accept queue); split by call, every part would
+// reach back into that state. Before PosixSockets (its first 190 lines) come this header,
+// the result types, the per-socket record and the per-OS tables (accept queue, ICMP errno).
 import type { Connection } from "../../stack/tcp/connection.js";
 import type { Outcome } from "../../stack/tcp/outcome.js";
 import type { ProfileName, ProfileOverrides } from "../../stack/tcp/profiles.js";
