@@ -14,7 +14,7 @@
 // - The stack's decisions are numbered notes: a number beside the arrow (or clock), the
 //   note below the diagram (HTML: click an arrow or number to open it; printed: all open).
 //
-// Why this file is about 850 lines: it is one figure. The first half builds the rows the two
+// Why this file is about 950 lines: it is one figure. The first half builds the rows the two
 // ladders share (arrows from the capture and from the replay's trace, row alignment, the
 // inferred states, the notes); the second half draws them (layout, SVG, legend, the HTML
 // page). The halves change together: a row's height comes from its labels' line count, and

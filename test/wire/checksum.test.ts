@@ -84,23 +84,4 @@ describe("RFC 1071 checksum", () => {
     expect(internetChecksum(big)).toBe(referenceChecksum(big));
     expect(sumWords(big, 0, big.length, 0)).toBeLessThanOrEqual(0xffffffff);
   });
-
-  it("is fast over 1500-byte packets (loose floor; the real target, 2 GB/s, is for the bench)", () => {
-    const packets: Uint8Array[] = [];
-    for (let p = 0; p < 256; p++) {
-      const b = new Uint8Array(1503).subarray(p & 3, (p & 3) + 1500);
-      for (let i = 0; i < b.length; i++) b[i] = (i * 31 + p) & 0xff;
-      packets.push(b);
-    }
-    let x = 0;
-    for (let r = 0; r < 50; r++) for (const b of packets) x ^= internetChecksum(b);
-    const rounds = 400;
-    const t0 = performance.now();
-    for (let r = 0; r < rounds; r++) for (const b of packets) x ^= internetChecksum(b);
-    const ms = performance.now() - t0;
-    const gbPerS = (rounds * packets.length * 1500) / (ms * 1e6);
-    console.log(`internetChecksum: ${gbPerS.toFixed(2)} GB/s over 1500-byte packets`);
-    expect(x).toBeGreaterThanOrEqual(0);
-    expect(gbPerS).toBeGreaterThan(0.3);
-  });
 });
