@@ -84,10 +84,14 @@ export class Explanations {
   ) {
     // Linux before tcp_syn_linear_timeouts (6.x) doubled from the first retransmission; the
     // linux profile models 6.x. Recognised from the recorded SYN gaps (1 s, then 2 s, ...).
+    // Only a first gap of a whole initial RTO counts: a SYN re-sent early (after a RST that
+    // answered an unacceptable SYN-ACK, TCP_TIMEOUT_MIN) is not the schedule.
     const recSynT = sides.client.filter((e) => (e.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN).map((e) => e.t);
+    const initialRto = setup.overrides.initialRtoMs ?? PROFILES.linux.initialRtoMs;
     const classic =
       setup.profile === "linux" &&
       recSynT.length >= 3 &&
+      recSynT[1] - recSynT[0] >= 0.9 * initialRto &&
       (recSynT[2] - recSynT[1]) / Math.max(1, recSynT[1] - recSynT[0]) > 1.5 &&
       (setup.overrides.synLinearTimeouts ?? PROFILES.linux.synLinearTimeouts) > 0;
     this.classicLinux = classic

@@ -311,6 +311,13 @@ function classify(o: ActiveOpen): void {
   let clientAfterReset = false;
   let answered = false;
   let clientFinSent = false;
+  let clientRstSent = false;
+  /** Server data above RCV.NXT, not yet contiguous: [seq, end) (for RCV.NXT only). */
+  const ahead: Array<[number, number]> = [];
+  /** The client's receive window in bytes as last advertised after the handshake (RST acceptability). */
+  let clientWnd: number | undefined;
+  const clientWscale = o.syn.options.find((x) => x.kind === "wscale");
+  let wscaleBoth = false;
   for (const e of o.events) {
     if (e.kind === "icmp") {
       if (!establishedFrame && isHardishIcmp(e) && !firstIcmp) firstIcmp = e;
@@ -321,6 +328,7 @@ function classify(o: ActiveOpen): void {
       if (e.flags & TCP_SYN) {
         if (irs === undefined || !establishedFrame) irs = e.seq;
         if (!establishedFrame) rcvNxt = (e.seq + 1) >>> 0;
+        if (!establishedFrame) wscaleBoth = clientWscale !== undefined && e.options.some((x) => x.kind === "wscale");
       } else if (!establishedFrame && sentSynAck && e.flags & TCP_ACK && !(e.flags & TCP_RST) && seqGt(e.ack, o.iss)) {
         establishedFrame = e.frame;
       }
@@ -328,14 +336,30 @@ function classify(o: ActiveOpen): void {
         const end = (e.seq + e.payload.length + (e.flags & TCP_FIN ? 1 : 0)) >>> 0;
         if (e.flags & TCP_RST) {
           // RFC 9293 §3.10.7.4: a RST is acceptable when its seq is in the window; use
-          // RCV.NXT exactly or ahead of it (a sender may reset with SND.NXT).
-          // After the client's own FIN a RST only ends a close already under way
-          // (RFC 9293 §3.10.7.4: CLOSING/LAST-ACK/TIME-WAIT -> CLOSED): not a reset.
-          if (!seqGt(rcvNxt, e.seq) && !clientFinSent) {
+          // RCV.NXT exactly or ahead of it (a sender may reset with SND.NXT), up to the window
+          // the client last advertised. After the client's own FIN a RST only ends a close
+          // already under way (RFC 9293 §3.10.7.4: CLOSING/LAST-ACK/TIME-WAIT -> CLOSED), and
+          // after the client's own RST there is no connection left: not a reset.
+          const inWindow = clientWnd === undefined || ((e.seq - rcvNxt) >>> 0) <= Math.max(clientWnd, 1);
+          if (!seqGt(rcvNxt, e.seq) && inWindow && !clientFinSent && !clientRstSent) {
             resetFrame = e.frame;
             clientAfterReset = false;
           }
-        } else if (seqGt(end, rcvNxt) && !(e.flags & TCP_SYN)) rcvNxt = end; // a SYN here is out of window (challenge ACK), it moves nothing
+        } else if (!(e.flags & TCP_SYN) && seqGt(end, rcvNxt)) {
+          // A SYN here is out of window (challenge ACK): it moves nothing. Data above RCV.NXT
+          // waits until the hole before it is filled.
+          if (seqGt(e.seq, rcvNxt)) ahead.push([e.seq, end]);
+          else rcvNxt = end;
+          for (let moved = true; moved; ) {
+            moved = false;
+            for (const [a, b] of ahead) {
+              if (!seqGt(a, rcvNxt) && seqGt(b, rcvNxt)) {
+                rcvNxt = b;
+                moved = true;
+              }
+            }
+          }
+        }
       } else if (e.flags & TCP_RST && e.flags & TCP_ACK && e.ack === synPlus1) {
         refusedFrame = e.frame;
       }
@@ -344,6 +368,8 @@ function classify(o: ActiveOpen): void {
     // Client segment.
     if (resetFrame && !(e.flags & TCP_RST)) clientAfterReset = true;
     if (e.flags & TCP_FIN) clientFinSent = true;
+    if (establishedFrame && e.flags & TCP_RST) clientRstSent = true;
+    if (!(e.flags & (TCP_SYN | TCP_RST))) clientWnd = e.window * (wscaleBoth && clientWscale?.kind === "wscale" ? 2 ** Math.min(clientWscale.shift, 14) : 1);
     if (e.flags & TCP_SYN) {
       if (firstIcmp && !(e.flags & TCP_ACK)) synAfterIcmp = true;
       if (e.flags & TCP_ACK) sentSynAck = true;
@@ -379,11 +405,12 @@ function classify(o: ActiveOpen): void {
       return;
     }
   }
-  // Still trying at the end: the client sent only SYNs, and RSTs that answer unacceptable
-  // segments (a SYN-ACK or ACK acknowledging something it never sent, a SYN-ACK failing the
-  // timestamp check: RFC 9293 §3.10.7.3 <SEQ=SEG.ACK><CTL=RST>) without leaving SYN-SENT.
+  // Still trying at the end: the client sent only SYNs (and, after a simultaneous open, its
+  // SYN-ACKs: RFC 9293 §3.10.7.3, SYN-RECEIVED), and RSTs that answer unacceptable segments
+  // (a SYN-ACK or ACK acknowledging something it never sent, a SYN-ACK failing the timestamp
+  // check: RFC 9293 §3.10.7.3 <SEQ=SEG.ACK><CTL=RST>) without leaving SYN-SENT.
   const clientOnlySyns = o.events.every(
-    (e) => e.kind === "icmp" || e.dir === "s2c" || (e.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN || (e.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_RST,
+    (e) => e.kind === "icmp" || e.dir === "s2c" || (e.flags & TCP_SYN && !(e.flags & TCP_RST)) || (e.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_RST,
   );
   if (!o.superseded && clientOnlySyns) {
     const syns = o.events.filter((e) => e.kind === "tcp" && e.dir === "c2s").length;

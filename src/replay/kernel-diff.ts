@@ -11,6 +11,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { readCaptureFile } from "../../device/pcap/read.js";
+import { resolveProfile, type ProfileOverrides } from "../../stack/tcp/profiles.js";
+import { timerGranularityMs } from "../../stack/tcp/timer-wheel.js";
 import { summarizeOptions } from "../../stack/wire/tcp-options.js";
 import { TCP_SYN } from "../../stack/wire/types.js";
 import { runReplay } from "./cli.js";
@@ -215,6 +217,21 @@ export function classifySignature(sig: string): { cls: MismatchClass; note: stri
   return c ? { cls: c.cls, note: c.note } : { cls: "unclassified", note: "" };
 }
 
+/**
+ * How far the kernel's connect() errno time may be from ours: the replay's timing tolerance
+ * (20 ms + 2 %), or for a give-up (ETIMEDOUT) the granule of the timer wheel level of the
+ * timer that ended the attempt, if larger. That timer fires after the capture's last packet,
+ * so how its expiry aligns with the wheel's coarser levels is pinned by nothing recorded
+ * (the earlier, finer timers only pin the jiffies phase below its granule: docs/kernel-diff.md).
+ */
+export function errnoTimeTolerance(side: KernelDiffSidecar, h: HandshakeResult, at: number, kernelMs: number): number {
+  const tol = 20 + 0.02 * kernelMs;
+  if (side.kernelResult.connect !== "ETIMEDOUT") return tol;
+  const p = resolveProfile("linux", side.overrides as ProfileOverrides);
+  const lastSyn = h.ladder.replayed.filter((x) => x.dir === "c2s" && x.label.startsWith("S") && x.t <= at).pop();
+  return lastSyn ? Math.max(tol, timerGranularityMs(p, at - lastSyn.t)) : tol;
+}
+
 function outcomeAtMs(h: HandshakeResult): number | undefined {
   const m = / at (\d+(?:\.\d+)?) ms/.exec(h.replayed.detail);
   return m ? Number(m[1]) : undefined;
@@ -255,7 +272,7 @@ export function analyzeCase(pcap: string): CaseResult {
     diffs.push({ t: base.kernelElapsedMs ?? 0, field: "errno", recorded: `connect() ${side.kernelResult.connect}`, replayed: h.replayed.status });
   } else if (want && side.kernelResult.connect !== "ok" && side.kernelResult.connect !== "timeout" && base.kernelElapsedMs !== undefined) {
     const at = outcomeAtMs(h);
-    if (at !== undefined && Math.abs(at - base.kernelElapsedMs) > 20 + 0.02 * base.kernelElapsedMs) {
+    if (at !== undefined && Math.abs(at - base.kernelElapsedMs) > errnoTimeTolerance(side, h, at, base.kernelElapsedMs)) {
       diffs.push({ t: base.kernelElapsedMs, field: "errno-time", recorded: `connect() ${side.kernelResult.connect} after ${base.kernelElapsedMs.toFixed(0)} ms`, replayed: `${h.replayed.status} at ${at.toFixed(0)} ms` });
     }
   }

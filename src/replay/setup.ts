@@ -2,11 +2,12 @@
 // sent, and decide how our stack is set up to play the client: which profile (given, or
 // inferred from the recorded SYN), which knobs (the fixture's overrides; under --strict the
 // recorded SYN's own window, options and receive buffer), which MTU.
-import { PROFILES, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
+import { PROFILES, resolveProfile, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
 import { summarizeOptions } from "../../stack/wire/tcp-options.js";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import type { ActiveOpen, RecordedSegment } from "./extract.js";
 import { inferProfile, layoutFor, optionKinds, profileModels, type Inference } from "./infer.js";
+import { inferJiffiesOffset, timerObservations } from "./jiffies.js";
 import type { ReplayOptions } from "./types.js";
 
 /** The recorded connection, split by sender. */
@@ -72,6 +73,13 @@ export function planReplay(open: ActiveOpen, sides: RecordedSides, opts: ReplayO
     const so = strictOverrides(open, profile, firstAck?.window, serverWscale);
     Object.assign(overrides, so.overrides, opts.overrides ?? {});
     notes.push(...so.notes);
+    // Where the recorded kernel's jiffies ticks fell, from its timer-driven retransmissions
+    // (timerWheel "linux"; src/replay/jiffies.ts).
+    if (overrides.jiffiesOffsetMs === undefined) {
+      const p = resolveProfile(profile, overrides);
+      const off = inferJiffiesOffset(timerObservations(sides.client, p), p);
+      if (off !== undefined) overrides.jiffiesOffsetMs = off;
+    }
   }
   return { strict, profile, profileSource: opts.profile ? "given" : "inferred", inference, explainProfile, overrides, notes, mtu };
 }

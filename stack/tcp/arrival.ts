@@ -319,7 +319,7 @@ export function onSegmentArrival(c: Connection, seg: TcpSegment, opt: SegmentOpt
 /** TIME-WAIT: the peer's FIN again: ACK it and restart the 2 MSL timer (RFC 9293 §3.10.7.4). */
 function restartTimeWait(c: Connection, now: number, why: string, rule: string): void {
   c.receiver.sendAck(now, why, rule);
-  c.setDeadline(Deadline.timeWait, now + 2 * c.prof.mslMs);
+  c.setDeadline(Deadline.timeWait, c.timerExpiry(now, 2 * c.prof.mslMs));
   c.host.rearm(c);
 }
 

@@ -35,6 +35,7 @@ import { Receiver } from "./receiver.js";
 import type { RtoEstimator } from "./rto.js";
 import { Sender } from "./sender.js";
 import { seqDiff } from "./seq.js";
+import { timerExpiry } from "./timer-wheel.js";
 import { canSend, isSynchronized, type TcpState } from "./state.js";
 import { onSegmentSynSent } from "./syn-sent.js";
 
@@ -195,6 +196,8 @@ export class Connection implements TimerOwner {
   synCount = 0;
   firstSynAt = 0;
   lastSynAt = 0;
+  /** SYNs sent before a simultaneous open (synBackoff "linux": the SYN's timer and back-off go on). */
+  simOpenSyns = 0;
   /** RST-triggered SYN retries used (synSentRst "retrySyn"). */
   rstRetries = 0;
   /** The yes/no state of the connection and what the peer's SYN offered, as bits (see the accessors). */
@@ -399,6 +402,11 @@ export class Connection implements TimerOwner {
     if (this.later !== undefined) this.later[d] = at;
     else if (at !== Infinity) (this.later = newDeadlines())[d] = at;
   }
+  /** When a timer armed at `now` for `delayMs` fires (the timerWheel policy, timer-wheel.ts). */
+  timerExpiry(now: number, delayMs: number): number {
+    return timerExpiry(this.prof, now, delayMs);
+  }
+
   /** When this connection wants to be woken: its earliest deadline. */
   nextDeadline(): number {
     const l = this.later;
@@ -467,7 +475,7 @@ export class Connection implements TimerOwner {
     // RFC 9293 §3.10.7.4: start the 2 MSL timer; nothing of ours is left to (re)send.
     this.rexmitAt = Infinity;
     this.setDeadline(Deadline.persist, Infinity);
-    this.setDeadline(Deadline.timeWait, now + 2 * this.prof.mslMs);
+    this.setDeadline(Deadline.timeWait, this.timerExpiry(now, 2 * this.prof.mslMs));
     this.host.rearm(this);
     // The connection is over for the user; the TCB lingers to absorb retransmissions.
     this.report({ kind: "finished" });

@@ -12,10 +12,10 @@
 // the first time one of them is armed: a pending connect pays nothing for them (the memory
 // benchmark, `synack bench`, measures bytes per SYN-SENT connection).
 //
-// Every deadline is read and armed through Connection.deadline() / setDeadline(); the
-// connection asks to be woken at nextDeadline(), the one place a model of a real kernel's
-// timer lateness (for example Linux's timer wheel, which fires late by up to its
-// granularity) would round the wake-up time.
+// Every deadline is read and armed through Connection.deadline() / setDeadline(); the time
+// it is armed for comes from Connection.timerExpiry(), where the timerWheel policy models a
+// kernel's timer lateness (timer-wheel.ts: Linux's wheel fires late by up to its
+// granularity); the connection asks to be woken at nextDeadline().
 
 /** Indices of the deadlines in the array (Connection.deadline(Deadline.persist)). */
 export const Deadline = {

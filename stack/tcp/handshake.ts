@@ -21,8 +21,8 @@ export const synBackoffPolicy = policy({
   choices: {
     doubling: { meaning: "SYN k waits initialRtoMs * 2^k; 1 + synRetries SYNs, then give up", source: "RFC 6298 §5.5" },
     linux: {
-      meaning: "the first synLinearTimeouts + 1 waits stay at initialRtoMs, then doubling; 1 + synRetries + synLinearTimeouts SYNs, and also give up at the first expiry past tcp_model_timeout; SYN-ACKs back off by plain doubling, 1 + synRetries of them after a simultaneous open",
-      source: "Linux tcp_retransmit_timer() (tcp_syn_linear_timeouts), tcp_write_timeout(), tcp_model_timeout()",
+      meaning: "the first synLinearTimeouts + 1 waits stay at initialRtoMs, then doubling; 1 + synRetries + synLinearTimeouts SYNs, and also give up at the first expiry past tcp_model_timeout; after a simultaneous open the SYN's timer runs on and each expiry retransmits the SYN-ACK with the timeout doubled, SYN and SYN-ACK retransmissions together stopping at synRetries",
+      source: "Linux tcp_retransmit_timer() (tcp_syn_linear_timeouts), tcp_write_timeout(), tcp_model_timeout(), tcp_rcv_synsent_state_process() -> tcp_send_synack()",
     },
     freebsd: { meaning: "the first SYN waits initialRtoMs, SYN k after it initialRtoMs * 2^k + rexmitSlopMs; 1 + synRetries SYNs", source: "FreeBSD tcp_timer_rexmt(): TCPT_RANGESET(TCP_REXMTVAL * tcp_backoff[shift] + rexmit_slop)" },
     windows: {
@@ -190,7 +190,7 @@ export const OFFERED_TS = 4;
 /** OPEN call, active (RFC 9293 §3.10.1): send the SYN and enter SYN-SENT. */
 export function open(c: Connection, now: number): void {
   c.firstSynAt = now;
-  if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, now + c.prof.connectTimeoutMs);
+  if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, c.timerExpiry(now, c.prof.connectTimeoutMs));
   c.setState("SYN-SENT", now, "RFC 9293 §3.10.1: OPEN (active) -> send SYN, enter SYN-SENT");
   sendSyn(c, now, "send SYN", "RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>");
 }
@@ -212,7 +212,7 @@ export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.maxSndWnd = seg.window;
   c.sndWl1 = seg.seq;
   c.sndWl2 = c.iss;
-  if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, now + c.prof.connectTimeoutMs);
+  if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, c.timerExpiry(now, c.prof.connectTimeoutMs));
   c.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
   sendSynAck(c, now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
 }
@@ -264,7 +264,8 @@ export function sendSyn(c: Connection, now: number, why: string, rule: string): 
   }
   c.host.emit(c, { seq: c.iss, ack: 0, flags: TCP_SYN, window: synWindowOf(c), options: synOptions(c, now) }, now, why, rule);
   const wait = synRtoMs(p, c.synCount - 1);
-  c.rexmitAt = last ? lastSynTimerAt(p, c.firstSynAt, now, wait) : now + wait;
+  // On the profile's timer wheel (timerWheel): the expiry as the kernel would fire it.
+  c.rexmitAt = c.timerExpiry(now, (last ? lastSynTimerAt(p, c.firstSynAt, now, wait) : now + wait) - now);
   c.host.rearm(c);
 }
 
@@ -272,6 +273,29 @@ export function sendSyn(c: Connection, now: number, why: string, rule: string): 
 export function sendSynAck(c: Connection, now: number, why: string, rule: string): void {
   c.synCount++;
   c.lastSynAt = now;
+  emitSynAck(c, now, why, rule);
+  c.rexmitAt = c.timerExpiry(now, synAckRtoMs(c.prof, c.synCount - 1));
+  c.host.rearm(c);
+}
+
+/**
+ * synBackoff "linux", simultaneous open: the SYN-ACK goes out and the timer the SYN armed
+ * runs on (tcp_rcv_synsent_state_process() calls tcp_send_synack(), which re-arms nothing):
+ * when it expires, tcp_retransmit_timer() retransmits the SYN-ACK and doubles the timeout
+ * in force (no linear timeouts outside SYN-SENT). Counted with the SYNs (icsk_retransmits).
+ */
+export function sendSimOpenSynAck(c: Connection, now: number, why: string, rule: string): void {
+  c.simOpenSyns = c.synCount;
+  emitSynAck(c, now, why, rule);
+}
+
+/** The timeout after the SYN-ACK retransmission that made synCount what it is (sendSimOpenSynAck). */
+function simOpenSynAckRtoMs(c: Connection): number {
+  const p = c.prof;
+  return Math.min(synRtoMs(p, c.simOpenSyns - 1) * 2 ** (c.synCount - c.simOpenSyns), p.rtoMaxMs);
+}
+
+function emitSynAck(c: Connection, now: number, why: string, rule: string): void {
   c.sndNxt = seqAdd(c.iss, 1);
   c.sndMax = c.sndNxt;
   // RFC 7323 §2.2 / RFC 2018 §2: in a SYN-ACK offer only what the peer's SYN offered;
@@ -287,8 +311,6 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
   if (seqGt(r.rcvAdvertisedEdge, r.rcvOfferedEdge)) r.rcvOfferedEdge = r.rcvAdvertisedEdge;
   r.lastAckSent = c.rcvNxt;
   c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window, options: opts }, now, why, rule);
-  c.rexmitAt = now + synAckRtoMs(c.prof, c.synCount - 1);
-  c.host.rearm(c);
 }
 
 /** The peer's SYN again in SYN-RECEIVED: the same SYN-ACK again, timers untouched (RFC 9293 §3.10.7.4). */
@@ -359,18 +381,29 @@ export function rttFromHandshake(c: Connection, now: number): void {
 /** The retransmission timer expired in SYN-SENT or SYN-RECEIVED. */
 export function onSynTimer(c: Connection, now: number): void {
   const p = c.prof;
-  // Linux counts tcp_syn_linear_timeouts in SYN-SENT only: after a simultaneous open the
-  // SYN-ACK goes 1 + tcp_syn_retries times (tcp_write_timeout()).
+  // Linux counts tcp_syn_linear_timeouts in SYN-SENT only: after a simultaneous open the SYN
+  // and SYN-ACK retransmissions together stop at tcp_syn_retries (tcp_write_timeout()).
   // A passive open sends 1 + synAckRetries SYN-ACKs, then drops the half-open connection.
-  const attempts = c.passive ? 1 + Math.max(0, p.synAckRetries) : c.state === "SYN-RECEIVED" && p.synBackoff === "linux" ? 1 + Math.max(0, p.synRetries) : synAttempts(p);
+  const simOpen = c.state === "SYN-RECEIVED" && !c.passive && p.synBackoff === "linux";
+  const attempts = c.passive ? 1 + Math.max(0, p.synAckRetries) : simOpen ? 1 + Math.max(0, p.synRetries) : synAttempts(p);
   if (c.synCount >= attempts) {
     c.giveUp(now, `no answer after ${c.synCount} SYN${c.synCount > 1 ? "s" : ""}`);
     return;
   }
   // Linux tcp_write_timeout(): the attempt also expires by time, at the first expiry
-  // after a retransmission once now - first SYN >= tcp_model_timeout (synModelTimeoutMs).
-  if (c.state === "SYN-SENT" && c.synCount > 1 && now - c.firstSynAt >= synModelTimeoutMs(p)) {
+  // after a retransmission once now - first SYN >= tcp_model_timeout (synModelTimeoutMs);
+  // retransmits_timed_out() applies in SYN-RECV as in SYN-SENT.
+  if ((c.state === "SYN-SENT" || simOpen) && c.synCount > 1 && now - c.firstSynAt >= synModelTimeoutMs(p)) {
     c.giveUp(now, `no answer after ${c.synCount} SYNs in ${now - c.firstSynAt} ms (tcp_model_timeout)`);
+    return;
+  }
+  if (simOpen) {
+    c.host.trace(c, now, "timer", `SYN retransmission timer expired (#${c.synCount}): SYN-ACK again`, "linux tcp_retransmit_timer() in SYN-RECV");
+    c.synCount++;
+    c.lastSynAt = now;
+    emitSynAck(c, now, "retransmit SYN-ACK", "RFC 6298 §5.4 (linux: the SYN's timer, doubled)");
+    c.rexmitAt = c.timerExpiry(now, simOpenSynAckRtoMs(c));
+    c.host.rearm(c);
     return;
   }
   c.host.trace(c, now, "timer", `SYN retransmission timer expired (#${c.synCount})`, "RFC 6298 §5.4-5.6 / profile SYN schedule");

@@ -10,6 +10,7 @@ import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy, win
 import { sackReportPolicy } from "./sack-report.js";
 import { naglePolicy, rtoFormulaPolicy, zeroWindowProbePolicy } from "./sender.js";
 import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPawsPolicy, synSentRstPolicy } from "./syn-sent.js";
+import { timerWheelPolicy } from "./timer-wheel.js";
 
 export const POLICIES = [
   // Opening
@@ -51,6 +52,7 @@ export const POLICIES = [
   { policy: rtoFormulaPolicy, file: "stack/tcp/sender.ts" },
   { policy: zeroWindowProbePolicy, file: "stack/tcp/sender.ts" },
   { policy: abortRstPolicy, file: "stack/tcp/connection.ts" },
+  { policy: timerWheelPolicy, file: "stack/tcp/timer-wheel.ts" },
   // ICMP
   { policy: icmpPolicyPolicy, file: "stack/tcp/icmp.ts" },
   { policy: icmpQuotePolicy, file: "stack/tcp/icmp.ts" },

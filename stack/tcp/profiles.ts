@@ -52,6 +52,7 @@ export interface ProfilePolicies {
   synAckWindowRounding: "none" | "linux";
   acceptQueueFull: "dropSyn" | "rstFinalAck" | "rstSyn";
   halfOpenFull: "dropOldest";
+  timerWheel: "exact" | "linux";
 }
 
 /** The knobs: values the RFC machinery and the policies read (each described in KNOBS). */
@@ -93,6 +94,8 @@ export interface ProfileKnobs {
   ephemeralLow: number;
   ephemeralHigh: number;
   ttl: number;
+  hz: number;
+  jiffiesOffsetMs: number;
 }
 
 export interface Profile extends ProfilePolicies, ProfileKnobs {}
@@ -155,6 +158,8 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
   ephemeralLow: { meaning: "lowest ephemeral port", source: "RFC 6056; IANA 49152 (Windows, FreeBSD), Linux ip_local_port_range" },
   ephemeralHigh: { meaning: "highest ephemeral port", source: "RFC 6056" },
   ttl: { meaning: "IP TTL / hop limit of our packets", source: "each OS's default" },
+  hz: { meaning: "timer ticks per second of the modelled kernel (timerWheel \"linux\")", source: "Linux CONFIG_HZ (250 on the kernel-diff machine: /proc/config.gz)" },
+  jiffiesOffsetMs: { meaning: "where the modelled kernel's jiffies ticks fall on the connection's clock: jiffies = floor((now + offset) * hz / 1000); the replay infers it from a capture", source: "the kernel's jiffies counter at the connect (not observable directly)" },
 };
 
 /** The choices and values all profiles share unless they say otherwise. */
@@ -195,6 +200,7 @@ const common = {
   synAckWindowRounding: "none",
   acceptQueueFull: "rstSyn",
   halfOpenFull: "dropOldest",
+  timerWheel: "exact",
   // Knobs
   noOptions: false,
   sack: true,
@@ -214,6 +220,8 @@ const common = {
   oowAckIntervalMs: 0,
   nodelay: false,
   failConnectOnIcmpError: false,
+  hz: 1000,
+  jiffiesOffsetMs: 0,
 } as const;
 
 /** Windows 10 22H2 / 11 / Server 2022, the OS the WSK facade imitates (docs/decisions.md). */
@@ -331,6 +339,9 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     zeroWindowProbe: "ackBelowUna",
     rtoFormula: "linux",
     abortRst: "rstAckFull",
+    // kernel/time/timer.c at CONFIG_HZ 250 (the kernel-diff machine's kernel).
+    timerWheel: "linux",
+    hz: 250,
   },
   freebsd: {
     ...common,

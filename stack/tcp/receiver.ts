@@ -354,7 +354,7 @@ export class Receiver {
     if (!newData) return;
     this.ackPending++;
     if (c.prof.delayedAckMs <= 0) this.sendAck(now, "ACK the queued SYN text", "RFC 9293 §3.10.7.3");
-    else if (c.deadline(Deadline.delAck) === Infinity) c.setDeadline(Deadline.delAck, now + c.prof.delayedAckMs);
+    else if (c.deadline(Deadline.delAck) === Infinity) c.setDeadline(Deadline.delAck, c.timerExpiry(now, c.prof.delayedAckMs));
     c.host.rearm(c);
     c.ev?.data?.(c);
   }
@@ -453,7 +453,7 @@ export class Receiver {
       }
       if (delayFinAck) {
         this.ackPending++;
-        if (c.deadline(Deadline.delAck) === Infinity) c.setDeadline(Deadline.delAck, now + p.delayedAckMs);
+        if (c.deadline(Deadline.delAck) === Infinity) c.setDeadline(Deadline.delAck, c.timerExpiry(now, p.delayedAckMs));
         c.host.rearm(c);
         c.host.trace(c, now, "in", "FIN in ESTABLISHED: ACK delayed (pingpong mode)", "linux tcp_fin() / RFC 1122 §4.2.3.2");
       } else {
@@ -485,7 +485,7 @@ export class Receiver {
         quick ? "linux tcp_in_quickack_mode() (RFC 1122 §4.2.3.2 allows it)" : dsackNow ? "RFC 2883 §4 / freebsd tcp_input()" : "RFC 5681 §4.2",
       );
     } else if (c.deadline(Deadline.delAck) === Infinity) {
-      c.setDeadline(Deadline.delAck, now + p.delayedAckMs);
+      c.setDeadline(Deadline.delAck, c.timerExpiry(now, p.delayedAckMs));
     }
   }
 

@@ -187,7 +187,7 @@ export class Sender {
         if (this.c.flightSize() === 0 && c.deadline(Deadline.persist) === Infinity) {
           // Zero (or too small) window with nothing in flight: the persist timer probes it,
           // or forces out what fits when the SWS override expires (RFC 9293 §3.8.6.1, §3.8.6.2.1).
-          c.setDeadline(Deadline.persist, now + this.persistTimeoutMs());
+          c.setDeadline(Deadline.persist, c.timerExpiry(now, this.persistTimeoutMs()));
           c.host.rearm(c);
         }
         if (usable <= 0) return;
@@ -244,7 +244,7 @@ export class Sender {
     if (len > 0 && q !== undefined && p.ackPolicy === "quickAck" && now - q.lastDataRecvAt < p.delayedAckMs) q.pingpong = true;
     c.emitSeg({ seq, ack: c.rcvNxt, flags, window: c.windowField(), options: this.dataOptions(now), payload }, now, why, rule);
     if (c.rexmitAt === Infinity) {
-      c.rexmitAt = now + this.rto.rtoMs; // RFC 6298 §5.1
+      c.rexmitAt = c.timerExpiry(now, this.rto.rtoMs); // RFC 6298 §5.1
       c.host.rearm(c);
     }
   }
@@ -363,11 +363,11 @@ export class Sender {
       if (!this.cc.partialSeen) {
         // Impatient variant: reset the timer on the first partial ACK only.
         this.cc.partialSeen = true;
-        c.rexmitAt = now + this.rto.rtoMs;
+        c.rexmitAt = c.timerExpiry(now, this.rto.rtoMs);
       }
     } else {
       // RFC 6298 §5.2 / §5.3: all data acknowledged -> stop the timer, else restart it.
-      c.rexmitAt = this.c.flightSize() > 0 ? now + this.rto.rtoMs : Infinity;
+      c.rexmitAt = this.c.flightSize() > 0 ? c.timerExpiry(now, this.rto.rtoMs) : Infinity;
     }
     if (this.c.flightSize() === 0) c.rexmitAt = Infinity;
     if (dataAcked > 0) c.ev?.acked?.(c, this.totalAcked);
@@ -435,7 +435,7 @@ export class Sender {
     c.rexmitAt = Infinity;
     this.output(now);
     // RFC 6298 §5.6: restart the timer with the backed-off RTO.
-    if (c.rexmitAt === Infinity) c.rexmitAt = now + this.rto.rtoMs;
+    if (c.rexmitAt === Infinity) c.rexmitAt = c.timerExpiry(now, this.rto.rtoMs);
   }
 
   /**
@@ -475,7 +475,7 @@ export class Sender {
     // The probe is timed by the persist timer, not the retransmission timer.
     c.rexmitAt = Infinity;
     this.persistShift++;
-    c.setDeadline(Deadline.persist, now + this.persistTimeoutMs());
+    c.setDeadline(Deadline.persist, c.timerExpiry(now, this.persistTimeoutMs()));
     c.host.rearm(c);
   }
 }

@@ -10,7 +10,7 @@ import type { Connection, SegmentOptionView } from "./connection.js";
 import { SYN_FIN, synFinDropped } from "./arrival.js";
 import { Deadline } from "./deadlines.js";
 import { close, drop, rst, type Disposition } from "./disposition.js";
-import { negotiate, rttFromHandshake, sendSynAck, synAttempts } from "./handshake.js";
+import { negotiate, rttFromHandshake, sendSimOpenSynAck, sendSynAck, synAttempts } from "./handshake.js";
 import { policy } from "./policy.js";
 import { seqAdd, seqGt, seqLe, seqLt } from "./seq.js";
 
@@ -175,7 +175,7 @@ export function onSegmentSynSent(c: Connection, seg: TcpSegment, opt: SegmentOpt
     case "retrySyn":
       c.rstRetries++;
       c.rexmitAt = Infinity;
-      c.setDeadline(Deadline.rstRetry, now + p.rstRetryDelayMs);
+      c.setDeadline(Deadline.rstRetry, c.timerExpiry(now, p.rstRetryDelayMs));
       c.host.rearm(c);
       c.host.trace(c, now, "in", `RST: retry SYN in ${p.rstRetryDelayMs} ms`, "synSentRst retrySyn: RST in SYN-SENT re-sends the SYN after rstRetryDelayMs");
       return;
@@ -195,7 +195,7 @@ export function onSegmentSynSent(c: Connection, seg: TcpSegment, opt: SegmentOpt
 
 /** synSentBadAck "rstAndResendSyn": the next SYN badAckSynRetransmitMs from now. */
 function resendSynSoon(c: Connection, now: number): void {
-  c.rexmitAt = now + c.prof.badAckSynRetransmitMs;
+  c.rexmitAt = c.timerExpiry(now, c.prof.badAckSynRetransmitMs);
   c.host.rearm(c);
 }
 
@@ -253,6 +253,10 @@ function enterSynReceived(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.sndWl2 = seg.ack;
   queueSynText(c, seg, now);
   c.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.3: SYN without ACK -> SYN-RECEIVED (simultaneous open)");
+  if (c.prof.synBackoff === "linux") {
+    sendSimOpenSynAck(c, now, "simultaneous open: send SYN-ACK (the SYN's timer runs on)", "RFC 9293 §3.10.7.3: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; linux tcp_send_synack()");
+    return;
+  }
   c.synCount = 0;
   sendSynAck(c, now, "simultaneous open: send SYN-ACK", "RFC 9293 §3.10.7.3: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
 }

@@ -142,7 +142,8 @@ describe("synack replay", () => {
     await replayCommand([pcap, "--json"]);
     const client = JSON.parse(out).handshakes[0].client;
     const verdict = async (initialRtoMs: number, timerSlackMs: number) => {
-      writeFileSync(join(dir, "t.json"), JSON.stringify({ connections: [{ client, overrides: { initialRtoMs }, timerSlackMs }] }));
+      // Without the timer wheel, so that our own timer fires exactly at the RTO.
+      writeFileSync(join(dir, "t.json"), JSON.stringify({ connections: [{ client, overrides: { initialRtoMs, timerWheel: "exact" }, timerSlackMs }] }));
       out = "";
       await replayCommand([pcap, "--json"]);
       const h = JSON.parse(out).handshakes[0];

@@ -61,4 +61,44 @@ describe("extractActiveOpens", () => {
     expect(by(40005)[0]!.outcome).toBe("established");
     expect(by(40005)[0]!.events.map((e) => e.dir)).toEqual(["c2s", "s2c", "c2s", "s2c"]);
   });
+
+  // Kernel-diff captures where the recorded end was misread (docs/kernel-diff.md).
+  describe("the server's RST ends the connection only when the client would take it", () => {
+    const open = (extra: Array<[number, Uint8Array]>, clientWscale?: number) =>
+      capture([
+        [0, tcp({ srcPort: 40010, dstPort: 90, seq: 100, flags: TCP_SYN, options: clientWscale !== undefined ? [{ kind: "wscale", shift: clientWscale }] : [] })],
+        [1, fromServer({ srcPort: 90, dstPort: 40010, seq: 500, ack: 101, flags: TCP_SYN | TCP_ACK, options: clientWscale !== undefined ? [{ kind: "wscale", shift: 2 }] : [] })],
+        [2, tcp({ srcPort: 40010, dstPort: 90, seq: 101, ack: 501, window: 63, flags: TCP_ACK })],
+        ...extra,
+      ]).opens[0]!;
+    it("a RST at RCV.NXT after out-of-order data: reset (kd-31-0031: data at 1001, then RST at 1)", () => {
+      const o = open([
+        [3, fromServer({ srcPort: 90, dstPort: 40010, seq: 1501, ack: 101, flags: TCP_ACK, payload: new Uint8Array(1) })],
+        [4, tcp({ srcPort: 40010, dstPort: 90, seq: 101, ack: 501, window: 63, flags: TCP_ACK })],
+        [5, fromServer({ srcPort: 90, dstPort: 40010, seq: 501, flags: TCP_RST })],
+      ]);
+      expect(o.outcome).toBe("reset");
+    });
+    it("a RST far beyond the window the client advertised is not one it takes (kd-31-0018: seq RCV.NXT + 2^29)", () => {
+      const o = open([[3, fromServer({ srcPort: 90, dstPort: 40010, seq: 501 + 0x20000000, flags: TCP_RST })]], 10);
+      expect(o.outcome).toBe("established");
+    });
+    it("a RST after the client's own RST finds no connection (kd-31-0000: the client aborted first)", () => {
+      const o = open([
+        [3, tcp({ srcPort: 40010, dstPort: 90, seq: 101, ack: 501, flags: TCP_RST | TCP_ACK })],
+        [4, fromServer({ srcPort: 90, dstPort: 40010, seq: 501, ack: 101, flags: TCP_RST | TCP_ACK })],
+      ]);
+      expect(o.outcome).toBe("established");
+    });
+  });
+
+  it("a simultaneous open never completed, the client still retransmitting its SYN-ACK: timeout (kd-31-0096)", () => {
+    const x = capture([
+      [0, tcp({ srcPort: 40020, dstPort: 91, seq: 10, flags: TCP_SYN })],
+      [1, fromServer({ srcPort: 91, dstPort: 40020, seq: 77, flags: TCP_SYN })],
+      [2, tcp({ srcPort: 40020, dstPort: 91, seq: 10, ack: 78, flags: TCP_SYN | TCP_ACK })],
+      [1000, tcp({ srcPort: 40020, dstPort: 91, seq: 10, ack: 78, flags: TCP_SYN | TCP_ACK })],
+    ]);
+    expect(x.opens[0]!.outcome).toBe("timeout");
+  });
 });

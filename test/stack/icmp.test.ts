@@ -167,7 +167,8 @@ describe("path MTU during SYN-SENT", () => {
     const conn = h.connect();
     conn.icmp(3, 4, { mtu: 1000 });
     expect(conn.outcome).toBeUndefined();
-    h.advanceTo(1000);
+    // The retransmission at 1 s, fired by the timer wheel (up to 36 ms later at HZ 250).
+    h.advanceTo(1100);
     const syns = h.take().filter((s) => s.flags === "S");
     expect(syns.map((s) => s.options.split(",")[0])).toEqual(["mss 1460", "mss 960"]);
   });
@@ -241,7 +242,8 @@ describe("linux: which ICMP errors reach a connection in SYN-SENT (icmpQuote lin
     h.advance(21);
     conn.icmp(3, 16);
     expect(conn.outcome).toBeUndefined();
-    h.advanceTo(1000);
+    // The retransmission at 1 s, fired by the timer wheel (up to 36 ms later at HZ 250).
+    h.advanceTo(1100);
     expect(h.take().map((s) => s.flags)).toEqual(["S"]);
   });
 

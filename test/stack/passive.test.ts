@@ -70,7 +70,9 @@ describe("SYN-ACK retransmission per profile, then the half-open connection is d
   ];
   for (const [profile, times, dropAt] of cases) {
     it(`${profile}: SYN-ACKs at ${times.join(", ")} ms, dropped at ${dropAt} ms`, () => {
-      const { h, seg } = listening(profile);
+      // The schedule itself: linux's timers otherwise fire on the kernel's timer wheel, each
+      // later by its level's granule (timerWheel, stack/tcp/timer-wheel.ts).
+      const { h, seg } = listening(profile, profile === "linux" ? { overrides: { timerWheel: "exact" } } : {});
       seg(TCP_SYN, { options: LINUX_SYN });
       h.advance(dropAt - 1);
       expect(h.stack.connectionCount).toBe(1);
@@ -120,7 +122,7 @@ describe("segments a listener drops", () => {
 describe("full accept queue per profile", () => {
   it("linux: the SYN is dropped; a final ACK is dropped, the SYN-ACK retransmitted, and the next ACK accepted once there is room", () => {
     const q = { queued: 1, capacity: 1 };
-    const { h, l, accepted, seg } = listening("linux", { acceptQueue: q });
+    const { h, l, accepted, seg } = listening("linux", { acceptQueue: q, overrides: { timerWheel: "exact" } });
     seg(TCP_SYN, { options: LINUX_SYN });
     expect(h.take()).toEqual([]);
     expect(h.stack.stats.drops["listener: accept queue full"]).toBe(1);

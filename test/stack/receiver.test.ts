@@ -10,6 +10,13 @@ import { seqAdd } from "../../stack/tcp/seq.js";
 import { patternBytes } from "./pair.js";
 import { brief, data, open, PEER_ISN } from "./peers.js";
 
+import type { ProfileOverrides } from "../../stack/tcp/profiles.js";
+// The corpus scripts give exact times (their kernels ran at HZ 1000, and packetdrill's
+// tolerance absorbs the timer wheel): tests after a corpus script check the policies' timing
+// without the wheel (timerWheel "exact"); stack/tcp/timer-wheel.ts and the kernel-diff
+// reproductions test the wheel.
+const NO_WHEEL: ProfileOverrides = { timerWheel: "exact" };
+
 const ACK = TCP_ACK;
 
 describe("receiving (RFC 9293 §3.10.7.4, RFC 5681 §4.2, RFC 2018)", () => {
@@ -133,7 +140,7 @@ describe("ACK policy: Linux quick-ACK mode (ackPolicy quickAck: linux tcp-info-l
   });
 
   it("linux: in interactive (pingpong) mode the data is ACKed by the delayed-ACK timer or a reply", () => {
-    const { h, conn, una } = open("linux");
+    const { h, conn, una } = open("linux", { overrides: NO_WHEEL });
     conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 1, ack: una, payload: data(100) });
     expect(h.take().length).toBe(1); // quick
     h.advance(5);
@@ -147,7 +154,7 @@ describe("ACK policy: Linux quick-ACK mode (ackPolicy quickAck: linux tcp-info-l
   });
 
   it("linux: the FIN in ESTABLISHED is ACKed by the delayed-ACK timer 40 ms later (http-get-nonblocking-ts line 29); freebsd at once", () => {
-    const l = open("linux");
+    const l = open("linux", { overrides: NO_WHEEL });
     l.conn.peer({ flags: TCP_ACK | TCP_PSH, seq: PEER_ISN + 1, ack: l.una, payload: data(785) });
     expect(l.h.take().length).toBe(1);
     l.conn.peer({ flags: TCP_FIN | TCP_ACK, seq: PEER_ISN + 786, ack: l.una });

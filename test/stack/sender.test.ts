@@ -12,6 +12,13 @@ import { Harness } from "../helpers/vt.js";
 import { seqAdd } from "../../stack/tcp/seq.js";
 import { Deadline } from "../../stack/tcp/deadlines.js";
 
+import type { ProfileOverrides } from "../../stack/tcp/profiles.js";
+// The corpus scripts give exact times (their kernels ran at HZ 1000, and packetdrill's
+// tolerance absorbs the timer wheel): tests after a corpus script check the policies' timing
+// without the wheel (timerWheel "exact"); stack/tcp/timer-wheel.ts and the kernel-diff
+// reproductions test the wheel.
+const NO_WHEEL: ProfileOverrides = { timerWheel: "exact" };
+
 const ACK = TCP_ACK;
 
 describe("fast retransmit and NewReno recovery (RFC 5681 §3.2, RFC 6582)", () => {
@@ -235,7 +242,7 @@ describe("zero-window probe and RTO under the linux profile (zeroWindowProbe ack
   });
 
   it("linux: the probe is an empty ACK at SND.UNA-1 after 210 ms, then backs off; freebsd sends one byte", () => {
-    const { h, conn, una } = open("linux", { rttMs: 10, window: 0, options: [{ kind: "mss", value: 1000 }] });
+    const { h, conn, una } = open("linux", { rttMs: 10, window: 0, options: [{ kind: "mss", value: 1000 }], overrides: NO_WHEEL });
     const t0 = h.now;
     conn.c.send(data(1000), h.now);
     h.collect();

@@ -10,6 +10,12 @@ import { linuxConnect, PEER_ISN, SERVER_ISN, simultaneousOpen } from "./peers.js
 
 const TEXT = new Uint8Array([1, 2, 3]);
 
+/** The times are the capture's, to within the kernel's send latency after a tick. */
+const near = (ours: number[], kernel: number[]) => {
+  expect(ours.length).toBe(kernel.length);
+  ours.forEach((t, k) => expect(Math.abs(t - kernel[k]!)).toBeLessThan(0.5));
+};
+
 describe("text on the peer's SYN in a simultaneous open (simOpenSynText; RFC 9293 §3.10.7.3: queue it until ESTABLISHED; freebsd suite)", () => {
   it("freebsd (rcv-syn-with-data-syn-sent): SYN-ACK acks only the SYN; the text is readable after the ACK, acknowledged by the delayed ACK", () => {
     const { h, conn, syn, synAck } = simultaneousOpen("freebsd", TCP_SYN, TEXT);
@@ -103,22 +109,22 @@ describe("RST in SYN-RECEIVED after a simultaneous open (simOpenRstOutcome; kern
 });
 
 describe("SYN-ACK retransmission after a simultaneous open (synBackoff linux; kernel-diff)", () => {
-  // tcp_retransmit_timer() in TCP_SYN_RECV: tcp_syn_linear_timeouts applies to SYN-SENT
-  // only, so after a simultaneous open the SYN-ACK is retransmitted at 1, 2, 4 s gaps.
-  it("after a simultaneous open the SYN-ACK retransmissions double from the first (kd-7-0138: SYN-ACKs at 0.8, 1025, 3041 ms)", () => {
-    const { h, conn, syn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 4 });
-    h.advance(1);
-    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 1400 }, { kind: "wscale", shift: 14 }] });
+  // tcp_rcv_synsent_state_process(): the crossing SYN is answered by tcp_send_synack(),
+  // which re-arms nothing: the timer the SYN armed fires on, and tcp_retransmit_timer() in
+  // TCP_SYN_RECV retransmits the SYN-ACK and doubles the timeout (tcp_syn_linear_timeouts is
+  // for SYN-SENT only); tcp_write_timeout() counts SYN and SYN-ACK retransmissions together
+  // against tcp_syn_retries.
+  it("after a simultaneous open the SYN's timer runs on: SYN-ACKs 1 s after the SYN, then 2 s, give-up 4 s later (kd-31-0096: SYN at 0, crossing SYN at 1.2, SYN-ACKs at 1.2, 1000.4, 3016.4; ETIMEDOUT after 7145 ms; kd-7-0138 alike)", () => {
+    const { h, conn, syn } = linuxConnect({ synRetries: 2, synLinearTimeouts: 0, jiffiesOffsetMs: 23.6 }, "[fd00::1]:80");
+    h.advance(1.2);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 64000, options: [{ kind: "mss", value: 65535 }, { kind: "sackOK" }] });
     expect(conn.c.state).toBe("SYN-RECEIVED");
     h.advanceTo(5000);
-    const synAcks = h.sent.filter((s) => s.flags === "S.").map((s) => s.t);
-    expect(synAcks).toEqual([1, 1001, 3001]);
+    near(h.sent.filter((s) => s.flags === "S.").map((s) => s.t), [1.2, 1000.4, 3016.4]);
     expect(syn.flags).toBe("S");
-    // tcp_write_timeout() in SYN-RECV: tcp_syn_retries (2) retransmissions, no linear ones:
-    // give-up at the next expiry (kd-7-0138: connect() ETIMEDOUT after 7297 ms).
     h.advanceTo(10_000);
     expect(h.sent.filter((s) => s.flags === "S.").length).toBe(3);
     expect(conn.outcome).toEqual({ kind: "timedOut" });
-    expect(conn.outcomeAt).toBe(7001);
+    expect(Math.abs(conn.outcomeAt! - 7145)).toBeLessThan(2);
   });
 });
