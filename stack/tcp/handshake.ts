@@ -57,8 +57,12 @@ export const synWindowRulePolicy = policy({
       meaning: "44 times the MSS we advertise, at most 65535: 64240 at MSS 1460, 63360 at 1440, 65535 on a loopback-sized MTU (MSS 65495)",
       source: "p0f signatures of Windows 10 SYNs (mss*44 at MSS 1250-1460, Trustable_p0f dataset); Windows 10/11 captures at MSS 1460; Windows 10 1809 loopback (65535, MSS 65495, wscale 8)",
     },
+    linux: {
+      meaning: "the largest multiple of the MSS we advertise that fits the initial receive space (rcvBufBytes / 2), at most 65535, on the SYN and on the SYN-ACK of a simultaneous open, which re-sends the SYN (64240 for MSS 1460, 64800 for 1440, 65495 on loopback); a passive open's SYN-ACK: synAckWindowRounding",
+      source: "Linux tcp_select_initial_window() (rounddown(space, mss)), called by tcp_connect_init() with tp->advmss; space = tcp_full_space() = tcp_win_from_space(sk_rcvbuf) at the default scaling ratio of 50%; checked on Linux 6.18 in a namespace pair",
+    },
   },
-  knobs: ["synWindow"],
+  knobs: ["synWindow", "rcvBufBytes"],
 });
 
 export const simOpenSynAckOptionsPolicy = policy({
@@ -221,6 +225,14 @@ export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView
 export function synWindowOf(c: Connection): number {
   const p = c.prof;
   if (p.synWindowRule === "fixed") return p.synWindow;
+  if (p.synWindowRule === "linux") {
+    // tcp_select_initial_window(): space = tcp_full_space(); if (space > mss) space =
+    // rounddown(space, mss); the window field carries at most U16_MAX.
+    const mss = c.mssAdvertised;
+    let space = Math.floor(p.rcvBufBytes / 2);
+    if (mss > 0 && space > mss) space -= space % mss;
+    return Math.min(space, 0xffff);
+  }
   // "windows": 44 segments of the MSS we advertise (64240 = 44 x 1460), within the 16-bit
   // field: a loopback-sized MSS (65495) gives 65535.
   return Math.min(44 * c.mssAdvertised, 65535);

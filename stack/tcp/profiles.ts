@@ -15,7 +15,7 @@ export type ProfileName = "windows" | "windows7" | "linux" | "freebsd" | "rfc";
 export interface ProfilePolicies {
   optionLayout: "windows" | "linux" | "freebsd" | "rfc";
   badOptions: "drop" | "tolerate" | "linux";
-  synWindowRule: "fixed" | "windows";
+  synWindowRule: "fixed" | "windows" | "linux";
   synBackoff: "doubling" | "linux" | "freebsd" | "windows";
   lastSynWscale: "keep" | "drop";
   synSentBadAck: "rst" | "rstAndResendSyn";
@@ -295,6 +295,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     badOptionDropBytes: 18,
     timestamps: true,
     windowScale: 7,
+    // tcp_select_initial_window(): 64240 at MSS 1460, 64800 at 1440 (IPv6).
+    synWindowRule: "linux",
     synWindow: 64240,
     synAckWindow: 65535,
     synAckWindowRounding: "linux",

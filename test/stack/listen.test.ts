@@ -21,6 +21,18 @@ function listening(profile: "windows" | "windows7" | "linux" = "windows") {
 }
 
 describe("Stack.listen (passive open)", () => {
+  it("linux: the SYN-ACK's window is 64 KiB rounded down to the MSS less the timestamps option (65160 at MSS 1460 with TS, 64240 without; synWindowRule)", () => {
+    // The kernel's SYN-ACKs in a namespace pair (Linux 6.18): win 65160 for mss 1460 with
+    // timestamps, 64260 for 1440, 65084 for 1240 (tcp_openreq_init_rwin(): mss - 12).
+    const withTs = listening("linux");
+    withTs.seg(TCP_SYN, { options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }, { kind: "ts", val: 5, ecr: 0 }, { kind: "nop" }, { kind: "wscale", shift: 7 }] });
+    const [sa] = withTs.h.take();
+    expect(sa.options).toMatch(/TS val/);
+    expect(sa.tcp.window).toBe(65160);
+    const noTs = listening("linux");
+    noTs.seg(TCP_SYN, { options: [{ kind: "mss", value: 1460 }] });
+    expect(noTs.h.take()[0].tcp.window).toBe(64240);
+  });
   it("answers a SYN with a SYN-ACK offering only what the SYN offered, and accepts on the final ACK", () => {
     const { h, accepted, seg } = listening("windows");
     seg(TCP_SYN, { options: [{ kind: "mss", value: 1400 }, { kind: "nop" }, { kind: "wscale", shift: 5 }] });

@@ -61,6 +61,35 @@ describe("SYN retransmission schedule and give-up, per profile (synBackoff; docs
   });
 });
 
+describe("The SYN's window (synWindowRule; docs/profiles.md)", () => {
+  // Linux 6.18 in a namespace pair over veth (net.ipv4.tcp_rmem default): SYN win 64240 /
+  // mss 1460, 64800 / 1440 (IPv6), 64480 / 1240 (MTU 1280), 64660 / 1220 (IPv6, MTU 1280),
+  // 65520 / 560 (MTU 600): tcp_select_initial_window() rounds 64 KiB down to the MSS.
+  const cases: Array<[string, number, number, number]> = [
+    ["10.0.0.1:80", 1500, 1460, 64240],
+    ["[fd00::1]:80", 1500, 1440, 64800],
+    ["10.0.0.1:80", 1280, 1240, 64480],
+    ["[fd00::1]:80", 1280, 1220, 64660],
+    ["10.0.0.1:80", 600, 560, 65520],
+  ];
+  for (const [remote, mtu, mss, win] of cases) {
+    it(`linux, MTU ${mtu} to ${remote}: mss ${mss}, window ${win}; freebsd keeps 65535`, () => {
+      for (const [profile, want] of [["linux", win], ["freebsd", 65535]] as const) {
+        const h = new Harness({ profile, mtu });
+        h.connect(remote);
+        const [syn] = h.take();
+        expect(syn.options).toMatch(new RegExp(`^mss ${mss},`));
+        expect(syn.tcp.window, profile).toBe(want);
+      }
+    });
+  }
+  it("linux with TCP_MAXSEG 536: 65392 (122 x 536)", () => {
+    const h = new Harness({ profile: "linux" });
+    h.connect("10.0.0.1:80", { overrides: { mssOverride: 536 } });
+    expect(h.take()[0].tcp.window).toBe(65392);
+  });
+});
+
 describe("SYN option layouts (optionLayout; docs/profiles.md)", () => {
   const cases: Array<[ProfileName, string, string, number, RegExp]> = [
     ["windows", "10.0.0.1:80", "v4", 64240, /^mss 1460,nop,wscale 8,nop,nop,sackOK$/],
@@ -68,6 +97,7 @@ describe("SYN option layouts (optionLayout; docs/profiles.md)", () => {
     ["windows", "[fd00::1]:80", "v6", 63360, /^mss 1440,nop,wscale 8,nop,nop,sackOK$/],
     ["windows7", "10.0.0.1:80", "v4", 8192, /^mss 1460,nop,wscale 2,nop,nop,sackOK$/],
     ["linux", "10.0.0.1:80", "v4", 64240, /^mss 1460,sackOK,TS val \d+ ecr 0,nop,wscale 7$/],
+    ["linux", "[fd00::1]:80", "v6", 64800, /^mss 1440,sackOK,TS val \d+ ecr 0,nop,wscale 7$/],
     ["freebsd", "10.0.0.1:80", "v4", 65535, /^mss 1460,nop,wscale 6,sackOK,TS val \d+ ecr 0$/],
     ["freebsd", "[fd00::1]:80", "v6", 65535, /^mss 1440,nop,wscale 6,sackOK,TS val \d+ ecr 0$/],
     ["rfc", "10.0.0.1:80", "v4", 65535, /^mss 1460,nop,wscale 7,sackOK,TS val \d+ ecr 0$/],
