@@ -304,6 +304,7 @@ function classify(o: ActiveOpen): void {
   let sentSynAck = false;
   let establishedFrame = 0;
   let refusedFrame = 0;
+  let simOpenRst = false;
   let firstIcmp: RecordedIcmp | undefined;
   let synAfterIcmp = false;
   let rcvNxt = 0;
@@ -362,6 +363,12 @@ function classify(o: ActiveOpen): void {
         }
       } else if (e.flags & TCP_RST && e.flags & TCP_ACK && e.ack === synPlus1) {
         refusedFrame = e.frame;
+      } else if (e.flags & TCP_RST && sentSynAck && irs !== undefined && e.seq === rcvNxt) {
+        // SYN-RECEIVED after a simultaneous open (our SYN-ACK sent): a RST at RCV.NXT ends the
+        // attempt (RFC 9293 §3.10.7.4: "connection refused"; Linux tcp_reset() reports
+        // ECONNRESET there, the status tells them apart).
+        refusedFrame = e.frame;
+        simOpenRst = true;
       }
       continue;
     }
@@ -373,7 +380,8 @@ function classify(o: ActiveOpen): void {
     if (e.flags & TCP_SYN) {
       if (firstIcmp && !(e.flags & TCP_ACK)) synAfterIcmp = true;
       if (e.flags & TCP_ACK) sentSynAck = true;
-      if (refusedFrame && !(e.flags & TCP_ACK)) refusedFrame = 0; // retried after the RST (Windows)
+      // Retried after the RST (Windows), or a SYN-ACK retransmitted after it: not accepted.
+      if (refusedFrame && (!(e.flags & TCP_ACK) || simOpenRst)) refusedFrame = 0;
       continue;
     }
     if (!establishedFrame && irs !== undefined && e.flags & TCP_ACK && !(e.flags & TCP_RST) && e.ack === ((irs + 1) >>> 0)) {
@@ -394,7 +402,7 @@ function classify(o: ActiveOpen): void {
   }
   if (refusedFrame) {
     o.outcome = "refused";
-    o.outcomeDetail = `RST acknowledging the SYN at frame ${refusedFrame}`;
+    o.outcomeDetail = simOpenRst ? `RST in SYN-RECEIVED after a simultaneous open at frame ${refusedFrame}` : `RST acknowledging the SYN at frame ${refusedFrame}`;
     return;
   }
   if (firstIcmp) {

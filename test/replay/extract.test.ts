@@ -101,4 +101,23 @@ describe("extractActiveOpens", () => {
     ]);
     expect(x.opens[0]!.outcome).toBe("timeout");
   });
+
+  it("a simultaneous open ended by a RST at RCV.NXT in SYN-RECEIVED: refused (kd-32-0031: the kernel's connect() fails ECONNRESET); not when the client's SYN-ACK goes on", () => {
+    const open = (port: number, more: Array<[number, Uint8Array]>) =>
+      capture([
+        [0, tcp({ srcPort: port, dstPort: 92, seq: 10, flags: TCP_SYN })],
+        [100, fromServer({ srcPort: 92, dstPort: port, seq: 77, flags: TCP_SYN })],
+        [101, tcp({ srcPort: port, dstPort: 92, seq: 10, ack: 78, flags: TCP_SYN | TCP_ACK })],
+        ...more,
+      ]).opens[0]!;
+    const reset = open(40021, [[102, fromServer({ srcPort: 92, dstPort: 40021, seq: 78, flags: TCP_RST })]]);
+    expect(reset.outcome).toBe("refused");
+    expect(reset.outcomeDetail).toMatch(/SYN-RECEIVED after a simultaneous open/);
+    // Not at RCV.NXT: not taken (the client retransmits its SYN-ACK).
+    const wrong = open(40022, [
+      [102, fromServer({ srcPort: 92, dstPort: 40022, seq: 5000, flags: TCP_RST })],
+      [1101, tcp({ srcPort: 40022, dstPort: 92, seq: 10, ack: 78, flags: TCP_SYN | TCP_ACK })],
+    ]);
+    expect(wrong.outcome).toBe("timeout");
+  });
 });
