@@ -101,6 +101,19 @@ export const simOpenRstOutcomePolicy = policy({
   },
 });
 
+export const simOpenSynAckAckPolicy = policy({
+  field: "simOpenSynAckAck",
+  title: "The peer's SYN-ACK after a simultaneous open",
+  where: "RFC 9293 §3.10.7.4 fifth step: the SYN-ACK whose ACK takes SYN-RECEIVED (reached from SYN-SENT) to ESTABLISHED",
+  choices: {
+    none: { meaning: "ESTABLISHED; nothing is sent for the SYN it repeats", source: "RFC 9293 §3.10.7.4" },
+    dupAck: {
+      meaning: "ESTABLISHED, then an ACK at once: its SYN is a duplicate below RCV.NXT; with SACK the ACK carries a D-SACK block for that SYN's sequence number",
+      source: "Linux tcp_validate_incoming() (lets this SYN-ACK pass), tcp_data_queue() (a segment wholly below rcv_nxt: tcp_dsack_set(), quick ACK); kd-32-0050, kd-31-0351",
+    },
+  },
+});
+
 // ---------------------------------------------------------------------------------------
 // Dispositions with fixed text
 
@@ -377,6 +390,12 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
     rttFromHandshake(c, now);
     c.sender.startCongestionControl();
     c.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.4: SYN-RECEIVED, acceptable ACK -> ESTABLISHED");
+    // simOpenSynAckAck "dupAck": the SYN-ACK's SYN is a duplicate: ACK it (D-SACK with SACK).
+    if (seg.flags & TCP_SYN && c.prof.simOpenSynAckAck === "dupAck") {
+      const r = c.receiver;
+      r.ackDue = true;
+      if (c.sackEnabled) r.dsack = [seg.seq, seqAdd(seg.seq, 1)];
+    }
     c.ev?.established?.(c);
     if ((c.state as TcpState) === "CLOSED") return;
     c.receiver.deliverSynText(now);
@@ -392,6 +411,8 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
     if ((c.state as TcpState) === "CLOSED") return;
   }
   c.sender.output(now);
+  // An ACK still due (simOpenSynAckAck) goes out now, unless a data segment carried it.
+  if (c.rcvPart?.ackDue) c.receiver.sendAck(now, "duplicate SYN on the SYN-ACK after a simultaneous open -> ACK", "Linux tcp_data_queue(): a segment below RCV.NXT is ACKed at once (D-SACK, RFC 2883)");
   c.host.rearm(c);
 }
 

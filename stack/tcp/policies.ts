@@ -1,14 +1,14 @@
 // Every policy, in the order a connection meets them (docs/profiles.md follows it), with the
 // file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
-import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
+import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
 import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { badOptionsPolicy, optionLayoutPolicy } from "./options.js";
 import { acceptQueueFullPolicy, halfOpenFullPolicy, listenSynAckPolicy, synAckOptionsPolicy, synAckWindowRoundingPolicy } from "./passive.js";
 import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy, windowUpdatePolicy } from "./receiver.js";
 import { sackReportPolicy } from "./sack-report.js";
-import { naglePolicy, rtoFormulaPolicy, zeroWindowProbePolicy } from "./sender.js";
+import { naglePolicy, rtoFormulaPolicy, sackOnDataPolicy, zeroWindowProbePolicy } from "./sender.js";
 import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPawsPolicy, synSentRstPolicy } from "./syn-sent.js";
 import { timerWheelPolicy } from "./timer-wheel.js";
 
@@ -34,6 +34,7 @@ export const POLICIES = [
   { policy: synAckWindowRoundingPolicy, file: "stack/tcp/passive.ts" },
   { policy: acceptQueueFullPolicy, file: "stack/tcp/passive.ts" },
   { policy: halfOpenFullPolicy, file: "stack/tcp/passive.ts" },
+  { policy: simOpenSynAckAckPolicy, file: "stack/tcp/arrival.ts" },
   // Segment arrival in the synchronised states
   { policy: synFinPolicy, file: "stack/tcp/arrival.ts" },
   { policy: acceptWindowPolicy, file: "stack/tcp/arrival.ts" },
@@ -49,6 +50,7 @@ export const POLICIES = [
   { policy: sackReportPolicy, file: "stack/tcp/sack-report.ts" },
   { policy: windowUpdatePolicy, file: "stack/tcp/receiver.ts" },
   { policy: naglePolicy, file: "stack/tcp/sender.ts" },
+  { policy: sackOnDataPolicy, file: "stack/tcp/sender.ts" },
   { policy: rtoFormulaPolicy, file: "stack/tcp/sender.ts" },
   { policy: zeroWindowProbePolicy, file: "stack/tcp/sender.ts" },
   { policy: abortRstPolicy, file: "stack/tcp/connection.ts" },

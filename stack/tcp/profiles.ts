@@ -25,6 +25,7 @@ export interface ProfilePolicies {
   simOpenSynText: "queue" | "queueData" | "discard";
   simOpenSynAckOptions: "offered" | "own";
   simOpenRstOutcome: "refused" | "reset";
+  simOpenSynAckAck: "none" | "dupAck";
   peerMss: "rfc9293" | "linux" | "freebsd" | "windows";
   rcvBufRounding: "none" | "mss";
   synFin: "process" | "drop";
@@ -40,6 +41,7 @@ export interface ProfilePolicies {
   sackReport: "rfc2018" | "freebsd";
   windowUpdate: "halfWindow" | "freebsd";
   nagle: "rfc896" | "minshall";
+  sackOnData: "pureAcks" | "every";
   zeroWindowProbe: "oneByte" | "ackBelowUna";
   rtoFormula: "rfc6298" | "linux";
   abortRst: "rst" | "rstAck" | "rstAckFull";
@@ -174,6 +176,7 @@ const common = {
   synAckText: "accept",
   simOpenSynAckOptions: "offered",
   simOpenRstOutcome: "refused",
+  simOpenSynAckAck: "none",
   peerMss: "rfc9293",
   rcvBufRounding: "none",
   synFin: "process",
@@ -189,6 +192,7 @@ const common = {
   sackReport: "rfc2018",
   windowUpdate: "halfWindow",
   nagle: "rfc896",
+  sackOnData: "pureAcks",
   zeroWindowProbe: "oneByte",
   rtoFormula: "rfc6298",
   abortRst: "rstAck",
@@ -328,6 +332,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     simOpenSynText: "discard",
     simOpenSynAckOptions: "own",
     simOpenRstOutcome: "reset",
+    simOpenSynAckAck: "dupAck",
     peerMss: "linux",
     minSndMss: 48,
     // net.ipv4.tcp_rfc1337 defaults to 0: an exact RST ends TIME-WAIT.
@@ -338,6 +343,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     ackPolicy: "quickAck",
     quickAcks: 16, // TCP_MAX_QUICKACKS
     nagle: "minshall",
+    sackOnData: "every",
     zeroWindowProbe: "ackBelowUna",
     rtoFormula: "linux",
     abortRst: "rstAckFull",

@@ -100,6 +100,10 @@ export class Receiver {
   peerFinReceived = false;
   /** Segments received since our last ACK (delayed ACKs, RFC 5681 §4.2). */
   ackPending = 0;
+  /** A D-SACK block (RFC 2883) for the next segment with an ACK, reporting a duplicate received. */
+  dsack: [number, number] | undefined = undefined;
+  /** An ACK must go out before this segment's processing ends (cleared by any ACK sent). */
+  ackDue = false;
   /** The ACK field of our last segment (Last.ACK.sent, RFC 7323 §4.3). */
   lastAckSent = 0;
   /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
@@ -171,6 +175,8 @@ export class Receiver {
     this.lastAckSent = seg.ack;
     this.c.setDeadline(Deadline.delAck, Infinity);
     this.ackPending = 0;
+    this.dsack = undefined;
+    this.ackDue = false;
     this.rcvAdvertisedEdge = seqAdd(seg.ack, seg.window << this.c.rcvWscale);
     if (seqGt(this.rcvAdvertisedEdge, this.rcvOfferedEdge)) this.rcvOfferedEdge = this.rcvAdvertisedEdge;
     this.pendingWindowUpdate = false;
@@ -257,7 +263,11 @@ export class Receiver {
     return segmentOptions(c.tsEnabled ? { val: c.tsVal(now), ecr: c.tsRecent } : undefined, this.sackBlocks());
   }
 
-  private sackBlocks(): Array<[number, number]> | undefined {
+  /**
+   * The SACK blocks our segments report now (RFC 2018 §4), or undefined when there are none
+   * to report; a D-SACK block first when one is due (RFC 2883 §4; simOpenSynAckAck).
+   */
+  sackBlocks(): Array<[number, number]> | undefined {
     if (!this.c.sackEnabled) return undefined;
     // RFC 2018 §3: four blocks fit in the 40 option bytes, three next to timestamps.
     const max = this.c.tsEnabled ? 3 : 4;
@@ -265,8 +275,10 @@ export class Receiver {
       const l = this.fbSack;
       return l === undefined || l.blocks.length === 0 ? undefined : l.blocks.slice(0, max);
     }
-    if (this.outOfOrderEmpty()) return undefined;
-    return this.reasm.sackBlocks(max);
+    const d = this.dsack;
+    if (this.outOfOrderEmpty()) return d === undefined ? undefined : [d];
+    const blocks = this.reasm.sackBlocks(d === undefined ? max : max - 1);
+    return d === undefined ? blocks : [d, ...blocks];
   }
 
   /** The delayed-ACK timer expired (RFC 9293 §3.8.6.3). */

@@ -28,6 +28,19 @@ export const naglePolicy = policy({
   knobs: ["nodelay"],
 });
 
+export const sackOnDataPolicy = policy({
+  field: "sackOnData",
+  title: "SACK blocks on data and FIN segments",
+  where: "RFC 2018 §4: which of our segments carry the SACK option while out-of-order data is held",
+  choices: {
+    pureAcks: { meaning: "pure ACKs only; data segments carry timestamps alone, so every full segment has the same payload", source: "RFC 2018 §4 (SHOULD)" },
+    every: {
+      meaning: "every segment with the ACK bit, data and FIN included; a data segment's payload shrinks by the option's bytes (4 + 8 per block) so the segment still fits the MSS",
+      source: "Linux tcp_established_options() (SACK blocks whenever rx_opt.num_sacks), tcp_current_mss()",
+    },
+  },
+});
+
 export const zeroWindowProbePolicy = policy({
   field: "zeroWindowProbe",
   title: "Zero-window probe",
@@ -137,10 +150,26 @@ export class Sender {
     return seqAdd(this.c.sndUna, this.buffered);
   }
 
-  /** Options of a data segment: timestamps only, so every full segment carries the same payload (SACK blocks go in pure ACKs). */
+  /**
+   * Options of a data or FIN segment: timestamps, and SACK blocks only under sackOnData
+   * "every" (otherwise every full segment carries the same payload; SACK goes in pure ACKs).
+   */
   private dataOptions(now: number): TcpOption[] {
     const c = this.c;
-    return segmentOptions(c.tsEnabled ? { val: c.tsVal(now), ecr: c.tsRecent } : undefined);
+    const ts = c.tsEnabled ? { val: c.tsVal(now), ecr: c.tsRecent } : undefined;
+    return segmentOptions(ts, c.prof.sackOnData === "every" ? c.rcvPart?.sackBlocks() : undefined);
+  }
+
+  /**
+   * The payload one segment may carry now: segmentPayloadMax() less the SACK option a data
+   * segment carries under sackOnData "every" (tcp_current_mss(): 4 bytes + 8 per block).
+   */
+  private sendPayloadMax(): number {
+    const c = this.c;
+    const base = this.segmentPayloadMax();
+    if (c.prof.sackOnData !== "every") return base;
+    const n = c.rcvPart?.sackBlocks()?.length ?? 0;
+    return n === 0 ? base : Math.max(1, base - 4 - 8 * n);
   }
 
   // -------------------------------------------------------------------------------------
@@ -156,7 +185,7 @@ export class Sender {
     const p = c.prof;
     // Data queued during the handshake waits for ESTABLISHED (RFC 9293 §3.10.2).
     if (!isSynchronized(c.state) || c.state === "TIME-WAIT") return;
-    const smss = this.segmentPayloadMax();
+    const smss = this.sendPayloadMax();
     const dataEnd = this.dataEnd();
     for (;;) {
       const resending = seqLt(c.sndNxt, c.sndMax);
@@ -277,7 +306,7 @@ export class Sender {
     }
     const limit = first ? c.sndMax : this.scoreboard.highestSacked;
     if (limit === undefined || !seqLt(seq, limit)) return false;
-    let len = Math.min(this.segmentPayloadMax(), seqDiff(limit, seq));
+    let len = Math.min(this.sendPayloadMax(), seqDiff(limit, seq));
     const next = this.scoreboard.nextSackedStart(seq);
     if (next !== undefined) len = Math.min(len, seqDiff(next, seq));
     const sent = this.resend(seq, len, now, why, rule);

@@ -300,3 +300,44 @@ describe("segment size and initial window under the linux profile (peerMss linux
     expect(data.every((s) => s.tcp.payload.length === 48)).toBe(true);
   });
 });
+
+describe("SACK blocks on data and FIN segments (sackOnData; kernel-diff)", () => {
+  // The kernel's FIN and data segments carry the SACK blocks of the out-of-order data it
+  // holds (tcp_established_options()), and the payload shrinks to leave them room
+  // (tcp_current_mss()): kd-31-0142 frame 9 (FIN, ACK with SLE=1001 SRE=1002), kd-31-0233
+  // frame 7 (100 bytes of data with a SACK block).
+  const held = (profile: "linux" | "windows") => {
+    const { h, conn, syn } = profile === "linux" ? linuxConnect() : (() => {
+      const h = new Harness({ profile });
+      const conn = h.connect("10.0.0.1:80");
+      const [syn] = h.take();
+      return { h, conn, syn: syn! };
+    })();
+    h.advance(5);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1000 }, { kind: "sackOK" }] });
+    h.take();
+    // One byte 1000 bytes ahead of RCV.NXT: held out of order.
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1001, ack: syn.tcp.seq + 1, window: 64000, payload: data(1) });
+    h.take();
+    return { h, conn };
+  };
+  const block = [[SERVER_ISN + 1001, SERVER_ISN + 1002]];
+  it("linux: a full data segment carries the block and 12 bytes less payload; the FIN carries it", () => {
+    const { h, conn } = held("linux");
+    conn.c.send(data(1500), h.now);
+    conn.c.close(h.now);
+    h.collect();
+    const out = h.take().filter((s) => s.tcp.payload.length > 0 || s.flags.includes("F"));
+    expect(out.map((s) => s.tcp.payload.length)).toEqual([988, 512, 0]);
+    for (const s of out) expect(s.tcp.options).toContainEqual({ kind: "sack", blocks: block });
+    expect(out[2]!.flags).toContain("F");
+  });
+  it("windows: SACK blocks in pure ACKs only; a data segment is a full MSS (Nagle holds the rest)", () => {
+    const { h, conn } = held("windows");
+    conn.c.send(data(1500), h.now);
+    h.collect();
+    const out = h.take().filter((s) => s.tcp.payload.length > 0);
+    expect(out.map((s) => s.tcp.payload.length)).toEqual([1000]);
+    for (const s of out) expect(s.options).not.toContain("sack");
+  });
+});

@@ -128,3 +128,49 @@ describe("SYN-ACK retransmission after a simultaneous open (synBackoff linux; ke
     expect(Math.abs(conn.outcomeAt! - 7145)).toBeLessThan(2);
   });
 });
+
+describe("The peer's SYN-ACK after a simultaneous open (simOpenSynAckAck; kernel-diff)", () => {
+  // The kernel answers the SYN-ACK that completes its SYN-RECEIVED at once: its SYN is below
+  // RCV.NXT (tcp_data_queue(): duplicate, quick ACK), with a D-SACK block for it when SACK
+  // is on. kd-32-0050 frames 4-5: SYN-ACK at 108.3 ms, ACK seq 1 ack 1 at 108.4 ms;
+  // kd-31-0351 frames 4-5: the ACK carries SLE=0 SRE=1 (relative).
+  const crossing = (sackOK: boolean) => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(100);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 1024, options: [{ kind: "mss", value: 1400 }, ...(sackOK ? [{ kind: "sackOK" } as const] : [])] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    h.take();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }, ...(sackOK ? [{ kind: "sackOK" } as const] : [])] });
+    return { h, conn, syn };
+  };
+  it("linux, no SACK: ESTABLISHED and a bare ACK at once (kd-32-0050)", () => {
+    const { h, conn, syn } = crossing(false);
+    expect(conn.c.state).toBe("ESTABLISHED");
+    const out = h.take();
+    expect(out.map((s) => s.flags)).toEqual(["."]);
+    expect(out[0]!.tcp.seq).toBe(syn.tcp.seq + 1);
+    expect(out[0]!.tcp.ack).toBe(SERVER_ISN + 1);
+    expect(out[0]!.options).toBe("");
+  });
+  it("linux with SACK: the ACK carries a D-SACK block for the repeated SYN (kd-31-0351)", () => {
+    const { h } = crossing(true);
+    const out = h.take();
+    expect(out.map((s) => s.flags)).toEqual(["."]);
+    expect(out[0]!.tcp.options).toContainEqual({ kind: "sack", blocks: [[SERVER_ISN, SERVER_ISN + 1]] });
+    // Reported once: the next ACK has no block.
+    h.advance(300);
+    expect(h.take().every((s) => !s.options.includes("sack"))).toBe(true);
+  });
+  it("the other profiles send nothing for it (RFC 9293 §3.10.7.4)", () => {
+    const h = new Harness({ profile: "freebsd" });
+    const conn = h.connect("10.0.0.1:80");
+    const [syn] = h.take();
+    h.advance(100);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 1024, options: [{ kind: "mss", value: 1400 }] });
+    h.take();
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn!.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }] });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    expect(h.take()).toEqual([]);
+  });
+});
