@@ -18,6 +18,7 @@ import { TCP_SYN } from "../../stack/wire/types.js";
 import { runReplay } from "./cli.js";
 import { extractActiveOpens } from "./extract.js";
 import type { Diff, HandshakeResult } from "./replay.js";
+import type { LadderPacket } from "./types.js";
 
 /** The sidecar pcaps/kernel_diff.py writes beside each capture. */
 export interface KernelDiffSidecar {
@@ -157,6 +158,10 @@ export const CAUSES: Record<string, Cause> = {
   "data-after-close": { id: "data-after-close", cls: "engine", note: "kernel aborts when new data arrives after close() (FIN-WAIT, LINUX_MIB_TCPABORTONDATA) and answers it with <SEQ=SEG.ACK><CTL=RST>; we ACK it" },
   "simopen-rst-econnreset": { id: "simopen-rst-econnreset", cls: "engine", note: "kernel: a RST in SYN-RECEIVED after a simultaneous open fails connect() with ECONNRESET (tcp_reset(): only SYN-SENT gives ECONNREFUSED); the linux profile reports STATUS_CONNECTION_RESET (simOpenRstOutcome) and the extractor takes the RST as the attempt's end (refused); a case here is a residue" },
   "sack-blocks": { id: "sack-blocks", cls: "engine", note: "kernel ACKs carry SACK blocks for out-of-order data where ours carry none (after a simultaneous open whose peer SYN offered SACK; on the ACK answering a repeated SYN-ACK)" },
+  "tail-loss-probe": { id: "tail-loss-probe", cls: "engine", note: "kernel retransmits its last data segment a few ms after sending it (RFC 8985 §7 tail loss probe: Linux tcp_schedule_loss_probe(), PTO about 2 SRTT, at least 2 jiffies; kd-32-0304 frame 7, 5.6 ms later); the engine has no TLP and waits for the RTO" },
+  "ts-ecr": { id: "ts-ecr", cls: "unclassified", note: "our TSecr echoes another of the peer's TSvals than the kernel's (which segment updates TS.Recent: RFC 7323 §4.3 against Linux tcp_replace_ts_recent(), which compares with rcv_wup); not yet looked at" },
+  "fin-not-sent": { id: "fin-not-sent", cls: "unclassified", note: "the kernel sends its FIN (after close()) where we send none at that time, mostly after out-of-order data or a repeated SYN-ACK; not yet looked at" },
+  "errno-latency": { id: "errno-latency", cls: "artefact", note: "the packets agree; only the time connect() returned differs, the kernel's later by tens of ms: the helper process ran late on the loaded machine (its errno time is when connect() returned, not when the packet came)" },
   "oow-ack-ratelimit": { id: "oow-ack-ratelimit", cls: "engine", note: "kernel rate-limits ACKs to out-of-window SYN/SYN-ACKs in ESTABLISHED (tcp_invalid_ratelimit 500 ms); we answer each" },
 };
 
@@ -176,8 +181,10 @@ const tsMode = (a: Answer): string | undefined => {
  * The cause of a mismatching case, from the scenario and the differences (first rule that
  * fits), after looking at the captures of the first runs (docs/kernel-diff.md).
  */
-export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean): Cause | undefined {
+export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, recorded: LadderPacket[] = []): Cause | undefined {
   if (gso) return CAUSES["gso-capture"];
+  // Only the errno time differs, the kernel's later: its helper returned late (load).
+  if (diffs.every((d) => d.field === "errno-time") && side.kernelResult.connect !== "ETIMEDOUT" && diffs.some((d) => /after (\d+) ms .*at (\d+) ms/.test(`${d.recorded} ${d.replayed}`) && Number(/after (\d+) ms/.exec(d.recorded)![1]) > Number(/at (\d+) ms/.exec(d.replayed)![1]))) return CAUSES["errno-latency"];
   const answers = answersOf(side);
   const first = (side.scenario as unknown as { answers: Answer[][] }).answers[0] ?? [];
   const post = ((side.scenario as unknown as { post?: Answer[] }).post ?? []).map((p) => p.a);
@@ -198,10 +205,13 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean): C
   if (has("missing", /^R seq \d+ len 0/) && side.kernelResult.actions?.some((x) => x.startsWith("close(fin)"))) return CAUSES["data-after-close"];
   if (diffs.some((d) => d.field === "options" && /sack \d/.test(d.recorded) && !/sack \d/.test(d.replayed))) return CAUSES["sack-blocks"];
   if (has("extra", /FP\. seq/)) return CAUSES["rexmit-fin-merge"];
+  if (diffs.some((d) => d.field === "missing" && isEarlyRetransmission(d, recorded))) return CAUSES["tail-loss-probe"];
   if (k === "ETIMEDOUT" && has("errno-time")) return CAUSES["syn-giveup-time"];
   if (has("options", / \/ none$/)) return CAUSES["rst-options"];
   const oowInput = ["p:synack", "p:syn", "p:oldack", "p:futureack"].some((x) => post.includes(x)) || first.length > 1;
   if (oowInput && has("extra", /^not sent \/ \. seq/)) return CAUSES["oow-ack-ratelimit"];
+  if (has("missing", /^F?P?\.? ?seq/) && diffs.some((d) => d.field === "missing" && /^F/.test(d.recorded))) return CAUSES["fin-not-sent"];
+  if (diffs.every((d) => d.field !== "options" || /ecr \d+/.test(d.recorded)) && diffs.some((d) => d.field === "options" && d.recorded.replace(/ecr \d+/g, "ecr") === d.replayed.replace(/ecr \d+/g, "ecr"))) return CAUSES["ts-ecr"];
   // Generic ones last: the earliest difference is a data segment sent at another time, or
   // other data segments during slow start.
   const earliest = [...diffs].sort((a, b) => a.t - b.t)[0];
@@ -209,6 +219,14 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean): C
   if (earliest?.field === "time" && clientSend > 0) return CAUSES["rexmit-timing"];
   if (clientSend > 0 && answers.some((a) => a.a === "synack" && (mssOf(a) ?? 536) <= 536) && earliest && /^(extra|missing)$/.test(earliest.field) && / len [1-9]/.test(`${earliest.recorded} ${earliest.replayed}`)) return CAUSES["send-pattern"];
   return undefined;
+}
+
+/** A missing data segment that repeats one the client sent less than 30 ms before it (a TLP). */
+function isEarlyRetransmission(d: Diff, recorded: LadderPacket[]): boolean {
+  const m = /^P?\. seq (\d+) ack \d+ len ([1-9]\d*) /.exec(d.recorded);
+  if (!m) return false;
+  const same = new RegExp(`seq ${m[1]} ack \\d+ win \\d+ len ${m[2]}\\b`);
+  return recorded.some((x) => x.dir === "c2s" && x.t < d.t && d.t - x.t < 30 && same.test(x.label));
 }
 
 export function classifySignature(sig: string): { cls: MismatchClass; note: string } {
@@ -279,7 +297,7 @@ export function analyzeCase(pcap: string): CaseResult {
   const gso = diffs.length > 0 ? gsoArtefact(pcap) : undefined;
   // One signature per case: its cause when a rule knows it, else its earliest difference
   // (what follows is mostly a consequence of the first).
-  const cause = diffs.length > 0 ? causeOf(side, diffs, gso !== undefined) : undefined;
+  const cause = diffs.length > 0 ? causeOf(side, diffs, gso !== undefined, h.ladder.recorded) : undefined;
   const first = [...diffs].sort((a, b) => a.t - b.t)[0];
   const signatures = cause ? [cause.id] : first ? [signatureOf(base.kind, first)] : [];
   return {

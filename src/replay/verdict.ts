@@ -9,7 +9,7 @@
 // established, the connection's end (closed, reset by the server, aborted by the client,
 // timed out, still open) with the connection's end, each side judged by the same rules.
 import type { Outcome } from "../../stack/tcp/outcome.js";
-import { TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
 import { NTSTATUS, outcomeToStatus, type NtStatus } from "../wsk/ntstatus.js";
 import type { ActiveOpen, RecordedOutcome } from "./extract.js";
 import type { DriveResult } from "./drive.js";
@@ -103,7 +103,14 @@ export function recordedEnd(open: ActiveOpen, sides: RecordedSides): ConnectionE
   if (open.outcome === "reset") return "reset by the server";
   if (open.outcome !== "established") return undefined;
   const ackOfSynAck = sides.client.findIndex((e) => !(e.flags & TCP_SYN) && !(e.flags & TCP_RST));
-  const after = ackOfSynAck < 0 ? [] : sides.client.slice(ackOfSynAck);
+  // After a simultaneous open the client's SYN-ACK was its last handshake segment and the
+  // server's ACK established it: what the client sent after its last SYN (kd-32-0163: only
+  // a RST, the application's abort).
+  let lastSyn = -1;
+  sides.client.forEach((e, i) => {
+    if (e.flags & TCP_SYN) lastSyn = i;
+  });
+  const after = ackOfSynAck >= 0 ? sides.client.slice(ackOfSynAck) : lastSyn >= 0 && sides.client[lastSyn]!.flags & TCP_ACK ? sides.client.slice(lastSyn + 1) : [];
   const fin = after.findIndex((e) => e.flags & TCP_FIN);
   // A RST the client sends on its own, before any FIN of its own (an application abort).
   const rst = after.findIndex((e) => e.flags & TCP_RST);

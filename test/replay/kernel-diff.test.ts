@@ -51,6 +51,18 @@ describe("kernel-diff analysis", () => {
     expect(causeOf(ok, [], true)?.id).toBe("gso-capture");
     const fin = sidecar("synack", [{ a: "synack", ack: "ok", fin: true, opts: [] }]);
     expect(causeOf(fin, [{ t: 1, field: "ack", recorded: "1", replayed: "2" }], false)?.id).toBe("synack-fin-data-ignored");
+    // A missing data segment that repeats one sent 5.6 ms before: the kernel's tail loss
+    // probe (kd-32-0304 frames 6-7); the same segment 200 ms later is not one.
+    const plain = sidecar("synack", [{ a: "synack", ack: "ok", opts: [] }]);
+    const sent = [{ t: 113.7, dir: "c2s" as const, kind: "tcp" as const, label: "P. seq 1449 ack 1 win 63 len 552 <TS>" }];
+    const tlp = { t: 119.3, field: "missing", recorded: "P. seq 1449 ack 1 len 552 at 119.3 ms", replayed: "not sent" };
+    expect(causeOf(plain, [tlp], false, sent)?.id).toBe("tail-loss-probe");
+    expect(causeOf(plain, [{ ...tlp, t: 313.7 }], false, sent)?.id).not.toBe("tail-loss-probe");
+    // Only the errno time differs, the kernel's later: the helper returned late.
+    const refused = sidecar("rst", [{ a: "rst", ack: "ok" }], "ECONNREFUSED");
+    expect(causeOf(refused, [{ t: 37, field: "errno-time", recorded: "connect() ECONNREFUSED after 37 ms", replayed: "STATUS_CONNECTION_REFUSED at 1 ms" }], false)?.id).toBe("errno-latency");
+    // Only TSecr values differ.
+    expect(causeOf(plain, [{ t: 5, field: "options", recorded: "nop,nop,TS val * ecr 126302350", replayed: "nop,nop,TS val * ecr 126302364" }], false)?.id).toBe("ts-ecr");
   });
 
   it("a fixture that matches has no differences and no GSO artefact", () => {

@@ -43,6 +43,18 @@ describe("the connect with the connect, the end with the end", () => {
     expect(h.match).toBe(true);
   });
 
+  it("after a simultaneous open the client's abort (its only segment after its SYN-ACK) is its end: aborted by the client (kd-32-0163)", () => {
+    const open = openOf([
+      [0, client({ flags: TCP_SYN, options: LINUX_SYN })],
+      [14, server({ flags: TCP_SYN, options: [{ kind: "mss", value: 1400 }] })],
+      [14.1, client({ flags: TCP_SYN | TCP_ACK, ack: 5001, options: LINUX_SYN })],
+      [15, server({ flags: TCP_ACK, seq: 5001, ack: 101 })],
+      [420, client({ flags: TCP_RST | TCP_ACK, seq: 101, ack: 5001 })],
+    ]);
+    const h = replayActiveOpen(open, { profile: "linux" });
+    expect(h.recorded).toMatchObject({ outcome: "established", end: "aborted by the client" });
+  });
+
   it("a RST from the server before the client's FIN is a reset on both sides", () => {
     const open = linuxThen([[25, server({ flags: TCP_RST | TCP_ACK, seq: 5001, ack: 111 })]]);
     const h = replayActiveOpen(open, { profile: "linux" });
