@@ -133,7 +133,7 @@ export function replayWithSidecar(capture: Capture, file: string, side: Sidecar,
     const mine = side.connections.find((c) => c.client === endpoint(open.client.addr, open.client.port));
     titles.push(mine?.title);
     const overrides = side.overrides || mine?.overrides || o.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}), ...(o.overrides ?? {}) } : undefined;
-    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs };
+    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs, fullClose: o.fullClose };
     optsOf.push(opts);
     const h = replayActiveOpen(open, opts);
     if (mine?.timerSlackMs) allowLateTimers(h, open, mine.timerSlackMs);
@@ -187,6 +187,8 @@ export interface ReplayRunOptions {
   overrides?: ProfileOverrides;
   /** Read sidecars (default true). */
   sidecars?: boolean;
+  /** The recorded applications closed with close(), not a half close (ReplayOptions.fullClose). */
+  fullClose?: boolean;
 }
 
 /** Reads and replays one capture; an error line for unreadable input. */

@@ -28,6 +28,8 @@ export interface DriveOptions {
   seed?: number;
   /** Cancel a connect still in progress at this time (the recorded application's IoCancelIrp). */
   cancelAfterMs?: number;
+  /** The application's close is a full close() (ReplayOptions.fullClose). */
+  fullClose?: boolean;
 }
 
 export interface DriveResult {
@@ -85,6 +87,7 @@ class RecordedApplication {
     open: ActiveOpen,
     private readonly conn: Connection,
     private readonly vt: VirtualRuntime,
+    private readonly fullClose = false,
   ) {
     this.sentUpTo = u32(open.iss + 1);
   }
@@ -116,7 +119,7 @@ class RecordedApplication {
     }
     if (this.closeWanted && !this.closeDone && this.pending.length === 0 && !connecting(conn)) {
       this.closeDone = true;
-      if (conn.state !== "CLOSED") conn.close(this.vt.nowMs);
+      if (conn.state !== "CLOSED") conn.close(this.vt.nowMs, this.fullClose);
     }
     this.vt.collect();
   }
@@ -197,7 +200,7 @@ export function driveReplay(open: ActiveOpen, setup: ReplaySetup, script: PeerSc
       advance(t);
     };
   }
-  app = new RecordedApplication(open, conn, vt);
+  app = new RecordedApplication(open, conn, vt, o.fullClose);
   const ourSyn = sent[0] ? parsePacket(sent[0].bytes) : undefined;
   const ourSynTs = ourSyn?.ok && ourSyn.value.l4.kind === "tcp" ? summarizeOptions(ourSyn.value.l4.tcp.options).ts?.val : undefined;
   const mapping = new SequenceMapping(open, conn.iss, ourSynTs, recordedSynTs?.val);

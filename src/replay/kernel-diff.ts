@@ -155,7 +155,7 @@ export const CAUSES: Record<string, Cause> = {
   "rexmit-timing": { id: "rexmit-timing", cls: "engine", note: "data retransmission time differs (kernel RTO about 245-290 ms on a fresh connection with a few ms RTT, also TLP); ours 200 ms" },
   "rexmit-fin-merge": { id: "rexmit-fin-merge", cls: "engine", note: "kernel retransmits the first segment alone (data without the FIN sent after it); we merge data and FIN into one retransmission" },
   "simopen-synack-backoff": { id: "simopen-synack-backoff", cls: "engine", note: "kernel retransmits its SYN-ACK after a simultaneous open (SYN-RECEIVED) with plain doubling (1, 2, 4 s: tcp_syn_linear_timeouts is for SYN-SENT only); we use the linear SYN schedule" },
-  "data-after-close": { id: "data-after-close", cls: "engine", note: "kernel aborts when new data arrives after close() (FIN-WAIT, LINUX_MIB_TCPABORTONDATA) and answers it with <SEQ=SEG.ACK><CTL=RST>; we ACK it" },
+  "data-after-close": { id: "data-after-close", cls: "engine", note: "kernel aborts when new data arrives after close() (FIN-WAIT, LINUX_MIB_TCPABORTONDATA) and answers it with <SEQ=SEG.ACK><CTL=RST>; the linux profile does too after a full close (dataAfterClose), a case here is a residue" },
   "simopen-rst-econnreset": { id: "simopen-rst-econnreset", cls: "engine", note: "kernel: a RST in SYN-RECEIVED after a simultaneous open fails connect() with ECONNRESET (tcp_reset(): only SYN-SENT gives ECONNREFUSED); the linux profile reports STATUS_CONNECTION_RESET (simOpenRstOutcome) and the extractor takes the RST as the attempt's end (refused); a case here is a residue" },
   "sack-blocks": { id: "sack-blocks", cls: "engine", note: "kernel ACKs carry SACK blocks for out-of-order data where ours carry none (after a simultaneous open whose peer SYN offered SACK; on the ACK answering a repeated SYN-ACK)" },
   "tail-loss-probe": { id: "tail-loss-probe", cls: "engine", note: "kernel retransmits its last data segment a few ms after sending it (RFC 8985 §7 tail loss probe: Linux tcp_schedule_loss_probe(), PTO about 2 SRTT, at least 2 jiffies; kd-32-0304 frame 7, 5.6 ms later); the engine has no TLP and waits for the RTO" },
@@ -277,7 +277,8 @@ export function analyzeCase(pcap: string): CaseResult {
   const name = basename(pcap).replace(/\.pcap$/, "");
   const side = JSON.parse(readFileSync(pcap.replace(/\.pcap$/, ".json"), "utf8")) as KernelDiffSidecar;
   const base = { name, kind: side.scenario.kind, family: side.family, kernel: side.kernelResult.connect, kernelElapsedMs: side.kernelResult.elapsed !== undefined ? side.kernelResult.elapsed * 1000 : undefined };
-  const run = runReplay([pcap], { profile: "linux", strict: true });
+  // The rig's client ends with close() (its actions say "close(fin)" or "close(rst)").
+  const run = runReplay([pcap], { profile: "linux", strict: true, fullClose: true });
   if ("error" in run) return { ...base, match: false, diffs: [], signatures: [], error: run.error };
   const hs = run.files[0]!.handshakes;
   if (hs.length !== 1) return { ...base, match: false, diffs: [], signatures: [], error: `${hs.length} active opens in the capture` };

@@ -24,6 +24,12 @@ export interface ReplayOptions {
    * first SYN (a capture's sidecar says so; synack demo writes it): the replay does too.
    */
   cancelAfterMs?: number;
+  /**
+   * The recorded application's close was a full close() (it read nothing after it), not a
+   * shutdown of sending: the replay closes with Connection.close(now, true). The kernel-diff
+   * rig knows (its client calls close()); a plain capture does not say.
+   */
+  fullClose?: boolean;
 }
 
 export interface Diff {

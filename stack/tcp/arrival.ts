@@ -114,6 +114,19 @@ export const simOpenSynAckAckPolicy = policy({
   },
 });
 
+export const dataAfterClosePolicy = policy({
+  field: "dataAfterClose",
+  title: "New data after the user's full close",
+  where: "RFC 9293 §3.10.7.4 seventh step in FIN-WAIT-1/2 (and CLOSING/LAST-ACK), after a CLOSE that also ends reading (close(now, true))",
+  choices: {
+    deliver: { meaning: "the text is taken and acknowledged as RFC 9293 says for FIN-WAIT", source: "RFC 9293 §3.10.7.4" },
+    abort: {
+      meaning: "data beyond RCV.NXT aborts the connection (outcome reset) and is answered by <SEQ=SEG.ACK><CTL=RST>",
+      source: "RFC 1122 §4.2.2.13 (SHOULD send a RST: the data is lost); Linux tcp_rcv_state_process() (LINUX_MIB_TCPABORTONDATA, tcp_reset(), tcp_v4_send_reset())",
+    },
+  },
+});
+
 // ---------------------------------------------------------------------------------------
 // Dispositions with fixed text
 
@@ -405,6 +418,16 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
   if (!processAck(c, seg, opt, now)) return;
   if ((c.state as TcpState) === "CLOSED") return; // the user aborted from an event
 
+  // Seventh step after a full close (dataAfterClose "abort"): new data cannot be read by
+  // anyone; abort and answer it with <SEQ=SEG.ACK><CTL=RST> (RFC 1122 §4.2.2.13).
+  if (seg.payload.length > 0 && c.rcvClosed && c.prof.dataAfterClose === "abort" && seqGt(seqAdd(seg.seq, seg.payload.length), c.rcvNxt)) {
+    const st = c.state as TcpState;
+    if (st === "FIN-WAIT-1" || st === "FIN-WAIT-2" || ((st === "CLOSING" || st === "LAST-ACK") && seqLt(seg.seq, c.rcvNxt))) {
+      c.host.emit(c, { seq: seg.ack, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, "new data after close() -> RST, abort", "RFC 1122 §4.2.2.13; Linux tcp_rcv_state_process() (TCPABORTONDATA)");
+      c.finish({ kind: "reset" }, now, "new data after a full close: connection aborted (Linux tcp_reset())");
+      return;
+    }
+  }
   // Sixth: the URG bit is not used. Seventh: segment text. Eighth: FIN (receiver.ts).
   if (seg.payload.length > 0 || seg.flags & TCP_FIN) {
     c.receiver.acceptData(seg, now, false);

@@ -129,6 +129,7 @@ const SYN_OPTIONS_DROPPED = 4;
 const PASSIVE = 8;
 const PROF_BORROWED = 16;
 const SYN_WSCALE_DROPPED = 32;
+const RCV_CLOSED = 64;
 /** peerOffered (OFFERED_* of handshake.ts) sits in bits 8 to 15. */
 const PEER_OFFERED_SHIFT = 8;
 
@@ -293,6 +294,8 @@ export class Connection implements TimerOwner {
   /** This connection was created by a listener (passive OPEN, RFC 9293 §3.10.7.2). */
   get passive(): boolean { return (this.bits & PASSIVE) !== 0; }
   set passive(v: boolean) { this.setBit(PASSIVE, v); }
+  /** The user closed both directions (close(now, true)): it reads nothing more (dataAfterClose). */
+  get rcvClosed(): boolean { return (this.bits & RCV_CLOSED) !== 0; }
   /** `prof` is the stack's own object, not this connection's copy (see `profile`). */
   private get profBorrowed(): boolean { return (this.bits & PROF_BORROWED) !== 0; }
   private set profBorrowed(v: boolean) { this.setBit(PROF_BORROWED, v); }
@@ -553,9 +556,12 @@ export class Connection implements TimerOwner {
   /**
    * CLOSE call (RFC 9293 §3.10.4). In SYN-SENT the TCB is deleted without sending anything:
    * no SYN-ACK has come, so there is nothing to acknowledge or finish (a late SYN-ACK then
-   * finds no connection and gets a RST, RFC 9293 §3.10.7.1).
+   * finds no connection and gets a RST, RFC 9293 §3.10.7.1). `full`: the user will read
+   * nothing more either (a socket's close(), not shutdown(SHUT_WR) or WSK's graceful
+   * disconnect); new data after it is then the dataAfterClose policy's.
    */
-  close(now: number): void {
+  close(now: number, full = false): void {
+    if (full) this.setBit(RCV_CLOSED, true);
     switch (this.state) {
       case "SYN-SENT":
       case "CLOSED":

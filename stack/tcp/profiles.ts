@@ -26,6 +26,7 @@ export interface ProfilePolicies {
   simOpenSynAckOptions: "offered" | "own";
   simOpenRstOutcome: "refused" | "reset";
   simOpenSynAckAck: "none" | "dupAck";
+  dataAfterClose: "deliver" | "abort";
   peerMss: "rfc9293" | "linux" | "freebsd" | "windows";
   rcvBufRounding: "none" | "mss";
   synFin: "process" | "drop";
@@ -177,6 +178,7 @@ const common = {
   simOpenSynAckOptions: "offered",
   simOpenRstOutcome: "refused",
   simOpenSynAckAck: "none",
+  dataAfterClose: "deliver",
   peerMss: "rfc9293",
   rcvBufRounding: "none",
   synFin: "process",
@@ -333,6 +335,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     simOpenSynAckOptions: "own",
     simOpenRstOutcome: "reset",
     simOpenSynAckAck: "dupAck",
+    dataAfterClose: "abort",
     peerMss: "linux",
     minSndMss: 48,
     // net.ipv4.tcp_rfc1337 defaults to 0: an exact RST ends TIME-WAIT.

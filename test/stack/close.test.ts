@@ -9,6 +9,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "../../stack/wire/ty
 import { brief, closing, FREEBSD_PEER_OPTIONS, linuxConnect, linuxEstablished, open, PEER_ISN, SERVER_ISN, tsvalOf } from "./peers.js";
 import { PROFILES } from "../../stack/tcp/profiles.js";
 import { timerGranularityMs } from "../../stack/tcp/timer-wheel.js";
+import { Harness } from "../helpers/vt.js";
 
 const MSL_LINUX = 30_000;
 // The 2 MSL timer fires when Linux's timer wheel gets to it: at 60 s, up to one granule of
@@ -208,23 +209,42 @@ describe("the RST of an ABORT under the linux profile (abortRst rstAckFull; kern
   });
 });
 
-describe("data after close() (kernel-diff; a known gap: it.fails until the engine does what the kernel does)", () => {
+describe("data after close() (dataAfterClose; kernel-diff)", () => {
   // tcp_rcv_state_process(), FIN-WAIT-1/2: new data after the user closed
   // (LINUX_MIB_TCPABORTONDATA): tcp_reset() and the segment is answered by
-  // tcp_v4_send_reset(): <SEQ=SEG.ACK><CTL=RST>.
-  it.fails("out-of-order data in FIN-WAIT-1: RST <SEQ=SEG.ACK> without ACK, connection gone (kd-7-0148 frames 5-7, kd-7-0125 frames 7-9)", () => {
+  // tcp_v4_send_reset(): <SEQ=SEG.ACK><CTL=RST>. A full close only: after a half close
+  // (WSK's graceful disconnect) the data is taken.
+  it("out-of-order data in FIN-WAIT-1: RST <SEQ=SEG.ACK> without ACK, connection gone (kd-7-0148 frames 5-7, kd-7-0125 frames 7-9)", () => {
     const { h, conn, syn } = linuxConnect();
     h.advance(1);
     conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1400 }] });
     h.take();
     h.advance(400);
-    conn.c.close(h.now);
+    conn.c.close(h.now, true);
     h.collect();
     expect(h.take().map((s) => s.flags)).toEqual(["F."]);
     conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1001, ack: syn.tcp.seq + 1, payload: new Uint8Array(1) });
     const out = h.take();
     expect(out.map((s) => [s.flags, s.tcp.seq])).toEqual([["R", (syn.tcp.seq + 1) >>> 0]]);
     expect(conn.c.state).toBe("CLOSED");
+    expect(conn.outcome).toEqual({ kind: "reset" });
+  });
+  it("after a half close (close(now) without full) the same data is held and ACKed, and other profiles take it after a full close too", () => {
+    for (const [profile, full] of [["linux", false], ["freebsd", true]] as const) {
+      const h = new Harness({ profile });
+      const conn = h.connect("10.0.0.1:80");
+      const [syn] = h.take();
+      h.advance(1);
+      conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn!.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1400 }] });
+      h.take();
+      conn.c.close(h.now, full);
+      h.collect();
+      h.take();
+      conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn!.tcp.seq + 1, payload: new Uint8Array(5) });
+      h.advance(500);
+      expect(h.take().some((s) => s.flags.includes("R")), profile).toBe(false);
+      expect(conn.c.state, profile).toBe("FIN-WAIT-1");
+    }
   });
 });
 
