@@ -114,6 +114,19 @@ export const simOpenSynAckAckPolicy = policy({
   },
 });
 
+export const tsRecentUpdatePolicy = policy({
+  field: "tsRecentUpdate",
+  title: "Which segments update TS.Recent",
+  where: "RFC 7323 §4.3 step 1 in the synchronised states: the TSval our next TSecr echoes",
+  choices: {
+    rfc7323: { meaning: "every segment that passed the sequence checks with SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, before its ACK field is looked at", source: "RFC 7323 §4.3" },
+    notAckAhead: {
+      meaning: "as rfc7323, but not from a segment acknowledging data not yet sent (SEG.ACK > SND.NXT); an old ACK still updates it",
+      source: "Linux tcp_rcv_established(): the fast path (tcp_store_ts_recent() before tcp_ack()) requires ack_seq not after snd_nxt, and in the slow path tcp_ack() drops such an ACK before tcp_replace_ts_recent(); kd-32-0167 frames 4-5 (not updated), kd-32-0104 frames 6-7 (an old ACK: updated)",
+    },
+  },
+});
+
 export const dataAfterClosePolicy = policy({
   field: "dataAfterClose",
   title: "New data after the user's full close",
@@ -383,7 +396,9 @@ function closedWindowAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView,
 function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
   // RFC 7323 §4.3: SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent -> TS.Recent =
   // SEG.TSval (in SYN-RECEIVED the last ACK we sent is the SYN-ACK's, RCV.NXT).
-  if (c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, c.state === "SYN-RECEIVED" ? c.rcvNxt : c.receiver.lastAckSent)) c.tsRecent = opt.ts.val;
+  // tsRecentUpdate "notAckAhead" (Linux): not from a segment acknowledging unsent data.
+  const ackOk = c.prof.tsRecentUpdate !== "notAckAhead" || c.state === "SYN-RECEIVED" || seqLe(seg.ack, c.sndMax);
+  if (ackOk && c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, c.state === "SYN-RECEIVED" ? c.rcvNxt : c.receiver.lastAckSent)) c.tsRecent = opt.ts.val;
 
   if (c.state === "SYN-RECEIVED") {
     // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue

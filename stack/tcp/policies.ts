@@ -1,7 +1,7 @@
 // Every policy, in the order a connection meets them (docs/profiles.md follows it), with the
 // file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
-import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, dataAfterClosePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
+import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, dataAfterClosePolicy, tsRecentUpdatePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
 import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { badOptionsPolicy, optionLayoutPolicy } from "./options.js";
@@ -44,6 +44,7 @@ export const POLICIES = [
   { policy: synCheckPolicy, file: "stack/tcp/arrival.ts" },
   { policy: challengeAckPolicy, file: "stack/tcp/receiver.ts" },
   { policy: timeWaitPolicy, file: "stack/tcp/arrival.ts" },
+  { policy: tsRecentUpdatePolicy, file: "stack/tcp/arrival.ts" },
   { policy: dataAfterClosePolicy, file: "stack/tcp/arrival.ts" },
   // Receiving and sending
   { policy: ackPolicyPolicy, file: "stack/tcp/receiver.ts" },

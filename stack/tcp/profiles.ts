@@ -27,6 +27,7 @@ export interface ProfilePolicies {
   simOpenRstOutcome: "refused" | "reset";
   simOpenSynAckAck: "none" | "dupAck";
   dataAfterClose: "deliver" | "abort";
+  tsRecentUpdate: "rfc7323" | "notAckAhead";
   peerMss: "rfc9293" | "linux" | "freebsd" | "windows";
   rcvBufRounding: "none" | "mss";
   synFin: "process" | "drop";
@@ -179,6 +180,7 @@ const common = {
   simOpenRstOutcome: "refused",
   simOpenSynAckAck: "none",
   dataAfterClose: "deliver",
+  tsRecentUpdate: "rfc7323",
   peerMss: "rfc9293",
   rcvBufRounding: "none",
   synFin: "process",
@@ -336,6 +338,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     simOpenRstOutcome: "reset",
     simOpenSynAckAck: "dupAck",
     dataAfterClose: "abort",
+    tsRecentUpdate: "notAckAhead",
     peerMss: "linux",
     minSndMss: 48,
     // net.ipv4.tcp_rfc1337 defaults to 0: an exact RST ends TIME-WAIT.

@@ -10,7 +10,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/
 import { CHALLENGE_ACK_LIMIT } from "../../stack/tcp/challenge-ack.js";
 import { patternBytes } from "./pair.js";
 import { establishScripted } from "./scripted.js";
-import { brief, closing, FREEBSD_PEER_OPTIONS, linuxConnect, open, PEER_ISN, SERVER_ISN, simultaneousOpen } from "./peers.js";
+import { brief, closing, FREEBSD_PEER_OPTIONS, linuxConnect, open, PEER_ISN, SERVER_ISN, simultaneousOpen, tsvalOf } from "./peers.js";
 
 describe("RST in the window but not at RCV.NXT (rstCheck: RFC 5961 §3.2, or freebsd net.inet.tcp.insecure_rst=1)", () => {
   it("an in-window RST with the wrong sequence number gets a challenge ACK; the connection survives", () => {
@@ -201,5 +201,45 @@ describe("a duplicate segment left of the window (oldSegment bsd: freebsd snippe
     conn.peer({ flags: TCP_ACK, seq: PEER_ISN, ack: una });
     expect(brief(h.take())).toEqual([`. ${una}:${PEER_ISN + 1}`]);
     expect(conn.c.state).toBe("ESTABLISHED");
+  });
+});
+
+describe("Which segments update TS.Recent (tsRecentUpdate; kernel-diff)", () => {
+  // kd-32-0167 frames 4-5: an ACK of data never sent, TSval 126302364, is answered with an
+  // ACK still echoing 126302350 (the SYN-ACK's); kd-32-0104 frames 6-7: an old ACK's TSval
+  // is echoed. RFC 7323 §4.3 updates TS.Recent in both cases.
+  const established = (profile: "linux" | "freebsd") => {
+    const h = new Harness({ profile });
+    const conn = h.connect("10.0.0.1:80");
+    const [syn] = h.take();
+    h.advance(5);
+    const ts = (val: number) => ({ kind: "ts" as const, val, ecr: tsvalOf(syn!) });
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn!.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1400 }, ts(1000)] });
+    h.take();
+    return { h, conn, syn: syn!, ts };
+  };
+  const echoed = (h: Harness) => {
+    const out = h.take();
+    const t = out[out.length - 1]!.tcp.options.find((o) => o.kind === "ts");
+    return t && t.kind === "ts" ? t.ecr : undefined;
+  };
+  it("linux: an ACK of unsent data leaves TS.Recent alone; freebsd (RFC 7323 §4.3) takes its TSval", () => {
+    for (const [profile, want] of [["linux", 1000], ["freebsd", 1014]] as const) {
+      const { h, conn, syn, ts } = established(profile);
+      h.advance(10);
+      conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn.tcp.seq + 5001, window: 64000, options: [{ kind: "nop" }, { kind: "nop" }, ts(1014)] });
+      expect(echoed(h), profile).toBe(want);
+    }
+  });
+  it("linux: an old ACK still updates it (kd-32-0104)", () => {
+    const { h, conn, syn, ts } = established("linux");
+    conn.c.send(new Uint8Array(100), h.now);
+    h.collect();
+    h.take();
+    h.advance(5);
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn.tcp.seq + 101, window: 64000, options: [{ kind: "nop" }, { kind: "nop" }, ts(1010)] });
+    h.advance(1);
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn.tcp.seq + 1 - 50, window: 64000, options: [{ kind: "nop" }, { kind: "nop" }, ts(1011)] });
+    expect(conn.c.tsRecent).toBe(1011);
   });
 });
