@@ -172,7 +172,7 @@ describe("titles say how the connect ended, as the WSK client saw it", () => {
       "v4-data-fin": "established: STATUS_SUCCESS after 1 SYN, 0.1 ms; closed at 201 ms",
       "v4-synack-lost": "established: STATUS_SUCCESS after 2 SYNs, 1.0 s; closed at 1.2 s",
       "v4-host-unreachable": "unreachable: STATUS_HOST_UNREACHABLE after 1 SYN, 0.1 ms",
-      "v4-rst-without-ack": "established: STATUS_SUCCESS after 2 SYNs, 1.0 s; still open when the capture ends",
+      "v4-rst-without-ack": "established: STATUS_SUCCESS after 2 SYNs, 1.1 s; still open when the capture ends",
     });
   });
 
