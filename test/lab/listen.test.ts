@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
 import { createNetns, deleteNetns, ip, netnsExec, netnsExecAsync } from "../../device/netns.js";
 import { BIN } from "../helpers/cli.js";
+import { PARALLEL_ECHO_CLIENTS_PY } from "../helpers/kernel-clients.js";
 
 const why = Lab.unavailableReason();
 const tmp = mkdtempSync(join(tmpdir(), "synack-listenlab-"));
@@ -93,47 +94,6 @@ s.close()
 sys.stdout.write(got.decode())
 `;
 
-/** N clients in parallel (threads), each connecting, sending, and reading the echo; prints counts. */
-const PARALLEL_PY = `
-import socket, sys, threading
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ok = 0
-errors = {}
-lock = threading.Lock()
-barrier = threading.Barrier(n)
-def one(i):
-    global ok
-    msg = ("client %d" % i).encode()
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(60)
-        barrier.wait()
-        s.connect((host, port))
-        s.sendall(msg)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            b = s.recv(4096)
-            if not b:
-                break
-            got += b
-        s.close()
-        with lock:
-            if got == msg:
-                ok += 1
-            else:
-                errors["bad echo"] = errors.get("bad echo", 0) + 1
-    except Exception as e:
-        with lock:
-            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
-threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(ok, errors)
-`;
-
 /**
  * A SYN flood from the namespace: N SYNs with spoofed sources (10.99.0.3-254, random ports
  * and sequence numbers) on a raw socket, as fast as the kernel takes them; prints how many.
@@ -173,7 +133,7 @@ describe.skipIf(why !== undefined)(`synack listen on the real kernel${why ? ` (s
   const parallel = join(tmp, "parallel.py");
   const flood = join(tmp, "flood.py");
   writeFileSync(client, CLIENT_PY);
-  writeFileSync(parallel, PARALLEL_PY);
+  writeFileSync(parallel, PARALLEL_ECHO_CLIENTS_PY);
   writeFileSync(flood, FLOOD_PY);
 
   it("--lab --echo: the kernel's python sockets connect over IPv4 and IPv6, get their data back, and both sides close gracefully", async () => {
