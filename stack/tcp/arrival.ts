@@ -8,6 +8,7 @@
 // seventh (text, receiver.ts) and the eighth (FIN, receiver.ts).
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from "../wire/types.js";
 import type { Connection, SegmentOptionView } from "./connection.js";
+import { outSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
 import { CONTINUE, ack, challengeAck, close, drop, oowAck, type Disposition } from "./disposition.js";
 import { resendSynAck, rttFromHandshake } from "./handshake.js";
@@ -344,7 +345,7 @@ export function onSegmentArrival(c: Connection, seg: TcpSegment, opt: SegmentOpt
       closedWindowAck(c, seg, opt, now);
       return false;
     case "rstAckReset":
-      c.host.emit(c, { seq: c.sndMax, ack: c.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0, options: [] }, now, "SYN in window -> RST,ACK, connection reset", "RFC 793 §3.9 fourth step (freebsd insecure_syn=1)");
+      c.host.emit(c, outSegment(c.sndMax, c.rcvNxt, TCP_RST | TCP_ACK, 0, []), now, "SYN in window -> RST,ACK, connection reset", "RFC 793 §3.9 fourth step (freebsd insecure_syn=1)");
       c.finish({ kind: "reset" }, now, "RFC 793 §3.9: SYN in window -> connection reset");
       return false;
     case "reuse":
@@ -404,7 +405,7 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
     // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue
     // processing"; otherwise "form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it".
     if (!(seqLt(c.sndUna, seg.ack) && seqLe(seg.ack, c.sndNxt))) {
-      c.host.emit(c, { seq: seg.ack, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, "unacceptable ACK in SYN-RECEIVED -> RST", "RFC 9293 §3.10.7.4");
+      c.host.emit(c, outSegment(seg.ack, 0, TCP_RST, 0, []), now, "unacceptable ACK in SYN-RECEIVED -> RST", "RFC 9293 §3.10.7.4");
       return;
     }
     // A full accept queue (passive.ts acceptQueueFull): the ACK dropped, or RST.
@@ -438,7 +439,7 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
   if (seg.payload.length > 0 && c.rcvClosed && c.prof.dataAfterClose === "abort" && seqGt(seqAdd(seg.seq, seg.payload.length), c.rcvNxt)) {
     const st = c.state as TcpState;
     if (st === "FIN-WAIT-1" || st === "FIN-WAIT-2" || ((st === "CLOSING" || st === "LAST-ACK") && seqLt(seg.seq, c.rcvNxt))) {
-      c.host.emit(c, { seq: seg.ack, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, "new data after close() -> RST, abort", "RFC 1122 §4.2.2.13; Linux tcp_rcv_state_process() (TCPABORTONDATA)");
+      c.host.emit(c, outSegment(seg.ack, 0, TCP_RST, 0, []), now, "new data after close() -> RST, abort", "RFC 1122 §4.2.2.13; Linux tcp_rcv_state_process() (TCPABORTONDATA)");
       c.finish({ kind: "reset" }, now, "new data after a full close: connection aborted (Linux tcp_reset())");
       return;
     }

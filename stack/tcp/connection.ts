@@ -38,6 +38,9 @@ import { seqDiff } from "./seq.js";
 import { timerExpiry } from "./timer-wheel.js";
 import { canSend, isSynchronized, type TcpState } from "./state.js";
 import { onSegmentSynSent } from "./syn-sent.js";
+import { outSegment, type OutSegment } from "./out-segment.js";
+
+export type { OutSegment } from "./out-segment.js";
 
 /** What a connection needs from the stack that owns it. */
 export interface ConnectionHost {
@@ -52,15 +55,6 @@ export interface ConnectionHost {
   /** The connection reached CLOSED and must leave the demultiplexing table. */
   release(conn: Connection): void;
   readonly tracing: boolean;
-}
-
-export interface OutSegment {
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
-  options: TcpOption[];
-  payload?: Uint8Array;
 }
 
 /** Callbacks from the engine to the connection's owner (the WSK facade, tests). */
@@ -448,7 +442,7 @@ export class Connection implements TimerOwner {
 
   /** @internal <SEQ=seq><CTL=RST>. */
   sendRst(seq: number, now: number, why: string, rule: string): void {
-    this.host.emit(this, { seq, ack: 0, flags: TCP_RST, window: 0, options: NO_OPTIONS }, now, why, rule);
+    this.host.emit(this, outSegment(seq, 0, TCP_RST, 0, NO_OPTIONS), now, why, rule);
   }
 
   /** @internal Every segment after the handshake leaves here, so what it told the peer is recorded once. */
@@ -598,7 +592,7 @@ export class Connection implements TimerOwner {
       const form = this.prof.abortRst;
       if (form !== "rst" && this.state !== "SYN-RECEIVED") {
         const full = form === "rstAckFull";
-        this.host.emit(this, { seq: this.sndMax, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: full ? this.windowField() : 0, options: full ? this.receiver.ackOptions(now) : [] }, now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS; linux: with TS/SACK options and the window)");
+        this.host.emit(this, outSegment(this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK, full ? this.windowField() : 0, full ? this.receiver.ackOptions(now) : []), now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS; linux: with TS/SACK options and the window)");
       } else {
         this.sendRst(this.sndMax, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
       }

@@ -4,6 +4,7 @@
 // The arrival of the answer is in syn-sent.ts (SYN-SENT) and arrival.ts (SYN-RECEIVED).
 import { TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment } from "../wire/types.js";
 import type { Connection, SegmentOptionView } from "./connection.js";
+import { outSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
 import { handshakeOptions } from "./options.js";
 import { answersTimestamps, synAckLayout, synAckWindow } from "./passive.js";
@@ -274,7 +275,7 @@ export function sendSyn(c: Connection, now: number, why: string, rule: string): 
     why = `${why}, the last one without window scale`;
     rule = `${rule}; lastSynWscale drop`;
   }
-  c.host.emit(c, { seq: c.iss, ack: 0, flags: TCP_SYN, window: synWindowOf(c), options: synOptions(c, now) }, now, why, rule);
+  c.host.emit(c, outSegment(c.iss, 0, TCP_SYN, synWindowOf(c), synOptions(c, now)), now, why, rule);
   const wait = synRtoMs(p, c.synCount - 1);
   // On the profile's timer wheel (timerWheel): the expiry as the kernel would fire it.
   c.rexmitAt = c.timerExpiry(now, (last ? lastSynTimerAt(p, c.firstSynAt, now, wait) : now + wait) - now);
@@ -322,12 +323,12 @@ function emitSynAck(c: Connection, now: number, why: string, rule: string): void
   r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
   if (seqGt(r.rcvAdvertisedEdge, r.rcvOfferedEdge)) r.rcvOfferedEdge = r.rcvAdvertisedEdge;
   r.lastAckSent = c.rcvNxt;
-  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window, options: opts }, now, why, rule);
+  c.host.emit(c, outSegment(c.iss, c.rcvNxt, TCP_SYN | TCP_ACK, window, opts), now, why, rule);
 }
 
 /** The peer's SYN again in SYN-RECEIVED: the same SYN-ACK again, timers untouched (RFC 9293 §3.10.7.4). */
 export function resendSynAck(c: Connection, now: number): void {
-  c.host.emit(c, { seq: c.iss, ack: c.rcvNxt, flags: TCP_SYN | TCP_ACK, window: synAckWindowOf(c), options: synOptions(c, now, c.peerOffered) }, now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
+  c.host.emit(c, outSegment(c.iss, c.rcvNxt, TCP_SYN | TCP_ACK, synAckWindowOf(c), synOptions(c, now, c.peerOffered)), now, "retransmitted SYN -> SYN-ACK again", "RFC 9293 §3.10.7.4");
 }
 
 /** The SYN-ACK's window: a passive open's per synAckWindowRounding, after a simultaneous open our SYN's. */

@@ -8,6 +8,7 @@ import type { TcpOption, TcpSegment } from "../wire/types.js";
 import type { StackDropReason } from "../drops.js";
 import { synFinDropped } from "./arrival.js";
 import type { Connection, SegmentOptionView } from "./connection.js";
+import { outSegment } from "./out-segment.js";
 import { windowsSynAckOptions, type HandshakeOptionValues } from "./options.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
@@ -188,7 +189,7 @@ export function finalAckQueueFull(c: Connection, ack: number, now: number): bool
     c.host.dropSegment(c, now, "final ack: accept queue full", "accept queue full: final ACK dropped, SYN-ACK retransmission goes on", "linux tcp_check_req() listen_overflow");
     return true;
   }
-  c.host.emit(c, { seq: ack, ack: 0, flags: TCP_RST, window: 0, options: [] }, now, "accept queue full: final ACK -> RST", c.prof.acceptQueueFull === "rstFinalAck" ? "freebsd syncache_expand(): sonewconn() failed, rst_on_sock_fail" : "windows: a full backlog refuses the connection");
+  c.host.emit(c, outSegment(ack, 0, TCP_RST, 0, []), now, "accept queue full: final ACK -> RST", c.prof.acceptQueueFull === "rstFinalAck" ? "freebsd syncache_expand(): sonewconn() failed, rst_on_sock_fail" : "windows: a full backlog refuses the connection");
   c.finish({ kind: "reset" }, now, "accept queue full: connection dropped");
   return true;
 }

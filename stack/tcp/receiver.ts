@@ -5,7 +5,8 @@
 import { TCP_ACK, TCP_FIN, type TcpOption, type TcpSegment } from "../wire/types.js";
 import { ByteQueue } from "./byte-queue.js";
 import { ChallengeAckLimiter } from "./challenge-ack.js";
-import type { Connection, OutSegment } from "./connection.js";
+import type { Connection } from "./connection.js";
+import { outSegment, type OutSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
 import { segmentOptions } from "./options.js";
 import { policy } from "./policy.js";
@@ -160,10 +161,10 @@ export class Receiver {
     if (!bare && c.prof.finRepeat === "repeatFin" && (c.state === "FIN-WAIT-1" || c.state === "CLOSING" || c.state === "LAST-ACK")) {
       // finRepeat "repeatFin" (FreeBSD tcp_output()): while our FIN is unacknowledged every
       // segment carries it again, at its own sequence number.
-      c.emitSeg({ seq: c.sender.finSeq, ack: c.rcvNxt, flags: TCP_FIN | TCP_ACK, window: c.windowField(), options: this.ackOptions(now) }, now, `${why} (FIN repeated)`, rule);
+      c.emitSeg(outSegment(c.sender.finSeq, c.rcvNxt, TCP_FIN | TCP_ACK, c.windowField(), this.ackOptions(now)), now, `${why} (FIN repeated)`, rule);
       return;
     }
-    c.emitSeg({ seq: c.sndMax, ack: c.rcvNxt, flags: TCP_ACK, window: c.windowField(), options: this.ackOptions(now) }, now, why, rule);
+    c.emitSeg(outSegment(c.sndMax, c.rcvNxt, TCP_ACK, c.windowField(), this.ackOptions(now)), now, why, rule);
   }
 
   /** Every segment with an ACK that leaves (Connection.emitSeg) tells the receiver what it told the peer. */
@@ -172,7 +173,7 @@ export class Receiver {
     const q = this.quick;
     if (this.ackPending > 0 && q !== undefined && q.quickAcks > 0) q.quickAcks--;
     // Any ACK (pure or piggybacked) satisfies a pending delayed ACK and window update.
-    this.lastAckSent = seg.ack;
+    this.lastAckSent = seg.ack >>> 0;
     this.c.setDeadline(Deadline.delAck, Infinity);
     this.ackPending = 0;
     this.dsack = undefined;

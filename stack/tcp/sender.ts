@@ -6,6 +6,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOption, type TcpSegment } f
 import { ByteQueue } from "./byte-queue.js";
 import { NewReno } from "./congestion.js";
 import type { Connection, SegmentOptionView } from "./connection.js";
+import { outSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
 import { segmentOptions } from "./options.js";
 import { policy } from "./policy.js";
@@ -271,7 +272,7 @@ export class Sender {
     // ACKs stop.
     const q = c.rcvPart?.quick;
     if (len > 0 && q !== undefined && p.ackPolicy === "quickAck" && now - q.lastDataRecvAt < p.delayedAckMs) q.pingpong = true;
-    c.emitSeg({ seq, ack: c.rcvNxt, flags, window: c.windowField(), options: this.dataOptions(now), payload }, now, why, rule);
+    c.emitSeg(outSegment(seq, c.rcvNxt, flags, c.windowField(), this.dataOptions(now), payload), now, why, rule);
     if (c.rexmitAt === Infinity) {
       c.rexmitAt = c.timerExpiry(now, this.rto.rtoMs); // RFC 6298 §5.1
       c.host.rearm(c);
@@ -498,7 +499,7 @@ export class Sender {
       // Linux tcp_xmit_probe_skb(): an old sequence number makes the segment unacceptable to
       // the receiver, which must answer with an ACK carrying its window (RFC 9293 §3.10.7.4);
       // nothing is sent into the closed window.
-      c.emitSeg({ seq: seqAdd(c.sndUna, -1), ack: c.rcvNxt, flags: TCP_ACK, window: c.windowField(), options: c.receiver.ackOptions(now) }, now, "zero-window probe (empty, SND.UNA-1)", "RFC 9293 §3.8.6.1 / linux tcp_xmit_probe_skb()");
+      c.emitSeg(outSegment(seqAdd(c.sndUna, -1), c.rcvNxt, TCP_ACK, c.windowField(), c.receiver.ackOptions(now)), now, "zero-window probe (empty, SND.UNA-1)", "RFC 9293 §3.8.6.1 / linux tcp_xmit_probe_skb()");
     } else if (unsentFromUna > 0) this.transmit(c.sndUna, 1, false, now, "zero-window probe (1 byte)", "RFC 9293 §3.8.6.1");
     else this.transmit(c.sndUna, 0, true, now, "zero-window probe (FIN)", "RFC 9293 §3.8.6.1");
     // The probe is timed by the persist timer, not the retransmission timer.
