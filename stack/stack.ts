@@ -22,7 +22,8 @@ import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionVie
 import { icmpMeaning } from "./tcp/icmp-meaning.js";
 import { icmpFilteredOut, quoteInFlight } from "./tcp/icmp.js";
 import { rfc6528Isn } from "./tcp/isn.js";
-import { listenDisposition, makeRoomForSyn, synSegment, type HeldSyn, type PassiveOrigin, type SynRequest, type SynVerdict } from "./tcp/passive.js";
+import { admitSyn, cookieAckChecked, listenDisposition, synSegment, type HeldSyn, type PassiveOrigin, type SynRequest, type SynVerdict } from "./tcp/passive.js";
+import { freebsdCookie, freebsdCookieLookup, freebsdTsOffset, linuxCookie, linuxCookieMss, linuxCookieTsClock, linuxDecodeTsOptions, linuxMssIndex, linuxTsOffset, linuxTsOptionBits, type CookieOptions } from "./tcp/syncookie.js";
 import { dropsBadOptions } from "./tcp/options.js";
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from "./tcp/profiles.js";
 import { seqAdd } from "./tcp/seq.js";
@@ -64,6 +65,12 @@ export interface StackStats {
   connectionsLive: number;
   /** SYN-RECEIVED connections a listener dropped to answer a newer SYN (tcp/passive.ts halfOpenFull). */
   halfOpenDropped: number;
+  /** SYN-ACKs sent with a SYN cookie and nothing kept (halfOpenFull "linux", "freebsd"; RFC 4987 §3.6). */
+  synCookiesSent: number;
+  /** ACKs for no connection whose SYN cookie checked: connections rebuilt from it. */
+  synCookiesAccepted: number;
+  /** ACKs for no connection looked at as a SYN cookie that did not check (answered as any ACK in LISTEN: RST). */
+  synCookiesFailed: number;
 }
 
 export type ConnectError =
@@ -133,8 +140,16 @@ export class Listener implements PassiveOrigin {
   accepted = 0;
   /** Its connections in SYN-RECEIVED, oldest first (at most profile.halfOpenLimit). */
   readonly halfOpen = new Set<Connection>();
-  /** Half-open connections dropped for a newer SYN (halfOpenFull "dropOldest"). */
+  /** Half-open connections dropped for a newer SYN (halfOpenFull "dropOldest", "freebsd"). */
   halfOpenDropped = 0;
+  /** When a SYN last found the half-open set full (tcp/passive.ts HalfOpenSet). */
+  lastOverflowAt = -Infinity;
+  /** halfOpenFull "freebsd": SYNs get cookie SYN-ACKs only until then. */
+  cookiesOnlyUntil = -Infinity;
+  /** SYN cookies sent, ACKs rebuilt from one, and cookie ACKs that failed the check (StackStats). */
+  synCookiesSent = 0;
+  synCookiesAccepted = 0;
+  synCookiesFailed = 0;
   /** SYNs refused or dropped, and final ACKs dropped or reset, for a full accept queue. */
   queueFullTurnedAway = 0;
   acceptQueue: AcceptQueue | undefined = undefined;
@@ -237,6 +252,9 @@ export class Stack implements ConnectionHost {
     icmpAccepted: 0,
     icmpIgnored: 0,
     halfOpenDropped: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
+    synCookiesFailed: 0,
     connectionsOpened: 0,
     connectionsLive: 0,
   };
@@ -433,6 +451,8 @@ export class Stack implements ConnectionHost {
   private inputListen(l: Listener, remote: string, local: string, version: 4 | 6, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
     // A conditional-accept listener: a RST or a retransmitted SYN for a held request.
     if (l.held.size > 0 && this.heldSegment(l, remote, local, seg, now)) return;
+    // An ACK that may bring back a SYN cookie (halfOpenFull).
+    if ((seg.flags & (TCP_ACK | TCP_SYN | TCP_RST)) === TCP_ACK && l.inspect === undefined && cookieAckChecked(l, l.profile, now) && this.cookieAck(l, remote, local, version, seg, opt, now)) return;
     // What the listener does with the segment: the RFC's steps and the profile's passive
     // policies (tcp/passive.ts).
     const d = listenDisposition(l.profile, seg.flags, l);
@@ -459,22 +479,45 @@ export class Stack implements ConnectionHost {
     this.openPassive(l, syn, now);
   }
 
-  /** A new SYN-RECEIVED connection from a SYN the listener answers (RFC 9293 §3.10.7.2). */
+  /**
+   * A SYN the listener answers (RFC 9293 §3.10.7.2): a new SYN-RECEIVED connection, or, when
+   * the profile's halfOpenFull says so, a SYN-ACK with a SYN cookie and nothing kept.
+   */
   private openPassive(l: Listener, syn: HeldSyn, now: number): void {
-    if (makeRoomForSyn(l, l.profile, now)) this.stats.halfOpenDropped++;
+    const p = l.profile;
+    const { mode, dropped } = admitSyn(l, p, now, l.inspect !== undefined);
+    if (dropped) this.stats.halfOpenDropped++;
+    if (mode === "cookie") return this.sendCookieSynAck(l, syn, now);
     const r = syn.req;
+    // freebsd: the ISS is a cookie too, so an ACK still finds its way after the entry is gone.
+    const iss = p.halfOpenFull === "freebsd" ? freebsdCookie(this.secret, r, syn.seq, now, freebsdCookieOptions(p, syn)) : rfc6528Isn(this.secret, now, r.localAddr, r.localPort, r.remoteAddr, r.remotePort);
+    const conn = this.newPassive(l, r, syn.version, iss, this.passiveTsOffset(p, r), l.inspect !== undefined ? r.id : undefined);
+    conn.acceptSyn(synSegment(syn), syn.opt, now);
+    if (conn.state !== "CLOSED") this.rearm(conn);
+  }
+
+  /** The TSval offset of a passive connection: a keyed hash of its addresses (linux) or tuple (freebsd), as cookies need; random otherwise. */
+  private passiveTsOffset(p: Profile, r: SynRequest): number {
+    if (!p.timestamps && p.synAckOptions !== "windows") return 0;
+    if (p.halfOpenFull === "linux") return linuxTsOffset(this.secret, r.localAddr, r.remoteAddr);
+    if (p.halfOpenFull === "freebsd") return freebsdTsOffset(this.secret, r);
+    return p.timestamps ? this.random.nextUint32() : 0;
+  }
+
+  /** A passively opened connection in the stack's table, tied to its listener (halfOpen, onAccept, onAbort). */
+  private newPassive(l: Listener, r: SynRequest, version: 4 | 6, iss: number, tsOffset: number, inspected: number | undefined): Connection {
     const conn = new Connection(
       {
         id: this.nextId++,
-        version: syn.version,
+        version,
         localAddr: r.localAddr,
         localPort: r.localPort,
         remoteAddr: r.remoteAddr,
         remotePort: r.remotePort,
         profile: l.profile,
         profileBorrowed: true,
-        iss: rfc6528Isn(this.secret, now, r.localAddr, r.localPort, r.remoteAddr, r.remotePort),
-        tsOffset: l.profile.timestamps ? this.random.nextUint32() : 0,
+        iss,
+        tsOffset,
         mtu: this.mtu,
       },
       this,
@@ -485,7 +528,6 @@ export class Stack implements ConnectionHost {
     conn.origin = l;
     l.halfOpen.add(conn);
     // An inspected request that ends before ESTABLISHED is reported to the owner (onAbort).
-    const inspected = l.inspect !== undefined ? r.id : undefined;
     let established = false;
     conn.events = {
       established: (c) => {
@@ -503,8 +545,98 @@ export class Stack implements ConnectionHost {
         if (inspected !== undefined && !established && !l.closed) l.onAbort?.(inspected);
       },
     };
-    conn.acceptSyn(synSegment(syn), syn.opt, now);
+    return conn;
+  }
+
+  /**
+   * halfOpenFull "linux" / "freebsd" (tcp/passive.ts): the SYN is answered with a SYN-ACK
+   * whose ISS is a SYN cookie (RFC 4987 §3.6, tcp/syncookie.ts), and nothing is kept. The
+   * SYN-ACK is built by a connection that is never entered in the table.
+   */
+  private sendCookieSynAck(l: Listener, syn: HeldSyn, now: number): void {
+    const p = l.profile;
+    const r = syn.req;
+    let opt = syn.opt;
+    let iss: number;
+    let tsOffset = this.passiveTsOffset(p, r);
+    if (p.halfOpenFull === "linux") {
+      // tcp_conn_request(): the peer's MSS (536 without the option) as msstab rounds it.
+      iss = linuxCookie(this.secret, r, syn.seq, now, linuxMssIndex(opt.mss ?? 536));
+      if (opt.ts === undefined || !p.timestamps) {
+        // Without timestamps the cookie cannot carry window scale or SACK: the SYN-ACK offers
+        // neither (tcp_clear_options()).
+        opt = { mss: opt.mss, wscale: undefined, sackOK: false, ts: undefined };
+      } else {
+        // cookie_init_timestamp(): the TSval's low 6 bits carry the peer's window scale and SACK.
+        const bits = linuxTsOptionBits(p.windowScaling && opt.wscale !== undefined ? Math.min(opt.wscale, 14) : undefined, p.sack && opt.sackOK);
+        const clock = Math.floor(now);
+        tsOffset = (tsOffset - (clock - linuxCookieTsClock(clock, bits))) >>> 0;
+      }
+    } else {
+      iss = freebsdCookie(this.secret, r, syn.seq, now, freebsdCookieOptions(p, syn));
+    }
+    const conn = new Connection(
+      { id: this.nextId++, version: syn.version, localAddr: r.localAddr, localPort: r.localPort, remoteAddr: r.remoteAddr, remotePort: r.remotePort, profile: l.profile, profileBorrowed: true, iss, tsOffset, mtu: this.mtu },
+      this,
+    );
+    conn.acceptSyn(synSegment(syn), opt, now, "cookie");
+    l.synCookiesSent++;
+    this.stats.synCookiesSent++;
+  }
+
+  /**
+   * An ACK for no connection at a listener that sent SYN cookies lately (tcp/passive.ts
+   * cookieAckChecked): if the cookie checks (SEG.ACK - 1 is our ISS for SEG.SEQ - 1 and this
+   * tuple), the connection is rebuilt from it and the ACK, with any data, processed by it.
+   * Returns false when the segment is left to the LISTEN rules (a failed cookie: RST).
+   */
+  private cookieAck(l: Listener, remote: string, local: string, version: 4 | 6, seg: TcpSegment, opt: SegmentOptionView, now: number): boolean {
+    const p = l.profile;
+    const r: SynRequest = { id: 0, localAddr: local, localPort: seg.dstPort, remoteAddr: remote, remotePort: seg.srcPort };
+    const iss = (seg.ack - 1) >>> 0;
+    const irs = (seg.seq - 1) >>> 0;
+    let carried: CookieOptions | undefined;
+    let tsOffset = this.passiveTsOffset(p, r);
+    let why = "";
+    if (p.halfOpenFull === "linux") {
+      const mss = linuxCookieMss(this.secret, r, iss, irs, now);
+      if (mss === 0) why = "SYN cookie does not check (cookie_v4_check: SYNCOOKIESFAILED)";
+      else if (opt.ts === undefined) carried = { mss, wscale: undefined, sackOK: false };
+      else {
+        // cookie_timestamp_decode(): the options from TSecr less our offset; an option this
+        // profile does not use means the cookie was not ours.
+        const o = linuxDecodeTsOptions(opt.ts.ecr !== 0 ? (opt.ts.ecr - tsOffset) >>> 0 : 0);
+        if (!p.timestamps || (o.sackOK && !p.sack) || (o.wscale !== undefined && !p.windowScaling)) why = "SYN cookie ACK's TSecr names options this profile does not use (cookie_timestamp_decode)";
+        else carried = { mss, ...o };
+      }
+    } else {
+      carried = freebsdCookieLookup(this.secret, r, iss, irs, now);
+      if (!carried) why = "SYN cookie does not check (syncookie_lookup: probably spoofed)";
+    }
+    if (!carried) {
+      l.synCookiesFailed++;
+      this.stats.synCookiesFailed++;
+      if (this.traceSink) this.traceSink({ t: now, kind: "state", tuple: `${local}:${seg.dstPort}>${remote}:${seg.srcPort}`, decision: why, rule: "RFC 4987 §3.6 (halfOpenFull)" });
+      return false;
+    }
+    // A full accept queue: the profile's acceptQueueFull for a final ACK (linux drops it, the
+    // peer's retransmission brings the cookie again; the others reset).
+    if (l.acceptQueueFull()) {
+      if (p.acceptQueueFull === "dropSyn") this.dropPacket("listener: accept queue full", now);
+      else this.answerClosed(remote, local, seg, now);
+      return true;
+    }
+    l.synCookiesAccepted++;
+    this.stats.synCookiesAccepted++;
+    const conn = this.newPassive(l, r, version, iss, tsOffset, undefined);
+    // The SYN as the cookie remembers it: their ISN, the MSS from the table, window scale and
+    // SACK as carried, timestamps if this ACK has them (TS.Recent its TSval).
+    const synOpt: SegmentOptionView = { mss: carried.mss, wscale: carried.wscale, sackOK: carried.sackOK, ts: opt.ts === undefined ? undefined : { val: opt.ts.val, ecr: 0 } };
+    const syn: HeldSyn = { req: r, version, seq: irs, window: seg.window, opt: synOpt };
+    conn.acceptSyn(synSegment(syn), synOpt, now, "restore");
+    conn.onSegment(seg, now, opt);
     if (conn.state !== "CLOSED") this.rearm(conn);
+    return true;
   }
 
   /** inspect() said "hold": the SYN waits unanswered; past halfOpenLimit the oldest held one is dropped (as a SYN flood drops the oldest half-open connection). */
@@ -883,4 +1015,10 @@ function randomSecret(rnd: RandomSource): Uint8Array {
     s[i + 3] = v >>> 24;
   }
   return s;
+}
+
+/** What a freebsd cookie encodes of a SYN: the MSS option (0 if absent), window scale and SACK if both sides use them. */
+function freebsdCookieOptions(p: Profile, syn: HeldSyn): CookieOptions {
+  const o = syn.opt;
+  return { mss: o.mss ?? 0, wscale: p.windowScaling && !p.noOptions && o.wscale !== undefined ? Math.min(o.wscale, 14) : undefined, sackOK: p.sack && !p.noOptions && o.sackOK };
 }

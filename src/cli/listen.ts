@@ -210,11 +210,22 @@ export interface ListenServerOptions {
   onServed(c: ServedConnection): void;
 }
 
+export interface SynFloodCounts {
+  halfOpenDropped: number;
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  synCookiesFailed: number;
+}
+
 export interface ListenServer {
   /** "10.99.0.2:8080", "[fd99::2]:8080": one listening socket per address family. */
   listening: string[];
-  /** Half-open connections dropped to answer newer SYNs (a SYN flood; the profile's halfOpenLimit). */
-  halfOpenDropped(): number;
+  /**
+   * What a SYN flood made the listeners do (the profile's halfOpenLimit and halfOpenFull):
+   * half-open connections dropped for newer SYNs, SYN cookies sent, ACKs that brought one back
+   * (connections), and ACKs whose cookie did not check.
+   */
+  synFlood(): SynFloodCounts;
   close(): Promise<void>;
 }
 
@@ -253,7 +264,10 @@ export async function startListenServer(o: ListenServerOptions): Promise<ListenS
   const addrs = o.addresses.map((a) => a.replace(/\/\d+$/, ""));
   return {
     listening: addrs.map((a) => (a.includes(":") ? `[${a}]:${o.port}` : `${a}:${o.port}`)),
-    halfOpenDropped: () => stack.stats.halfOpenDropped,
+    synFlood: () => {
+      const st = stack.stats;
+      return { halfOpenDropped: st.halfOpenDropped, synCookiesSent: st.synCookiesSent, synCookiesAccepted: st.synCookiesAccepted, synCookiesFailed: st.synCookiesFailed };
+    },
     async close() {
       for (const l of listeners) await l.close();
       // Connections still being served are reset (RST), as closing a socket does.
@@ -447,10 +461,21 @@ export async function listenCommand(argv: string[]): Promise<number> {
   // Ctrl-C and SIGTERM end the process (exit 130 / 143) and its exit hooks remove the lab
   // (src/cli/signals.ts); --count, or the simulated clients being done, stop it here.
   await stopped;
-  const dropped = server.halfOpenDropped();
+  const flood = server.synFlood();
   await server.close();
   if (lab) await lab.close();
-  if (a.json) out(JSON.stringify({ event: "stopped", served, halfOpenDropped: dropped }) + "\n");
-  else out(col.dim(`stopped after ${served} connection${served === 1 ? "" : "s"}${dropped > 0 ? ` (${dropped} half-open connection${dropped === 1 ? "" : "s"} dropped for newer SYNs: a SYN flood?)` : ""}\n`));
+  if (a.json) out(JSON.stringify({ event: "stopped", served, ...flood }) + "\n");
+  else out(col.dim(`stopped after ${served} connection${served === 1 ? "" : "s"}${floodNote(flood)}\n`));
   return 0;
+}
+
+/** " (20000 half-open connections dropped for newer SYNs, ...: a SYN flood?)", or "" when there was none. */
+function floodNote(f: SynFloodCounts): string {
+  const parts: string[] = [];
+  const n = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+  if (f.halfOpenDropped > 0) parts.push(`${n(f.halfOpenDropped, "half-open connection")} dropped for newer SYNs`);
+  if (f.synCookiesSent > 0) parts.push(`${n(f.synCookiesSent, "SYN cookie")} sent`);
+  if (f.synCookiesAccepted > 0) parts.push(`${n(f.synCookiesAccepted, "connection")} opened from a cookie`);
+  if (f.synCookiesFailed > 0) parts.push(`${n(f.synCookiesFailed, "ACK")} with a cookie that did not check`);
+  return parts.length > 0 ? ` (${parts.join(", ")}: a SYN flood?)` : "";
 }

@@ -24,7 +24,7 @@ import type { SegmentDropReason } from "../drops.js";
 import type { TimerOwner } from "../timers.js";
 import { onSegmentArrival } from "./arrival.js";
 import { Deadline, newDeadlines, type DeadlineIndex } from "./deadlines.js";
-import { acceptSyn, onRstRetryTimer, onSynTimer, open } from "./handshake.js";
+import { acceptSyn, onRstRetryTimer, onSynTimer, open, type PassiveOpenMode } from "./handshake.js";
 import { onIcmp } from "./icmp.js";
 import type { PassiveOrigin } from "./passive.js";
 import type { IcmpMeaning } from "./icmp-meaning.js";
@@ -513,8 +513,8 @@ export class Connection implements TimerOwner {
   }
 
   /** Passive OPEN: the listener's SYN (RFC 9293 §3.10.7.2); see handshake.ts. */
-  acceptSyn(seg: TcpSegment, opt: SegmentOptionView, now: number): void {
-    acceptSyn(this, seg, opt, now);
+  acceptSyn(seg: TcpSegment, opt: SegmentOptionView, now: number, mode?: PassiveOpenMode): void {
+    acceptSyn(this, seg, opt, now, mode);
   }
 
   /** Queues data for sending (RFC 9293 §3.10.2 SEND). Returns bytes accepted (all, or 0 when closing). */

@@ -205,7 +205,7 @@ export function open(c: Connection, now: number): void {
  * IRS = SEG.SEQ, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED. Text in
  * the SYN is not kept (no TCP Fast Open); the peer sends it again.
  */
-export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
+export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number, mode: PassiveOpenMode = "entry"): void {
   c.passive = true;
   c.firstSynAt = now;
   c.irs = seg.seq;
@@ -218,9 +218,24 @@ export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.sndWl1 = seg.seq;
   c.sndWl2 = c.iss;
   if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, c.timerExpiry(now, c.prof.connectTimeoutMs));
-  c.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
-  sendSynAck(c, now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
+  c.setState("SYN-RECEIVED", now, mode === "restore" ? "RFC 4987 §3.6: a valid SYN cookie ACK rebuilds the SYN-RECEIVED state" : "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
+  if (mode === "entry") sendSynAck(c, now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
+  else if (mode === "cookie") emitSynAck(c, now, "SYN cookie SYN-ACK: nothing kept", "RFC 4987 §3.6 (halfOpenFull, passive.ts)");
+  else {
+    // The SYN-ACK went out from no state: what it told the peer is rebuilt, nothing is sent,
+    // and no SYN-ACK was timed (synCount 0: no RTT sample, as Linux has no snt_synack then).
+    synAckWindowState(c);
+    c.sndNxt = seqAdd(c.iss, 1);
+    c.sndMax = c.sndNxt;
+  }
 }
+
+/**
+ * How acceptSyn() opens: "entry" keeps a SYN-RECEIVED connection and sends the SYN-ACK with
+ * its retransmissions; "cookie" sends one SYN-ACK (its ISS a SYN cookie) from a connection the
+ * caller then forgets; "restore" rebuilds the connection a cookie ACK proves (RFC 4987 §3.6).
+ */
+export type PassiveOpenMode = "entry" | "cookie" | "restore";
 
 /** The window field of our SYN and SYN-ACK (synWindowRule). */
 export function synWindowOf(c: Connection): number {
@@ -318,12 +333,18 @@ function emitSynAck(c: Connection, now: number, why: string, rule: string): void
   // The SYN-ACK advertises the first window (unscaled, RFC 7323 §2.2): receiver SWS
   // avoidance measures window growth from its right edge until the next ACK we send, and
   // in SYN-RECEIVED it is RCV.WND (arrival.ts acceptanceWindow).
+  const window = synAckWindowState(c);
+  c.host.emit(c, outSegment(c.iss, c.rcvNxt, TCP_SYN | TCP_ACK, window, opts), now, why, rule);
+}
+
+/** The SYN-ACK's window, and what advertising it means for the receiver (emitSynAck). */
+function synAckWindowState(c: Connection): number {
   const window = synAckWindowOf(c);
   const r = c.receiver;
   r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
   if (seqGt(r.rcvAdvertisedEdge, r.rcvOfferedEdge)) r.rcvOfferedEdge = r.rcvAdvertisedEdge;
   r.lastAckSent = c.rcvNxt;
-  c.host.emit(c, outSegment(c.iss, c.rcvNxt, TCP_SYN | TCP_ACK, window, opts), now, why, rule);
+  return window;
 }
 
 /** The peer's SYN again in SYN-RECEIVED: the same SYN-ACK again, timers untouched (RFC 9293 §3.10.7.4). */
@@ -385,6 +406,8 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
 /** The first RTT sample, or the RTO that data transfer starts with. */
 export function rttFromHandshake(c: Connection, now: number): void {
   const rto = c.sender.rto;
+  // Restored from a SYN cookie: no SYN-ACK was timed; the RTO stays the initial one.
+  if (c.synCount === 0) return;
   // Karn's algorithm (RFC 6298 §3): only time a SYN that was not retransmitted.
   if (c.synCount === 1 && c.rstRetries === 0) rto.sample(now - c.lastSynAt);
   // RFC 6298 §5.7: if the SYN was retransmitted, RTO is at least 3 s when data transfer begins.

@@ -11,6 +11,7 @@ import type { Connection, SegmentOptionView } from "./connection.js";
 import { outSegment } from "./out-segment.js";
 import { windowsSynAckOptions, type HandshakeOptionValues } from "./options.js";
 import { policy } from "./policy.js";
+import { FREEBSD_COOKIE_LIFETIME_MS, LINUX_COOKIE_VALID_MS } from "./syncookie.js";
 import type { Profile } from "./profiles.js";
 
 // ---------------------------------------------------------------------------------------
@@ -77,11 +78,22 @@ export const acceptQueueFullPolicy = policy({
 export const halfOpenFullPolicy = policy({
   field: "halfOpenFull",
   title: "Half-open connections of a listener (SYN flood)",
-  where: "RFC 4987 §3.3-3.4: a SYN for a listener that already holds halfOpenLimit connections in SYN-RECEIVED",
+  where: "RFC 4987 §3.3-3.6: a SYN for a listener that already holds halfOpenLimit connections in SYN-RECEIVED, and an ACK for a listener that matches none of them",
   choices: {
     dropOldest: {
-      meaning: "the oldest SYN-RECEIVED connection of the listener is dropped silently and the new SYN answered; a flood of spoofed SYNs cannot keep a real client's handshake from completing within the time halfOpenLimit SYNs take to arrive. No SYN cookies",
-      source: "RFC 4987 §3.4 (SYN cache); FreeBSD syncache_add() drops the oldest entry of a full bucket. Linux and FreeBSD send SYN cookies past their limit instead (tcp_syncookies 1, net.inet.tcp.syncookies 1): not modelled",
+      meaning:
+        "the oldest SYN-RECEIVED connection of the listener is dropped silently and the new SYN answered; an ACK for no connection gets <SEQ=SEG.ACK><CTL=RST>. No SYN cookies: a real client whose final ACK is lost while a flood pushes its connection out is reset when its data arrives",
+      source: "RFC 4987 §3.4 (SYN cache), synack's choice for windows: Microsoft documents no SYN cookies, and what Vista and later do past their limit is not documented (docs/wsk.md)",
+    },
+    linux: {
+      meaning:
+        "below halfOpenLimit a SYN opens a SYN-RECEIVED connection, none is ever pushed out; at the limit the SYN is answered once with a SYN cookie and nothing is kept (MSS as one of 536, 1300, 1440, 1460; window scale and SACK-permitted in the TSval's low 6 bits, lost without timestamps). For two minutes after the last cookie, an ACK for no connection whose cookie checks (SEG.ACK - 1, SEG.SEQ - 1, counter at most a minute old) becomes an ESTABLISHED connection with the data it carries; one that fails gets <SEQ=SEG.ACK><CTL=RST>, and a valid one that finds the accept queue full is dropped. TSval offsets are a keyed hash of the address pair",
+      source: "Linux tcp_conn_request() / tcp_syn_flood_action() with net.ipv4.tcp_syncookies 1; net/ipv4/syncookies.c __cookie_v4_init_sequence(), cookie_v4_check(), cookie_init_timestamp(), cookie_timestamp_decode(); tcp_synq_no_recent_overflow(); secure_tcp_ts_off()",
+    },
+    freebsd: {
+      meaning:
+        "every SYN-ACK's ISS is a SYN cookie (MSS index of 8, window-scale index of 8, SACK, the secret's parity; each of two secrets replaced every 16 s); at halfOpenLimit the oldest half-open connection is dropped for the new SYN and for the next 16 s SYNs get cookie SYN-ACKs only. Within 16 s of such an overflow an ACK for no connection whose cookie checks becomes an ESTABLISHED connection (timestamps if the ACK has them); one that fails gets <SEQ=SEG.ACK><CTL=RST>. TSval offsets are a keyed hash of the 4-tuple",
+      source: "FreeBSD tcp_syncache.c with net.inet.tcp.syncookies 1: syncache_add(), syncache_insert() (bucket overflow: syncache_pause(), drop the oldest), syncookie_generate(), syncache_expand() / syncookie_lookup() (SYNCOOKIE_LIFETIME 16 s), tcp_new_ts_offset(); the cache's 512 buckets of 30 are modelled as one set of halfOpenLimit per listener, the pause as a fixed 16 s",
     },
   },
   knobs: ["halfOpenLimit"],
@@ -128,10 +140,14 @@ export interface PassiveOrigin {
   acceptQueueFull(): boolean;
 }
 
-/** A listener's half-open connections (stack.ts Listener). */
+/** A listener's half-open connections and its SYN-flood state (stack.ts Listener). */
 export interface HalfOpenSet {
   readonly halfOpen: Set<Connection>;
   halfOpenDropped: number;
+  /** When a SYN last found the half-open set full (halfOpenFull "linux", "freebsd"); -Infinity: never. */
+  lastOverflowAt: number;
+  /** halfOpenFull "freebsd": SYNs get cookie SYN-ACKs only until then (syncache_pause()). */
+  cookiesOnlyUntil: number;
 }
 
 /**
@@ -151,20 +167,55 @@ export function listenDisposition(p: Profile, flags: number, origin: PassiveOrig
   return "open";
 }
 
+
 /**
- * halfOpenFull: before a new SYN-RECEIVED connection, the listener makes room when it holds
- * halfOpenLimit already. Returns true when a connection was dropped.
+ * halfOpenFull: how the listener answers a SYN it will answer: "entry" (a SYN-RECEIVED
+ * connection, after making room if the profile does) or "cookie" (a SYN-ACK whose ISS is a
+ * SYN cookie, nothing kept: syncookie.ts). `conditional`: a conditional-accept listener,
+ * whose owner decides on each SYN before it is answered, keeps every request it accepted
+ * (dropOldest at the limit, no cookies). Returns the mode and whether a connection was dropped.
  */
-export function makeRoomForSyn(l: HalfOpenSet, p: Profile, now: number): boolean {
-  if (l.halfOpen.size < Math.max(1, p.halfOpenLimit)) return false;
+export function admitSyn(l: HalfOpenSet, p: Profile, now: number, conditional: boolean): { mode: "entry" | "cookie"; dropped: boolean } {
+  const full = l.halfOpen.size >= Math.max(1, p.halfOpenLimit);
+  if (p.halfOpenFull === "dropOldest" || conditional) return { mode: "entry", dropped: full && dropOldest(l, p, now) };
+  if (p.halfOpenFull === "linux") {
+    // tcp_conn_request(): inet_csk_reqsk_queue_is_full() -> tcp_syn_flood_action() -> cookie;
+    // cookie_init_sequence() -> tcp_synq_overflow() notes the time.
+    if (!full) return { mode: "entry", dropped: false };
+    l.lastOverflowAt = now;
+    return { mode: "cookie", dropped: false };
+  }
+  // freebsd: syncache_cookiesonly() while paused; otherwise syncache_insert(), which on
+  // overflow pauses the cache, notes the time and drops the bucket's oldest entry.
+  if (now < l.cookiesOnlyUntil) return { mode: "cookie", dropped: false };
+  if (!full) return { mode: "entry", dropped: false };
+  l.lastOverflowAt = now;
+  l.cookiesOnlyUntil = now + FREEBSD_COOKIE_LIFETIME_MS;
+  return { mode: "entry", dropped: dropOldest(l, p, now) };
+}
+
+function dropOldest(l: HalfOpenSet, p: Profile, now: number): boolean {
+  const oldest = l.halfOpen.values().next().value as Connection | undefined;
+  if (!oldest) return false;
+  l.halfOpen.delete(oldest);
+  l.halfOpenDropped++;
+  oldest.finish({ kind: "timedOut" }, now, `listener holds ${p.halfOpenLimit} half-open connections: the oldest dropped for a new SYN (RFC 4987 §3.4)`);
+  return true;
+}
+
+/**
+ * halfOpenFull: is an ACK for no connection looked at as a SYN cookie now? linux: within two
+ * minutes of the last cookie (tcp_synq_no_recent_overflow()); freebsd: while SYNs get cookies
+ * only, or within 16 s of an overflow (syncache_expand()); dropOldest: never.
+ */
+export function cookieAckChecked(l: HalfOpenSet, p: Profile, now: number): boolean {
   switch (p.halfOpenFull) {
-    case "dropOldest": {
-      const oldest = l.halfOpen.values().next().value as Connection;
-      l.halfOpen.delete(oldest);
-      l.halfOpenDropped++;
-      oldest.finish({ kind: "timedOut" }, now, `listener holds ${p.halfOpenLimit} half-open connections: the oldest dropped for a new SYN (RFC 4987 §3.4)`);
-      return true;
-    }
+    case "dropOldest":
+      return false;
+    case "linux":
+      return now - l.lastOverflowAt <= LINUX_COOKIE_VALID_MS;
+    case "freebsd":
+      return now < l.cookiesOnlyUntil || now - l.lastOverflowAt <= FREEBSD_COOKIE_LIFETIME_MS;
   }
 }
 

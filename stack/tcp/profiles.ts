@@ -55,7 +55,7 @@ export interface ProfilePolicies {
   synAckOptions: "offered" | "windows";
   synAckWindowRounding: "none" | "linux";
   acceptQueueFull: "dropSyn" | "rstFinalAck" | "rstSyn";
-  halfOpenFull: "dropOldest";
+  halfOpenFull: "dropOldest" | "linux" | "freebsd";
   timerWheel: "exact" | "linux";
 }
 
@@ -313,6 +313,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // SYN-ACKs at 0, 1, 3, 7, 15, 31 s (plain doubling); dropped at 63 s.
     synAckRetries: 5,
     halfOpenLimit: 4096,
+    // net.ipv4.tcp_syncookies 1: SYN cookies once the SYN queue is full.
+    halfOpenFull: "linux",
     acceptQueueFull: "dropSyn",
     // Linux 6.x: tcp_syn_retries 6 plus tcp_syn_linear_timeouts 4.
     synRetries: 6,
@@ -374,6 +376,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // syncache_timeout(): SYN-ACKs at 0, 1.0, 3.2, 7.4 s; dropped at 15.6 s.
     synAckRetries: 3,
     halfOpenLimit: 15360,
+    // net.inet.tcp.syncookies 1: every SYN-ACK carries a cookie; the syncache overflows to them.
+    halfOpenFull: "freebsd",
     listenSynAck: "drop",
     acceptQueueFull: "rstFinalAck",
     synBackoff: "freebsd",

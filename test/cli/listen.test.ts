@@ -62,7 +62,7 @@ describe("synack listen --sim", () => {
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ event: "listening", listening: ["10.99.5.2:8080"], profile: "freebsd", serve: "file", via: "sim" });
     expect(lines.length).toBe(3);
-    expect(lines[2]).toEqual({ event: "stopped", served: 1, halfOpenDropped: 0 });
+    expect(lines[2]).toEqual({ event: "stopped", served: 1, halfOpenDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesFailed: 0 });
     expect(lines[1]).toMatchObject({ event: "connection", local: "10.99.5.2:8080", profile: "freebsd", end: "graceful" });
     expect(lines[1].received).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
     expect(lines[1].bytesOut).toBe(fileReply("GET / HTTP/1.1\r\n\r\n", new TextEncoder().encode("<p>hi</p>\n"), "index.html").length);
