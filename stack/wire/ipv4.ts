@@ -4,7 +4,7 @@
 
 import * as BufferLayout from "buffer-layout";
 import { formatIpv4 } from "./addr.js";
-import { internetChecksum } from "./checksum.js";
+import { foldChecksum, internetChecksum } from "./checksum.js";
 import { bitField, fieldOffset } from "./layout.js";
 import { fail, ok, type IpHeader, type PacketError, type Parsed } from "./types.js";
 
@@ -138,24 +138,34 @@ export interface Ipv4HeaderFields {
 export function writeIpv4Header(out: Uint8Array, off: number, h: Ipv4HeaderFields, payloadLength: number): number {
   const totalLength = IPV4_HEADER_BYTES + payloadLength;
   if (totalLength > 0xffff) throw new RangeError(`ipv4 total length ${totalLength} > 65535`);
-  out[off + O.versionIhl] = (4 << VERSION.shift) | ((IPV4_HEADER_BYTES / 4) << IHL.shift);
-  out[off + O.tos] = h.tos ?? 0;
+  const versionIhl = (4 << VERSION.shift) | ((IPV4_HEADER_BYTES / 4) << IHL.shift);
+  const tos = (h.tos ?? 0) & 0xff;
+  out[off + O.versionIhl] = versionIhl;
+  out[off + O.tos] = tos;
   out[off + O.totalLength] = totalLength >> 8;
   out[off + O.totalLength + 1] = totalLength & 0xff;
-  const id = h.id ?? 0;
-  out[off + O.id] = (id >> 8) & 0xff;
+  const id = (h.id ?? 0) & 0xffff;
+  out[off + O.id] = id >> 8;
   out[off + O.id + 1] = id & 0xff;
   const ff = (h.dontFragment ?? true) ? DF.mask << DF.shift : 0;
   out[off + O.flagsFragment] = ff >> 8;
   out[off + O.flagsFragment + 1] = ff & 0xff;
-  out[off + O.ttl] = h.ttl ?? 64;
-  out[off + O.protocol] = h.protocol;
-  out[off + O.checksum] = 0;
-  out[off + O.checksum + 1] = 0;
+  const ttl = (h.ttl ?? 64) & 0xff;
+  const protocol = h.protocol & 0xff;
+  out[off + O.ttl] = ttl;
+  out[off + O.protocol] = protocol;
   // Byte by byte rather than set(subarray()): two views per packet showed in the profile.
   copy4(h.src, out, off + O.src);
   copy4(h.dst, out, off + O.dst);
-  const sum = internetChecksum(out, off, off + IPV4_HEADER_BYTES);
+  // RFC 1071: the header's 16-bit words summed from the values just written (the addresses
+  // read back), not by a second pass over the 20 bytes: that pass was the largest part of
+  // this function in the CPU profile of the engine benchmark.
+  const s = off + O.src;
+  const d = off + O.dst;
+  const words =
+    ((versionIhl << 8) | tos) + totalLength + id + ff + ((ttl << 8) | protocol) +
+    ((out[s] << 8) | out[s + 1]) + ((out[s + 2] << 8) | out[s + 3]) + ((out[d] << 8) | out[d + 1]) + ((out[d + 2] << 8) | out[d + 3]);
+  const sum = ~foldChecksum(words) & 0xffff;
   out[off + O.checksum] = sum >> 8;
   out[off + O.checksum + 1] = sum & 0xff;
   return IPV4_HEADER_BYTES;
