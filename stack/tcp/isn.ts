@@ -22,10 +22,11 @@ function putText(at: number, s: string, bar: boolean): number {
 /** Writes `v` the way `${v}` prints it (ports: integers 0..65535), then a "|" if `bar`. */
 function putNumber(at: number, v: number, bar: boolean): number {
   if (!(Number.isInteger(v) && v >= 0 && v < 1e9)) return putText(at, `${v}`, bar);
+  // Integer division by `| 0` (v < 1e9 fits in an int32), not Math.floor on doubles.
   let digits = 1;
-  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
   if (at + digits + 1 > scratch.length) grow(at + digits + 1);
-  for (let i = digits - 1, t = v; i >= 0; i--, t = Math.floor(t / 10)) scratch[at + i] = 0x30 + (t % 10);
+  for (let i = digits - 1, t = v; i >= 0; i--, t = (t / 10) | 0) scratch[at + i] = 0x30 + (t % 10);
   at += digits;
   if (bar) scratch[at++] = 0x7c;
   return at;

@@ -78,6 +78,26 @@ function cachedIpBytes(text: string): Uint8Array {
 }
 
 /**
+ * The last address written in one position (source or destination) and its bytes. A
+ * connection's packets repeat the same two addresses, and comparing the text with the last
+ * one is cheaper than the Map lookup (3% of the engine benchmark's profile for the two).
+ */
+class LastAddress {
+  /** undefined until the first packet: no text matches it, not even "" (invalid, throws). */
+  private text: string | undefined = undefined;
+  private bytes: Uint8Array = new Uint8Array(0);
+  get(text: string): Uint8Array {
+    if (text !== this.text) {
+      this.bytes = cachedIpBytes(text);
+      this.text = text;
+    }
+    return this.bytes;
+  }
+}
+const lastSrc = new LastAddress();
+const lastDst = new LastAddress();
+
+/**
  * Serialises a TCP segment in an IPv4 or IPv6 packet, chosen by the family of
  * `spec.src` (`spec.dst` must match). Defaults: TTL / hop limit 64, TOS 0, IPv4 id 0,
  * DF set. IP and TCP checksums are filled in. Invalid addresses, mixed families,
@@ -91,8 +111,8 @@ export function buildTcpPacket(spec: TcpPacketSpec): Uint8Array {
 
 /** The length of the packet buildTcpPacket(spec) makes; throws where it would. */
 export function tcpPacketLength(spec: TcpPacketSpec): number {
-  const src = cachedIpBytes(spec.src);
-  const dst = cachedIpBytes(spec.dst);
+  const src = lastSrc.get(spec.src);
+  const dst = lastDst.get(spec.dst);
   if (src.length !== dst.length) throw new Error(`buildTcpPacket: ${spec.src} and ${spec.dst} differ in family`);
   const ipLength = src.length === 4 ? IPV4_HEADER_BYTES : IPV6_HEADER_BYTES;
   return ipLength + tcpHeaderLength(spec.options) + (spec.payload ? spec.payload.length : 0);
@@ -113,8 +133,8 @@ const v6Header: Ipv6HeaderFields = { src: new Uint8Array(16), dst: new Uint8Arra
  * room for. Returns the packet's length.
  */
 export function writeTcpPacket(spec: TcpPacketSpec, out: Uint8Array, off: number): number {
-  const src = cachedIpBytes(spec.src);
-  const dst = cachedIpBytes(spec.dst);
+  const src = lastSrc.get(spec.src);
+  const dst = lastDst.get(spec.dst);
   if (src.length !== dst.length) throw new Error(`buildTcpPacket: ${spec.src} and ${spec.dst} differ in family`);
   const tcpLength = tcpHeaderLength(spec.options) + (spec.payload ? spec.payload.length : 0);
   const v4 = src.length === 4;
