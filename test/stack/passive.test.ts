@@ -17,8 +17,8 @@ function listening(profile: ProfileName, o: { overrides?: ProfileOverrides; acce
   const accepted: Connection[] = [];
   const l = h.stack.listen({ port: 80, overrides: o.overrides, acceptQueue: o.acceptQueue, onAccept: (c) => accepted.push(c) });
   if (!(l instanceof Listener)) throw new Error("listen failed");
-  const seg = (flags: number, x: { seq?: number; ack?: number; srcPort?: number; src?: string; options?: TcpOption[]; payload?: Uint8Array } = {}) =>
-    h.inputBytes(buildTcpPacket({ src: x.src ?? "10.0.0.9", dst: "10.0.0.2", srcPort: x.srcPort ?? 40000, dstPort: 80, seq: x.seq ?? 7000, ack: x.ack ?? 0, flags, window: 65535, options: x.options ?? [], payload: x.payload }));
+  const seg = (flags: number, x: { seq?: number; ack?: number; srcPort?: number; src?: string; dst?: string; options?: TcpOption[]; payload?: Uint8Array } = {}) =>
+    h.inputBytes(buildTcpPacket({ src: x.src ?? "10.0.0.9", dst: x.dst ?? "10.0.0.2", srcPort: x.srcPort ?? 40000, dstPort: 80, seq: x.seq ?? 7000, ack: x.ack ?? 0, flags, window: 65535, options: x.options ?? [], payload: x.payload }));
   /** SYN from `srcPort`, its SYN-ACK, and the final ACK; returns the SYN-ACK's ISS. */
   const handshake = (srcPort: number) => {
     seg(TCP_SYN, { srcPort, options: LINUX_SYN });
@@ -329,6 +329,21 @@ describe("SYN flood, linux: SYN cookies once the half-open set is full (net.ipv4
     seg(TCP_ACK, { srcPort: 50001, seq: 91001, ack: ack(50001) });
     expect(h.take().filter((s) => s.flags === "R").length).toBe(1);
     expect(h.stack.stats.synCookiesFailed).toBe(0);
+  });
+
+  it("over IPv6 as over IPv4 (net/ipv6/syncookies.c uses the same scheme); a failed cookie is traced with its reason", () => {
+    const { h, accepted, seg } = listening("linux", { overrides: { halfOpenLimit: 1 } });
+    const v6 = { src: "fd00::9", dst: "fd00::2" };
+    seg(TCP_SYN, { ...v6, srcPort: 1000, options: LINUX_SYN });
+    seg(TCP_SYN, { ...v6, srcPort: 50000, seq: 90000, options: NO_TS_SYN });
+    const sa = h.take().find((s) => s.tcp.dstPort === 50000)!;
+    expect(h.stack.stats.synCookiesSent).toBe(1);
+    seg(TCP_ACK, { ...v6, srcPort: 50000, seq: 90001, ack: (sa.tcp.seq + 2) >>> 0 });
+    expect(h.take().map((s) => s.flags)).toEqual(["R"]);
+    expect(h.trace.some((e) => e.decision.startsWith("SYN cookie does not check"))).toBe(true);
+    seg(TCP_ACK, { ...v6, srcPort: 50000, seq: 90001, ack: (sa.tcp.seq + 1) >>> 0 });
+    expect(accepted.map((c) => [c.version, c.remoteAddr, c.state])).toEqual([[6, "fd00::9", "ESTABLISHED"]]);
+    expect(accepted[0].sndMss).toBe(1440); // 1460 from the table, capped by our IPv6 MSS (1440)
   });
 
   it("a valid cookie that finds the accept queue full is dropped, not reset (the client's retransmission tries again)", () => {
