@@ -12,14 +12,18 @@ export class NewReno {
   ssthresh = 0x7fffffff;
   dupAcks = 0;
   inRecovery = false;
-  /** RFC 6582 "recover": SND.MAX when recovery (or the last RTO) began. */
+  /**
+   * RFC 6582 "recover": SND.MAX when recovery (or the last RTO) began. Kept as int32 (the
+   * same 32 bits; compared only through seq.ts): a uint32 of 2^31 or more would be a 16-byte
+   * heap box in every ESTABLISHED connection's congestion state.
+   */
   recover: number;
   /** First partial ACK of this recovery seen (RFC 6582 §3.2 step 5: reset the timer once). */
   partialSeen = false;
 
   constructor(iss: number) {
     // RFC 6582 §3.2 step 1: recover starts at the initial send sequence number.
-    this.recover = iss;
+    this.recover = iss | 0;
   }
 
   /** RFC 5681 §3.1 initial window, with RFC 6928's ten segments (capped at 14600 bytes). */
@@ -71,7 +75,7 @@ export class NewReno {
     if (seqGt(this.recover, ack)) return false;
     // RFC 5681 §3.2 step 2, eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS).
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * smss);
-    this.recover = sndMax;
+    this.recover = sndMax | 0;
     this.inRecovery = true;
     this.partialSeen = false;
     // Step 3: cwnd = ssthresh + 3*SMSS.
@@ -87,6 +91,6 @@ export class NewReno {
     this.cwnd = smss;
     this.inRecovery = false;
     this.dupAcks = 0;
-    this.recover = sndMax;
+    this.recover = sndMax | 0;
   }
 }
