@@ -93,6 +93,8 @@ export class Sender {
   private sendQState: ByteQueue | undefined = undefined;
   private rtoState: RtoEstimator | undefined = undefined;
   private ccState: NewReno | undefined = undefined;
+  /** The SMSS to start `cc` with when it is made (-1: startCongestionControl() not called yet). */
+  private ccStartSmss = -1;
   private scoreboardState: SackScoreboard | undefined = undefined;
   /** Total bytes acknowledged by the peer since the start. */
   totalAcked = 0;
@@ -140,9 +142,18 @@ export class Sender {
     const p = this.c.prof;
     return (this.rtoState ??= new RtoEstimator(p.initialRtoMs, p.rtoMinMs, p.rtoMaxMs, p.rtoFormula === "linux"));
   }
-  /** Congestion control (RFC 5681 with RFC 6582 NewReno recovery). */
+  /**
+   * Congestion control (RFC 5681 with RFC 6582 NewReno recovery), created on first use: at
+   * the first segment sent or acknowledged after the handshake, started with the SMSS that
+   * startCongestionControl() recorded at ESTABLISHED, so it is in the state it would have had
+   * if made then (an idle ESTABLISHED connection carries 64 bytes less).
+   */
   get cc(): NewReno {
-    return (this.ccState ??= new NewReno(this.c.iss));
+    if (this.ccState === undefined) {
+      this.ccState = new NewReno(this.c.iss);
+      if (this.ccStartSmss >= 0) this.ccState.start(this.ccStartSmss);
+    }
+    return this.ccState;
   }
   /** What the peer has SACKed above SND.UNA (RFC 2018), when SACK was negotiated. */
   private get scoreboard(): SackScoreboard {
@@ -163,9 +174,11 @@ export class Sender {
     this.output(now);
   }
 
-  /** RFC 5681 §3.1 initial window, with RFC 6928's 10 segments as Linux does. */
+  /** RFC 5681 §3.1 initial window, with RFC 6928's 10 segments as Linux does (see `cc`). */
   startCongestionControl(): void {
-    this.cc.start(this.segmentPayloadMax());
+    const smss = this.segmentPayloadMax();
+    if (this.ccState !== undefined) this.ccState.start(smss);
+    else this.ccStartSmss = smss;
   }
 
   /** Effective payload per segment (SMSS): MSS less the option bytes every segment carries. */
