@@ -10,6 +10,7 @@ import { handshakeOptions } from "./options.js";
 import { answersTimestamps, synAckLayout, synAckWindow } from "./passive.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
+import { RTO_AT_LEAST_3S } from "./rto.js";
 import { seqAdd, seqGt } from "./seq.js";
 
 // ---------------------------------------------------------------------------------------
@@ -405,13 +406,11 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
 
 /** The first RTT sample, or the RTO that data transfer starts with. */
 export function rttFromHandshake(c: Connection, now: number): void {
-  const rto = c.sender.rto;
   // Restored from a SYN cookie: no SYN-ACK was timed; the RTO stays the initial one.
   if (c.synCount === 0) return;
-  // Karn's algorithm (RFC 6298 §3): only time a SYN that was not retransmitted.
-  if (c.synCount === 1 && c.rstRetries === 0) rto.sample(now - c.lastSynAt);
-  // RFC 6298 §5.7: if the SYN was retransmitted, RTO is at least 3 s when data transfer begins.
-  else if (rto.rtoMs < 3000) rto.rtoMs = 3000;
+  // Karn's algorithm (RFC 6298 §3): only time a SYN that was not retransmitted; otherwise
+  // RFC 6298 §5.7: the RTO is at least 3 s when data transfer begins.
+  c.sender.fromHandshake(c.synCount === 1 && c.rstRetries === 0 ? now - c.lastSynAt : RTO_AT_LEAST_3S);
 }
 
 /** The retransmission timer expired in SYN-SENT or SYN-RECEIVED. */

@@ -1,5 +1,8 @@
 // RFC 6298 retransmission-timeout estimator.
 
+/** RtoEstimator.fromHandshake(): the SYN was retransmitted, so no sample; RTO at least 3 s. */
+export const RTO_AT_LEAST_3S = -2;
+
 export class RtoEstimator {
   srttMs = 0;
   rttvarMs = 0;
@@ -43,6 +46,16 @@ export class RtoEstimator {
     }
     const rto = this.srttMs + Math.max(1, 4 * this.rttvarMs);
     this.rtoMs = Math.min(this.maxMs, Math.max(this.minMs, rto));
+  }
+
+  /**
+   * What the handshake measured: the SYN's RTT in ms (Karn's algorithm, RFC 6298 §3: only a
+   * SYN that was not retransmitted is timed), or RTO_AT_LEAST_3S (RFC 6298 §5.7: after a
+   * retransmitted SYN the RTO is at least 3 s when data transfer begins).
+   */
+  fromHandshake(rttOrRule: number): void {
+    if (rttOrRule >= 0) this.sample(rttOrRule);
+    else if (this.rtoMs < 3000) this.rtoMs = 3000;
   }
 
   /** RFC 6298 §5.5: back off the timer. */

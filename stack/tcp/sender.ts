@@ -67,6 +67,9 @@ export const rtoFormulaPolicy = policy({
   knobs: ["rtoMinMs", "rtoMaxMs", "initialRtoMs"],
 });
 
+/** Sender.fromHandshake(): nothing yet. */
+const NO_HANDSHAKE_RTT = -1;
+
 /**
  * What a sender needs only once it has lost a segment or met a zero window: the hole walk
  * of fast recovery, the persist back-off and the counters. Created by the first write of a
@@ -92,6 +95,8 @@ class Losses {
 export class Sender {
   private sendQState: ByteQueue | undefined = undefined;
   private rtoState: RtoEstimator | undefined = undefined;
+  /** The handshake's word for `rto` while it is not made yet (see fromHandshake()). */
+  private handshakeRtt = NO_HANDSHAKE_RTT;
   private ccState: NewReno | undefined = undefined;
   /** The SMSS to start `cc` with when it is made (-1: startCongestionControl() not called yet). */
   private ccStartSmss = -1;
@@ -137,10 +142,27 @@ export class Sender {
     return (this.lossState ??= new Losses());
   }
 
-  /** RFC 6298 estimator; created when the handshake completes (or someone asks). */
+  /**
+   * RFC 6298 estimator, created on first use (a timer armed for data, an RTT sample, someone
+   * asking); what the handshake measured is applied then, so it is in the state it would have
+   * had if made at ESTABLISHED (an idle ESTABLISHED connection carries 88 bytes less).
+   */
   get rto(): RtoEstimator {
-    const p = this.c.prof;
-    return (this.rtoState ??= new RtoEstimator(p.initialRtoMs, p.rtoMinMs, p.rtoMaxMs, p.rtoFormula === "linux"));
+    if (this.rtoState === undefined) {
+      const p = this.c.prof;
+      this.rtoState = new RtoEstimator(p.initialRtoMs, p.rtoMinMs, p.rtoMaxMs, p.rtoFormula === "linux");
+      if (this.handshakeRtt !== NO_HANDSHAKE_RTT) this.rtoState.fromHandshake(this.handshakeRtt);
+    }
+    return this.rtoState;
+  }
+
+  /**
+   * What the handshake tells the estimator (RtoEstimator.fromHandshake()): applied now if the
+   * estimator exists, else when it is made.
+   */
+  fromHandshake(rttOrRule: number): void {
+    if (this.rtoState !== undefined) this.rtoState.fromHandshake(rttOrRule);
+    else this.handshakeRtt = rttOrRule;
   }
   /**
    * Congestion control (RFC 5681 with RFC 6582 NewReno recovery), created on first use: at
