@@ -13,7 +13,7 @@
 //   ISS = 24 bits of MAC(tuple, their ISN, flags, secret) | 8 bits of flags XOR the MAC's top
 //   byte; the flags hold the MSS index (of 8), the window-scale index (of 8), SACK, and which
 //   of the two secrets (each replaced every 16 s, so a cookie lives 16-32 s).
-import { halfSipHash } from "./siphash.js";
+import { halfSipHashAt } from "./siphash.js";
 
 /** The connection a cookie belongs to, from the listener's side. */
 export interface CookieTuple {
@@ -33,42 +33,80 @@ export interface CookieOptions {
 }
 
 // ---------------------------------------------------------------------------------------
-// Keys and the hashed text
+// Keys and the hashed input
+//
+// These run for every passive open under linux and freebsd (TSval offsets, freebsd's ISS):
+// the input is written into one scratch buffer (addresses as text, numbers as 4 bytes) and
+// the keys are derived once per secret, so no string or array is built per SYN.
 
-/** Bytes of `text` (tuple texts are ASCII: addresses, ports, numbers). */
-function ascii(text: string): Uint8Array {
-  const b = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) b[i] = text.charCodeAt(i) & 0xff;
-  return b;
+/** Scratch for the hashed input (grown on demand). */
+let buf = new Uint8Array(128);
+
+/** Writes the low byte of each UTF-16 unit of `s` (addresses are ASCII), then "|"; returns the new length. */
+function putAddr(at: number, s: string): number {
+  if (at + s.length + 1 > buf.length) grow(at + s.length + 1);
+  for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i) & 0xff;
+  buf[at + s.length] = 0x7c;
+  return at + s.length + 1;
 }
 
-/** An 8-byte key for `label`, derived from the stack's secret (16 bytes, or 8). */
-function deriveKey(secret: Uint8Array, label: string): Uint8Array {
-  const lo = secret.subarray(0, 8);
-  const hi = secret.length >= 16 ? secret.subarray(8, 16) : lo;
-  const d = ascii(label);
-  const a = halfSipHash(lo, d);
-  const b = halfSipHash(hi, d);
+/** Writes `v` as 4 bytes, little-endian; returns the new length. */
+function putU32(at: number, v: number): number {
+  if (at + 4 > buf.length) grow(at + 4);
+  buf[at] = v;
+  buf[at + 1] = v >>> 8;
+  buf[at + 2] = v >>> 16;
+  buf[at + 3] = v >>> 24;
+  return at + 4;
+}
+
+function grow(min: number): void {
+  const next = new Uint8Array(Math.max(min, buf.length * 2));
+  next.set(buf);
+  buf = next;
+}
+
+/** The tuple: remote address, local address, then both ports in one word. */
+function putTuple(t: CookieTuple): number {
+  return putU32(putAddr(putAddr(0, t.remoteAddr), t.localAddr), ((t.remotePort & 0xffff) << 16) | (t.localPort & 0xffff));
+}
+
+/** An 8-byte key for `label` (a number naming its use), derived from the stack's secret (16 bytes, or 8). */
+function deriveKey(secret: Uint8Array, label: number): Uint8Array {
+  const hi = secret.length >= 16 ? 8 : 0;
+  const n = putU32(putU32(0, 0x5c0031e5), label);
+  const a = halfSipHashAt(secret, 0, buf, n);
+  const b = halfSipHashAt(secret, hi, buf, n);
   return new Uint8Array([a, a >>> 8, a >>> 16, a >>> 24, b, b >>> 8, b >>> 16, b >>> 24]);
 }
 
-/** Keys by label, per secret (the stack's secret is fixed for its life). */
-const keyCache = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+/** The keys of one secret: Linux's two cookie secrets, the TSval-offset keys, FreeBSD's per 16-s epoch. */
+interface Keys {
+  linux0: Uint8Array;
+  linux1: Uint8Array;
+  linuxTs: Uint8Array;
+  freebsdTs: Uint8Array;
+  /** FreeBSD's secret of an epoch (only the current and the previous one are ever asked for). */
+  epochs: Map<number, Uint8Array>;
+}
 
-function key(secret: Uint8Array, label: string): Uint8Array {
-  let m = keyCache.get(secret);
-  if (!m) keyCache.set(secret, (m = new Map()));
-  let k = m.get(label);
-  if (!k) {
-    // Old epochs' keys are never asked for again: keep the map small.
-    if (m.size > 16) m.clear();
-    m.set(label, (k = deriveKey(secret, label)));
-  }
+const keyCache = new WeakMap<Uint8Array, Keys>();
+
+function keys(secret: Uint8Array): Keys {
+  let k = keyCache.get(secret);
+  if (!k) keyCache.set(secret, (k = { linux0: deriveKey(secret, 0), linux1: deriveKey(secret, 1), linuxTs: deriveKey(secret, 2), freebsdTs: deriveKey(secret, 3), epochs: new Map() }));
   return k;
 }
 
-function tupleText(t: CookieTuple): string {
-  return `${t.remoteAddr}|${t.remotePort}|${t.localAddr}|${t.localPort}`;
+function epochKey(secret: Uint8Array, epoch: number): Uint8Array {
+  const m = keys(secret).epochs;
+  let k = m.get(epoch);
+  if (!k) {
+    if (m.size >= 4) m.clear();
+    // Labels 16 and up: one per epoch (an epoch number below 2^32 - 16 at any real time).
+    m.set(epoch, (k = deriveKey(secret, (epoch + 16) >>> 0)));
+  }
+  return k;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -88,7 +126,8 @@ const COOKIEMASK = (1 << COOKIEBITS) - 1;
 
 /** cookie_hash(): keyed hash of the tuple and `count`, with secret `c` (0 or 1). */
 function linuxHash(secret: Uint8Array, t: CookieTuple, count: number, c: 0 | 1): number {
-  return halfSipHash(key(secret, `linux syncookie ${c}`), ascii(`${tupleText(t)}|${count >>> 0}`));
+  const k = keys(secret);
+  return halfSipHashAt(c === 0 ? k.linux0 : k.linux1, 0, buf, putU32(putTuple(t), count));
 }
 
 /** tcp_cookie_time(): the minute counter at `now` (ms). */
@@ -152,7 +191,7 @@ export function linuxDecodeTsOptions(bits: number): { wscale: number | undefined
 
 /** secure_tcp_ts_off(): the TSval offset of a passive connection, a keyed hash of the address pair. */
 export function linuxTsOffset(secret: Uint8Array, localAddr: string, remoteAddr: string): number {
-  return halfSipHash(key(secret, "linux ts offset"), ascii(`${localAddr}|${remoteAddr}`));
+  return halfSipHashAt(keys(secret).linuxTs, 0, buf, putAddr(putAddr(0, remoteAddr), localAddr)) >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -170,7 +209,7 @@ function freebsdEpoch(now: number): number {
 
 /** syncookie_mac(): 32 bits of the MAC of the tuple, their ISN and the flags under the epoch's secret. */
 function freebsdMac(secret: Uint8Array, epoch: number, t: CookieTuple, irs: number, flags: number): number {
-  return halfSipHash(key(secret, `freebsd syncookie ${epoch}`), ascii(`${tupleText(t)}|${irs >>> 0}|${flags}`));
+  return halfSipHashAt(epochKey(secret, epoch), 0, buf, putU32(putU32(putTuple(t), irs), flags));
 }
 
 /** The largest index whose table entry is at most `v` (index 0 below the table). */
@@ -212,5 +251,5 @@ export function freebsdCookieLookup(secret: Uint8Array, t: CookieTuple, iss: num
 
 /** tcp_new_ts_offset(): the TSval offset of a passive connection, a keyed hash of the 4-tuple. */
 export function freebsdTsOffset(secret: Uint8Array, t: CookieTuple): number {
-  return halfSipHash(key(secret, "freebsd ts offset"), ascii(tupleText(t)));
+  return halfSipHashAt(keys(secret).freebsdTs, 0, buf, putTuple(t)) >>> 0;
 }
