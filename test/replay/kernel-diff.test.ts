@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeCase, causeOf, classifySignature, gsoArtefact, reportMarkdown, signatureOf, statusesForErrno, type KernelDiffSidecar } from "../../src/replay/kernel-diff.js";
+import { analyzeCase, causeOf, classifySignature, errnoTimeFits, gsoArtefact, reportMarkdown, signatureOf, statusesForErrno, type KernelDiffSidecar } from "../../src/replay/kernel-diff.js";
 
 const PCAPS = join(import.meta.dirname, "../../pcaps");
 
@@ -65,6 +65,20 @@ describe("kernel-diff analysis", () => {
     expect(causeOf(plain, [{ t: 5, field: "options", recorded: "nop,nop,TS val * ecr 126302350", replayed: "nop,nop,TS val * ecr 126302364" }], false)?.id).toBe("ts-ecr");
   });
 
+  it("the errno time: never before our decision; later only with no server packet after it (the helper returned late)", () => {
+    const rst = { t: 1.2, dir: "s2c" as const, kind: "tcp" as const, label: "R. seq 1 ack 1 win 0 len 0" };
+    // kd-32-0337: RST at 1 ms, ECONNREFUSED after 37 ms, nothing after the RST.
+    expect(errnoTimeFits(37.4, 1.2, 20.7, "ECONNREFUSED", [rst])).toBe("late");
+    expect(errnoTimeFits(10, 1.2, 20.2, "ECONNREFUSED", [rst])).toBe("fits");
+    // Reported before we decided: a difference however small the capture.
+    expect(errnoTimeFits(300, 340, 26, "ECONNREFUSED", [rst])).toBe("differs");
+    // A server packet between our decision and the kernel's errno may have decided it there.
+    const icmp = { t: 80, dir: "s2c" as const, kind: "icmp" as const, label: "ICMP 3/1" };
+    expect(errnoTimeFits(81, 1.2, 21.6, "EHOSTUNREACH", [rst, icmp])).toBe("differs");
+    // A give-up is a timer's: errnoTimeTolerance covers it, lateness is not assumed.
+    expect(errnoTimeFits(7300, 7100, 166, "ETIMEDOUT", [])).toBe("differs");
+  });
+
   it("a fixture that matches has no differences and no GSO artefact", () => {
     const c = analyzeCase(join(PCAPS, "kd-v4-synack-ack-iss.pcap"));
     expect(c.error).toBeUndefined();
@@ -80,7 +94,7 @@ describe("kernel-diff analysis", () => {
     expect(c.error).toBeUndefined();
     expect(c.match).toBe(true);
     expect(c.diffs.some((d) => d.field === "errno-time")).toBe(false);
-    const md = reportMarkdown({ dir: "x", scenarios: 1, matched: 0, mismatched: 1, errors: 0, byKind: { silence: { total: 1, matched: 0 } }, signatures: [{ signature: "syn-giveup-time", cls: "engine", note: "n", count: 1, examples: [c.name] }], cases: [c] });
+    const md = reportMarkdown({ dir: "x", scenarios: 1, matched: 0, mismatched: 1, errors: 0, lateReturns: [], byKind: { silence: { total: 1, matched: 0 } }, signatures: [{ signature: "syn-giveup-time", cls: "engine", note: "n", count: 1, examples: [c.name] }], cases: [c] });
     expect(md).toContain("| engine | 1 | `syn-giveup-time` | kd-v4-syn-giveup-time | n |");
   });
 });
