@@ -52,7 +52,7 @@ export const KNOWN_PASSIVE_FAILURES: readonly KnownFailure[] = [
     path: /^google-packetdrill\/gtests\/net\/tcp\/(fast_recovery|fast_retransmit|sack|shutdown)\//,
     reason: /^(outbound packet (seq|payload length|flags) mismatch|timing error)/,
     kind: "engine gap",
-    why: "Linux loss recovery the engine does not model: RACK-TLP (RFC 8985: a tail loss probe at 2*SRTT, reordering-window timers instead of the RTO), PRR (RFC 6937) with TSO-sized bursts, and FACK-era heuristics; the engine retransmits by RFC 6675 and the RTO, so segments come at other times or with other ranges.",
+    why: "Linux loss recovery the engine does not model: RACK (RFC 8985: reordering-window timers and time-based loss marking instead of duplicate-ACK counting), PRR (RFC 6937) with TSO-sized bursts, and FACK-era heuristics; the engine retransmits by RFC 6675 and the RTO (with the linux profile's tail loss probe, tailLossProbe), so segments come at other times or with other ranges.",
   },
   {
     path: /^google-packetdrill\/gtests\/net\/tcp\/close\/close-remote-fin-then-close\.pkt$/,

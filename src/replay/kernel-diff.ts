@@ -165,7 +165,8 @@ export const CAUSES: Record<string, Cause> = {
   "data-after-close": { id: "data-after-close", cls: "engine", note: "kernel aborts when new data arrives after close() (FIN-WAIT, LINUX_MIB_TCPABORTONDATA) and answers it with <SEQ=SEG.ACK><CTL=RST>; the linux profile does too after a full close (dataAfterClose), a case here is a residue" },
   "simopen-rst-econnreset": { id: "simopen-rst-econnreset", cls: "engine", note: "kernel: a RST in SYN-RECEIVED after a simultaneous open fails connect() with ECONNRESET (tcp_reset(): only SYN-SENT gives ECONNREFUSED); the linux profile reports STATUS_CONNECTION_RESET (simOpenRstOutcome) and the extractor takes the RST as the attempt's end (refused); a case here is a residue" },
   "sack-blocks": { id: "sack-blocks", cls: "engine", note: "kernel ACKs carry SACK blocks for out-of-order data where ours carry none (after a simultaneous open whose peer SYN offered SACK; on the ACK answering a repeated SYN-ACK)" },
-  "tail-loss-probe": { id: "tail-loss-probe", cls: "engine", note: "kernel retransmits its last data segment a few ms after sending it (RFC 8985 §7 tail loss probe: Linux tcp_schedule_loss_probe(), PTO about 2 SRTT, at least 2 jiffies; kd-32-0304 frame 7, 5.6 ms later); the engine has no TLP and waits for the RTO" },
+  "tail-loss-probe": { id: "tail-loss-probe", cls: "engine", note: "residue of the tail loss probe (tailLossProbe linux: RFC 8985 §7, tcp_schedule_loss_probe()): the kernel's probe and ours fall on different jiffies (PTO = 2 SRTT + 2 ms rounded up to a jiffy: our SRTT from the capture's wire times is a little shorter than the kernel's, whose samples run from the skb's transmit stamp to the ACK's processing), or a probe one side sends and the other not" },
+  "tlp-new-data": { id: "tlp-new-data", cls: "replay", note: "the kernel's tail loss probe sent new data (tcp_send_loss_probe()); ours retransmitted the last segment because the replay hands the application's bytes to our stack only as the recorded segments show them, so the data was not queued yet" },
   "ts-ecr": { id: "ts-ecr", cls: "unclassified", note: "our TSecr echoes another of the peer's TSvals than the kernel's; the linux profile keeps TS.Recent from a segment acknowledging unsent data (tsRecentUpdate), a case here is a residue not looked at yet" },
   "fin-not-sent": { id: "fin-not-sent", cls: "unclassified", note: "the kernel sends its FIN (after close()) where we send none at that time, mostly after out-of-order data or a repeated SYN-ACK; not yet looked at" },
   "errno-latency": { id: "errno-latency", cls: "unclassified", note: "the packets agree; only the time connect() returned differs, the kernel's later, with a server packet between our decision and it: the helper's lateness (errnoTimeFits accepts it when no packet came in between) or a later decision by the kernel, which the capture cannot tell apart" },
@@ -188,7 +189,7 @@ const tsMode = (a: Answer): string | undefined => {
  * The cause of a mismatching case, from the scenario and the differences (first rule that
  * fits), after looking at the captures of the first runs (docs/kernel-diff.md).
  */
-export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, recorded: LadderPacket[] = []): Cause | undefined {
+export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, recorded: LadderPacket[] = [], replayed: LadderPacket[] = []): Cause | undefined {
   if (gso) return CAUSES["gso-capture"];
   // Only the errno time differs, the kernel's later: its helper returned late (load).
   if (diffs.every((d) => d.field === "errno-time") && side.kernelResult.connect !== "ETIMEDOUT" && diffs.some((d) => /after (\d+) ms .*at (\d+) ms/.test(`${d.recorded} ${d.replayed}`) && Number(/after (\d+) ms/.exec(d.recorded)![1]) > Number(/at (\d+) ms/.exec(d.replayed)![1]))) return CAUSES["errno-latency"];
@@ -212,7 +213,12 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, re
   if (has("missing", /^R seq \d+ len 0/) && side.kernelResult.actions?.some((x) => x.startsWith("close(fin)"))) return CAUSES["data-after-close"];
   if (diffs.some((d) => d.field === "options" && /sack \d/.test(d.recorded) && !/sack \d/.test(d.replayed))) return CAUSES["sack-blocks"];
   if (has("extra", /FP\. seq/)) return CAUSES["rexmit-fin-merge"];
-  if (diffs.some((d) => d.field === "missing" && isEarlyRetransmission(d, recorded))) return CAUSES["tail-loss-probe"];
+  if (diffs.some((d) => d.field === "missing" && isEarlyRetransmission(d.recorded, d.t, recorded))) return CAUSES["tail-loss-probe"];
+  // Our probe (a segment repeating one we sent less than 30 ms before) where the kernel's
+  // probe sent new data: the replay had not handed that data to our stack yet.
+  const ourProbe = diffs.find((d) => d.field === "extra" && isEarlyRetransmission(d.replayed, d.t, replayed));
+  if (ourProbe && recorded.some((x) => x.dir === "c2s" && x.t >= ourProbe.t - 1 && x.t <= ourProbe.t + 10 && isNewData(x, recorded))) return CAUSES["tlp-new-data"];
+  if (ourProbe) return CAUSES["tail-loss-probe"];
   if (k === "ETIMEDOUT" && has("errno-time")) return CAUSES["syn-giveup-time"];
   if (has("options", / \/ none$/)) return CAUSES["rst-options"];
   const oowInput = ["p:synack", "p:syn", "p:oldack", "p:futureack"].some((x) => post.includes(x)) || first.length > 1;
@@ -228,12 +234,20 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, re
   return undefined;
 }
 
-/** A missing data segment that repeats one the client sent less than 30 ms before it (a TLP). */
-function isEarlyRetransmission(d: Diff, recorded: LadderPacket[]): boolean {
-  const m = /^P?\. seq (\d+) ack \d+ len ([1-9]\d*) /.exec(d.recorded);
+/** A data segment (a difference's text, at `t`) that repeats one the client sent less than 30 ms before it (a TLP). */
+function isEarlyRetransmission(text: string, t: number, ladder: LadderPacket[]): boolean {
+  const m = /^P?\. seq (\d+) ack \d+ len ([1-9]\d*) /.exec(text);
   if (!m) return false;
   const same = new RegExp(`seq ${m[1]} ack \\d+ win \\d+ len ${m[2]}\\b`);
-  return recorded.some((x) => x.dir === "c2s" && x.t < d.t && d.t - x.t < 30 && same.test(x.label));
+  return ladder.some((x) => x.dir === "c2s" && x.t < t - 0.5 && t - x.t < 30 && same.test(x.label));
+}
+
+/** A client data segment beyond everything the client sent before it. */
+function isNewData(x: LadderPacket, ladder: LadderPacket[]): boolean {
+  const m = /^\S* ?seq (\d+) ack \d+ win \d+ len ([1-9]\d*)/.exec(x.label);
+  if (!m) return false;
+  const seq = Number(m[1]);
+  return ladder.every((y) => y === x || y.dir !== "c2s" || y.t > x.t || !/len [1-9]/.test(y.label) || Number(/seq (\d+)/.exec(y.label)?.[1] ?? 0) < seq);
 }
 
 export function classifySignature(sig: string): { cls: MismatchClass; note: string } {
@@ -331,7 +345,7 @@ export function analyzeCase(pcap: string): CaseResult {
   const gso = diffs.length > 0 ? gsoArtefact(pcap) : undefined;
   // One signature per case: its cause when a rule knows it, else its earliest difference
   // (what follows is mostly a consequence of the first).
-  const cause = diffs.length > 0 ? causeOf(side, diffs, gso !== undefined, h.ladder.recorded) : undefined;
+  const cause = diffs.length > 0 ? causeOf(side, diffs, gso !== undefined, h.ladder.recorded, h.ladder.replayed) : undefined;
   const first = [...diffs].sort((a, b) => a.t - b.t)[0];
   const signatures = cause ? [cause.id] : first ? [signatureOf(base.kind, first)] : [];
   return {

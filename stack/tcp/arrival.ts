@@ -416,7 +416,7 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
     c.setDeadline(Deadline.connect, Infinity);
     // RFC 7323 §2.2: the window of a segment with SYN is never scaled.
     c.updateSendWindow(seg, (seg.flags & TCP_SYN) !== 0);
-    rttFromHandshake(c, now);
+    rttFromHandshake(c, now, opt.ts?.ecr);
     c.sender.startCongestionControl();
     c.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.4: SYN-RECEIVED, acceptable ACK -> ESTABLISHED");
     // simOpenSynAckAck "dupAck": the SYN-ACK's SYN is a duplicate: ACK it (D-SACK with SACK).

@@ -644,9 +644,10 @@ export class Connection implements TimerOwner {
       onRstRetryTimer(this, now);
     }
     if (now >= this.rexmitAt) {
+      const firedAt = this.rexmitAt;
       this.rexmitAt = Infinity;
       if (this.state === "SYN-SENT" || this.state === "SYN-RECEIVED") onSynTimer(this, now);
-      else this.sender.onRexmitTimer(now);
+      else this.sender.onRexmitTimer(now, firedAt);
       if ((this.state as TcpState) === "CLOSED") return;
     }
     if (now >= this.deadline(Deadline.delAck)) {

@@ -11,7 +11,7 @@ import { answersTimestamps, synAckLayout, synAckWindow } from "./passive.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
 import { RTO_AT_LEAST_3S } from "./rto.js";
-import { seqAdd, seqGt } from "./seq.js";
+import { seqAdd, seqDiff, seqGt } from "./seq.js";
 
 // ---------------------------------------------------------------------------------------
 // Policies
@@ -315,6 +315,8 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
  */
 export function sendSimOpenSynAck(c: Connection, now: number, why: string, rule: string): void {
   c.simOpenSyns = c.synCount;
+  // handshakeRtt "linux": the SYN-ACK is timed (its skb's transmit time), not the SYN.
+  if (c.prof.handshakeRtt === "linux") c.lastSynAt = now;
   emitSynAck(c, now, why, rule);
 }
 
@@ -404,13 +406,38 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
   }
 }
 
-/** The first RTT sample, or the RTO that data transfer starts with. */
-export function rttFromHandshake(c: Connection, now: number): void {
+export const handshakeRttPolicy = policy({
+  field: "handshakeRtt",
+  title: "RTT sample of the handshake",
+  where: "RFC 6298 §3, §5.7: the first RTT measurement, from the segment that completes the handshake",
+  choices: {
+    karn: { meaning: "only a SYN (or SYN-ACK) sent once is timed, from its transmission; otherwise no sample and an RTO of at least 3 s", source: "RFC 6298 §3 (Karn), §5.7" },
+    linux: {
+      meaning:
+        "as karn, but after a simultaneous open the SYN-ACK is timed, not the SYN (it is not a retransmission); a retransmitted SYN or SYN-ACK is timed by the TSecr of the segment acknowledging it when timestamps are on and TSecr is not 0 (at least 1 ms); with no sample the RTO is 3 s",
+      source: "Linux tcp_ack_update_rtt() (tcp_rtt_tsopt_us()), tcp_send_synack(), tcp_init_metrics() (TCP_TIMEOUT_FALLBACK)",
+    },
+  },
+});
+
+/**
+ * The first RTT sample, or the RTO that data transfer starts with. `ecr`: the TSecr of the
+ * segment that acknowledged our SYN (or SYN-ACK), if it had timestamps.
+ */
+export function rttFromHandshake(c: Connection, now: number, ecr?: number): void {
   // Restored from a SYN cookie: no SYN-ACK was timed; the RTO stays the initial one.
   if (c.synCount === 0) return;
   // Karn's algorithm (RFC 6298 §3): only time a SYN that was not retransmitted; otherwise
-  // RFC 6298 §5.7: the RTO is at least 3 s when data transfer begins.
-  c.sender.fromHandshake(c.synCount === 1 && c.rstRetries === 0 ? now - c.lastSynAt : RTO_AT_LEAST_3S);
+  // RFC 6298 §5.7: the RTO is at least 3 s when data transfer begins. handshakeRtt "linux":
+  // tcp_ack_update_rtt() takes the timestamp echo instead (tcp_rtt_tsopt_us(): whole ms, at
+  // least 1; none for an echo ahead of the clock).
+  let measured = RTO_AT_LEAST_3S;
+  if (c.synCount === 1 && c.rstRetries === 0) measured = now - c.lastSynAt;
+  else if (c.prof.handshakeRtt === "linux" && c.tsEnabled && ecr !== undefined && ecr !== 0) {
+    const r = seqDiff(c.tsVal(now), ecr);
+    if (r >= 0 && r <= c.prof.rtoMaxMs) measured = Math.max(1, r);
+  }
+  c.sender.fromHandshake(measured);
 }
 
 /** The retransmission timer expired in SYN-SENT or SYN-RECEIVED. */

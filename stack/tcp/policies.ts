@@ -2,13 +2,13 @@
 // file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
 import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, dataAfterClosePolicy, tsRecentUpdatePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
-import { lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
+import { handshakeRttPolicy, lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { badOptionsPolicy, optionLayoutPolicy } from "./options.js";
 import { acceptQueueFullPolicy, halfOpenFullPolicy, listenSynAckPolicy, synAckOptionsPolicy, synAckWindowRoundingPolicy } from "./passive.js";
 import { ackPolicyPolicy, challengeAckPolicy, finRepeatPolicy, oowAckPolicy, windowUpdatePolicy } from "./receiver.js";
 import { sackReportPolicy } from "./sack-report.js";
-import { naglePolicy, rtoFormulaPolicy, sackOnDataPolicy, zeroWindowProbePolicy } from "./sender.js";
+import { naglePolicy, rtoFormulaPolicy, rttSamplePolicy, sackOnDataPolicy, tailLossProbePolicy, zeroWindowProbePolicy } from "./sender.js";
 import { simOpenSynTextPolicy, synAckTextPolicy, synSentBadAckPolicy, synSentPawsPolicy, synSentRstPolicy } from "./syn-sent.js";
 import { timerWheelPolicy } from "./timer-wheel.js";
 
@@ -54,6 +54,9 @@ export const POLICIES = [
   { policy: naglePolicy, file: "stack/tcp/sender.ts" },
   { policy: sackOnDataPolicy, file: "stack/tcp/sender.ts" },
   { policy: rtoFormulaPolicy, file: "stack/tcp/sender.ts" },
+  { policy: handshakeRttPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: rttSamplePolicy, file: "stack/tcp/sender.ts" },
+  { policy: tailLossProbePolicy, file: "stack/tcp/sender.ts" },
   { policy: zeroWindowProbePolicy, file: "stack/tcp/sender.ts" },
   { policy: abortRstPolicy, file: "stack/tcp/connection.ts" },
   { policy: timerWheelPolicy, file: "stack/tcp/timer-wheel.ts" },

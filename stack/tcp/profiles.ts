@@ -46,6 +46,9 @@ export interface ProfilePolicies {
   sackOnData: "pureAcks" | "every";
   zeroWindowProbe: "oneByte" | "ackBelowUna";
   rtoFormula: "rfc6298" | "linux";
+  handshakeRtt: "karn" | "linux";
+  rttSample: "rfc7323" | "linux";
+  tailLossProbe: "none" | "linux";
   abortRst: "rst" | "rstAck" | "rstAckFull";
   icmpPolicy: "ignore" | "abort" | "hardAbort" | "hardAbortSoftRemember";
   icmpQuote: "rfc5927" | "linux";
@@ -199,6 +202,9 @@ const common = {
   sackOnData: "pureAcks",
   zeroWindowProbe: "oneByte",
   rtoFormula: "rfc6298",
+  handshakeRtt: "karn",
+  rttSample: "rfc7323",
+  tailLossProbe: "none",
   abortRst: "rstAck",
   icmpQuote: "rfc5927",
   icmpV4Filter: "none",
@@ -354,6 +360,9 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     sackOnData: "every",
     zeroWindowProbe: "ackBelowUna",
     rtoFormula: "linux",
+    handshakeRtt: "linux",
+    rttSample: "linux",
+    tailLossProbe: "linux",
     abortRst: "rstAckFull",
     // kernel/time/timer.c at CONFIG_HZ 250 (the kernel-diff machine's kernel).
     timerWheel: "linux",

@@ -87,6 +87,84 @@ class Losses {
   zeroWindowProbes = 0;
 }
 
+export const tailLossProbePolicy = policy({
+  field: "tailLossProbe",
+  title: "Tail loss probe",
+  where: "RFC 8985 §7: a probe before the RTO when the last segments sent are not acknowledged",
+  choices: {
+    none: { meaning: "none: the retransmission timer alone recovers a lost tail", source: "RFC 6298 (RFC 8985 is optional)" },
+    linux: {
+      meaning:
+        "with SACK and outside recovery, the timer after a send or an ACK of new data is a probe timeout: 2 SRTT + 2 ms (+ rtoMinMs instead of 2 ms with one segment out; initialRtoMs without an RTT sample), never later than the RTO. The probe sends one new segment if the window allows (Nagle and cwnd aside), else retransmits the last segment sent; one probe until an ACK covers it; the RTO restarts from the probe",
+      source: "Linux tcp_schedule_loss_probe(), tcp_send_loss_probe(), tcp_process_tlp_ack(); tcp_rearm_rto()",
+    },
+  },
+});
+
+export const rttSamplePolicy = policy({
+  field: "rttSample",
+  title: "RTT samples",
+  where: "RFC 6298 §2-3, RFC 7323 §4: which ACKs give an RTT measurement, and its weight",
+  choices: {
+    rfc7323: {
+      meaning: "with timestamps, every ACK that advances SND.UNA: now - TSecr (whole ms), the gains divided by the samples expected per RTT; without, one segment timed at a time (Karn)",
+      source: "RFC 7323 §4.1 and Appendix G; RFC 6298 §3",
+    },
+    linux: {
+      meaning:
+        "every ACK that advances SND.UNA: the time since the oldest segment it newly acknowledges was sent (sub-ms); if a retransmitted one is among them, now - TSecr (whole ms, at least 1) when timestamps are on, else none; gains 1/8 and 1/4 per sample",
+      source: "Linux tcp_clean_rtx_queue(), tcp_ack_update_rtt(), tcp_rtt_estimator()",
+    },
+  },
+});
+
+/**
+ * What the linux policies keep of the segments sent (rttSample, tailLossProbe "linux"):
+ * created with the first data sent.
+ */
+interface TlpState {
+  /** When the retransmission timer would fire were no probe armed (tcp_rto_delta_us()). */
+  rtoAt: number;
+  /** The expiry of the armed probe timer (Connection.rexmitAt), NaN when none is armed. */
+  probeAt: number;
+  /** SND.NXT when the last probe went, while it is unacknowledged (tlp_high_seq); -1 = none. */
+  highSeq: number;
+  /** That probe was a retransmission (tlp_retrans). */
+  retrans: boolean;
+  /** Where the last new segment started: a probe retransmits from there (the last skb). */
+  lastSeq: number;
+  /** Ends of the new segments sent and not yet acknowledged (Linux packets_out). */
+  segEnds: number[];
+  /** When each of them was last sent; -1 once retransmitted (TCPCB_RETRANS: no RTT sample). */
+  segAt: number[];
+  /** The first entry of segEnds/segAt still outstanding (acknowledged ones are dropped in bulk). */
+  segHead: number;
+}
+
+/** Drops the segments `ack` covers from the log; returns how many went and whether one was retransmitted. */
+function ackSegments(t: TlpState, ack: number): { n: number; first: number; retransmitted: boolean } {
+  const ends = t.segEnds;
+  const first = t.segHead < ends.length ? t.segAt[t.segHead]! : -1;
+  let i = t.segHead;
+  let retransmitted = false;
+  while (i < ends.length && seqLe(ends[i]!, ack)) {
+    if (t.segAt[i]! < 0) retransmitted = true;
+    i++;
+  }
+  const n = i - t.segHead;
+  t.segHead = i;
+  if (i === ends.length) {
+    ends.length = 0;
+    t.segAt.length = 0;
+    t.segHead = 0;
+  } else if (i > 64 && i * 2 > ends.length) {
+    ends.splice(0, i);
+    t.segAt.splice(0, i);
+    t.segHead = 0;
+  }
+  return { n, first, retransmitted };
+}
+
 /**
  * The send side of one connection; created when first needed (a connection in SYN-SENT
  * has none: see Connection.sender). Its estimator, congestion state, scoreboard and buffer
@@ -118,6 +196,8 @@ export class Sender {
   private sndSml: number;
   /** Loss recovery and zero-window probing; created by the first non-zero write (see Losses). */
   private lossState: Losses | undefined = undefined;
+  /** tailLossProbe / rttSample "linux" state (undefined for other profiles, or before data is sent). */
+  private tlp: TlpState | undefined = undefined;
 
   constructor(private readonly c: Connection) {
     this.sndSml = c.iss | 0;
@@ -245,6 +325,17 @@ export class Sender {
    */
   output(now: number): void {
     const c = this.c;
+    if (c.prof.tailLossProbe !== "linux") return this.fill(now);
+    // tailLossProbe "linux": new data sent re-arms the probe (tcp_write_xmit() ends with
+    // tcp_schedule_loss_probe(), the RTO due from the earlier sends).
+    const before = c.sndMax;
+    this.fill(now);
+    if (c.sndMax !== before) this.scheduleProbe(now, false);
+  }
+
+  /** output() without the loss probe: sends what may go. */
+  private fill(now: number): void {
+    const c = this.c;
     const p = c.prof;
     // Data queued during the handshake waits for ESTABLISHED (RFC 9293 §3.10.2).
     if (!isSynchronized(c.state) || c.state === "TIME-WAIT") return;
@@ -335,10 +426,104 @@ export class Sender {
     const q = c.rcvPart?.quick;
     if (len > 0 && q !== undefined && p.ackPolicy === "quickAck" && now - q.lastDataRecvAt < p.delayedAckMs) q.pingpong = true;
     c.emitSeg(outSegment(seq, c.rcvNxt, flags, c.windowField(), this.dataOptions(now), payload), now, why, rule);
+    if (p.tailLossProbe === "linux" || p.rttSample === "linux") {
+      const t = (this.tlp ??= { rtoAt: Infinity, probeAt: NaN, highSeq: -1, retrans: false, lastSeq: seq, segEnds: [], segAt: [], segHead: 0 });
+      if (fresh) {
+        t.lastSeq = seq;
+        t.segEnds.push(end);
+        t.segAt.push(now);
+      } else {
+        // A retransmission: the segments it covers are timed no more.
+        for (let i = t.segHead; i < t.segEnds.length; i++) {
+          const start = i === t.segHead ? c.sndUna : t.segEnds[i - 1]!;
+          if (!seqLt(start, end)) break;
+          if (seqLt(seq, t.segEnds[i]!)) t.segAt[i] = -1;
+        }
+      }
+      if (c.rexmitAt === Infinity) t.rtoAt = now + this.rto.rtoMs;
+    }
     if (c.rexmitAt === Infinity) {
       c.rexmitAt = c.timerExpiry(now, this.rto.rtoMs); // RFC 6298 §5.1
       c.host.rearm(c);
     }
+  }
+
+  /**
+   * tailLossProbe "linux" (RFC 8985 §7.2; Linux tcp_schedule_loss_probe()): arm the probe
+   * timer in place of the retransmission timer when the connection may probe: SACK on, data
+   * out, no recovery or timeout under way. PTO = 2 SRTT + 2 ms, or 2 SRTT + rtoMinMs with one
+   * segment out (a delayed ACK), or initialRtoMs without an RTT sample; never later than the
+   * RTO: with `advancing` (an ACK of new data restarts the RTO) RTO from now, else when it
+   * is due from the earlier sends (tcp_rto_delta_us()).
+   */
+  private scheduleProbe(now: number, advancing: boolean): void {
+    const c = this.c;
+    const t = this.tlp;
+    if (t === undefined || c.prof.tailLossProbe !== "linux" || !c.sackEnabled || this.c.flightSize() === 0 || this.cc.inRecovery || this.rexmitCount > 0 || c.deadline(Deadline.persist) !== Infinity) return;
+    if (!isSynchronized(c.state) || c.state === "TIME-WAIT") return;
+    const p = c.prof;
+    const rto = this.rto;
+    const packetsOut = Math.max(1, t.segEnds.length - t.segHead);
+    let pto = rto.hasSample ? 2 * rto.srttMs + (packetsOut === 1 ? p.rtoMinMs : 2) : p.initialRtoMs;
+    if (advancing) t.rtoAt = now + rto.rtoMs;
+    const rtoDelta = t.rtoAt - now;
+    if (rtoDelta > 0) pto = Math.min(pto, rtoDelta);
+    c.rexmitAt = t.probeAt = c.timerExpiry(now, pto);
+    c.host.rearm(c);
+  }
+
+  /**
+   * The probe timer fired (Linux tcp_send_loss_probe()): one new segment if the window takes
+   * it, else the last segment sent again; SND.NXT noted so only one probe goes per tail
+   * (tlp_high_seq); the RTO restarts from now. If a probe is still unanswered, the RTO is
+   * re-armed for when it was due instead.
+   */
+  private onProbeTimer(now: number): void {
+    const c = this.c;
+    const t = this.tlp!;
+    t.probeAt = NaN;
+    // tcp_rearm_rto(): the rest of the RTO, at least one jiffy (usecs_to_jiffies(max(delta, 1))).
+    const rest = Math.max(t.rtoAt - now, 0.001);
+    if (t.highSeq >= 0) {
+      c.rexmitAt = c.timerExpiry(now, rest);
+      return;
+    }
+    const smss = this.sendPayloadMax();
+    const unsent = seqDiff(this.dataEnd(), c.sndNxt);
+    let sent = false;
+    if (unsent > 0 && c.sndNxt === c.sndMax) {
+      // tcp_snd_wnd_test(): the segment must fit the peer's window; cwnd and Nagle do not count.
+      const len = Math.min(unsent, smss);
+      if (seqLe(seqAdd(c.sndNxt, len), seqAdd(c.sndUna, c.sndWnd))) {
+        const withFin = len === unsent && this.finQueued && !this.finSent;
+        this.transmit(c.sndNxt, len, withFin, now, "tail loss probe: new data", "RFC 8985 §7.3 / linux tcp_send_loss_probe()");
+        t.retrans = false;
+        sent = true;
+      }
+    }
+    if (!sent) {
+      const from = seqLt(t.lastSeq, c.sndUna) ? c.sndUna : t.lastSeq;
+      sent = this.resend(from, smss, now, "tail loss probe: retransmit the last segment", "RFC 8985 §7.3 / linux tcp_send_loss_probe()") > 0;
+      t.retrans = true;
+    }
+    if (!sent) {
+      c.rexmitAt = c.timerExpiry(now, rest);
+      return;
+    }
+    t.highSeq = c.sndMax;
+  }
+
+  /**
+   * An ACK while a probe is unacknowledged (Linux tcp_process_tlp_ack()): one that covers the
+   * probe's SND.NXT ends the episode when the probe was new data or the ACK went beyond it;
+   * one that stops at it ends it only as a pure duplicate (original and probe both arrived).
+   * The congestion window reduction Linux makes when the ACK goes beyond a retransmitted
+   * probe (a loss the probe repaired) is not modelled.
+   */
+  private tlpAck(seg: TcpSegment, advanced: boolean): void {
+    const t = this.tlp;
+    if (t === undefined || t.highSeq < 0 || seqLt(seg.ack, t.highSeq)) return;
+    if (!t.retrans || seqGt(seg.ack, t.highSeq) || (!advanced && seg.payload.length === 0 && (seg.window << this.c.sndWscale) === this.c.sndWnd)) t.highSeq = -1;
   }
 
   /**
@@ -386,7 +571,9 @@ export class Sender {
     const c = this.c;
     this.probesUnanswered = 0;
     if (c.sackEnabled && opt.sack) this.scoreboard.update(opt.sack, c.sndUna, c.sndMax);
-    if (seqGt(seg.ack, c.sndUna)) {
+    const advanced = seqGt(seg.ack, c.sndUna);
+    if (this.tlp !== undefined) this.tlpAck(seg, advanced);
+    if (advanced) {
       this.onNewAck(seg, now, opt);
     } else if (
       seg.ack === c.sndUna &&
@@ -431,7 +618,16 @@ export class Sender {
     // RTT measurement: RFC 7323 §4.1 RTTM from TSecr on every ACK that advances SND.UNA,
     // weighted by the samples expected per RTT (RFC 7323 Appendix G); else the one timed
     // segment (Karn, RFC 6298 §3: rttStart is cleared when anything is retransmitted).
-    if (c.tsEnabled && opt.ts && opt.ts.ecr !== 0) {
+    // rttSample "linux": from the send time of the oldest segment newly acknowledged.
+    const t = this.tlp;
+    if (t !== undefined && c.prof.rttSample === "linux") {
+      const a = ackSegments(t, ack);
+      if (a.n > 0 && !a.retransmitted) this.rto.sample(now - a.first);
+      else if (a.n > 0 && c.tsEnabled && opt.ts && opt.ts.ecr !== 0) {
+        const r = seqDiff(c.tsVal(now), opt.ts.ecr);
+        if (r >= 0 && r <= c.prof.rtoMaxMs) this.rto.sample(Math.max(1, r));
+      }
+    } else if (c.tsEnabled && opt.ts && opt.ts.ecr !== 0) {
       const r = seqDiff(c.tsVal(now), opt.ts.ecr);
       if (r >= 0 && r <= c.prof.rtoMaxMs) {
         const expected = Math.max(1, Math.ceil((this.c.flightSize() + acked) / (2 * this.segmentPayloadMax())));
@@ -460,6 +656,13 @@ export class Sender {
     } else {
       // RFC 6298 §5.2 / §5.3: all data acknowledged -> stop the timer, else restart it.
       c.rexmitAt = this.c.flightSize() > 0 ? c.timerExpiry(now, this.rto.rtoMs) : Infinity;
+      if (t !== undefined) {
+        // tailLossProbe "linux" (tcp_set_xmit_timer()): the probe instead, if it may go.
+        t.probeAt = NaN;
+        ackSegments(t, ack);
+        t.rtoAt = now + this.rto.rtoMs;
+        if (c.prof.tailLossProbe === "linux") this.scheduleProbe(now, true);
+      }
     }
     if (this.c.flightSize() === 0) c.rexmitAt = Infinity;
     if (dataAcked > 0) c.ev?.acked?.(c, this.totalAcked);
@@ -492,9 +695,16 @@ export class Sender {
   }
 
   /** The retransmission timer expired in a synchronised state (RFC 6298 §5.4-5.7). */
-  onRexmitTimer(now: number): void {
+  onRexmitTimer(now: number, firedAt = now): void {
     const c = this.c;
     if (this.c.flightSize() === 0 || c.state === "TIME-WAIT") return;
+    const t = this.tlp;
+    if (t !== undefined) {
+      if (firedAt === t.probeAt) return this.onProbeTimer(now);
+      // A timeout ends the probe episode (tcp_enter_loss()).
+      t.highSeq = -1;
+      t.probeAt = NaN;
+    }
     if (c.sndWnd === 0) {
       // The peer's window is closed: what is outstanding cannot be accepted now. Probe the
       // window instead (RFC 9293 §3.8.6.1); probing does not count as retransmission.

@@ -220,7 +220,7 @@ function enterEstablished(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.setDeadline(Deadline.rstRetry, Infinity);
   c.setDeadline(Deadline.connect, Infinity);
   c.updateSendWindow(seg, true);
-  rttFromHandshake(c, now);
+  rttFromHandshake(c, now, opt.ts?.ecr);
   c.sender.startCongestionControl();
   c.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.3: SYN with acceptable ACK -> ESTABLISHED");
   const payload = seg.payload;

@@ -58,6 +58,13 @@ describe("kernel-diff analysis", () => {
     const tlp = { t: 119.3, field: "missing", recorded: "P. seq 1449 ack 1 len 552 at 119.3 ms", replayed: "not sent" };
     expect(causeOf(plain, [tlp], false, sent)?.id).toBe("tail-loss-probe");
     expect(causeOf(plain, [{ ...tlp, t: 313.7 }], false, sent)?.id).not.toBe("tail-loss-probe");
+    // Our probe retransmits the last segment where the kernel's sent new data: the replay
+    // had not queued it (kd-32-0330: our 989 again at 36.0 ms, the kernel's 1065 at 38.3).
+    const ours = [{ t: 29.9, dir: "c2s" as const, kind: "tcp" as const, label: "P. seq 989 ack 21 win 64 len 76 <TS>" }];
+    const kernel = [{ t: 29.9, dir: "c2s" as const, kind: "tcp" as const, label: ". seq 989 ack 21 win 64 len 76 <TS>" }, { t: 38.3, dir: "c2s" as const, kind: "tcp" as const, label: ". seq 1065 ack 21 win 64 len 76 <TS>" }];
+    const probe = { t: 36, field: "extra", recorded: "not sent", replayed: "P. seq 989 ack 21 len 76 at 36.0 ms" };
+    expect(causeOf(plain, [probe], false, kernel, ours)?.id).toBe("tlp-new-data");
+    expect(causeOf(plain, [probe], false, kernel.slice(0, 1), ours)?.id).toBe("tail-loss-probe");
     // Only the errno time differs, the kernel's later: the helper returned late.
     const refused = sidecar("rst", [{ a: "rst", ack: "ok" }], "ECONNREFUSED");
     expect(causeOf(refused, [{ t: 37, field: "errno-time", recorded: "connect() ECONNREFUSED after 37 ms", replayed: "STATUS_CONNECTION_REFUSED at 1 ms" }], false)?.id).toBe("errno-latency");

@@ -7,7 +7,7 @@ import { establishScripted } from "./scripted.js";
 import { TCP_ACK, TCP_PSH, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
 import { RtoEstimator } from "../../stack/tcp/rto.js";
 import { patternBytes } from "./pair.js";
-import { data, linuxConnect, linuxEstablished, open, PEER_ISN, SERVER_ISN } from "./peers.js";
+import { data, linuxConnect, linuxEstablished, open, PEER_ISN, SERVER_ISN, tsvalOf } from "./peers.js";
 import { Harness } from "../helpers/vt.js";
 import { seqAdd } from "../../stack/tcp/seq.js";
 import { Deadline } from "../../stack/tcp/deadlines.js";
@@ -339,5 +339,163 @@ describe("SACK blocks on data and FIN segments (sackOnData; kernel-diff)", () =>
     const out = h.take().filter((s) => s.tcp.payload.length > 0);
     expect(out.map((s) => s.tcp.payload.length)).toEqual([1000]);
     for (const s of out) expect(s.options).not.toContain("sack");
+  });
+});
+
+describe("tail loss probe (tailLossProbe linux, RFC 8985 §7; handshakeRtt, rttSample linux; kernel-diff)", () => {
+  // kd-32-0304: SYN at 0, the server's crossing SYN (sackOK, TS) at 112.5 ms, our SYN-ACK at
+  // once, its ACK 0.9 ms later; 2000 bytes go as 1448 + 552 at 113.7 ms and the kernel sends
+  // the last segment again at 119.3 ms (frame 7), 5.6 ms later: PTO = 2 SRTT + 2 ms with
+  // SRTT 0.9 ms (the SYN-ACK timed, tcp_send_synack() is no retransmission), one jiffy,
+  // fired on the wheel's next tick (tcp_schedule_loss_probe(), tcp_send_loss_probe()).
+  const simOpen = (profile: "linux" | "windows" = "linux") => {
+    const h = new Harness({ profile });
+    const conn = h.connect("10.0.0.1:80", { overrides: { jiffiesOffsetMs: 0 } });
+    const [syn] = h.take();
+    const iss = syn!.tcp.seq;
+    h.advanceTo(112.5);
+    const ts = (val: number, ecr: number): TcpOption => ({ kind: "ts", val, ecr });
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 1024, options: [{ kind: "nop" }, { kind: "sackOK" }, { kind: "nop" }, ts(5000, profile === "linux" ? tsvalOf(syn!) : 0), { kind: "mss", value: 1460 }] });
+    const [synAck] = h.take();
+    h.advanceTo(113.4);
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: iss + 1, window: 64000, options: [{ kind: "nop" }, { kind: "nop" }, ts(5001, profile === "linux" ? tsvalOf(synAck!) : 0)] });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    h.take();
+    return { h, conn, una: iss + 1 };
+  };
+
+  it("linux: the last segment again 2 SRTT + 2 ms after the send, on the next jiffy (kd-32-0304 frame 7: 5.6 ms later)", () => {
+    const { h, conn, una } = simOpen();
+    expect(conn.c.rto.srttMs).toBeCloseTo(0.9, 5);
+    h.advanceTo(113.7);
+    conn.c.send(data(2000), h.now);
+    h.collect();
+    expect(h.take().map((s) => [s.tcp.seq - una, s.tcp.payload.length])).toEqual([[0, 1448], [1448, 552]]);
+    h.advanceTo(150);
+    const probe = h.take();
+    expect(probe.map((s) => [s.flags, s.tcp.seq - una, s.tcp.payload.length])).toEqual([["P.", 1448, 552]]);
+    // 2 x 0.9 + 2 = 3.8 ms: one jiffy (4 ms at HZ 250) from tick 28, fired at tick 30.
+    expect(probe[0]!.t).toBe(120);
+    expect(Math.abs(probe[0]!.t - 119.3)).toBeLessThan(2);
+    expect(conn.c.sender.retransmits).toBe(1);
+    expect(conn.c.sender.timeouts).toBe(0);
+  });
+
+  it("linux: one probe per tail; unanswered, the retransmission timer follows from the probe (RTO restarted, not backed off first)", () => {
+    const { h, conn, una } = simOpen();
+    h.advanceTo(113.7);
+    conn.c.send(data(2000), h.now);
+    h.collect();
+    h.take();
+    h.advanceTo(700);
+    const out = h.take().map((s) => [s.tcp.seq - una, s.tcp.payload.length, s.t]);
+    // The probe at 120, then the RTO (SRTT + 200 ms, rounded on the wheel) from SND.UNA.
+    expect(out[0]).toEqual([1448, 552, 120]);
+    expect(out[1]!.slice(0, 2)).toEqual([0, 1448]);
+    expect(out[1]![2]).toBeGreaterThanOrEqual(120 + 200);
+    expect(out[1]![2]).toBeLessThan(120 + 210);
+    expect(conn.c.sender.timeouts).toBe(1);
+  });
+
+  it("linux: with new data the window takes, the probe sends new data, not a retransmission (kd-41-0301 frame 29: the next new segment 12.4 ms after the last)", () => {
+    const { h, conn, una } = simOpen();
+    h.advanceTo(113.7);
+    // More than the initial window of 10 segments.
+    conn.c.send(data(20_000), h.now);
+    h.collect();
+    const first = h.take();
+    expect(first.length).toBe(10);
+    h.advanceTo(150);
+    const probe = h.take();
+    expect(probe.map((s) => [s.tcp.seq - una, s.tcp.payload.length])).toEqual([[10 * 1448, 1448]]);
+    expect(conn.c.sender.retransmits).toBe(0);
+  });
+
+  it("linux: no probe without SACK; windows: none at all, the RTO retransmits", () => {
+    const w = simOpen("windows");
+    w.h.advanceTo(113.7);
+    w.conn.c.send(data(2000), w.h.now);
+    w.h.collect();
+    w.h.take();
+    w.h.advanceTo(150);
+    expect(w.h.take()).toEqual([]);
+    const { h, conn, syn } = linuxConnect();
+    h.advance(1);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }] });
+    h.take();
+    conn.c.send(data(2000), h.now);
+    h.collect();
+    h.take();
+    h.advance(150);
+    expect(h.take()).toEqual([]);
+  });
+
+  it("linux: one segment out: PTO 2 SRTT + rtoMinMs, capped by the RTO, so the probe goes when the RTO would and the next timeout is not doubled", () => {
+    const { h, conn, syn } = linuxConnect({ jiffiesOffsetMs: 0 });
+    h.advance(10);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }] });
+    h.take();
+    const t0 = h.now;
+    conn.c.send(data(100), h.now);
+    h.collect();
+    h.take();
+    h.advance(1000);
+    const out = h.take().map((s) => s.t - t0);
+    // RTO = SRTT + 200 = 210 ms; the probe at the RTO's time (on the wheel), the RTO 210 ms
+    // after it, then the doubled one.
+    expect(out.length).toBe(3);
+    expect(out[0]).toBeGreaterThanOrEqual(210);
+    expect(out[0]).toBeLessThan(218);
+    expect(out[1]! - out[0]!).toBeGreaterThanOrEqual(210);
+    expect(out[1]! - out[0]!).toBeLessThan(218);
+    expect(out[2]! - out[1]!).toBeGreaterThanOrEqual(420);
+  });
+
+  // rttSample "linux": every ACK of new data is one sample, the time since the oldest newly
+  // acknowledged segment was sent, SRTT moving by 1/8 each (tcp_rtt_estimator()), not by
+  // 1/8 divided by the samples per RTT. kd-31-0304: after a retransmitted SYN (no sample),
+  // ACKs at 0.9, 1.8, 2.6 and 3.2 ms after the sends take SRTT to about 1.5 ms, so the probe
+  // after the ACK at 1021.6 ms waits 2 jiffies and the next ACK (1029.7 ms) comes first.
+  it("linux: SRTT from the send times of the segments, 1/8 per ACK (kd-31-0304)", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(5);
+    conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 64 }, { kind: "sackOK" }] });
+    h.take();
+    expect(conn.c.rto.srttMs).toBe(5);
+    conn.c.send(data(640), h.now);
+    h.collect();
+    const sent = h.take();
+    expect(sent.length).toBe(10);
+    let srtt = 5;
+    for (const [i, rtt] of [0.9, 1.8, 2.6, 3.2].entries()) {
+      h.advanceTo(sent[0]!.t + rtt);
+      conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: sent[i]!.tcp.seq + 64, window: 64000 });
+      srtt += (rtt - srtt) / 8;
+      expect(conn.c.rto.srttMs).toBeCloseTo(srtt, 6);
+    }
+  });
+
+  it("handshakeRtt linux: a retransmitted SYN is timed by the SYN-ACK's TSecr (at least 1 ms); without timestamps no sample and an RTO of 3 s", () => {
+    const r = linuxConnect();
+    r.h.advance(1100);
+    const [again] = r.h.take();
+    expect(again!.flags).toBe("S");
+    // The SYN-ACK echoes the first SYN's TSval, 1107 ms before: the sample is the echo's age.
+    r.h.advanceTo(1107);
+    r.conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: r.syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }, { kind: "ts", val: 1, ecr: tsvalOf(r.syn) }] });
+    expect(r.conn.c.rto.srttMs).toBe(1107);
+    const e = linuxConnect();
+    e.h.advance(1025);
+    const [again2] = e.h.take();
+    e.h.advanceTo(Math.floor(again2!.t) + 7);
+    e.conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: e.syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }, { kind: "ts", val: 1, ecr: tsvalOf(again2!) }] });
+    expect(e.conn.c.rto.srttMs).toBe(7);
+    const n = linuxConnect();
+    n.h.advance(1100);
+    n.h.take();
+    n.h.advance(7);
+    n.conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: n.syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }] });
+    expect(n.conn.c.rto.hasSample).toBe(false);
+    expect(n.conn.c.rto.rtoMs).toBe(3000);
   });
 });
