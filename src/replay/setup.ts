@@ -69,7 +69,11 @@ export function planReplay(open: ActiveOpen, sides: RecordedSides, opts: ReplayO
     // earlier SYN-ACK may have been refused, e.g. for an unacceptable ACK).
     const answered = firstAck ? [...sides.server].reverse().find((e) => e.flags & TCP_SYN && e.t <= firstAck.t) : undefined;
     const wsSyn = answered ?? sides.serverSyn;
-    const serverWscale = wsSyn ? summarizeOptions(wsSyn.options).wscale !== undefined : false;
+    // After a simultaneous open the crossing SYN decided, and simOpenWscale "linux" keeps our
+    // scale even when it had none.
+    const crossing = sides.server.find((e) => (e.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && (!firstAck || e.t <= firstAck.t));
+    const keepsOwn = crossing !== undefined && resolveProfile(profile, opts.overrides).simOpenWscale === "linux";
+    const serverWscale = keepsOwn || (wsSyn ? summarizeOptions(wsSyn.options).wscale !== undefined : false);
     const so = strictOverrides(open, profile, firstAck?.window, serverWscale);
     Object.assign(overrides, so.overrides, opts.overrides ?? {});
     notes.push(...so.notes);

@@ -77,6 +77,30 @@ export const simOpenSynAckOptionsPolicy = policy({
   },
 });
 
+export const simOpenWscalePolicy = policy({
+  field: "simOpenWscale",
+  title: "Window scale after a simultaneous open without the peer's",
+  where: "RFC 7323 §2.2: a SYN without the window-scale option turns scaling off both ways",
+  choices: {
+    rfc7323: { meaning: "no scaling either way: our window is advertised unscaled", source: "RFC 7323 §2.2" },
+    linux: {
+      meaning: "the peer's SYN (not a SYN-ACK) without the option: its windows are taken unscaled, but ours stay shifted by the scale our SYN offered (a window of 64512 is advertised as 63 with shift 10)",
+      source: "Linux tcp_rcv_synsent_state_process(): only the SYN-ACK path clears rcv_wscale when the peer did not offer window scaling",
+    },
+  },
+});
+
+/**
+ * simOpenWscale "linux": after a crossing SYN without the window-scale option, our window
+ * stays scaled by what our SYN offered (call after negotiate()).
+ */
+export function simOpenKeepOwnScale(c: Connection, opt: SegmentOptionView): void {
+  const p = c.prof;
+  if (p.simOpenWscale !== "linux" || opt.wscale !== undefined) return;
+  if (p.noOptions || c.synOptionsDropped || !p.windowScaling || c.synWscaleDropped) return;
+  c.rcvWscale = Math.min(p.windowScale, MAX_WSCALE);
+}
+
 export const peerMssPolicy = policy({
   field: "peerMss",
   title: "The peer's MSS option",

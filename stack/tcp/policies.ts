@@ -2,7 +2,7 @@
 // file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
 import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, dataAfterClosePolicy, tsRecentUpdatePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
-import { handshakeRttPolicy, lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
+import { handshakeRttPolicy, lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, simOpenWscalePolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { badOptionsPolicy, optionLayoutPolicy } from "./options.js";
 import { acceptQueueFullPolicy, halfOpenFullPolicy, listenSynAckPolicy, synAckOptionsPolicy, synAckWindowRoundingPolicy } from "./passive.js";
@@ -27,6 +27,7 @@ export const POLICIES = [
   { policy: rcvBufRoundingPolicy, file: "stack/tcp/handshake.ts" },
   { policy: simOpenSynTextPolicy, file: "stack/tcp/syn-sent.ts" },
   { policy: simOpenSynAckOptionsPolicy, file: "stack/tcp/handshake.ts" },
+  { policy: simOpenWscalePolicy, file: "stack/tcp/handshake.ts" },
   { policy: simOpenRstOutcomePolicy, file: "stack/tcp/arrival.ts" },
   // Passive opening: the listener and its SYN-RECEIVED connections
   { policy: listenSynAckPolicy, file: "stack/tcp/passive.ts" },

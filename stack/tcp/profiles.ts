@@ -26,6 +26,7 @@ export interface ProfilePolicies {
   simOpenSynAckOptions: "offered" | "own";
   simOpenRstOutcome: "refused" | "reset";
   simOpenSynAckAck: "none" | "dupAck";
+  simOpenWscale: "rfc7323" | "linux";
   dataAfterClose: "deliver" | "abort";
   tsRecentUpdate: "rfc7323" | "notAckAhead";
   peerMss: "rfc9293" | "linux" | "freebsd" | "windows";
@@ -182,6 +183,7 @@ const common = {
   simOpenSynAckOptions: "offered",
   simOpenRstOutcome: "refused",
   simOpenSynAckAck: "none",
+  simOpenWscale: "rfc7323",
   dataAfterClose: "deliver",
   tsRecentUpdate: "rfc7323",
   peerMss: "rfc9293",
@@ -345,6 +347,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     simOpenSynAckOptions: "own",
     simOpenRstOutcome: "reset",
     simOpenSynAckAck: "dupAck",
+    simOpenWscale: "linux",
     dataAfterClose: "abort",
     tsRecentUpdate: "notAckAhead",
     peerMss: "linux",

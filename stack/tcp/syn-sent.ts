@@ -10,7 +10,7 @@ import type { Connection, SegmentOptionView } from "./connection.js";
 import { SYN_FIN, synFinDropped } from "./arrival.js";
 import { Deadline } from "./deadlines.js";
 import { close, drop, rst, type Disposition } from "./disposition.js";
-import { negotiate, rttFromHandshake, sendSimOpenSynAck, sendSynAck, synAttempts } from "./handshake.js";
+import { negotiate, rttFromHandshake, sendSimOpenSynAck, sendSynAck, simOpenKeepOwnScale, synAttempts } from "./handshake.js";
 import { policy } from "./policy.js";
 import { seqAdd, seqGt, seqLe, seqLt } from "./seq.js";
 
@@ -248,6 +248,7 @@ function enterEstablished(c: Connection, seg: TcpSegment, opt: SegmentOptionView
  */
 function enterSynReceived(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
   takeSyn(c, seg, opt);
+  simOpenKeepOwnScale(c, opt);
   c.sndWnd = seg.window; // unscaled in a SYN (RFC 7323 §2.2)
   c.sndWl1 = seg.seq;
   c.sndWl2 = seg.ack;

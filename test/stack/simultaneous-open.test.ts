@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Harness } from "../helpers/vt.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../stack/wire/types.js";
-import { linuxConnect, PEER_ISN, SERVER_ISN, simultaneousOpen } from "./peers.js";
+import { data, linuxConnect, PEER_ISN, SERVER_ISN, simultaneousOpen } from "./peers.js";
 
 const TEXT = new Uint8Array([1, 2, 3]);
 
@@ -172,5 +172,43 @@ describe("The peer's SYN-ACK after a simultaneous open (simOpenSynAckAck; kernel
     conn.peer({ flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn!.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1460 }] });
     expect(conn.c.state).toBe("ESTABLISHED");
     expect(h.take()).toEqual([]);
+  });
+});
+
+describe("window scale after a simultaneous open whose SYN had none (simOpenWscale; kernel-diff)", () => {
+  // tcp_rcv_synsent_state_process() clears rcv_wscale only on the SYN-ACK path: after a
+  // crossing SYN without the option the kernel keeps advertising its window shifted by the
+  // 10 its own SYN offered. kd-42-0058: the server's SYN (MSS, sackOK, TS, no window scale)
+  // at 4.3 ms, the kernel's ACKs and data with Win=63 (64512 >> 10), and it takes the
+  // server's 1400-byte segments anyway (frames 9-12).
+  const crossing = (profile: "linux" | "freebsd") => {
+    const h = new Harness({ profile });
+    const conn = h.connect("10.0.0.1:80");
+    const [syn] = h.take();
+    h.advance(4);
+    conn.peer({ flags: TCP_SYN, seq: SERVER_ISN, window: 65535, options: [{ kind: "mss", value: 1400 }, { kind: "sackOK" }] });
+    h.take();
+    h.advance(1);
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn!.tcp.seq + 1, window: 64000 });
+    expect(conn.c.state).toBe("ESTABLISHED");
+    return { h, conn, una: syn!.tcp.seq + 1 };
+  };
+  it("linux: our window stays scaled by our SYN's shift (kd-42-0058: Win=63); the peer's is taken unscaled", () => {
+    const { h, conn, una } = crossing("linux");
+    expect(conn.c.rcvWscale).toBe(conn.c.profile.windowScale);
+    expect(conn.c.sndWscale).toBe(0);
+    expect(conn.c.sndWnd).toBe(64000);
+    conn.c.send(data(100), h.now);
+    h.collect();
+    const [d] = h.take();
+    expect(d!.tcp.window).toBe(Math.floor(conn.c.profile.rcvBufBytes / 2 ** conn.c.profile.windowScale));
+    // 1400 bytes from the peer are taken: the real window is the scaled one.
+    h.advance(10);
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: una + 100, window: 64000, payload: data(1400) });
+    expect(conn.c.rcvNxt).toBe(SERVER_ISN + 1 + 1400);
+  });
+  it("freebsd: no scaling either way (RFC 7323 §2.2)", () => {
+    const { conn } = crossing("freebsd");
+    expect([conn.c.rcvWscale, conn.c.sndWscale]).toEqual([0, 0]);
   });
 });
