@@ -128,6 +128,20 @@ export const tsRecentUpdatePolicy = policy({
   },
 });
 
+export const finWait2ClosedPolicy = policy({
+  field: "finWait2Closed",
+  title: "FIN-WAIT-2 after the user's full close",
+  where: "RFC 9293 §3.10.7.4 in FIN-WAIT-2 once the user closed both directions (close(now, true)): a SYN or a RST in the window",
+  choices: {
+    rfc9293: { meaning: "as any FIN-WAIT-2: a SYN is answered with a challenge ACK, a RST must be exact (RFC 5961)", source: "RFC 9293 §3.10.7.4, RFC 5961 §3.2, §4.2" },
+    linux: {
+      meaning:
+        "as Linux's FIN-WAIT-2 timewait socket, which an orphaned connection becomes once its FIN is acknowledged: a SYN at or beyond RCV.NXT in the window is answered as for no connection (<SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>) and the connection ends; a RST in the window ends it silently",
+      source: "Linux tcp_rcv_state_process() (tcp_time_wait(sk, TCP_FIN_WAIT2, ...) for an orphan), tcp_timewait_state_process() (TCP_TW_RST), tcp_v4_send_reset()",
+    },
+  },
+});
+
 export const dataAfterClosePolicy = policy({
   field: "dataAfterClose",
   title: "New data after the user's full close",
@@ -166,6 +180,8 @@ const RST_SIM_OPEN_REFUSED = close("refused", "RFC 9293 §3.10.7.4: RST in SYN-R
 const RST_CLOSING = close("finished", "RFC 9293 §3.10.7.4: RST in CLOSING/LAST-ACK/TIME-WAIT -> CLOSED");
 const RST_RESET = close("reset", "RFC 9293 §3.10.7.4: RST -> connection reset, CLOSED");
 const SYN_IN_WINDOW_RESET: Disposition = { kind: "rstAckReset" };
+const CLOSED_RESET: Disposition = { kind: "closedReset" };
+const CLOSED_RST = close("finished", "RST in the window after a full close, FIN-WAIT-2 -> CLOSED (Linux tcp_timewait_state_process())");
 const SYN_CHALLENGE = challengeAck("SYN in synchronised state -> challenge ACK", "RFC 5961 §4.2 / RFC 9293 §3.10.7.4");
 const NO_ACK = drop("no ack bit", "no ACK bit: drop", "RFC 9293 §3.10.7.4: fifth, ACK bit off -> drop");
 // timeWait "freebsd" (tcp_twcheck())
@@ -209,6 +225,13 @@ export function arrivalDisposition(c: Connection, seg: TcpSegment, opt: SegmentO
   // number" in the fourth step: it skips the first step's checks (FreeBSD and Linux test the
   // SYN before the window too). In SYN-RECEIVED the SYN is the peer's own, checked below.
   const synToFourth = (f & TCP_SYN) !== 0 && !(f & TCP_RST) && state !== "SYN-RECEIVED";
+  // finWait2Closed "linux": Linux's FIN-WAIT-2 timewait socket checks the window first, then
+  // a RST kills it and a SYN at or beyond RCV.NXT gets a RST as for no connection.
+  if (state === "FIN-WAIT-2" && c.rcvClosed && p.finWait2Closed === "linux" && f & (TCP_SYN | TCP_RST) && !(c.tsEnabled && opt.ts && seqLt(opt.ts.val, c.tsRecent))) {
+    const inWindow = seqInWindow(seg.seq, c.rcvNxt, seqAdd(c.rcvNxt, Math.max(1, rcvWnd))) || (segLen > 0 && seqInWindow(seqAdd(seg.seq, segLen - 1), c.rcvNxt, seqAdd(c.rcvNxt, Math.max(1, rcvWnd))));
+    if (inWindow && f & TCP_RST) return CLOSED_RST;
+    if (inWindow && seqGe(seg.seq, c.rcvNxt)) return CLOSED_RESET;
+  }
 
   // First, check sequence number.
   if (!synToFourth) {
@@ -351,6 +374,13 @@ export function onSegmentArrival(c: Connection, seg: TcpSegment, opt: SegmentOpt
     case "reuse":
       c.finish({ kind: "finished" }, now, "SYN above RCV.NXT in TIME-WAIT -> delete TCB, look the SYN up again (RFC 1122 §4.2.2.13)");
       return true;
+    case "closedReset": {
+      // As for a segment that finds no connection (RFC 9293 §3.10.7.1).
+      const rst = seg.flags & TCP_ACK ? outSegment(seg.ack, 0, TCP_RST, 0, []) : outSegment(0, seqAdd(seg.seq, seg.payload.length + 1 + (seg.flags & TCP_FIN ? 1 : 0)), TCP_RST | TCP_ACK, 0, []);
+      c.host.emit(c, rst, now, "SYN after a full close, FIN-WAIT-2 -> RST as for no connection", "Linux tcp_timewait_state_process() (TCP_TW_RST)");
+      c.finish({ kind: "finished" }, now, "FIN-WAIT-2 after a full close: a SYN ends it (Linux tcp_timewait_state_process())");
+      return false;
+    }
     default:
       throw new Error(`${c.state}: unexpected disposition ${d.kind}`);
   }

@@ -32,6 +32,8 @@ export type Disposition =
   | { readonly kind: "close"; readonly outcome: "refused" | "reset" | "finished"; readonly rule: string }
   /** A SYN in the window resets the connection, answered by <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (synCheck "rfc793"). */
   | { readonly kind: "rstAckReset" }
+  /** FIN-WAIT-2 after a full close (finWait2Closed "linux"): answer as for no connection (a RST), then CLOSED. */
+  | { readonly kind: "closedReset" }
   /** SYN-RECEIVED: the peer's SYN again; answer with our SYN-ACK again. */
   | { readonly kind: "synAckAgain" }
   /** TIME-WAIT: the peer's FIN again; ACK it and restart the 2 MSL timer. */

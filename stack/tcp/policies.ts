@@ -1,7 +1,7 @@
 // Every policy, in the order a connection meets them (docs/profiles.md follows it), with the
 // file that describes and implements it: the file of the step the policy changes.
 import { abortRstPolicy } from "./connection.js";
-import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, dataAfterClosePolicy, tsRecentUpdatePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
+import { acceptWindowPolicy, oldSegmentPolicy, rstCheckPolicy, simOpenRstOutcomePolicy, simOpenSynAckAckPolicy, dataAfterClosePolicy, finWait2ClosedPolicy, tsRecentUpdatePolicy, synCheckPolicy, synFinPolicy, timeWaitPolicy } from "./arrival.js";
 import { handshakeRttPolicy, lastSynWscalePolicy, peerMssPolicy, rcvBufRoundingPolicy, simOpenSynAckOptionsPolicy, simOpenWscalePolicy, synBackoffPolicy, synWindowRulePolicy } from "./handshake.js";
 import { icmpPolicyPolicy, icmpQuotePolicy, icmpV4FilterPolicy, pmtuSynMssPolicy } from "./icmp.js";
 import { badOptionsPolicy, optionLayoutPolicy } from "./options.js";
@@ -47,6 +47,7 @@ export const POLICIES = [
   { policy: timeWaitPolicy, file: "stack/tcp/arrival.ts" },
   { policy: tsRecentUpdatePolicy, file: "stack/tcp/arrival.ts" },
   { policy: dataAfterClosePolicy, file: "stack/tcp/arrival.ts" },
+  { policy: finWait2ClosedPolicy, file: "stack/tcp/arrival.ts" },
   // Receiving and sending
   { policy: ackPolicyPolicy, file: "stack/tcp/receiver.ts" },
   { policy: finRepeatPolicy, file: "stack/tcp/receiver.ts" },

@@ -28,6 +28,7 @@ export interface ProfilePolicies {
   simOpenSynAckAck: "none" | "dupAck";
   simOpenWscale: "rfc7323" | "linux";
   dataAfterClose: "deliver" | "abort";
+  finWait2Closed: "rfc9293" | "linux";
   tsRecentUpdate: "rfc7323" | "notAckAhead";
   peerMss: "rfc9293" | "linux" | "freebsd" | "windows";
   rcvBufRounding: "none" | "mss";
@@ -185,6 +186,7 @@ const common = {
   simOpenSynAckAck: "none",
   simOpenWscale: "rfc7323",
   dataAfterClose: "deliver",
+  finWait2Closed: "rfc9293",
   tsRecentUpdate: "rfc7323",
   peerMss: "rfc9293",
   rcvBufRounding: "none",
@@ -349,6 +351,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     simOpenSynAckAck: "dupAck",
     simOpenWscale: "linux",
     dataAfterClose: "abort",
+    finWait2Closed: "linux",
     tsRecentUpdate: "notAckAhead",
     peerMss: "linux",
     minSndMss: 48,

@@ -266,3 +266,44 @@ describe("retransmission of data followed by a FIN (kernel-diff; a known gap: it
     expect(rexmit?.flags).toBe("P.");
   });
 });
+
+describe("FIN-WAIT-2 after a full close (finWait2Closed; kernel-diff)", () => {
+  // An orphaned connection whose FIN is acknowledged becomes a FIN-WAIT-2 timewait socket
+  // (tcp_rcv_state_process() -> tcp_time_wait()); tcp_timewait_state_process() answers a SYN
+  // at or beyond RCV.NXT in the window with a RST as for no connection and kills it.
+  // kd-31-0123: close() at 424 ms, the FIN acknowledged at 622.9 ms, the server's SYN at
+  // 625.1 ms answered at once by RST,ACK with SEQ 0 and ACK = the SYN's + 1 (frames 9-12).
+  const finWait2 = (profile: "linux" | "freebsd", full: boolean) => {
+    const r = open(profile, { options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }] });
+    r.h.advance(100);
+    r.conn.c.close(r.h.now, full);
+    r.h.collect();
+    r.h.take();
+    r.h.advance(5);
+    r.conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 1, ack: r.una + 1 });
+    expect(r.conn.c.state).toBe("FIN-WAIT-2");
+    r.h.advance(2);
+    return r;
+  };
+  it("linux: a SYN in the window gets <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK> and the connection ends (kd-31-0123 frame 12)", () => {
+    const { h, conn } = finWait2("linux", true);
+    conn.peer({ flags: TCP_SYN, seq: PEER_ISN + 6, window: 64000 });
+    const out = h.take();
+    expect(out.map((s) => [s.flags, s.tcp.seq, s.tcp.ack])).toEqual([["R.", 0, PEER_ISN + 7]]);
+    expect(conn.c.state).toBe("CLOSED");
+  });
+  it("linux: a RST in the window, exact or not, ends it silently", () => {
+    const { h, conn } = finWait2("linux", true);
+    conn.peer({ flags: TCP_RST, seq: PEER_ISN + 50 });
+    expect(h.take()).toEqual([]);
+    expect(conn.c.state).toBe("CLOSED");
+  });
+  it("linux after a half close, and freebsd: a challenge ACK (RFC 5961 §4.2)", () => {
+    for (const [profile, full] of [["linux", false], ["freebsd", true]] as const) {
+      const { h, conn } = finWait2(profile, full);
+      conn.peer({ flags: TCP_SYN, seq: PEER_ISN + 6, window: 64000 });
+      expect(h.take().map((s) => s.flags)).toEqual(["."]);
+      expect(conn.c.state).toBe("FIN-WAIT-2");
+    }
+  });
+});
