@@ -28,6 +28,10 @@ export interface ConnectionSettings {
    * up to this many ms late while the event loop was busy.
    */
   timerSlackMs?: number;
+  /** The application closed with close(), not a half close (ReplayOptions.fullClose). */
+  fullClose?: boolean;
+  /** The application's writes and their times (ReplayOptions.appWrites). */
+  appWrites?: Array<{ atMs: number; bytes: number }>;
 }
 
 export interface Sidecar {
@@ -76,13 +80,17 @@ export function readSidecar(capturePath: string): Sidecar {
       const where = `${path}: connections[${i}]`;
       if (typeof c !== "object" || c === null || typeof (c as { client?: unknown }).client !== "string") return { path, connections: [], error: `${where} needs "client" ("addr:port")` };
       const e = c as Record<string, unknown>;
-      const known = new Set(["client", "server", "title", "profile", "overrides", "cancelAfterMs", "timerSlackMs"]);
+      const known = new Set(["client", "server", "title", "profile", "overrides", "cancelAfterMs", "timerSlackMs", "fullClose", "appWrites"]);
       const unknown = Object.keys(e).find((k) => !known.has(k));
       if (unknown) return { path, connections: [], error: `${where}: unknown key "${unknown}"` };
       if (e.profile !== undefined && (typeof e.profile !== "string" || !isProfileName(e.profile))) return { path, connections: [], error: `${where}: unknown profile ${JSON.stringify(e.profile)}` };
       for (const k of ["cancelAfterMs", "timerSlackMs"]) {
         if (e[k] !== undefined && (typeof e[k] !== "number" || !((e[k] as number) >= 0))) return { path, connections: [], error: `${where}: "${k}" must be a number of ms` };
       }
+      if (e.fullClose !== undefined && typeof e.fullClose !== "boolean") return { path, connections: [], error: `${where}: "fullClose" must be true or false` };
+      const writes = e.appWrites;
+      const okWrite = (w: unknown) => typeof w === "object" && w !== null && typeof (w as { atMs?: unknown }).atMs === "number" && (w as { atMs: number }).atMs >= 0 && Number.isInteger((w as { bytes?: unknown }).bytes) && (w as { bytes: number }).bytes > 0;
+      if (writes !== undefined && (!Array.isArray(writes) || !writes.every(okWrite))) return { path, connections: [], error: `${where}: "appWrites" must be a list of { "atMs": ms, "bytes": count }` };
       const ov = checkOverrides(e.overrides, where);
       if (ov.error) return { path, connections: [], error: ov.error };
       connections.push({
@@ -93,6 +101,8 @@ export function readSidecar(capturePath: string): Sidecar {
         overrides: ov.overrides,
         cancelAfterMs: e.cancelAfterMs as number | undefined,
         timerSlackMs: e.timerSlackMs as number | undefined,
+        fullClose: e.fullClose as boolean | undefined,
+        appWrites: writes as Array<{ atMs: number; bytes: number }> | undefined,
       });
     }
   }
@@ -133,7 +143,7 @@ export function replayWithSidecar(capture: Capture, file: string, side: Sidecar,
     const mine = side.connections.find((c) => c.client === endpoint(open.client.addr, open.client.port));
     titles.push(mine?.title);
     const overrides = side.overrides || mine?.overrides || o.overrides ? { ...(side.overrides ?? {}), ...(mine?.overrides ?? {}), ...(o.overrides ?? {}) } : undefined;
-    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs, fullClose: o.fullClose };
+    const opts: ReplayOptions = { profile: o.profile ?? mine?.profile, strict: o.strict, overrides, trace: o.trace ?? false, cancelAfterMs: mine?.cancelAfterMs, fullClose: o.fullClose ?? mine?.fullClose, appWrites: o.appWrites ?? mine?.appWrites };
     optsOf.push(opts);
     const h = replayActiveOpen(open, opts);
     if (mine?.timerSlackMs) allowLateTimers(h, open, mine.timerSlackMs);
@@ -189,6 +199,8 @@ export interface ReplayRunOptions {
   sidecars?: boolean;
   /** The recorded applications closed with close(), not a half close (ReplayOptions.fullClose). */
   fullClose?: boolean;
+  /** The recorded application's writes and their times (ReplayOptions.appWrites). */
+  appWrites?: Array<{ atMs: number; bytes: number }>;
 }
 
 /** Reads and replays one capture; an error line for unreadable input. */

@@ -30,6 +30,8 @@ export interface DriveOptions {
   cancelAfterMs?: number;
   /** The application's close is a full close() (ReplayOptions.fullClose). */
   fullClose?: boolean;
+  /** The application's writes and their times (ReplayOptions.appWrites). */
+  appWrites?: Array<{ atMs: number; bytes: number }>;
 }
 
 export interface DriveResult {
@@ -105,6 +107,13 @@ class RecordedApplication {
       this.sentUpTo = end;
     }
     if (e.flags & TCP_FIN) this.closeWanted = true;
+  }
+
+  /** A write the capture shows none of (ReplayOptions.appWrites): its bytes, as zeros. */
+  unseenWrite(bytes: number): void {
+    this.pending.push(new Uint8Array(bytes));
+    this.sentUpTo = u32(this.sentUpTo + bytes);
+    this.flush();
   }
 
   /** Hands queued data (and the close) to the connection as far as it takes them. */
@@ -201,6 +210,26 @@ export function driveReplay(open: ActiveOpen, setup: ReplaySetup, script: PeerSc
     };
   }
   app = new RecordedApplication(open, conn, vt, o.fullClose);
+  // Writes the capture shows none of, in order after everything it shows: queued at their
+  // times (ReplayOptions.appWrites).
+  const shown = open.events.reduce((n, e) => (e.kind === "tcp" && e.dir === "c2s" && !(e.flags & TCP_SYN) && e.payload.length > 0 ? Math.max(n, seqDelta(u32(e.seq + e.payload.length), u32(open.iss + 1))) : n), 0);
+  let written = 0;
+  const unseen: Array<{ atMs: number; bytes: number }> = [];
+  for (const w of o.appWrites ?? []) {
+    if (written >= shown && w.bytes > 0) unseen.push(w);
+    written += w.bytes;
+  }
+  if (unseen.length > 0) {
+    const advance = vt.advanceTo.bind(vt);
+    vt.advanceTo = (t: number) => {
+      while (unseen.length > 0 && t >= unseen[0]!.atMs) {
+        const w = unseen.shift()!;
+        advance(w.atMs);
+        if (conn.state !== "CLOSED") app!.unseenWrite(w.bytes);
+      }
+      advance(t);
+    };
+  }
   const ourSyn = sent[0] ? parsePacket(sent[0].bytes) : undefined;
   const ourSynTs = ourSyn?.ok && ourSyn.value.l4.kind === "tcp" ? summarizeOptions(ourSyn.value.l4.tcp.options).ts?.val : undefined;
   const mapping = new SequenceMapping(open, conn.iss, ourSynTs, recordedSynTs?.val);

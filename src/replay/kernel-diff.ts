@@ -157,7 +157,7 @@ export const CAUSES: Record<string, Cause> = {
   "mss-small": { id: "mss-small", cls: "engine", note: "kernel ignores an MSS option of 0 (default MSS) and raises a smaller one to 48 (tcp_min_snd_mss); we send 1-byte segments" },
   "icmp-fragtime": { id: "icmp-fragtime", cls: "engine", note: "kernel drops ICMP time exceeded code 1 (fragment reassembly) before TCP sees it (icmp_unreach: ICMP_EXC_FRAGTIME); we abort with host unreachable" },
   "send-pattern": { id: "send-pattern", cls: "unclassified", note: "which data segments go out when differs during slow start (both start with 10 segments; kd-7-0246 with MSS 48); not yet understood (pacing, TSQ, cwnd validation?)" },
-  "zero-window-probe": { id: "zero-window-probe", cls: "engine", note: "kernel probes a zero window from the SYN-ACK after about one RTO (<SEQ=SND.UNA-1>); we do not" },
+  "zero-window-probe": { id: "zero-window-probe", cls: "engine", note: "kernel probes a zero window from the SYN-ACK after about one RTO (<SEQ=SND.UNA-1>); so do we once the write is queued (the replay queues a write the capture never shows at its time, appWrites): a case here is a residue (the probe's TSecr or time)" },
   "simopen-wscale": { id: "simopen-wscale", cls: "engine", note: "kernel quirk: in a simultaneous open with a peer SYN without window scale it keeps shifting its advertised window by its own scale (win 63); the linux profile does too (simOpenWscale), a case here is a residue" },
   "rexmit-timing": { id: "rexmit-timing", cls: "engine", note: "data retransmission time differs (kernel RTO about 245-290 ms on a fresh connection with a few ms RTT, also TLP); ours 200 ms" },
   "rexmit-fin-merge": { id: "rexmit-fin-merge", cls: "engine", note: "kernel retransmits the first segment alone (data without the FIN sent after it); we merge data and FIN into one retransmission" },
@@ -322,7 +322,13 @@ export function analyzeCase(pcap: string): CaseResult {
   const side = JSON.parse(readFileSync(pcap.replace(/\.pcap$/, ".json"), "utf8")) as KernelDiffSidecar;
   const base = { name, kind: side.scenario.kind, family: side.family, kernel: side.kernelResult.connect, kernelElapsedMs: side.kernelResult.elapsed !== undefined ? side.kernelResult.elapsed * 1000 : undefined };
   // The rig's client ends with close() (its actions say "close(fin)" or "close(rst)").
-  const run = runReplay([pcap], { profile: "linux", strict: true, fullClose: true });
+  // Its write ("send N at T ms"): when the kernel never sent any of it, the replay still
+  // hands it to our stack then (a zero window is probed only with data queued).
+  const appWrites = (side.kernelResult.actions ?? []).flatMap((a) => {
+    const m = /^send (\d+) at ([\d.]+) ms/.exec(a);
+    return m ? [{ bytes: Number(m[1]), atMs: Number(m[2]) }] : [];
+  });
+  const run = runReplay([pcap], { profile: "linux", strict: true, fullClose: true, appWrites });
   if ("error" in run) return { ...base, match: false, diffs: [], signatures: [], error: run.error };
   const hs = run.files[0]!.handshakes;
   if (hs.length !== 1) return { ...base, match: false, diffs: [], signatures: [], error: `${hs.length} active opens in the capture` };

@@ -73,7 +73,7 @@ export function replayActiveOpen(open: ActiveOpen, opts: ReplayOptions = {}): Ha
   };
   const frames: [number, number] = [open.events[0]?.frame ?? 0, open.events[open.events.length - 1]?.frame ?? 0];
   const recorded = { outcome: open.outcome, detail: open.outcomeDetail, frames };
-  const run = driveReplay(open, setup, buildPeerScript(open), { trace: opts.trace, seed: opts.seed, cancelAfterMs: opts.cancelAfterMs, fullClose: opts.fullClose });
+  const run = driveReplay(open, setup, buildPeerScript(open), { trace: opts.trace, seed: opts.seed, cancelAfterMs: opts.cancelAfterMs, fullClose: opts.fullClose, appWrites: opts.appWrites });
   if (run.kind === "connectFailed") {
     return {
       ...base,

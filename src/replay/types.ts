@@ -30,6 +30,14 @@ export interface ReplayOptions {
    * rig knows (its client calls close()); a plain capture does not say.
    */
   fullClose?: boolean;
+  /**
+   * The recorded application's writes with their times (ms from the first SYN), when a
+   * sidecar says so (the kernel-diff rig's "send N at T ms"). A write none of whose bytes
+   * the capture shows (the recorded client never sent them: a zero window, a reset) is
+   * handed to our stack at its time, as zeros; other bytes go in as the recorded segments
+   * show them, as always.
+   */
+  appWrites?: Array<{ atMs: number; bytes: number }>;
 }
 
 export interface Diff {

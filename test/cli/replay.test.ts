@@ -125,6 +125,8 @@ describe("synack replay", () => {
       [{ connections: [{ client, profile: "beos" }] }, /connections\[0\]: unknown profile "beos"/],
       [{ connections: [{ client, colour: 1 }] }, /connections\[0\]: unknown key "colour"/],
       [{ connections: [{ client, overrides: { synRetries: "2" } }] }, /unknown or mistyped override "synRetries"/],
+      [{ connections: [{ client, fullClose: "yes" }] }, /connections\[0\]: "fullClose" must be true or false/],
+      [{ connections: [{ client, appWrites: [{ atMs: 5, bytes: -1 }] }] }, /connections\[0\]: "appWrites" must be a list of/],
     ] as const) {
       writeFileSync(join(dir, "t.json"), JSON.stringify(doc));
       err = "";
