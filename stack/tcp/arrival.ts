@@ -6,7 +6,7 @@
 // to do (disposition.ts) without changing the connection. onSegmentArrival() carries that
 // out and, for a segment that passed, goes on with the fifth step (the ACK), the sixth and
 // seventh (text, receiver.ts) and the eighth (FIN, receiver.ts).
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from "../wire/types.js";
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpSegment } from "../wire/types.js";
 import type { Connection, SegmentOptionView } from "./connection.js";
 import { outSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
@@ -122,8 +122,10 @@ export const tsRecentUpdatePolicy = policy({
   choices: {
     rfc7323: { meaning: "every segment that passed the sequence checks with SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, before its ACK field is looked at", source: "RFC 7323 §4.3" },
     notAckAhead: {
-      meaning: "as rfc7323, but not from a segment acknowledging data not yet sent (SEG.ACK > SND.NXT); an old ACK still updates it",
-      source: "Linux tcp_rcv_established(): the fast path (tcp_store_ts_recent() before tcp_ack()) requires ack_seq not after snd_nxt, and in the slow path tcp_ack() drops such an ACK before tcp_replace_ts_recent(); kd-32-0167 frames 4-5 (not updated), kd-32-0104 frames 6-7 (an old ACK: updated)",
+      meaning:
+        "as rfc7323, but not from a segment acknowledging data not yet sent (SEG.ACK > SND.NXT), and from an old ACK (SEG.ACK < SND.UNA) only when it would take Linux's fast path: SEG.SEQ = RCV.NXT, ACK (and PSH) alone, no SACK blocks, the window field the one expected (SND.WND unchanged)",
+      source:
+        "Linux tcp_rcv_established(): the fast path (header prediction, tcp_store_ts_recent() before tcp_ack()) requires ack_seq not after snd_nxt; in the slow path tcp_ack() returns for an ACK after snd_nxt and for one before snd_una (old_ack) before tcp_replace_ts_recent(); kd-32-0167 frames 4-5 (unsent data: not updated), kd-32-0104 frames 6-7 (an old ACK, fast path: updated), kd-31-0040 frames 4-5 (an old ACK with a new window, slow path: not updated)",
     },
   },
 });
@@ -423,12 +425,21 @@ function closedWindowAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView,
   c.host.rearm(c);
 }
 
+/**
+ * Whether Linux's header prediction would take the segment (tcp_rcv_established(): pred_flags
+ * and seq == rcv_nxt): ACK and PSH alone, the header of a segment with timestamps and no other
+ * option, the window field that leaves SND.WND as it is, the next sequence number.
+ */
+function fastPath(c: Connection, seg: TcpSegment, opt: SegmentOptionView): boolean {
+  return (seg.flags & ~TCP_PSH) === TCP_ACK && seg.seq === c.rcvNxt && opt.sack === undefined && seg.window << c.sndWscale === c.sndWnd;
+}
+
 /** The fifth step (the ACK field) for a segment that passed the checks, then text and FIN. */
 function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
   // RFC 7323 §4.3: SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent -> TS.Recent =
   // SEG.TSval (in SYN-RECEIVED the last ACK we sent is the SYN-ACK's, RCV.NXT).
   // tsRecentUpdate "notAckAhead" (Linux): not from a segment acknowledging unsent data.
-  const ackOk = c.prof.tsRecentUpdate !== "notAckAhead" || c.state === "SYN-RECEIVED" || seqLe(seg.ack, c.sndMax);
+  const ackOk = c.prof.tsRecentUpdate !== "notAckAhead" || c.state === "SYN-RECEIVED" || (seqLe(seg.ack, c.sndMax) && (seqGe(seg.ack, c.sndUna) || fastPath(c, seg, opt)));
   if (ackOk && c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, c.state === "SYN-RECEIVED" ? c.rcvNxt : c.receiver.lastAckSent)) c.tsRecent = opt.ts.val;
 
   if (c.state === "SYN-RECEIVED") {

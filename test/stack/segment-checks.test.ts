@@ -242,4 +242,17 @@ describe("Which segments update TS.Recent (tsRecentUpdate; kernel-diff)", () => 
     conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn.tcp.seq + 1 - 50, window: 64000, options: [{ kind: "nop" }, { kind: "nop" }, ts(1011)] });
     expect(conn.c.tsRecent).toBe(1011);
   });
+  // Only on the fast path (header prediction): with another window than the one in force
+  // tcp_rcv_established() takes the slow path, where tcp_ack() returns for an old ACK before
+  // tcp_replace_ts_recent(). kd-31-0040 frames 4-5: after the SYN-ACK's window 65535, an old
+  // ACK with window 64000 << 14 and TSval 609143279; the kernel's next ACK and its data
+  // still echo 609143278.
+  it("linux: an old ACK with a new window leaves it alone (kd-31-0040); freebsd takes it", () => {
+    for (const [profile, want] of [["linux", 1000], ["freebsd", 1001]] as const) {
+      const { h, conn, syn, ts } = established(profile);
+      h.advance(1);
+      conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn.tcp.seq + 1 - 5000, window: 32000, options: [{ kind: "nop" }, { kind: "nop" }, ts(1001)] });
+      expect(conn.c.tsRecent, profile).toBe(want);
+    }
+  });
 });
