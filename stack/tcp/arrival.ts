@@ -509,7 +509,10 @@ function processAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now:
     c.receiver.challengeAck(now, "ACK for unsent data -> ACK and drop", "RFC 9293 §3.10.7.4 / RFC 5961 §5.2");
     return false;
   }
-  if (seqLt(seg.ack, seqAdd(c.sndUna, -c.maxSndWnd))) {
+  // challengeAck "linux": "do not accept ACK for bytes we never sent": the bound is at most
+  // what was acknowledged so far (tcp_ack(): min(max_window, bytes_acked)).
+  const oldest = c.prof.challengeAck === "linux" ? Math.min(c.maxSndWnd, seqDiff(c.sndUna, c.iss)) : c.maxSndWnd;
+  if (seqLt(seg.ack, seqAdd(c.sndUna, -oldest))) {
     c.receiver.challengeAck(now, "ACK older than SND.UNA - MAX.SND.WND -> challenge ACK, drop", "RFC 5961 §5.2");
     return false;
   }

@@ -66,7 +66,11 @@ export const challengeAckPolicy = policy({
   where: "RFC 5961 §7: challenge ACKs for RSTs, SYNs and ACKs out of range",
   choices: {
     rfc5961: { meaning: "at most 10 challenge ACKs per 5 s per connection (a per-connection budget leaks nothing across connections, unlike CVE-2016-5696's global one)", source: "RFC 5961 §7 (challenge-ack.ts)" },
-    linux: { meaning: "first the out-of-window interval (oowAckIntervalMs, shared with the ACKs of unacceptable segments), then the same budget", source: "Linux tcp_send_challenge_ack() -> tcp_oow_rate_limited()" },
+    linux: {
+      meaning:
+        "first the out-of-window interval (oowAckIntervalMs, shared with the ACKs of unacceptable segments), then the same budget; an ACK is too old (RFC 5961 §5.2) below SND.UNA - min(MAX.SND.WND, the bytes acknowledged so far, SYN included)",
+      source: "Linux tcp_send_challenge_ack() -> tcp_oow_rate_limited(); tcp_ack() (max_window = min(max_window, bytes_acked))",
+    },
   },
   knobs: ["oowAckIntervalMs"],
 });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { Conn, Harness, type Sent } from "../helpers/vt.js";
 import { seededRandom } from "../../stack/random.js";
-import { seqAdd, seqGt, seqInWindow, seqLe, seqLt } from "../../stack/tcp/seq.js";
+import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt } from "../../stack/tcp/seq.js";
 import { CHALLENGE_ACK_LIMIT, CHALLENGE_ACK_PERIOD_MS } from "../../stack/tcp/challenge-ack.js";
 import { buildTcpPacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from "../../stack/wire/types.js";
@@ -288,14 +288,16 @@ describe("blind attacks on an established connection (RFC 5961, RFC 9293 §3.10.
         expectStillTransfers(h, conn);
       });
 
-      it(`spoofed data at RCV.NXT with ${SAMPLES} ACK numbers: accepted only if SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT (RFC 5961 §5.2)`, () => {
+      it(`spoofed data at RCV.NXT with ${SAMPLES} ACK numbers: accepted only if SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT (RFC 5961 §5.2; linux: MAX.SND.WND at most the bytes acknowledged, challengeAck)`, () => {
         const { h, conn } = established(profile);
         let accepted = 0;
         let refused = 0;
-        const acks = [...guesses(24), ...around(conn.c.sndUna), seqAdd(conn.c.sndUna, -conn.c.maxSndWnd), seqAdd(conn.c.sndUna, -conn.c.maxSndWnd - 1)];
+        // Linux tcp_ack(): "do not accept ACK for bytes we never sent" (min(max_window, bytes_acked)).
+        const wnd = () => (conn.c.profile.challengeAck === "linux" ? Math.min(conn.c.maxSndWnd, seqDiff(conn.c.sndUna, conn.c.iss)) : conn.c.maxSndWnd);
+        const acks = [...guesses(24), ...around(conn.c.sndUna), seqAdd(conn.c.sndUna, -wnd()), seqAdd(conn.c.sndUna, -wnd() - 1)];
         for (const ack of acks) {
           const rcvNxt = conn.c.rcvNxt;
-          const lo = seqAdd(conn.c.sndUna, -conn.c.maxSndWnd);
+          const lo = seqAdd(conn.c.sndUna, -wnd());
           const plausible = !seqLt(ack, lo) && seqLe(ack, conn.c.sndMax);
           conn.peer({ flags: TCP_ACK | TCP_PSH, seq: rcvNxt, ack, payload: new Uint8Array([0x66]), options: tsOpt(conn, 200) });
           if (plausible) {

@@ -152,6 +152,24 @@ describe("limits on the ACKs that answer bad segments (challengeAck: RFC 5961 §
     conn.peer(synAck);
     expect(h.take().map((s) => s.flags)).toEqual(["."]);
   });
+
+  // tcp_ack(): "do not accept ACK for bytes we never sent": an ACK below SND.UNA is too old
+  // once it is more than min(max_window, bytes_acked) below, and its challenge ACK counts
+  // against the same 500 ms as the rest. kd-32-0165: nothing sent, an ACK 5000 below SND.UNA
+  // at 108.7 ms is answered at once (frame 5), the repeated SYN-ACK at 301.7 ms is not.
+  it("linux: an ACK 5000 below SND.UNA with nothing acknowledged yet is too old; its challenge ACK silences the SYN-ACK 193 ms later (kd-32-0165)", () => {
+    const { h, conn, syn } = linuxConnect();
+    h.advance(100);
+    const synAck = { flags: TCP_SYN | TCP_ACK, seq: SERVER_ISN, ack: syn.tcp.seq + 1, window: 64000, options: [{ kind: "mss", value: 1400 }] as TcpOption[] };
+    conn.peer(synAck);
+    h.take();
+    h.advance(7);
+    conn.peer({ flags: TCP_ACK, seq: SERVER_ISN + 1, ack: syn.tcp.seq + 1 - 5000, window: 32000 });
+    expect(h.take().map((s) => s.flags)).toEqual(["."]);
+    h.advance(193);
+    conn.peer(synAck);
+    expect(h.take()).toEqual([]);
+  });
 });
 
 describe("RCV.WND of the sequence-number test (acceptWindow: freebsd uses its receive buffer, 65700; freebsd rcv-rst-syn-rcvd-via-syn-sent-right-edge-*)", () => {
