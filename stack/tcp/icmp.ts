@@ -53,6 +53,10 @@ export const pmtuSynMssPolicy = policy({
   choices: {
     lower: { meaning: "the retransmitted SYN advertises the MSS of the lower path MTU", source: "RFC 1191 / RFC 8201" },
     keepOnIpv4: { meaning: "on IPv4 the SYN keeps advertising the interface MSS (IPv6 follows the route MTU)", source: "FreeBSD (freebsd suite rcv-icmp-hard-error-ignored-ipv4)" },
+    keepOnIpv6: {
+      meaning: "on IPv6 the SYN keeps advertising its MSS (a packet-too-big does not change the route's advertised-MSS metric); on IPv4 it follows the lower path MTU",
+      source: "Linux tcp_advertise_mss() (dst_metric_advmss(): recomputed from the IPv4 route's lowered MTU, a fixed metric on IPv6); kd-31-0265 (IPv4, MTU 1280: MSS 1460 -> 1240), kd-31-0489 (IPv6, MTU 1280: 1440 kept)",
+    },
   },
 });
 
@@ -135,8 +139,11 @@ function lowerPathMtu(c: Connection, mtu: number, now: number): void {
     return;
   }
   c.pathMtu = newMtu;
-  const mss = c.mssForMtu(newMtu);
-  if (c.state === "SYN-SENT" && (c.version === 6 || c.prof.pmtuSynMss === "lower")) c.mssAdvertised = mss;
+  // A set MSS (mssOverride, TCP_MAXSEG) is a ceiling: the lower path MTU still lowers it
+  // (Linux tcp_connect_init(): advmss = min(user_mss, the route's advmss)).
+  const mss = Math.min(c.mssForMtu(newMtu), Math.max(8, newMtu - (c.version === 6 ? 40 : 20) - 20));
+  const keep = c.version === 6 ? c.prof.pmtuSynMss === "keepOnIpv6" : c.prof.pmtuSynMss === "keepOnIpv4";
+  if (c.state === "SYN-SENT" && !keep) c.mssAdvertised = mss;
   c.sndMss = Math.min(c.sndMss, mss);
   c.host.trace(c, now, "icmp", `path MTU -> ${newMtu}, MSS -> ${mss}`, "RFC 1191 / RFC 8201: lower the MSS");
 }

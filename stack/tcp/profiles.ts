@@ -55,7 +55,7 @@ export interface ProfilePolicies {
   icmpPolicy: "ignore" | "abort" | "hardAbort" | "hardAbortSoftRemember";
   icmpQuote: "rfc5927" | "linux";
   icmpV4Filter: "none" | "linux";
-  pmtuSynMss: "lower" | "keepOnIpv4";
+  pmtuSynMss: "lower" | "keepOnIpv4" | "keepOnIpv6";
   listenSynAck: "rst" | "drop";
   synAckOptions: "offered" | "windows";
   synAckWindowRounding: "none" | "linux";
@@ -353,6 +353,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     dataAfterClose: "abort",
     finWait2Closed: "linux",
     tsRecentUpdate: "notAckAhead",
+    pmtuSynMss: "keepOnIpv6",
     peerMss: "linux",
     minSndMss: 48,
     // net.ipv4.tcp_rfc1337 defaults to 0: an exact RST ends TIME-WAIT.

@@ -180,6 +180,23 @@ describe("path MTU during SYN-SENT", () => {
     const syns = h.take().filter((s) => s.flags === "S");
     expect(syns.map((s) => s.options.split(",")[0])).toEqual(["mss 1440", "mss 1240"]);
   });
+  // tcp_advertise_mss(): the SYN's MSS follows dst_metric_advmss(), which the IPv4 route
+  // recomputes from its lowered MTU and the IPv6 route keeps. kd-31-0489: packet too big
+  // (MTU 576, taken as 1280) at 302 ms, the SYN again at 1014 ms still with MSS 1440;
+  // kd-31-0265 (IPv4, MTU 1280): 1460 -> 1240. A set MSS (TCP_MAXSEG; the replay's recorded
+  // SYN MSS) is a ceiling the lower path MTU still lowers.
+  it("linux: ICMPv6 packet too big leaves the SYN's MSS at 1440 (kd-31-0489); on IPv4 a set MSS of 1460 still drops to 1240 (kd-31-0265)", () => {
+    const h = new Harness({ profile: "linux" });
+    const conn = h.connect("[fd00::1]:80");
+    conn.icmp(2, 0, { mtu: 576 });
+    h.advanceTo(1100);
+    expect(h.take().filter((s) => s.flags === "S").map((s) => s.options.split(",")[0])).toEqual(["mss 1440", "mss 1440"]);
+    const h4 = new Harness({ profile: "linux" });
+    const c4 = h4.connect("10.0.0.1:80", { overrides: { mssOverride: 1460 } });
+    c4.icmp(3, 4, { mtu: 1280 });
+    h4.advanceTo(1100);
+    expect(h4.take().filter((s) => s.flags === "S").map((s) => s.options.split(",")[0])).toEqual(["mss 1460", "mss 1240"]);
+  });
 });
 
 describe("freebsd: time exceeded and fragmentation needed in SYN-SENT (icmpPolicy hardAbort, pmtuSynMss keepOnIpv4: freebsd rcv-icmp-hard-error-ignored-ipv4/-ipv6)", () => {
