@@ -138,8 +138,8 @@ export const finWait2ClosedPolicy = policy({
     rfc9293: { meaning: "as any FIN-WAIT-2: a SYN is answered with a challenge ACK, a RST must be exact (RFC 5961)", source: "RFC 9293 §3.10.7.4, RFC 5961 §3.2, §4.2" },
     linux: {
       meaning:
-        "as Linux's FIN-WAIT-2 timewait socket, which an orphaned connection becomes once its FIN is acknowledged: a SYN at or beyond RCV.NXT in the window is answered as for no connection (<SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>) and the connection ends; a RST in the window ends it silently",
-      source: "Linux tcp_rcv_state_process() (tcp_time_wait(sk, TCP_FIN_WAIT2, ...) for an orphan), tcp_timewait_state_process() (TCP_TW_RST), tcp_v4_send_reset()",
+        "as Linux's FIN-WAIT-2 timewait socket, which an orphaned connection becomes once its FIN is acknowledged: a SYN at or beyond RCV.NXT in the window is answered as for no connection (<SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>) and the connection ends; a RST in the window ends it silently; its out-of-window ACK limit starts afresh",
+      source: "Linux tcp_rcv_state_process() (tcp_time_wait(sk, TCP_FIN_WAIT2, ...) for an orphan; tw_last_oow_ack_time = 0), tcp_timewait_state_process() (TCP_TW_RST), tcp_v4_send_reset()",
     },
   },
 });
@@ -524,6 +524,9 @@ function processAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now:
     switch (c.state) {
       case "FIN-WAIT-1":
         c.setState("FIN-WAIT-2", now, "RFC 9293 §3.10.7.4: FIN-WAIT-1, our FIN acknowledged -> FIN-WAIT-2");
+        // finWait2Closed "linux": the timewait socket starts its out-of-window ACK limit
+        // afresh (tcp_time_wait(): tw_last_oow_ack_time = 0).
+        if (c.rcvClosed && c.prof.finWait2Closed === "linux") c.rcvPart?.restartOowLimit();
         break;
       case "CLOSING":
         c.ev?.finAcked?.(c);

@@ -240,6 +240,11 @@ export class Receiver {
     this.sendAck(now, why, rule);
   }
 
+  /** The out-of-window ACK limit starts afresh (Linux's timewait socket: tw_last_oow_ack_time = 0). */
+  restartOowLimit(): void {
+    if (this.limits !== undefined) this.limits.lastOowAckAt = -Infinity;
+  }
+
   /** A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), subject to the challengeAck policy. */
   challengeAck(now: number, why: string, rule: string): void {
     const c = this.c;

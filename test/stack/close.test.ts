@@ -298,6 +298,25 @@ describe("FIN-WAIT-2 after a full close (finWait2Closed; kernel-diff)", () => {
     expect(h.take()).toEqual([]);
     expect(conn.c.state).toBe("CLOSED");
   });
+  // tcp_time_wait() starts the timewait socket's out-of-window limit afresh: kd-41-0317, an
+  // ACK of unsent data answered at 210.5 ms, the FIN acknowledged at 422.8 ms, a repeated
+  // SYN-ACK at 620.3 ms (410 ms after that answer) answered at once.
+  it("linux: the out-of-window ACK limit starts afresh in FIN-WAIT-2 after a full close (kd-41-0317)", () => {
+    const r = open("linux", { options: [{ kind: "mss", value: 1460 }, { kind: "sackOK" }] });
+    r.h.advance(200);
+    r.conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 1, ack: r.una + 5000 });
+    expect(r.h.take().map((s) => s.flags)).toEqual(["."]);
+    r.h.advance(200);
+    r.conn.c.close(r.h.now, true);
+    r.h.collect();
+    r.h.take();
+    r.h.advance(1);
+    r.conn.peer({ flags: TCP_ACK, seq: PEER_ISN + 1, ack: r.una + 1 });
+    expect(r.conn.c.state).toBe("FIN-WAIT-2");
+    r.h.advance(200);
+    r.conn.peer({ flags: TCP_SYN | TCP_ACK, seq: PEER_ISN, ack: r.una, window: 64000 });
+    expect(r.h.take().map((s) => s.flags)).toEqual(["."]);
+  });
   it("linux after a half close, and freebsd: a challenge ACK (RFC 5961 §4.2)", () => {
     for (const [profile, full] of [["linux", false], ["freebsd", true]] as const) {
       const { h, conn } = finWait2(profile, full);
