@@ -1,6 +1,6 @@
 // Connect load through the WSK facade with IRPs (docs/robustness.md): many connects with bounded
 // concurrency, every IRP's completions counted, a global deadline so nothing can hang the
-// run, and the outcome distribution. Used by test/lab/load.test.ts, in process and (for the
+// run, and the outcome distribution. Used by test/wsk/load-kernel.test.ts, in process and (for the
 // memory measurement, which needs `node --expose-gc`) in a child process from dist/.
 import { performance } from "node:perf_hooks";
 import { Stack } from "../../stack/stack.js";

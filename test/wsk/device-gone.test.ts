@@ -1,7 +1,7 @@
 // The device under the stack goes away (docs/decisions.md, "The device going away"): WskProvider.failAll completes every pending
 // IRP once with a clear status, sends nothing, leaves no connection or timer, and later calls
 // fail cleanly; Runtime.onDeviceError tells the provider. Virtual time, no root needed (the
-// real TUN deletion is in test/lab/load.test.ts).
+// real TUN deletion is in test/wsk/load-kernel.test.ts).
 import { describe, expect, it } from "vitest";
 import { WskTest, AF_INET, AF_INET6, sockaddrIn, sockaddrIn6 } from "../helpers/wsk.js";
 import { NTSTATUS } from "../../src/wsk/ntstatus.js";
