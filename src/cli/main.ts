@@ -4,6 +4,7 @@ import { COMMAND_SPECS } from "./commands.js";
 import { reportError } from "./errors.js";
 import { formatHelp, synopsisLine, wantsHelp } from "./options.js";
 import { exitOnSignals } from "./signals.js";
+import { fileURLToPath } from "node:url";
 
 function topHelp(): string {
   const lines = ["synack - a user-space TCP stack with a Windows WSK-like facade", "", "usage:"];
@@ -18,16 +19,49 @@ function topHelp(): string {
 
 type Command = (argv: string[]) => Promise<number>;
 
-/** Subcommands, loaded on demand so one missing piece never breaks the others. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  connect: async () => (await import("./connect.js")).connectCommand,
-  listen: async () => (await import("./listen.js")).listenCommand,
-  demo: async () => (await import("./demo.js")).demoCommand,
-  replay: async () => (await import("../replay/cli.js")).replayCommand,
-  diagram: async () => (await import("../diagram/cli.js")).diagramCommand,
-  conformance: async () => (await import("../conformance/cli.js")).conformanceCommand,
-  bench: async () => (await import("../bench/cli.js" as string)).benchCommand,
+/**
+ * Subcommands, loaded on demand so one missing piece never breaks the others: the module
+ * (relative to this file) and the function it exports.
+ */
+const COMMANDS: Record<string, { module: string; run: string }> = {
+  connect: { module: "./connect.js", run: "connectCommand" },
+  listen: { module: "./listen.js", run: "listenCommand" },
+  demo: { module: "./demo.js", run: "demoCommand" },
+  replay: { module: "../replay/cli.js", run: "replayCommand" },
+  diagram: { module: "../diagram/cli.js", run: "diagramCommand" },
+  conformance: { module: "../conformance/cli.js", run: "conformanceCommand" },
+  bench: { module: "../bench/cli.js", run: "benchCommand" },
 };
+
+/**
+ * Loads a subcommand. Only the command's own module missing from the build means "not
+ * available"; anything else (a module it imports is missing, a syntax error, an exception
+ * while it loads) is a broken build or install and is reported as such, with its cause.
+ */
+async function loadCommand(cmd: string, entry: { module: string; run: string }): Promise<Command | string> {
+  const url = new URL(entry.module, import.meta.url);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url.href)) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { url?: string };
+    if (err?.code === "ERR_MODULE_NOT_FOUND" && (err.url === url.href || (err.url === undefined && String(err.message).includes(fileURLToPath(url))))) {
+      return `the "${cmd}" command is not available in this build`;
+    }
+    return `the "${cmd}" command could not be loaded: ${describeLoadError(e)}`;
+  }
+  const run = mod[entry.run];
+  if (typeof run !== "function") return `the "${cmd}" command could not be loaded: ${fileURLToPath(url)} does not export ${entry.run}()`;
+  return run as Command;
+}
+
+/** One line: the error's name and first line, and where it was thrown when the stack says. */
+function describeLoadError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e).split("\n")[0]!;
+  const first = `${e.name}: ${e.message.split("\n")[0]}`;
+  const at = /(file:\/\/[^\s)]+):(\d+):(\d+)/.exec(e.stack ?? "");
+  return at ? `${first} (at ${fileURLToPath(at[1]!)}:${at[2]})` : first;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -61,12 +95,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(formatHelp(spec));
     return 0;
   }
-  let run: Command;
-  try {
-    run = await load();
-    if (typeof run !== "function") throw new Error("not available");
-  } catch {
-    process.stderr.write(`synack: the "${cmd}" command is not available in this build\n`);
+  const run = await loadCommand(cmd, load);
+  if (typeof run === "string") {
+    process.stderr.write(`synack: ${run}\n`);
     return 2;
   }
   try {

@@ -2,7 +2,7 @@
 // 2 and one clear line on stderr, checked before anything runs; --help lists each option on
 // one line; colours only on a terminal or with FORCE_COLOR, never with NO_COLOR. Each
 // command's own behaviour is in its file beside this one (connect, demo, replay, ...).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -141,4 +141,59 @@ describe("colours: on a terminal or with FORCE_COLOR, never with NO_COLOR", () =
       expect(no.stdout).not.toMatch(esc);
     });
   }
+});
+
+describe("a command that cannot be loaded: one line naming the cause, exit 2", () => {
+  // A copy of the built CLI in which one piece is removed or broken, as a partial install
+  // or a bad build would leave it.
+  const copy = (name: string): string => {
+    const dir = join(tmp, name);
+    cpSync(join(ROOT, "bin"), join(dir, "bin"), { recursive: true });
+    cpSync(join(ROOT, "dist"), join(dir, "dist"), { recursive: true });
+    cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+    return dir;
+  };
+  const synack = (dir: string, args: string[]) => runCli(args, { cwd: dir, bin: join(dir, "bin", "synack.js") });
+
+  it("the command's own module missing: not available in this build", async () => {
+    const dir = copy("no-bench");
+    rmSync(join(dir, "dist", "src", "bench", "cli.js"));
+    const r = await synack(dir, ["bench", "--quick"]);
+    expect(r.code).toBe(2);
+    oneClearLine(r.stderr);
+    expect(r.stderr).toBe('synack: the "bench" command is not available in this build\n');
+    // The others still work.
+    expect((await synack(dir, ["connect", "10.0.0.1:80", "--sim", "--json"])).code).toBe(0);
+  });
+
+  it("a module the command imports missing: the missing file, not 'not available'", async () => {
+    const dir = copy("no-memory");
+    const gone = join(dir, "dist", "src", "bench", "memory.js");
+    rmSync(gone);
+    const r = await synack(dir, ["bench", "--quick"]);
+    expect(r.code).toBe(2);
+    oneClearLine(r.stderr);
+    expect(r.stderr).not.toMatch(/not available/);
+    expect(r.stderr).toMatch(/^synack: the "bench" command could not be loaded: Error: Cannot find module '.*dist\/src\/bench\/memory\.js' imported from /);
+  });
+
+  it("an exception while the command's module loads: its message and where it was thrown", async () => {
+    const dir = copy("throws");
+    const file = join(dir, "dist", "src", "diagram", "cli.js");
+    writeFileSync(file, `throw new TypeError("the build is broken");\n${readFileSync(file, "utf8")}`);
+    const r = await synack(dir, ["diagram", join(ROOT, "pcaps", "v4-refused.pcap"), "-o", join(dir, "d.svg")]);
+    expect(r.code).toBe(2);
+    oneClearLine(r.stderr);
+    expect(r.stderr).toBe(`synack: the "diagram" command could not be loaded: TypeError: the build is broken (at ${file}:1)\n`);
+  });
+
+  it("a syntax error in the command's module: the error, not 'not available'", async () => {
+    const dir = copy("syntax");
+    writeFileSync(join(dir, "dist", "src", "cli", "listen.js"), "export const listenCommand = ;\n");
+    const r = await synack(dir, ["listen", "7", "--sim"]);
+    expect(r.code).toBe(2);
+    oneClearLine(r.stderr);
+    expect(r.stderr).toMatch(/^synack: the "listen" command could not be loaded: SyntaxError: Unexpected token/);
+  });
 });
