@@ -85,12 +85,16 @@ function wsk<T = unknown>(call: (irp: Irp) => NtStatus, onIrp?: (irp: Irp) => vo
   return p;
 }
 
-/** Maps a final status back to the engine outcome name for reports. */
+/**
+ * The connect's outcome in one word for users (docs/cli.md), spelled as `replay` and
+ * `diagram` spell theirs: the engine's outcome kind (docs/ntstatus.md), except that the
+ * engine's `timedOut` is "timeout" and a cancelled connect's `closed` is "cancelled".
+ */
 function outcomeName(trace: readonly TraceEvent[], status: NtStatus): string {
   const ended = [...trace].reverse().find((e) => e.kind === "outcome" && e.outcome);
   if (status === STATUS_SUCCESS) return "established";
   const o: Outcome | undefined = ended?.outcome;
-  if (o) return o.kind === "closed" ? "cancelled" : o.kind;
+  if (o) return o.kind === "closed" ? "cancelled" : o.kind === "timedOut" ? "timeout" : o.kind;
   return statusName(status) === "STATUS_CANCELLED" ? "cancelled" : "failed";
 }
 

@@ -59,7 +59,7 @@ describe("synack connect --sim", () => {
     const { result: r, lagMs } = await withLoopLag(() => runCli(["connect", "10.99.1.1:80", "--sim", "--json", "--initial-rto", "100", "--syn-retries", "1"]));
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
-    expect(j).toMatchObject({ status: "STATUS_IO_TIMEOUT", outcome: "timedOut", synsSent: 2 });
+    expect(j).toMatchObject({ status: "STATUS_IO_TIMEOUT", outcome: "timeout", synsSent: 2 });
     // The retransmission 100 ms after the SYN (the configured RTO), by the stack's own clock.
     const gap = j.segments[1].t - j.segments[0].t;
     expect(gap).toBeGreaterThanOrEqual(99);

@@ -38,6 +38,13 @@ describe("synack demo --sim", () => {
       expect(h.match).toBe(true);
     }
     expect(doc.handshakes.map((h: { title: string }) => h.title)).toEqual(j.scenarios.map((s: { title: string }) => s.title));
+    // One spelling for the outcomes (docs/cli.md): the demo's words are replay's, and where
+    // both see a connect give up they say the same word.
+    const replayWords = ["established", "refused", "timeout", "unreachable", "reset", "cancelled", "incomplete"];
+    for (const s of j.scenarios) expect(replayWords, s.title).toContain(s.outcome);
+    const gaveUp = j.scenarios.flatMap((s: { status: string; outcome: string }, i: number) => (s.status === "STATUS_IO_TIMEOUT" ? [[s.outcome, doc.handshakes[i].replayed.outcome]] : []));
+    expect(gaveUp.length).toBeGreaterThan(0);
+    for (const pair of gaveUp) expect(pair).toEqual(["timeout", "timeout"]);
     // The demo's own diagram replays each connection the same way: nothing differs.
     expect(j.diagram).toBe(join(tmp, "demo.html"));
     expect(j.diagramDifferences).toBe(0);
