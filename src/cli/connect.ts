@@ -7,12 +7,11 @@ import { isProfileName, PROFILE_NAMES, PROFILES, type ProfileName } from "../../
 import { canonicalIp } from "../../stack/wire/addr.js";
 import { parseSockaddr, sockaddrAddress, sockaddrFamily, sockaddrPort, AF_INET } from "../wsk/sockaddr.js";
 import { runConnect, type ConnectResult, type ConnectRun, type StepResult } from "../lab/session.js";
-import { SimDevice, SimPeer } from "../lab/simpeer.js";
+import { SIM_NET, SimDevice, SimPeer, simulatedNetwork } from "../lab/simpeer.js";
 import { Lab } from "../lab/lab.js";
 import { UsageError } from "./errors.js";
 import { CONNECT } from "./commands.js";
 import { formatHelp, parseCommand } from "./options.js";
-import { simulatedNetwork } from "./demo.js";
 import { colorsFor, formatTimeline, type Colors } from "./timeline.js";
 import type { Device } from "../../device/types.js";
 
@@ -186,18 +185,21 @@ export function stepLines(r: ConnectResult, c: Colors): string[] {
   return out;
 }
 
-/** The simulated network for --sim: a host at the remote address listening on its port. */
-export function simDevice(remote: string): { device: Device; stackAddr: string } {
+/**
+ * The simulated network for --sim (SIM_NET, as openStack({ sim: true }) and the demo): the
+ * stack at 10.99.0.2 / fd99::2, plus a host at the remote address listening on its port.
+ */
+export function simDevice(remote: string): { device: Device; stackAddr: string; gateway: string } {
   const sa = parseSockaddr(remote);
   if (!sa.ok) throw new UsageError(sa.reason);
   const addr = sockaddrAddress(sa.value);
   const port = sockaddrPort(sa.value);
   const v6 = addr.includes(":");
-  // The demo's simulated network (blackhole 10.99.1.0/24, unreachable 10.99.2.0/24, ...)
-  // plus a host at the remote address that listens on the requested port.
+  const own = v6 ? SIM_NET.stack6 : SIM_NET.stack4;
+  if (addr === own) throw new UsageError(`--sim: ${addr} is the stack's own address on the simulated network; connect to another (the simulated host is ${v6 ? SIM_NET.host6 : SIM_NET.host4})`);
   const net = simulatedNetwork().cfg;
   const peer = new SimPeer({ ...net, addresses: [...net.addresses, addr], listen: { ...net.listen, [port]: "echo" } });
-  return { device: new SimDevice(peer), stackAddr: v6 ? "fd99:5::2/64" : "10.99.5.2/24" };
+  return { device: new SimDevice(peer), stackAddr: SIM_NET.stackAddresses[v6 ? 1 : 0]!, gateway: v6 ? SIM_NET.host6 : SIM_NET.host4 };
 }
 
 export async function connectCommand(argv: string[]): Promise<number> {
@@ -235,8 +237,8 @@ export async function connectCommand(argv: string[]): Promise<number> {
   try {
     switch (a.mode) {
       case "sim": {
-        const { device, stackAddr } = simDevice(a.remote);
-        run = { ...common, device, addresses: [stackAddr], gateway4: v6 ? undefined : remoteAddr, gateway6: v6 ? remoteAddr : undefined };
+        const { device, stackAddr, gateway } = simDevice(a.remote);
+        run = { ...common, device, addresses: [stackAddr], gateway4: v6 ? undefined : gateway, gateway6: v6 ? gateway : undefined };
         note = "simulated peer (in-process, not a real network)";
         break;
       }

@@ -19,7 +19,7 @@ import { seededRandom } from "../../stack/random.js";
 import { PROFILES, type ProfileName, type ProfileOverrides } from "../../stack/tcp/profiles.js";
 import { Lab } from "../lab/lab.js";
 import { runConnect, type ConnectResult, type ConnectRun } from "../lab/session.js";
-import { SimDevice, simulatedNetwork } from "../lab/simpeer.js";
+import { SIM_NET, SimDevice, simulatedNetwork } from "../lab/simpeer.js";
 import { resultJson, statusLine, stepLines } from "./connect.js";
 import { DEMO } from "./commands.js";
 import { parseOrExit } from "./options.js";
@@ -217,7 +217,7 @@ export { simulatedNetwork };
 export function scenarioRun(s: Scenario, device: Device): ConnectRun {
   return {
     device,
-    addresses: ["10.99.0.2/24", "fd99::2/64"],
+    addresses: [...SIM_NET.stackAddresses],
     remote: s.remote,
     local: s.local,
     profile: s.profile,
@@ -227,8 +227,8 @@ export function scenarioRun(s: Scenario, device: Device): ConnectRun {
     synRetries: s.synRetries,
     failOnIcmp: s.failOnIcmp,
     cancelAfterMs: s.cancelAfterMs,
-    gateway4: "10.99.0.1",
-    gateway6: "fd99::1",
+    gateway4: SIM_NET.host4,
+    gateway6: SIM_NET.host6,
   };
 }
 

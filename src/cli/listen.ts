@@ -21,6 +21,7 @@ import { WskConnection, connect } from "../api.js";
 import { listen, type Listener } from "../listen.js";
 import { Lab } from "../lab/lab.js";
 import { devicePipe } from "../lab/pipe.js";
+import { SIM_NET } from "../lab/simpeer.js";
 import { WskClient } from "../wsk/client.js";
 import { NtStatusError } from "../wsk/ntstatus.js";
 import { WskProvider } from "../wsk/provider.js";
@@ -314,7 +315,7 @@ function connectionText(c: ServedConnection, n: number, col: Colors): string {
 
 /** The simulated client of --sim: a second synack stack that connects, talks and closes. */
 async function simulatedClients(device: Device, server: string, count: number, serve: ServeMode, onError: (e: unknown) => void): Promise<void> {
-  const stack = new Stack({ addresses: ["10.99.5.1/24"], mtu: device.mtu, profile: "linux", random: cryptoRandom(), isnSecret: randomBytes(16) });
+  const stack = new Stack({ addresses: [`${SIM_NET.host4}/24`], mtu: device.mtu, profile: "linux", random: cryptoRandom(), isnSecret: randomBytes(16) });
   const runtime = new Runtime(stack, device);
   const provider = new WskProvider(stack, { now: runtime.clock, afterCall: () => runtime.kick(), profile: "linux" });
   const client = new WskClient(provider);
@@ -409,7 +410,7 @@ export async function listenCommand(argv: string[]): Promise<number> {
         const [serverEnd, clientEnd] = devicePipe();
         device = serverEnd;
         simDevice = clientEnd;
-        addresses = ["10.99.5.2/24"];
+        addresses = [SIM_NET.stackAddresses[0]!];
         note = "a simulated client (a second synack stack in-process, not a real network)";
         break;
       }
@@ -453,7 +454,7 @@ export async function listenCommand(argv: string[]): Promise<number> {
     if (a.count === undefined) out(col.dim("(Ctrl-C stops)\n"));
   }
   if (simDevice) {
-    void simulatedClients(simDevice, `10.99.5.2:${a.port}`, a.count ?? 1, a.serve, (e) => process.stderr.write(`synack listen: simulated client: ${(e as Error).message}\n`)).then(() => {
+    void simulatedClients(simDevice, `${SIM_NET.stack4}:${a.port}`, a.count ?? 1, a.serve, (e) => process.stderr.write(`synack listen: simulated client: ${(e as Error).message}\n`)).then(() => {
       // Every simulated connection has ended on the client's side; give the server a moment.
       setTimeout(stop, 1000);
     });

@@ -194,20 +194,35 @@ export class SimDevice implements Device {
 }
 
 /**
- * The simulated network of `synack demo`, `connect --sim` and `openStack({ sim: true })`: a
- * host at 10.99.0.1 / fd99::1 echoing on port 7, 10.99.1.0/24 black-holed, 10.99.2.0/24
- * answering ICMP host unreachable, 10.99.3.0/24 admin prohibited, fd99:2::/64 ICMPv6 no
- * route, 1 ms each way.
+ * The addresses of the simulated network, the one definition that `synack demo`, `connect
+ * --sim`, `listen --sim` and `openStack({ sim: true })` share (the demo's and `listen
+ * --lab`'s kernel lab use the same numbers): the stack at 10.99.0.2 / fd99::2, the
+ * simulated host at 10.99.0.1 / fd99::1, which is also the next hop for anything else.
+ */
+export const SIM_NET = {
+  stack4: "10.99.0.2",
+  stack6: "fd99::2",
+  host4: "10.99.0.1",
+  host6: "fd99::1",
+  /** The stack's addresses with their prefixes, for a Stack or openStack. */
+  stackAddresses: ["10.99.0.2/24", "fd99::2/64"] as readonly string[],
+  gateways: ["10.99.0.1", "fd99::1"] as readonly string[],
+} as const;
+
+/**
+ * The simulated network's host (SIM_NET): at 10.99.0.1 / fd99::1 echoing on port 7,
+ * 10.99.1.0/24 black-holed, 10.99.2.0/24 answering ICMP host unreachable, 10.99.3.0/24
+ * admin prohibited, fd99:2::/64 ICMPv6 no route, 1 ms each way.
  */
 export function simulatedNetwork(): SimPeer {
   return new SimPeer({
-    addresses: ["10.99.0.1", "fd99::1"],
+    addresses: [SIM_NET.host4, SIM_NET.host6],
     listen: { 7: "echo" },
     blackhole: ["10.99.1.0/24"],
     unreachable: [
-      { dst: "10.99.2.0/24", from: "10.99.0.1", type: 3, code: 1 },
-      { dst: "10.99.3.0/24", from: "10.99.0.1", type: 3, code: 13 },
-      { dst: "fd99:2::/64", from: "fd99::1", type: 1, code: 0 },
+      { dst: "10.99.2.0/24", from: SIM_NET.host4, type: 3, code: 1 },
+      { dst: "10.99.3.0/24", from: SIM_NET.host4, type: 3, code: 13 },
+      { dst: "fd99:2::/64", from: SIM_NET.host6, type: 1, code: 0 },
     ],
     latencyMs: 1,
   });

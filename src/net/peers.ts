@@ -3,7 +3,7 @@
 // it) and the simulated peer (in-process, no root; a simulation, and it says so).
 import type { ChildProcess } from "node:child_process";
 import { Lab, stopChild } from "../lab/lab.js";
-import { SimDevice, SimPeer, simulatedNetwork } from "../lab/simpeer.js";
+import { SIM_NET, SimDevice, SimPeer, simulatedNetwork } from "../lab/simpeer.js";
 import { netnsSpawn } from "../../device/netns.js";
 import type { Device } from "../../device/types.js";
 
@@ -117,8 +117,8 @@ export function openSim(o: NetworkSimOptions = {}): SimNetwork {
   return {
     peer,
     device,
-    stackAddresses: ["10.99.0.2/24", "fd99::2/64"],
-    gateways: ["10.99.0.1", "fd99::1"],
+    stackAddresses: [...SIM_NET.stackAddresses],
+    gateways: [...SIM_NET.gateways],
     close: () => device.close(),
   };
 }

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runCli, runCliInNetns } from "../helpers/cli.js";
 import { withLoopLag } from "../helpers/lag.js";
 import { Lab, startKernelEcho } from "../../src/lab/lab.js";
+import { openStack } from "../../src/index.js";
 import { createNetns, deleteNetns, ip, netnsExec } from "../../device/netns.js";
 
 const why = Lab.unavailableReason();
@@ -33,7 +34,7 @@ describe("synack connect --sim", () => {
     const j = JSON.parse(r.stdout);
     expect(Object.keys(j)).toEqual(expect.arrayContaining(["status", "ntstatus", "outcome", "profile", "local", "remote", "elapsedMs", "synsSent", "segments", "received"]));
     expect(j).toMatchObject({ status: "STATUS_SUCCESS", ntstatus: "0x00000000", outcome: "established", profile: "windows", remote: "10.0.0.1:80", synsSent: 1, received: "ping" });
-    expect(j.local).toMatch(/^10\.99\.5\.2:\d+$/);
+    expect(j.local).toMatch(/^10\.99\.0\.2:\d+$/);
     expect(typeof j.elapsedMs).toBe("number");
     expect(j.segments[0]).toMatchObject({ dir: "out", flags: "S", seq: 0, ack: 0, win: 64240, options: "mss 1460,nop,wscale 8,nop,nop,sackOK" });
     expect(j.segments[1]).toMatchObject({ dir: "in", flags: "S.", seq: 0, ack: 1 });
@@ -43,7 +44,21 @@ describe("synack connect --sim", () => {
     const j = JSON.parse(r.stdout);
     expect(j.status).toBe("STATUS_SUCCESS");
     expect(j.remote).toBe("[fd00::1]:443");
+    expect(j.local).toMatch(/^\[fd99::2\]:\d+$/);
     expect(j.segments[0].options).toMatch(/^mss 1440,sackOK,TS val \d+ ecr 0,nop,wscale 7$/);
+  });
+  it("the same simulated network as openStack({ sim: true }): the stack at its addresses, the host at 10.99.0.1 echoing on 7", async () => {
+    const net = await openStack({ sim: true });
+    const own = net.addresses.map((a) => a.split("/")[0]);
+    await net.close();
+    const v4 = JSON.parse((await runCli(["connect", "10.99.0.1:7", "--sim", "--json", "--send", "same net"])).stdout);
+    const v6 = JSON.parse((await runCli(["connect", "[fd99::1]:7", "--sim", "--json"])).stdout);
+    expect([v4.local.replace(/:\d+$/, ""), v6.local.replace(/^\[(.*)\]:\d+$/, "$1")]).toEqual(own);
+    expect(v4).toMatchObject({ status: "STATUS_SUCCESS", received: "same net" });
+    expect(v6.status).toBe("STATUS_SUCCESS");
+    const self = await runCli(["connect", `${own[0]}:80`, "--sim"]);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toBe(`synack connect: --sim: ${own[0]} is the stack's own address on the simulated network; connect to another (the simulated host is 10.99.0.1)\n`);
   });
   it("--cancel-after on a black-holed address: STATUS_CANCELLED after the delay, exit 1", async () => {
     const r = await runCli(["connect", "10.99.1.1:80", "--sim", "--json", "--cancel-after", "200"]);

@@ -45,11 +45,11 @@ describe("synack listen --sim", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/via a simulated client \(a second synack stack in-process, not a real network\)/);
-    expect(r.stdout.match(/^connection \d: 10\.99\.5\.1:\d+ -> 10\.99\.5\.2:7000$/gm)?.length).toBe(2);
+    expect(r.stdout.match(/^connection \d: 10\.99\.0\.1:\d+ -> 10\.99\.0\.2:7000$/gm)?.length).toBe(2);
     expect(r.stdout).toMatch(/<-- S +0 +0 .*# CLOSED -> SYN-RECEIVED/);
     expect(r.stdout).toMatch(/--> S\. +0 +1 .*passive open: send SYN-ACK/);
     expect(r.stdout).toMatch(/received: "hello 1 from the simulated client\\n"/);
-    expect(r.stdout.match(/✔ 10\.99\.5\.1:\d+ closed gracefully after [\d.]+ ms: received 34 B, sent 34 B/g)?.length).toBe(2);
+    expect(r.stdout.match(/✔ 10\.99\.0\.1:\d+ closed gracefully after [\d.]+ ms: received 34 B, sent 34 B/g)?.length).toBe(2);
     expect(r.stdout).toMatch(/stopped after 2 connections\n$/);
   });
 
@@ -60,10 +60,10 @@ describe("synack listen --sim", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines[0]).toEqual({ event: "listening", listening: ["10.99.5.2:8080"], profile: "freebsd", serve: "file", via: "sim" });
+    expect(lines[0]).toEqual({ event: "listening", listening: ["10.99.0.2:8080"], profile: "freebsd", serve: "file", via: "sim" });
     expect(lines.length).toBe(3);
     expect(lines[2]).toEqual({ event: "stopped", served: 1, halfOpenDropped: 0, synCookiesSent: 0, synCookiesAccepted: 0, synCookiesFailed: 0 });
-    expect(lines[1]).toMatchObject({ event: "connection", local: "10.99.5.2:8080", profile: "freebsd", end: "graceful" });
+    expect(lines[1]).toMatchObject({ event: "connection", local: "10.99.0.2:8080", profile: "freebsd", end: "graceful" });
     expect(lines[1].received).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
     expect(lines[1].bytesOut).toBe(fileReply("GET / HTTP/1.1\r\n\r\n", new TextEncoder().encode("<p>hi</p>\n"), "index.html").length);
     expect(lines[1].segments[0]).toMatchObject({ dir: "in", flags: "S" });
