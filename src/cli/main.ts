@@ -11,8 +11,9 @@ function topHelp(): string {
   for (const s of COMMAND_SPECS) lines.push(`  ${synopsisLine(s)}`);
   lines.push("", "commands:");
   const w = Math.max(...COMMAND_SPECS.map((s) => s.name.length)) + 2;
-  for (const s of COMMAND_SPECS) lines.push(`  ${s.name.padEnd(w)}${s.summary.split(/(?<=[.:;])\s/)[0]!.replace(/[.:;]$/, "")}`);
-  lines.push("", "Addresses: 10.0.0.1:80, [fd00::1]:80. 'synack COMMAND --help' lists a command's options.");
+  for (const s of COMMAND_SPECS) lines.push(`  ${s.name.padEnd(w)}${s.brief}`);
+  lines.push("", "Addresses: 10.0.0.1:80, [fd00::1]:80. 'synack COMMAND --help' (or 'synack help COMMAND') lists a command's options;");
+  lines.push("'synack --version' prints the version.");
   lines.push("Exit codes: 0 success, 1 the operation ran and failed, 2 usage or setup error.");
   return lines.join("\n") + "\n";
 }

@@ -25,8 +25,10 @@ export interface CommandSpec {
   args: string;
   /** Extra synopsis after the positional part (e.g. the choice of device). */
   synopsis?: string;
-  /** One line: what the command does. */
+  /** What the command does, for its --help (a sentence or two). */
   summary: string;
+  /** What the command does in a few words, for the overview of `synack --help`. */
+  brief: string;
   /** How many positional arguments, and what to call them in messages. */
   positionals: { min: number; max: number; what: string };
   options: OptionSpec[];

@@ -111,6 +111,52 @@ describe("--help: every subcommand lists each of its options on one line", () =>
       });
     }
   }
+  it("synack --help: one line per command saying what it does (not a fragment of its summary), --version mentioned", async () => {
+    const r = await runCli(["--help"]);
+    const w = Math.max(...COMMAND_SPECS.map((s) => s.name.length)) + 2;
+    for (const s of COMMAND_SPECS) {
+      expect(r.stdout.split("\n"), s.name).toContain(`  ${s.name.padEnd(w)}${s.brief}`);
+      // "demo  The showcase" said nothing: the overview cut the summary at its first colon.
+      expect(s.brief.split(" ").length, s.name).toBeGreaterThanOrEqual(6);
+      expect(`  ${s.name.padEnd(w)}${s.brief}`.length, s.name).toBeLessThanOrEqual(100);
+    }
+    expect(r.stdout).toMatch(/synack help COMMAND/);
+    expect(r.stdout).toMatch(/synack --version/);
+    expect((await runCli(["--version"])).stdout).toMatch(/^synack \d+\.\d+\.\d+\n$/);
+  });
+  it("each option's help gives the range its check enforces, and the escapes --send takes", async () => {
+    const cases: Array<[string[], string, string]> = [
+      [["connect", "10.0.0.1:80", "--sim"], "syn-retries", "251"],
+      [["connect", "10.0.0.1:80", "--sim"], "initial-rto", "0"],
+      [["replay", join(ROOT, "pcaps", "v4-refused.pcap")], "syn-retries", "251"],
+      [["replay", join(ROOT, "pcaps", "v4-refused.pcap")], "initial-rto", "0"],
+    ];
+    for (const [args, opt, bad] of cases) {
+      const err = await runCli([...args, `--${opt}`, bad]);
+      const [, lo, hi] = /must be between (\d+) and (\d+)/.exec(err.stderr) ?? [];
+      expect(lo, err.stderr).toBeDefined();
+      const help = (await runCli([args[0]!, "--help"])).stdout.split("\n").find((l) => l.includes(`--${opt} `))!;
+      expect(help, `${args[0]} --${opt}`).toContain(`${lo}-${hi}`);
+    }
+    // The windows limit of 8 SYN retransmissions holds for windows7 too, and the help says so.
+    const w7 = await runCli(["connect", "10.0.0.1:80", "--sim", "--profile", "windows7", "--syn-retries", "9"]);
+    expect(w7.stderr).toMatch(/the windows7 profile takes at most 8/);
+    expect((await runCli(["connect", "--help"])).stdout).toMatch(/windows and windows7: at most 8/);
+    // Every escape the help names is taken (\0 was taken but not named).
+    const helpLine = (await runCli(["connect", "--help"])).stdout.split("\n").find((l) => l.includes("--send TEXT"))!;
+    for (const [esc, byte] of [["\\r", "\r"], ["\\n", "\n"], ["\\t", "\t"], ["\\0", "\0"], ["\\\\", "\\"], ["\\x41", "A"]] as const) {
+      expect(helpLine, esc).toContain(esc.startsWith("\\x") ? "\\xHH" : esc);
+      const r = await runCli(["connect", "10.0.0.1:80", "--sim", "--json", "--send", `a${esc}b`]);
+      expect(JSON.parse(r.stdout).received, esc).toBe(`a${byte}b`);
+    }
+  });
+  it("diagram: -o is required, so the usage line shows it", async () => {
+    const r = await runCli(["diagram", join(ROOT, "pcaps", "v4-refused.pcap")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/-o OUT\.html or -o OUT\.svg is required/);
+    expect((await runCli(["diagram", "--help"])).stdout.split("\n")[0]).toBe("usage: synack diagram CAPTURE -o OUT.html|OUT.svg [options]");
+    expect((await runCli(["--help"])).stdout).toContain("  synack diagram CAPTURE -o OUT.html|OUT.svg [options]");
+  });
   it("--help wins over other arguments, even bad ones", async () => {
     const r = await runCli(["connect", "--bogus", "--help"]);
     expect(r.code).toBe(0);
