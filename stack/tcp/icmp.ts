@@ -58,6 +58,7 @@ export const pmtuSynMssPolicy = policy({
       source: "Linux tcp_advertise_mss() (dst_metric_advmss(): recomputed from the IPv4 route's lowered MTU, a fixed metric on IPv6); kd-31-0265 (IPv4, MTU 1280: MSS 1460 -> 1240), kd-31-0489 (IPv6, MTU 1280: 1440 kept)",
     },
   },
+  knobs: ["minPathMtuV4", "ptbBelowMinIgnored"],
 });
 
 // ---------------------------------------------------------------------------------------
@@ -132,7 +133,14 @@ export function onIcmp(c: Connection, meaning: IcmpMeaning, cause: IcmpCause, no
 
 /** ICMP fragmentation-needed / packet-too-big: lower the path MTU and the MSS (RFC 1191, RFC 8201). */
 function lowerPathMtu(c: Connection, mtu: number, now: number): void {
-  const min = c.version === 6 ? 1280 : 68;
+  // The floor: RFC 8201 §4 (1280) on IPv6, where Linux's tcp_v6_err() ignores a lower MTU
+  // outright; on IPv4 the profile's minPathMtuV4 (RFC 1191 §3: 68; Linux raises a lower one
+  // to net.ipv4.route.min_pmtu, 552, in __ip_rt_update_pmtu(): kd-52-0336, MTU 68 -> SYN MSS 512).
+  if (c.version === 6 && mtu < 1280 && c.prof.ptbBelowMinIgnored) {
+    c.host.trace(c, now, "icmp", `packet too big with MTU ${mtu} below 1280: ignored`, "Linux tcp_v6_err(): mtu < IPV6_MIN_MTU");
+    return;
+  }
+  const min = c.version === 6 ? 1280 : c.prof.minPathMtuV4;
   const newMtu = Math.max(min, mtu);
   if (mtu <= 0 || newMtu >= c.pathMtu) {
     c.host.trace(c, now, "icmp", `path MTU ${mtu} not lower than ${c.pathMtu}: ignored`, "RFC 1191 §6.1 / RFC 8201 §4");

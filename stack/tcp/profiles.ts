@@ -92,6 +92,8 @@ export interface ProfileKnobs {
   badAckSynRetransmitMs: number;
   rstRetryDelayMs: number;
   minSndMss: number;
+  minPathMtuV4: number;
+  ptbBelowMinIgnored: boolean;
   badOptionDropBytes: number;
   dataRetries: number;
   mslMs: number;
@@ -156,6 +158,14 @@ export const KNOBS: { readonly [F in KnobField]: Knob } = {
   badAckSynRetransmitMs: { meaning: "delay of the early SYN retransmission after an unacceptable SYN-ACK (synSentBadAck \"rstAndResendSyn\")", source: "Linux TCP_TIMEOUT_MIN (2 jiffies; 11 ms at HZ 250 in pcaps/v4-synack-bad-ack.pcap)" },
   rstRetryDelayMs: { meaning: "delay of the SYN after an acceptable RST arrived (synSentRst \"retrySyn\")", source: "Windows (measured 499-528 ms after the RST; 500 ms in libuv, Go, OpenJDK)" },
   minSndMss: { meaning: "smallest send MSS (peerMss \"linux\", \"freebsd\")", source: "Linux net.ipv4.tcp_min_snd_mss (48), FreeBSD net.inet.tcp.minmss (216)" },
+  minPathMtuV4: {
+    meaning: "lowest path MTU an ICMPv4 fragmentation-needed can set (a lower reported MTU is raised to it)",
+    source: "RFC 1191 §3 (68); Linux net.ipv4.route.min_pmtu 552 (__ip_rt_update_pmtu()); FreeBSD tcp_ctlinput(): net.inet.tcp.minmss 216 + 40; Windows: 576, RFC 791's datagram every host accepts (Windows' own floor is not documented)",
+  },
+  ptbBelowMinIgnored: {
+    meaning: "an ICMPv6 packet-too-big below 1280 is ignored (false: the path MTU is set to 1280)",
+    source: "Linux tcp_v6_err() (mtu < IPV6_MIN_MTU: goto out); RFC 8201 §4 (never below 1280)",
+  },
   badOptionDropBytes: { meaning: "an unreadable option starting with at least this much option space left drops the segment (badOptions \"linux\")", source: "Linux tcp_do_parse_auth_options(): TCPOLEN_MD5SIG 18 (CONFIG_TCP_MD5SIG), 5 with CONFIG_TCP_AO" },
   dataRetries: { meaning: "retransmissions of the same data (or unanswered zero-window probes) before giving up", source: "RFC 1122 §4.2.3.5 R2; Windows TcpMaxDataRetransmissions, Linux tcp_retries2, FreeBSD TCP_MAXRXTSHIFT" },
   mslMs: { meaning: "maximum segment lifetime; TIME-WAIT lasts 2 MSL", source: "RFC 9293 §3.4.2; Linux TCP_TIMEWAIT_LEN 60 s" },
@@ -233,6 +243,8 @@ const common = {
   badAckSynRetransmitMs: 0,
   rstRetryDelayMs: 0,
   minSndMss: 0,
+  minPathMtuV4: 576,
+  ptbBelowMinIgnored: false,
   badOptionDropBytes: 0,
   quickAcks: 0,
   oowAckIntervalMs: 0,
@@ -356,6 +368,8 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     pmtuSynMss: "keepOnIpv6",
     peerMss: "linux",
     minSndMss: 48,
+    minPathMtuV4: 552, // net.ipv4.route.min_pmtu
+    ptbBelowMinIgnored: true,
     // net.ipv4.tcp_rfc1337 defaults to 0: an exact RST ends TIME-WAIT.
     timeWait: "rfc9293",
     oowAck: "rateLimited",
@@ -406,6 +420,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     // tcp_mss_update(): an MSS option of 0 is absent, a smaller one raised to net.inet.tcp.minmss.
     peerMss: "freebsd",
     minSndMss: 216, // TCP_MINMSS
+    minPathMtuV4: 256, // tcp_ctlinput(): V_tcp_minmss + sizeof(struct tcpiphdr)
     pmtuSynMss: "keepOnIpv4",
     icmpPolicy: "hardAbort",
     ephemeralLow: 49152,
@@ -449,6 +464,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<Profile>>> = {
     connectTimeoutMs: 180_000,
     abortRst: "rst", // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
     icmpPolicy: "hardAbortSoftRemember",
+    minPathMtuV4: 68, // RFC 1191 §3
     ephemeralLow: 49152,
     ephemeralHigh: 65535,
     ttl: 64,

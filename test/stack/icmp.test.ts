@@ -199,6 +199,54 @@ describe("path MTU during SYN-SENT", () => {
   });
 });
 
+describe("path MTU floor: a fragmentation-needed with MTU 68 (kd-52-0336)", () => {
+  // kd-52-0336: ICMP 3/4 with next-hop MTU 68 at 114 ms; the kernel's SYN again at 1020.7 ms
+  // advertises MSS 512: __ip_rt_update_pmtu() raises an MTU below net.ipv4.route.min_pmtu
+  // (552) to it, and the advertised MSS follows the route (552 - 40). Ours said 28.
+  it("linux: the retransmitted SYN advertises MSS 512 and the send MSS is 512 (IPv4)", () => {
+    const h = new Harness({ profile: "linux" });
+    const conn = h.connect();
+    conn.icmp(3, 4, { mtu: 68 });
+    expect(conn.outcome).toBeUndefined();
+    h.advanceTo(1100);
+    expect(h.take().filter((s) => s.flags === "S").map((s) => s.options.split(",")[0])).toEqual(["mss 1460", "mss 512"]);
+    expect(conn.c.sndMss).toBe(512);
+  });
+  it("linux: an ICMPv6 packet too big below 1280 is ignored (tcp_v6_err()); freebsd takes it as 1280", () => {
+    const h = new Harness({ profile: "linux" });
+    const conn = h.connect("[fd00::1]:80");
+    conn.icmp(2, 0, { mtu: 68 });
+    expect(conn.c.pathMtu).toBe(1500);
+    expect(conn.c.sndMss).toBe(1440);
+    const hb = new Harness({ profile: "freebsd" });
+    const cb = hb.connect("[fd00::1]:80");
+    cb.icmp(2, 0, { mtu: 68 });
+    expect(cb.c.pathMtu).toBe(1280);
+    hb.advanceTo(1000);
+    expect(hb.take().filter((s) => s.flags === "S").map((s) => s.options.split(",")[0])).toEqual(["mss 1440", "mss 1220"]);
+  });
+  // Each profile's IPv4 floor (minPathMtuV4): windows 576 (RFC 791's datagram every host
+  // accepts), freebsd 256 (tcp_ctlinput(): tcp_minmss 216 + 40; its SYN keeps 1460), rfc 68
+  // (RFC 1191 §3).
+  for (const [profile, mtu, synMss] of [
+    ["windows", 576, "mss 536"],
+    ["freebsd", 256, "mss 1460"],
+    ["rfc", 68, "mss 28"],
+  ] as Array<[ProfileName, number, string]>) {
+    it(`${profile}: MTU 68 -> path MTU ${mtu}, SYN ${synMss}`, () => {
+      const h = new Harness({ profile });
+      const conn = h.connect();
+      conn.icmp(3, 4, { mtu: 68 });
+      expect(conn.c.pathMtu).toBe(mtu);
+      expect(conn.c.sndMss).toBe(mtu - 40);
+      h.advanceTo(3500);
+      const syns = h.take().filter((s) => s.flags === "S");
+      expect(syns.length).toBeGreaterThan(1);
+      expect(syns[1].options.split(",")[0]).toBe(synMss);
+    });
+  }
+});
+
 describe("freebsd: time exceeded and fragmentation needed in SYN-SENT (icmpPolicy hardAbort, pmtuSynMss keepOnIpv4: freebsd rcv-icmp-hard-error-ignored-ipv4/-ipv6)", () => {
   it("ICMPv4 time exceeded: TTL in transit (code 0) aborts, fragment reassembly (code 1) does not", () => {
     const h = new Harness({ profile: "freebsd" });
