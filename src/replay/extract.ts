@@ -377,6 +377,10 @@ function classify(o: ActiveOpen): void {
     if (e.flags & TCP_FIN) clientFinSent = true;
     if (establishedFrame && e.flags & TCP_RST) clientRstSent = true;
     if (!(e.flags & (TCP_SYN | TCP_RST))) clientWnd = e.window * (wscaleBoth && clientWscale?.kind === "wscale" ? 2 ** Math.min(clientWscale.shift, 14) : 1);
+    // After a simultaneous open the client's SYN-ACK may be its last segment: its window, never
+    // scaled (RFC 7323 §2.2), bounds an acceptable RST too (kd-52-0358: a RST 2^29 beyond
+    // RCV.NXT, ignored by the kernel, was taken for a reset).
+    else if (e.flags & TCP_SYN && e.flags & TCP_ACK) clientWnd = e.window;
     if (e.flags & TCP_SYN) {
       if (firstIcmp && !(e.flags & TCP_ACK)) synAfterIcmp = true;
       if (e.flags & TCP_ACK) sentSynAck = true;

@@ -169,6 +169,8 @@ export const CAUSES: Record<string, Cause> = {
   "tlp-new-data": { id: "tlp-new-data", cls: "replay", note: "the kernel's tail loss probe sent new data (tcp_send_loss_probe()); ours retransmitted the last segment because the replay hands the application's bytes to our stack only as the recorded segments show them, so the data was not queued yet" },
   "ts-ecr": { id: "ts-ecr", cls: "unclassified", note: "our TSecr echoes another of the peer's TSvals than the kernel's; the linux profile keeps TS.Recent from a segment acknowledging unsent data and from an old ACK off the fast path (tsRecentUpdate), a case here is a residue" },
   "fin-not-sent": { id: "fin-not-sent", cls: "unclassified", note: "timers at the edge of what the replay sees: a FIN probe or RTO of ours a few ms after the kernel's as the capture's last packet (the replay stops 1 ms after it), a 252 ms timer on the wheel's 32 ms level whose phase nothing pins, or no RTT sample because the replayed SYN went earlier than the kernel's and the SYN-ACK's TSecr is ahead of our clock (docs/kernel-diff.md)" },
+  "timer-at-edge": { id: "timer-at-edge", cls: "replay", note: "the capture's last packet is a timer's retransmission of a segment the client sent before (the RTO after a first retransmission, doubled: a 400+ ms timer on the wheel's 32 ms level); ours falls later in its granule, after the replay stops 1 ms past the last recorded packet, so it is 'not sent' (kd-51-0423, kd-52-0211; docs/kernel-diff.md)" },
+  "rexmit-half-window": { id: "rexmit-half-window", cls: "engine", note: "kernel's segments are bounded by half the largest window the peer offered (tcp_bound_to_half_wnd() in tcp_sync_mss()): into a 1024-byte window it retransmits the first 512-byte segment alone; we retransmit both as one 1024-byte segment (the MSS bound is not modelled; kd-52-0306)" },
   "errno-latency": { id: "errno-latency", cls: "unclassified", note: "the packets agree; only the time connect() returned differs, the kernel's later, with a server packet between our decision and it: the helper's lateness (errnoTimeFits accepts it when no packet came in between) or a later decision by the kernel, which the capture cannot tell apart" },
   "oow-ack-ratelimit": { id: "oow-ack-ratelimit", cls: "engine", note: "kernel rate-limits ACKs to out-of-window segments and challenge ACKs per socket (tcp_oow_rate_limited, 500 ms; a too-old ACK's challenge ACK counts too); the linux profile does (oowAck, challengeAck), a case here is a residue" },
 };
@@ -224,6 +226,8 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, re
   const oowInput = ["p:synack", "p:syn", "p:oldack", "p:futureack"].some((x) => post.includes(x)) || first.length > 1;
   if (oowInput && has("extra", /^not sent \/ \. seq/)) return CAUSES["oow-ack-ratelimit"];
   if (has("missing", /^F?P?\.? ?seq/) && diffs.some((d) => d.field === "missing" && /^F/.test(d.recorded))) return CAUSES["fin-not-sent"];
+  if (isTimerAtEdge(diffs, recorded)) return CAUSES["timer-at-edge"];
+  if (isHalfWindowRexmit(diffs, answers)) return CAUSES["rexmit-half-window"];
   if (diffs.every((d) => d.field !== "options" || /ecr \d+/.test(d.recorded)) && diffs.some((d) => d.field === "options" && d.recorded.replace(/ecr \d+/g, "ecr") === d.replayed.replace(/ecr \d+/g, "ecr"))) return CAUSES["ts-ecr"];
   // Generic ones last: the earliest difference is a data segment sent at another time, or
   // other data segments during slow start.
@@ -240,6 +244,41 @@ function isEarlyRetransmission(text: string, t: number, ladder: LadderPacket[]):
   if (!m) return false;
   const same = new RegExp(`seq ${m[1]} ack \\d+ win \\d+ len ${m[2]}\\b`);
   return ladder.some((x) => x.dir === "c2s" && x.t < t - 0.5 && t - x.t < 30 && same.test(x.label));
+}
+
+/** The seq and length of a data segment in a difference's or a ladder's text. */
+function seqLen(text: string): [number, number] | undefined {
+  const m = /^\S* ?seq (\d+) ack \d+ (?:win \d+ )?len ([1-9]\d*)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/**
+ * Every difference is the capture's last packet missing, and that packet repeats the seq and
+ * length of a data segment the client sent before it: a retransmission timer the replay
+ * stops short of (it runs to 1 ms after the last recorded packet).
+ */
+function isTimerAtEdge(diffs: Diff[], recorded: LadderPacket[]): boolean {
+  const last = recorded[recorded.length - 1];
+  if (!last || last.dir !== "c2s" || diffs.length === 0) return false;
+  if (!diffs.every((d) => d.field === "missing" && Math.abs(d.t - last.t) < 0.5)) return false;
+  const sl = seqLen(last.label);
+  return sl !== undefined && recorded.some((x) => x !== last && x.dir === "c2s" && x.t < last.t && seqLen(x.label)?.join() === sl.join());
+}
+
+/**
+ * The kernel's retransmission at a seq is no larger than half of a window the peer's SYN-ACK
+ * offered, ours at the same seq (missing and extra within 30 ms) larger than that.
+ */
+function isHalfWindowRexmit(diffs: Diff[], answers: Answer[]): boolean {
+  return diffs.some((m) => {
+    const a = m.field === "missing" ? seqLen(m.recorded) : undefined;
+    if (!a) return false;
+    return diffs.some((e) => {
+      const b = e.field === "extra" ? seqLen(e.replayed) : undefined;
+      if (b === undefined || b[0] !== a[0] || Math.abs(e.t - m.t) >= 30) return false;
+      return answers.some((x) => x.a === "synack" && (x.win ?? 0) > 0 && a[1] <= (x.win ?? 0) / 2 && b[1] > (x.win ?? 0) / 2);
+    });
+  });
 }
 
 /** A client data segment beyond everything the client sent before it. */

@@ -120,4 +120,17 @@ describe("extractActiveOpens", () => {
     ]);
     expect(wrong.outcome).toBe("timeout");
   });
+
+  it("after a simultaneous open whose last client segment is its SYN-ACK, a RST beyond that SYN-ACK's window is not a reset (kd-52-0358: RCV.NXT + 2^29)", () => {
+    const open = (port: number, rstSeq: number) =>
+      capture([
+        [0, tcp({ srcPort: port, dstPort: 93, seq: 10, flags: TCP_SYN })],
+        [1, fromServer({ srcPort: 93, dstPort: port, seq: 77, flags: TCP_SYN })],
+        [2, tcp({ srcPort: port, dstPort: 93, seq: 10, ack: 78, window: 64800, flags: TCP_SYN | TCP_ACK })],
+        [3, fromServer({ srcPort: 93, dstPort: port, seq: 78, ack: 11, flags: TCP_ACK })],
+        [404, fromServer({ srcPort: 93, dstPort: port, seq: rstSeq, flags: TCP_RST })],
+      ]).opens[0]!;
+    expect(open(40023, 78 + 0x20000000).outcome).toBe("established");
+    expect(open(40024, 78).outcome).toBe("reset");
+  });
 });

@@ -70,6 +70,22 @@ describe("kernel-diff analysis", () => {
     expect(causeOf(refused, [{ t: 37, field: "errno-time", recorded: "connect() ECONNREFUSED after 37 ms", replayed: "STATUS_CONNECTION_REFUSED at 1 ms" }], false)?.id).toBe("errno-latency");
     // Only TSecr values differ.
     expect(causeOf(plain, [{ t: 5, field: "options", recorded: "nop,nop,TS val * ecr 126302350", replayed: "nop,nop,TS val * ecr 126302364" }], false)?.id).toBe("ts-ecr");
+    // The capture's last packet, a second RTO retransmission of data sent before, missing
+    // (kd-51-0423 frames 5, 6, 9): a timer at the replay's edge. Not when it is new data, or
+    // not the last packet.
+    const data = (t: number, seq: number, len: number) => ({ t, dir: "c2s" as const, kind: "tcp" as const, label: `P. seq ${seq} ack 1 win 63 len ${len} <TS>` });
+    const edge = { t: 662.3, field: "missing", recorded: "P. seq 1 ack 1 len 100 at 662.3 ms", replayed: "not sent" };
+    expect(causeOf(plain, [edge], false, [data(35.4, 1, 100), data(242.3, 1, 100), data(662.3, 1, 100)])?.id).toBe("timer-at-edge");
+    expect(causeOf(plain, [edge], false, [data(35.4, 101, 100), data(662.3, 1, 100)])?.id).toBeUndefined();
+    expect(causeOf(plain, [edge], false, [data(35.4, 1, 100), data(662.3, 1, 100), data(700, 101, 100)])?.id).toBeUndefined();
+    // The kernel retransmits 512 bytes into a 1024-byte window, ours 1024 (kd-52-0306);
+    // with a window of 64000 the rule does not apply.
+    const half = [
+      { t: 304.8, field: "missing", recorded: ". seq 1 ack 1 len 512 at 304.8 ms", replayed: "not sent" },
+      { t: 304.0, field: "extra", recorded: "not sent", replayed: "P. seq 1 ack 1 len 1024 at 304.0 ms" },
+    ];
+    expect(causeOf(sidecar("synack", [{ a: "synack", ack: "ok", win: 1024, opts: [] }]), half, false)?.id).toBe("rexmit-half-window");
+    expect(causeOf(sidecar("synack", [{ a: "synack", ack: "ok", win: 64000, opts: [] }]), half, false)?.id).toBeUndefined();
   });
 
   it("the errno time: never before our decision; later only with no server packet after it (the helper returned late)", () => {
