@@ -7,7 +7,7 @@
 //
 //   node dist/src/replay/kernel-diff.js DIR [--json OUT.json] [--md OUT.md]
 //   (scripts/kernel-diff.sh builds to a temporary directory and runs it.)
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { readCaptureFile } from "../../device/pcap/read.js";
@@ -462,19 +462,62 @@ export function reportMarkdown(r: KernelDiffReport): string {
   return out.join("\n") + "\n";
 }
 
+const USAGE = "usage: kernel-diff DIR [--json OUT] [--md OUT] [--verbose]  (DIR: a recording of scripts/kernel-diff.sh, its kd-*.pcap files)\n";
+
+/** Parses the command line; a string is the one-line error for the user. */
+export function parseKernelDiffArgs(argv: string[]): { dir: string; json?: string; md?: string; verbose: boolean; help: boolean } | string {
+  const out: { dir: string; json?: string; md?: string; verbose: boolean; help: boolean } = { dir: "", verbose: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-h" || a === "--help") out.help = true;
+    else if (a === "--verbose") out.verbose = true;
+    else if (a === "--json" || a === "--md") {
+      const v = argv[++i];
+      if (!v || v.startsWith("--")) return `${a} needs a file name`;
+      if (a === "--json") out.json = v;
+      else out.md = v;
+    } else if (a.startsWith("-")) return `unknown option ${a}`;
+    else if (out.dir) return `one recording directory at a time (got ${out.dir} and ${a})`;
+    else out.dir = a;
+  }
+  if (!out.help && !out.dir) return "no recording directory given";
+  return out;
+}
+
 function main(argv: string[]): number {
-  const dir = argv[0];
-  if (!dir) {
-    process.stderr.write("usage: kernel-diff DIR [--json OUT] [--md OUT]\n");
+  const args = parseKernelDiffArgs(argv);
+  if (typeof args === "string") {
+    process.stderr.write(`kernel-diff: ${args}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const dir = args.dir;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    process.stderr.write(`kernel-diff: ${dir} is not a directory\n`);
     return 2;
   }
   const r = analyzeKernelDiff(dir);
-  const jsonAt = argv.indexOf("--json");
-  if (jsonAt >= 0 && argv[jsonAt + 1]) writeFileSync(argv[jsonAt + 1]!, JSON.stringify(r, null, 1));
+  if (r.cases.length === 0) {
+    process.stderr.write(`kernel-diff: no kd-*.pcap recordings in ${dir}\n`);
+    return 2;
+  }
+  try {
+    if (args.json) writeFileSync(args.json, JSON.stringify(r, null, 1));
+  } catch (e) {
+    process.stderr.write(`kernel-diff: cannot write ${args.json}: ${(e as Error).message}\n`);
+    return 2;
+  }
   const md = reportMarkdown(r);
-  const mdAt = argv.indexOf("--md");
-  if (mdAt >= 0 && argv[mdAt + 1]) writeFileSync(argv[mdAt + 1]!, md);
-  if (argv.includes("--verbose")) {
+  try {
+    if (args.md) writeFileSync(args.md, md);
+  } catch (e) {
+    process.stderr.write(`kernel-diff: cannot write ${args.md}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (args.verbose) {
     for (const c of r.cases) {
       if (c.match) continue;
       process.stdout.write(`${c.name} ${c.kind} kernel=${c.kernel} rec=${c.recordedOutcome} rep=${c.replayedOutcome}/${c.replayedStatus}${c.error ? ` ERROR ${c.error}` : ""}\n`);

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeCase, causeOf, classifySignature, errnoTimeFits, gsoArtefact, reportMarkdown, signatureOf, statusesForErrno, type KernelDiffSidecar } from "../../src/replay/kernel-diff.js";
+import { analyzeCase, causeOf, classifySignature, errnoTimeFits, gsoArtefact, parseKernelDiffArgs, reportMarkdown, signatureOf, statusesForErrno, type KernelDiffSidecar } from "../../src/replay/kernel-diff.js";
 
 const PCAPS = join(import.meta.dirname, "../../pcaps");
 
@@ -127,6 +127,18 @@ const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 const hasScapy = isRoot && spawnSync("/usr/bin/python3", ["-c", "import scapy"]).status === 0;
 const hasTools = ["tcpdump", "nft", "taskset"].every((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status === 0);
 const skipWhy = !isRoot ? "not root (needs network namespaces)" : !hasScapy ? "python3-scapy missing in /usr/bin/python3" : !hasTools ? "tcpdump/nft/taskset missing" : "";
+
+describe("kernel-diff command line", () => {
+  it("bad arguments give one line, not a stack trace; --help is not a directory", () => {
+    expect(parseKernelDiffArgs(["--help"])).toMatchObject({ help: true });
+    expect(parseKernelDiffArgs(["d", "--json", "o.json", "--md", "o.md", "--verbose"])).toEqual({ dir: "d", json: "o.json", md: "o.md", verbose: true, help: false });
+    expect(parseKernelDiffArgs([])).toBe("no recording directory given");
+    expect(parseKernelDiffArgs(["d", "--json"])).toBe("--json needs a file name");
+    expect(parseKernelDiffArgs(["d", "--md", "--verbose"])).toBe("--md needs a file name");
+    expect(parseKernelDiffArgs(["d", "--bogus"])).toBe("unknown option --bogus");
+    expect(parseKernelDiffArgs(["a", "b"])).toBe("one recording directory at a time (got a and b)");
+  });
+});
 
 describe("kernel-diff recorder (root)", () => {
   it.skipIf(skipWhy !== "")(`records two scenarios with the kernel client and removes its namespaces${skipWhy ? ` [skipped: ${skipWhy}]` : ""}`, () => {
