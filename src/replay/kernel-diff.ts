@@ -31,7 +31,17 @@ export interface KernelDiffSidecar {
   serverLog?: string[];
 }
 
-export type MismatchClass = "engine" | "replay" | "artefact" | "unclassified";
+/**
+ * What kind of cause a class of differences has (docs/kernel-diff.md, "Classes"):
+ * - engine: the `linux` profile differs from the kernel in a way it should model;
+ * - replay: the replay or the comparison cannot reproduce what the kernel was given;
+ * - artefact: the capture shows the recording (capture tool, the rig's timing), not a TCP rule;
+ * - residue: leftovers of a modelled behaviour whose per-case reason the capture cannot pin
+ *   (a timer's phase, a helper's lateness) or that were not read one by one;
+ * - not understood: a named pattern without an explanation yet;
+ * - unclassified: no rule knows the case (its signature is its earliest difference).
+ */
+export type MismatchClass = "engine" | "replay" | "artefact" | "residue" | "not understood" | "unclassified";
 
 export interface CaseResult {
   name: string;
@@ -156,7 +166,7 @@ export const CAUSES: Record<string, Cause> = {
   "rst-options": { id: "rst-options", cls: "engine", note: "kernel's abort RST (and other RSTs from a socket) carry the TS option and SACK blocks; ours carry none" },
   "mss-small": { id: "mss-small", cls: "engine", note: "kernel ignores an MSS option of 0 (default MSS) and raises a smaller one to 48 (tcp_min_snd_mss); we send 1-byte segments" },
   "icmp-fragtime": { id: "icmp-fragtime", cls: "engine", note: "kernel drops ICMP time exceeded code 1 (fragment reassembly) before TCP sees it (icmp_unreach: ICMP_EXC_FRAGTIME); we abort with host unreachable" },
-  "send-pattern": { id: "send-pattern", cls: "unclassified", note: "which data segments go out when differs during slow start (both start with 10 segments; kd-7-0246 with MSS 48); not yet understood (pacing, TSQ, cwnd validation?)" },
+  "send-pattern": { id: "send-pattern", cls: "not understood", note: "which data segments go out when differs during slow start (both start with 10 segments; kd-7-0246 with MSS 48); not yet understood (pacing, TSQ, cwnd validation?)" },
   "zero-window-probe": { id: "zero-window-probe", cls: "engine", note: "kernel probes a zero window from the SYN-ACK after about one RTO (<SEQ=SND.UNA-1>); so do we once the write is queued (the replay queues a write the capture never shows at its time, appWrites): a case here is a residue (the probe's TSecr or time)" },
   "simopen-wscale": { id: "simopen-wscale", cls: "engine", note: "kernel quirk: in a simultaneous open with a peer SYN without window scale it keeps shifting its advertised window by its own scale (win 63); the linux profile does too (simOpenWscale), a case here is a residue" },
   "rexmit-timing": { id: "rexmit-timing", cls: "engine", note: "data retransmission time differs (kernel RTO about 245-290 ms on a fresh connection with a few ms RTT, also TLP); ours 200 ms" },
@@ -166,12 +176,15 @@ export const CAUSES: Record<string, Cause> = {
   "simopen-rst-econnreset": { id: "simopen-rst-econnreset", cls: "engine", note: "kernel: a RST in SYN-RECEIVED after a simultaneous open fails connect() with ECONNRESET (tcp_reset(): only SYN-SENT gives ECONNREFUSED); the linux profile reports STATUS_CONNECTION_RESET (simOpenRstOutcome) and the extractor takes the RST as the attempt's end (refused); a case here is a residue" },
   "sack-blocks": { id: "sack-blocks", cls: "engine", note: "kernel ACKs carry SACK blocks for out-of-order data where ours carry none (after a simultaneous open whose peer SYN offered SACK; on the ACK answering a repeated SYN-ACK)" },
   "tail-loss-probe": { id: "tail-loss-probe", cls: "engine", note: "residue of the tail loss probe (tailLossProbe linux: RFC 8985 §7, tcp_schedule_loss_probe()): the kernel's probe and ours fall on different jiffies (PTO = 2 SRTT + 2 ms rounded up to a jiffy: our SRTT from the capture's wire times is a little shorter than the kernel's, whose samples run from the skb's transmit stamp to the ACK's processing), or a probe one side sends and the other not" },
-  "tlp-new-data": { id: "tlp-new-data", cls: "replay", note: "the kernel's tail loss probe sent new data (tcp_send_loss_probe()); ours retransmitted the last segment because the replay hands the application's bytes to our stack only as the recorded segments show them, so the data was not queued yet" },
-  "ts-ecr": { id: "ts-ecr", cls: "unclassified", note: "our TSecr echoes another of the peer's TSvals than the kernel's; the linux profile keeps TS.Recent from a segment acknowledging unsent data and from an old ACK off the fast path (tsRecentUpdate), a case here is a residue" },
-  "fin-not-sent": { id: "fin-not-sent", cls: "unclassified", note: "timers at the edge of what the replay sees: a FIN probe or RTO of ours a few ms after the kernel's as the capture's last packet (the replay stops 1 ms after it), a 252 ms timer on the wheel's 32 ms level whose phase nothing pins, or no RTT sample because the replayed SYN went earlier than the kernel's and the SYN-ACK's TSecr is ahead of our clock (docs/kernel-diff.md)" },
+  "tlp-new-data": { id: "tlp-new-data", cls: "replay", note: "the kernel's tail loss probe sent new data (tcp_send_loss_probe()); ours retransmitted the last segment because the replay hands the application's bytes to our stack only as the recorded segments show them, so the data was not queued yet (also a probe at the RTO's time, 2 SRTT + 200 ms with one segment out capped by tcp_rto_delta_us(): kd-31-0254, ours at 768.0 ms, the kernel's new 464 bytes at 796.2 ms, 28 ms apart, within one 32 ms granule of the wheel)" },
+  "close-time": { id: "close-time", cls: "replay", note: "the kernel's close() came before the server's FIN, its own FIN held back by the server's zero window (tcp_write_xmit(): tcp_snd_wnd_test() does not let the FIN's sequence number past a zero window), so it went FIN-WAIT-1, CLOSING (tcp_fin()), TIME-WAIT and ACKed later data (tcp_timewait_state_process(): a segment that is not a bare in-window ACK or RST is answered with an ACK); the replay closes ours when the recorded FIN appears, after the server's FIN: CLOSE-WAIT, LAST-ACK, CLOSED, and a RST for the data (kd-31-0239: close() at 503.5 ms, server FIN at 509.1, data at 519.3)" },
+  "capture-cut": { id: "capture-cut", cls: "artefact", note: "the capture ends with a server packet the client answered (the server's log has the client's segment after it) but the answer is not in the capture: the rig stops tcpdump (SIGINT) right after the scenario's server stops, and a packet sent in the last fraction of a millisecond is lost; ours is the RST the server's log says the kernel sent (kd-31-0383: a SYN-ACK after the client's abort at 535.4 ms, the server logged the client's RST 0.4 ms later)" },
+  "send-backlog-race": { id: "send-backlog-race", cls: "artefact", note: "a server segment arrived while the application's send() held the socket (tcp_v4_rcv(): sock_owned_by_user(), tcp_add_backlog(); processed in release_sock() after tcp_sendmsg() had sent the data): the kernel's data segment went out before it saw the segment, so without the SACK block, and the ACK right after it carries it; the capture's order is not the kernel's processing order, and ours (processing in the capture's order) puts the block on the data segment (sackOnData) (kd-42-0151: out-of-order data at 33.819 ms, the kernel's 100 bytes at 33.849 without it, the ACK with SACK at 33.887)" },
+  "ts-ecr": { id: "ts-ecr", cls: "residue", note: "our TSecr echoes another of the peer's TSvals than the kernel's; the linux profile keeps TS.Recent from a segment acknowledging unsent data and from an old ACK off the fast path (tsRecentUpdate), a case here is a residue" },
+  "fin-not-sent": { id: "fin-not-sent", cls: "residue", note: "timers at the edge of what the replay sees: a FIN probe or RTO of ours a few ms after the kernel's as the capture's last packet (the replay stops 1 ms after it), a 252 ms timer on the wheel's 32 ms level whose phase nothing pins, or no RTT sample because the replayed SYN went earlier than the kernel's and the SYN-ACK's TSecr is ahead of our clock (docs/kernel-diff.md)" },
   "timer-at-edge": { id: "timer-at-edge", cls: "replay", note: "the capture's last packet is a timer's retransmission of a segment the client sent before (the RTO after a first retransmission, doubled: a 400+ ms timer on the wheel's 32 ms level); ours falls later in its granule, after the replay stops 1 ms past the last recorded packet, so it is 'not sent' (kd-51-0423, kd-52-0211; docs/kernel-diff.md)" },
   "rexmit-half-window": { id: "rexmit-half-window", cls: "engine", note: "kernel's segments are bounded by half the largest window the peer offered (tcp_bound_to_half_wnd() in tcp_sync_mss()): into a 1024-byte window it retransmits the first 512-byte segment alone; we retransmit both as one 1024-byte segment (the MSS bound is not modelled; kd-52-0306)" },
-  "errno-latency": { id: "errno-latency", cls: "unclassified", note: "the packets agree; only the time connect() returned differs, the kernel's later, with a server packet between our decision and it: the helper's lateness (errnoTimeFits accepts it when no packet came in between) or a later decision by the kernel, which the capture cannot tell apart" },
+  "errno-latency": { id: "errno-latency", cls: "residue", note: "the packets agree; only the time connect() returned differs, the kernel's later, with a server packet between our decision and it: the helper's lateness (errnoTimeFits accepts it when no packet came in between) or a later decision by the kernel, which the capture cannot tell apart" },
   "oow-ack-ratelimit": { id: "oow-ack-ratelimit", cls: "engine", note: "kernel rate-limits ACKs to out-of-window segments and challenge ACKs per socket (tcp_oow_rate_limited, 500 ms; a too-old ACK's challenge ACK counts too); the linux profile does (oowAck, challengeAck), a case here is a residue" },
 };
 
@@ -195,6 +208,9 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, re
   if (gso) return CAUSES["gso-capture"];
   // Only the errno time differs, the kernel's later: its helper returned late (load).
   if (diffs.every((d) => d.field === "errno-time") && side.kernelResult.connect !== "ETIMEDOUT" && diffs.some((d) => /after (\d+) ms .*at (\d+) ms/.test(`${d.recorded} ${d.replayed}`) && Number(/after (\d+) ms/.exec(d.recorded)![1]) > Number(/at (\d+) ms/.exec(d.replayed)![1]))) return CAUSES["errno-latency"];
+  if (isCaptureCut(side, diffs, recorded)) return CAUSES["capture-cut"];
+  if (isSendBacklogRace(diffs, recorded)) return CAUSES["send-backlog-race"];
+  if (isCloseBeforePeerFin(side, diffs, recorded)) return CAUSES["close-time"];
   const answers = answersOf(side);
   const first = (side.scenario as unknown as { answers: Answer[][] }).answers[0] ?? [];
   const post = ((side.scenario as unknown as { post?: Answer[] }).post ?? []).map((p) => p.a);
@@ -221,6 +237,7 @@ export function causeOf(side: KernelDiffSidecar, diffs: Diff[], gso: boolean, re
   const ourProbe = diffs.find((d) => d.field === "extra" && isEarlyRetransmission(d.replayed, d.t, replayed));
   if (ourProbe && recorded.some((x) => x.dir === "c2s" && x.t >= ourProbe.t - 1 && x.t <= ourProbe.t + 10 && isNewData(x, recorded))) return CAUSES["tlp-new-data"];
   if (ourProbe) return CAUSES["tail-loss-probe"];
+  if (isLateProbeForNewData(side, diffs, recorded, replayed)) return CAUSES["tlp-new-data"];
   if (k === "ETIMEDOUT" && has("errno-time")) return CAUSES["syn-giveup-time"];
   if (has("options", / \/ none$/)) return CAUSES["rst-options"];
   const oowInput = ["p:synack", "p:syn", "p:oldack", "p:futureack"].some((x) => post.includes(x)) || first.length > 1;
@@ -278,6 +295,77 @@ function isHalfWindowRexmit(diffs: Diff[], answers: Answer[]): boolean {
       if (b === undefined || b[0] !== a[0] || Math.abs(e.t - m.t) >= 30) return false;
       return answers.some((x) => x.a === "synack" && (x.win ?? 0) > 0 && a[1] <= (x.win ?? 0) / 2 && b[1] > (x.win ?? 0) / 2);
     });
+  });
+}
+
+/**
+ * The capture's last packet is the server's, every difference is a segment of ours at or after
+ * it, and the server's log has a segment of the client (RST, data, SYN) after its last send:
+ * the client's answer was sent but the capture stopped before it (the rig stops tcpdump right
+ * after the server).
+ */
+function isCaptureCut(side: KernelDiffSidecar, diffs: Diff[], recorded: LadderPacket[]): boolean {
+  const last = recorded[recorded.length - 1];
+  if (!last || last.dir !== "s2c" || diffs.length === 0) return false;
+  if (!diffs.every((d) => d.field === "extra" && d.t >= last.t - 0.5)) return false;
+  const log = side.serverLog ?? [];
+  const lastSent = log.map((l) => / sent /.test(l)).lastIndexOf(true);
+  return lastSent >= 0 && log.slice(lastSent + 1).some((l) => / client (RST|data|SYN)/.test(l));
+}
+
+/**
+ * Every difference is a SACK block on a data segment of ours where the kernel's had none, and
+ * in the capture that data segment follows a server segment by less than 1 ms and is itself
+ * followed within 1 ms by an ACK of the kernel's with the block: the segment arrived while
+ * the application's send() held the socket, so the kernel processed it after sending.
+ */
+function isSendBacklogRace(diffs: Diff[], recorded: LadderPacket[]): boolean {
+  return (
+    diffs.length > 0 &&
+    diffs.every((d) => {
+      if (d.field !== "options" || /sack \d/.test(d.recorded) || !/sack \d/.test(d.replayed)) return false;
+      const i = recorded.findIndex((x) => x.dir === "c2s" && Math.abs(x.t - d.t) < 0.5 && / len [1-9]/.test(x.label) && !/sack>/.test(x.label));
+      if (i < 1) return false;
+      const data = recorded[i]!;
+      const before = recorded[i - 1]!;
+      const after = recorded.slice(i + 1).find((x) => x.dir === "c2s");
+      return before.dir === "s2c" && data.t - before.t < 1 && after !== undefined && after.t - data.t < 1 && /sack>/.test(after.label);
+    })
+  );
+}
+
+/**
+ * The rig's client called close() (with a FIN) before the server's FIN came, while the
+ * server's last window was 0, and the kernel's FIN went out only after the server's FIN:
+ * its FIN waited for the window, so it closed actively; every difference comes after the
+ * server's FIN.
+ */
+function isCloseBeforePeerFin(side: KernelDiffSidecar, diffs: Diff[], recorded: LadderPacket[]): boolean {
+  const m = (side.kernelResult.actions ?? []).map((a) => /^close\(fin\) at ([\d.]+) ms/.exec(a)).find((x) => x !== null);
+  if (!m || diffs.length === 0) return false;
+  const closeAt = Number(m[1]);
+  const srvFin = recorded.find((x) => x.dir === "s2c" && /^FP?\. /.test(x.label));
+  const cliFin = recorded.find((x) => x.dir === "c2s" && /^FP?\. /.test(x.label));
+  if (!srvFin || !cliFin || !(closeAt < srvFin.t && srvFin.t < cliFin.t)) return false;
+  const window = recorded.filter((x) => x.dir === "s2c" && x.t < closeAt).pop();
+  return window !== undefined && / win 0\b/.test(window.label) && diffs.every((d) => d.t > srvFin.t);
+}
+
+/**
+ * Our tail loss probe at the RTO's time (one segment out: 2 SRTT + 200 ms, capped by the RTO)
+ * repeats our last data segment, where the kernel sent new data within one wheel granule of
+ * that timer's level: its probe had the data queued, ours not yet (as `tlp-new-data`).
+ */
+function isLateProbeForNewData(side: KernelDiffSidecar, diffs: Diff[], recorded: LadderPacket[], replayed: LadderPacket[]): boolean {
+  const p = resolveProfile("linux", side.overrides as ProfileOverrides);
+  return diffs.some((d) => {
+    const sl = d.field === "extra" ? seqLen(d.replayed) : undefined;
+    if (!sl) return false;
+    const sent = replayed.filter((x) => x.dir === "c2s" && x.t < d.t - 0.5 && seqLen(x.label) !== undefined);
+    const lastData = sent[sent.length - 1];
+    if (!lastData || seqLen(lastData.label)!.join() !== sl.join()) return false;
+    const granule = timerGranularityMs(p, d.t - lastData.t);
+    return recorded.some((x) => x.dir === "c2s" && x.t >= d.t - 1 && x.t <= d.t + granule && isNewData(x, recorded));
   });
 }
 

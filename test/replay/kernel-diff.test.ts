@@ -38,6 +38,15 @@ describe("kernel-diff analysis", () => {
     expect(classifySignature(a).cls).toBe("unclassified");
     expect(classifySignature("paws-active-reject").cls).toBe("engine");
     expect(classifySignature("gso-capture").cls).toBe("artefact");
+    // Named classes with a reason are not "unclassified" (that is for cases no rule knows).
+    expect(classifySignature("fin-not-sent").cls).toBe("residue");
+    expect(classifySignature("ts-ecr").cls).toBe("residue");
+    expect(classifySignature("errno-latency").cls).toBe("residue");
+    expect(classifySignature("send-pattern").cls).toBe("not understood");
+    expect(classifySignature("close-time").cls).toBe("replay");
+    expect(classifySignature("capture-cut").cls).toBe("artefact");
+    expect(classifySignature("send-backlog-race").cls).toBe("artefact");
+    for (const id of ["fin-not-sent", "ts-ecr", "errno-latency", "send-pattern", "close-time", "capture-cut", "send-backlog-race"]) expect(classifySignature(id).note).not.toBe("");
   });
 
   it("causes come from the scenario and the differences", () => {
@@ -86,6 +95,61 @@ describe("kernel-diff analysis", () => {
     ];
     expect(causeOf(sidecar("synack", [{ a: "synack", ack: "ok", win: 1024, opts: [] }]), half, false)?.id).toBe("rexmit-half-window");
     expect(causeOf(sidecar("synack", [{ a: "synack", ack: "ok", win: 64000, opts: [] }]), half, false)?.id).toBeUndefined();
+  });
+
+  it("recording artefacts and replay limits found on seeds 31 and 42 (ladders as the captures show them)", () => {
+    const c2s = (t: number, label: string) => ({ t, dir: "c2s" as const, kind: "tcp" as const, label });
+    const s2c = (t: number, label: string) => ({ t, dir: "s2c" as const, kind: "tcp" as const, label });
+    // kd-31-0383: a SYN-ACK after the client's abort is the capture's last packet; the server
+    // logged the client's RST 0.4 ms after it, the capture has none; ours is "extra".
+    const cutRec = [c2s(210.9, "R. seq 6 ack 2 win 64 <TS>"), s2c(535.4, "S. seq 0 ack 1 win 64000 <mss 1460>")];
+    const cutDiff = [{ t: 535.4, field: "extra", recorded: "not sent", replayed: "R seq 1 len 0 at 535.4 ms" }];
+    const cut = sidecar("synack", [{ a: "synack", ack: "ok", opts: [] }], "ok", {});
+    cut.serverLog = ["612.1 client RST", "935.9 sent SA seq=0 ack=1 len=0", "936.3 client RST"];
+    expect(causeOf(cut, cutDiff, false, cutRec)?.id).toBe("capture-cut");
+    // Without the server's word that the client answered, it is not a capture fault.
+    cut.serverLog = ["612.1 client RST", "935.9 sent SA seq=0 ack=1 len=0"];
+    expect(causeOf(cut, cutDiff, false, cutRec)?.id).not.toBe("capture-cut");
+
+    // kd-42-0151: out-of-order data at 33.819 ms, the kernel's 100 bytes at 33.849 without
+    // SACK (sent under the socket lock), its ACK with SACK at 33.887; ours carries the block.
+    const race = [
+      s2c(27.6, "SP. seq 0 ack 1 win 64000 len 100 <mss 500,sackOK>"),
+      s2c(33.819, "P. seq 1001 ack 1 win 64000 len 1400"),
+      c2s(33.849, "P. seq 1 ack 1 win 64240 len 100"),
+      c2s(33.887, ". seq 101 ack 1 win 65535 <sack>"),
+    ];
+    const sackDiff = [{ t: 33.849, field: "options", recorded: "none", replayed: "nop,nop,sack 1059707192-1059708592" }];
+    const plain = sidecar("synack", [{ a: "synack", ack: "ok", opts: [] }]);
+    expect(causeOf(plain, sackDiff, false, race)?.id).toBe("send-backlog-race");
+    // The server segment 5 ms before the data: no race, no class.
+    expect(causeOf(plain, sackDiff, false, [race[0]!, { ...race[1]!, t: 28.8 }, race[2]!, race[3]!])?.id).toBeUndefined();
+
+    // kd-31-0239: zero window from the SYN-ACK, close() at 503.5 ms, the server's FIN at
+    // 509.1, the kernel's FIN after it; data at 519.3 ACKed in TIME-WAIT, ours a RST.
+    const held = sidecar("urg", [{ a: "synack", ack: "ok", win: 0, opts: [] }], "ok", {});
+    held.kernelResult.actions = ["close(fin) at 503.5 ms"];
+    const heldRec = [
+      s2c(102.1, "S.U seq 0 ack 1 win 0 <sackOK,mss 536,ws 14>"),
+      c2s(102.1, ". seq 1 ack 1 win 63"),
+      s2c(509.1, "F. seq 1 ack 1 win 64000"),
+      c2s(509.15, ". seq 1 ack 2 win 63"),
+      c2s(509.16, "F. seq 1 ack 2 win 63"),
+      s2c(519.3, "P. seq 2 ack 2 win 64000 len 50"),
+    ];
+    const rstDiff = [{ t: 519.3, field: "extra", recorded: "not sent", replayed: "R seq 2 len 0 at 519.3 ms" }];
+    expect(causeOf(held, rstDiff, false, heldRec)?.id).toBe("close-time");
+    // An open window: the FIN would have gone at close(); not this class.
+    expect(causeOf(held, rstDiff, false, heldRec.map((x, i) => (i === 0 ? { ...x, label: x.label.replace("win 0", "win 64000") } : x)))?.id).not.toBe("close-time");
+
+    // kd-31-0254: our probe at the RTO's time (768.0 ms) repeats the 1024 bytes sent at 248.3;
+    // the kernel's probe at 796.2 sent the next 464 bytes, which the replay had not queued.
+    const kernel = [c2s(78.9, "P. seq 1 ack 1 win 63 len 512"), c2s(248.3, "P. seq 513 ack 1401 win 66 len 1024"), c2s(796.2, "P. seq 1537 ack 1401 win 66 len 464")];
+    const ours = [c2s(78.9, "P. seq 1 ack 1 win 63 len 512"), c2s(248.3, "P. seq 513 ack 1401 win 63 len 1024"), c2s(768.0, "P. seq 513 ack 1401 win 63 len 1024"), c2s(796.2, "P. seq 1537 ack 1401 win 63 len 464")];
+    const late = [{ t: 768.0, field: "extra", recorded: "not sent", replayed: "P. seq 513 ack 1401 len 1024 at 768.0 ms" }];
+    expect(causeOf(plain, late, false, kernel, ours)?.id).toBe("tlp-new-data");
+    // The kernel's new data two granules (64 ms) after our probe: not explained by it.
+    expect(causeOf(plain, late, false, [kernel[0]!, kernel[1]!, c2s(840, "P. seq 1537 ack 1401 win 66 len 464")], ours)?.id).toBeUndefined();
   });
 
   it("the errno time: never before our decision; later only with no server packet after it (the helper returned late)", () => {
