@@ -30,6 +30,14 @@ export interface TunOpenOptions {
   persist?: boolean;
   /** IFF_MULTI_QUEUE: allows several fds on one interface. */
   multiQueue?: boolean;
+  /**
+   * Queues to attach (1 to 256, default 1). More than one opens the interface
+   * IFF_MULTI_QUEUE with one fd per queue: every queue is read, and each packet sent goes
+   * to the queue its flow hashes to (addresses and TCP/UDP ports), so one connection's
+   * packets keep their order. With txThread each queue gets its own writer thread, so the
+   * kernel's work for different connections runs on several threads.
+   */
+  queues?: number;
   /** Packets per receive callback at most (default 64). */
   maxBatch?: number;
   /**
@@ -61,6 +69,9 @@ export interface TunStats extends DeviceStats {
   /** With vnetHdr: writes that carried several TCP segments at once, and how many segments. */
   txGsoWrites?: number;
   txGsoSegments?: number;
+  /** With queues > 1: packets read from, and written to, each queue. */
+  rxQueuePackets?: number[];
+  txQueuePackets?: number[];
 }
 
 export class TunDevice implements Device {
@@ -96,6 +107,7 @@ export class TunDevice implements Device {
     if (opts.txThread !== undefined) nativeOpts.txThread = opts.txThread;
     if (opts.vnetHdr !== undefined) nativeOpts.vnetHdr = opts.vnetHdr;
     if (opts.multiQueue !== undefined) nativeOpts.multiQueue = opts.multiQueue;
+    if (opts.queues !== undefined) nativeOpts.queues = opts.queues;
     if (opts.maxBatch !== undefined) nativeOpts.maxBatch = opts.maxBatch;
     const handle = addon.open(opts.name, nativeOpts);
     try {
@@ -172,9 +184,14 @@ export class TunDevice implements Device {
     this.handle.writePacked(data, lengths, count);
   }
 
-  /** Whether writes go through the addon's writer thread. */
+  /** Whether writes go through the addon's writer threads (one per queue). */
   get txThread(): boolean {
     return this.handle.txThread;
+  }
+
+  /** Queues attached (the open option `queues`, default 1). */
+  get queues(): number {
+    return this.handle.queues;
   }
 
   stats(): TunStats {
@@ -192,6 +209,8 @@ export class TunDevice implements Device {
     if (s.lastTxError !== undefined) out.lastTxError = s.lastTxError;
     if (s.txGsoWrites !== undefined) out.txGsoWrites = s.txGsoWrites;
     if (s.txGsoSegments !== undefined) out.txGsoSegments = s.txGsoSegments;
+    if (s.rxQueuePackets !== undefined) out.rxQueuePackets = s.rxQueuePackets;
+    if (s.txQueuePackets !== undefined) out.txQueuePackets = s.txQueuePackets;
     return out;
   }
 

@@ -33,6 +33,9 @@ export interface NativeTunStats {
   /** With vnetHdr: writes that carried several TCP segments (GSO), and the segments they carried. */
   txGsoWrites?: number;
   txGsoSegments?: number;
+  /** With queues > 1: packets read from, and written to, each queue. */
+  rxQueuePackets?: number[];
+  txQueuePackets?: number[];
 }
 
 /** The native TUN handle. All calls are synchronous and run on the calling thread. */
@@ -64,8 +67,10 @@ export interface NativeTun {
    * bytes: one call into C for the whole batch. Returns like writeBatch.
    */
   writePacked(data: Uint8Array, lengths: Int32Array, count: number): number;
-  /** Whether writes go through the writer thread (open option txThread). */
+  /** Whether writes go through the writer thread (open option txThread); one per queue. */
   readonly txThread: boolean;
+  /** Queues (fds) attached: 1, or the open option `queues`. */
+  readonly queues: number;
   setMtu(mtu: number): void;
   getMtu(): number;
   setUp(up: boolean): void;
@@ -82,6 +87,8 @@ export interface NativeOpenOptions {
   /** Network namespace name (`ip netns add NAME`) or an absolute nsfs path. */
   netns?: string;
   multiQueue?: boolean;
+  /** Queues to attach (1..256, default 1); more than 1 implies multiQueue. */
+  queues?: number;
   /** Packets drained per callback at most (1..4096, default 64). */
   maxBatch?: number;
   /** Write on a thread of the addon's own (the kernel's work per packet runs beside JavaScript). */

@@ -17,6 +17,13 @@
 //    `txThread` the writes are made on a thread of their own: the JavaScript thread
 //    copies the batch into a queue and returns, and the kernel's work runs beside it on
 //    another core. Packets are written in the order they were queued.
+//  - With `queues` > 1 the interface is opened IFF_MULTI_QUEUE with that many fds (one
+//    per queue; see Documentation/networking/tuntap.rst, "Multiqueue tuntap interface").
+//    Each packet we write goes to the queue its flow hashes to (addresses and TCP/UDP
+//    ports), so a flow's packets keep their order; with txThread each queue has its own
+//    writer thread, so the kernel's work for different flows runs on several threads.
+//    Every queue's fd is polled on Node's loop: the kernel picks the queue of each packet
+//    it sends us (tun_automq_select_queue() in drivers/net/tun.c).
 //
 // Every failure becomes a JavaScript exception with `code` ("EPERM", ...), `errno` and
 // `syscall` properties, like Node's own system errors. Nothing here aborts the process
@@ -35,6 +42,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -101,6 +109,8 @@ constexpr int kBatchesPerWake = 8;
 constexpr size_t kMaxTxQueuedBytes = 16 * 1024 * 1024;
 // Batch buffers kept for reuse by the writer thread.
 constexpr size_t kTxFreeBatches = 64;
+// Queues of a multi-queue TUN at most: the kernel's MAX_TAP_QUEUES (include/linux/if_tap.h).
+constexpr int kMaxQueues = 256;
 
 std::string ErrnoText(int err) { return std::string(strerror(err)); }
 
@@ -239,7 +249,7 @@ Napi::Value NetnsRestoreJs(const Napi::CallbackInfo& info) {
 // TUN device
 
 struct Opened {
-  int fd = -1;
+  std::vector<int> fds;  // one per queue
   int ctl = -1;  // AF_INET/AF_INET6 datagram socket in the device's namespace, for ioctls
   std::string name;
   std::string netns;
@@ -285,6 +295,25 @@ bool ValidIfName(const std::string& name, std::string* why) {
   return true;
 }
 
+class Tun;
+
+// One queue of the device (a single-queue device has one): its fd, its poll on Node's
+// loop and, with txThread, its writer thread and the batches waiting for it.
+struct Queue {
+  int fd = -1;
+  Tun* owner = nullptr;
+  uv_poll_t* poll = nullptr;
+  double rxPackets = 0;                   // loop thread only
+  std::atomic<uint64_t> txPackets{0};     // written to this queue
+  std::thread worker;
+  std::mutex mu;  // guards what follows
+  std::condition_variable cv;
+  std::deque<std::unique_ptr<TxBatch>> pending;
+  std::vector<std::unique_ptr<TxBatch>> free;
+  size_t queuedBytes = 0;
+  bool stop = false;
+};
+
 class Tun : public Napi::ObjectWrap<Tun> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -303,6 +332,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
             InstanceMethod<&Tun::WriteBatch>("writeBatch"),
             InstanceMethod<&Tun::WritePacked>("writePacked"),
             InstanceAccessor<&Tun::GetTxThread>("txThread"),
+            InstanceAccessor<&Tun::GetQueues>("queues"),
             InstanceMethod<&Tun::SetMtu>("setMtu"),
             InstanceMethod<&Tun::GetMtu>("getMtu"),
             InstanceMethod<&Tun::SetUp>("setUp"),
@@ -322,9 +352,15 @@ class Tun : public Napi::ObjectWrap<Tun> {
     }
     Opened* o = info[0].As<Napi::External<Opened>>().Data();
     // Take ownership first so that nothing below can leak the descriptors.
-    fd_ = o->fd;
+    for (size_t i = 0; i < o->fds.size(); i++) {
+      auto q = std::make_unique<Queue>();
+      q->fd = o->fds[i];
+      q->owner = this;
+      queues_.push_back(std::move(q));
+    }
+    o->fds.clear();
+    fd_ = queues_.empty() ? -1 : queues_[0]->fd;
     ctl_ = o->ctl;
-    o->fd = -1;
     o->ctl = -1;
     name_ = o->name;
     netns_ = o->netns;
@@ -332,7 +368,15 @@ class Tun : public Napi::ObjectWrap<Tun> {
     vnetHdr_ = o->vnetHdr;
     if (o->txThread) {
       txThread_ = true;
-      txWorker_ = std::thread([this] { TxLoop(); });
+      try {
+        for (auto& q : queues_) {
+          Queue* qp = q.get();
+          qp->worker = std::thread([this, qp] { TxLoop(qp); });
+        }
+      } catch (const std::system_error& e) {
+        CloseInternal();
+        throw CodeError(env, "EAGAIN", std::string("cannot start a TUN writer thread: ") + e.what());
+      }
     }
 
     rxCap_ = static_cast<size_t>(maxBatch_) * kSlotEstimateBytes + kMaxPacketBytes + kVnetHdrBytes;
@@ -377,6 +421,9 @@ class Tun : public Napi::ObjectWrap<Tun> {
   Napi::Value GetMaxBatch(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), maxBatch_);
   }
+  Napi::Value GetQueues(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(queues_.size()));
+  }
   Napi::Value GetTxThread(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), txThread_);
   }
@@ -392,7 +439,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     Napi::Env env = info.Env();
     ThrowIfClosed(env);
     if (failed_) throw CodeError(env, "EIO", "TUN device " + name_ + " has failed");
-    if (poll_ != nullptr) throw CodeError(env, "EALREADY", "TUN device " + name_ + " is already started");
+    if (polling_) throw CodeError(env, "EALREADY", "TUN device " + name_ + " is already started");
     if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
       throw Napi::TypeError::New(env, "start(onBatch, onError): both must be functions");
     }
@@ -406,21 +453,27 @@ class Tun : public Napi::ObjectWrap<Tun> {
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
       throw CodeError(env, "EINVAL", "cannot get the Node.js event loop");
     }
-    auto* handle = new uv_poll_t;
-    int r = uv_poll_init(loop, handle, fd_);
-    if (r < 0) {
-      delete handle;
-      throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_init");
+    // One poll per queue; the kernel chooses the queue of each packet it sends us.
+    polling_ = true;
+    for (auto& q : queues_) {
+      auto* handle = new uv_poll_t;
+      int r = uv_poll_init(loop, handle, q->fd);
+      if (r < 0) {
+        delete handle;
+        StopPolling();
+        throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_init");
+      }
+      handle->data = q.get();
+      r = uv_poll_start(handle, UV_READABLE, OnPoll);
+      if (r < 0) {
+        handle->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(handle), OnHandleClosed);
+        StopPolling();
+        throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_start");
+      }
+      q->poll = handle;
+      if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(handle));
     }
-    handle->data = this;
-    r = uv_poll_start(handle, UV_READABLE, OnPoll);
-    if (r < 0) {
-      handle->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), OnHandleClosed);
-      throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_start");
-    }
-    poll_ = handle;
-    if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     // An active device keeps itself alive, as a listening socket does.
     if (!selfRef_) {
       Ref();
@@ -432,25 +485,27 @@ class Tun : public Napi::ObjectWrap<Tun> {
   static void OnHandleClosed(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
   static void OnPoll(uv_poll_t* handle, int status, int events) {
-    Tun* self = static_cast<Tun*>(handle->data);
-    if (self == nullptr || self->closed_ || self->poll_ == nullptr) return;
+    Queue* q = static_cast<Queue*>(handle->data);
+    if (q == nullptr) return;
+    Tun* self = q->owner;
+    if (self->closed_ || !self->polling_) return;
     Napi::Env env(self->env_);
     Napi::HandleScope scope(env);
     if (status < 0) {
       // libuv reports EPOLLERR as UV_EBADF; the TUN driver raises it when the interface
       // behind our fd is gone. A read then tells the real reason (EBADFD) and still
       // delivers anything that was queued before.
-      self->Drain();
+      self->Drain(q);
       if (!self->closed_ && !self->failed_) self->Fail(-status, "poll");
       return;
     }
-    if ((events & UV_READABLE) != 0) self->Drain();
+    if ((events & UV_READABLE) != 0) self->Drain(q);
   }
 
   // Reads what is queued, in batches of up to maxBatch_ packets, one JS call per batch.
   // Stops at EAGAIN, or after kBatchesPerWake batches so that one busy device cannot
   // starve the rest of the loop (the poll is level-triggered: we are called again).
-  void Drain() {
+  void Drain(Queue* q) {
     Napi::Env env(env_);
     for (int round = 0; round < kBatchesPerWake; round++) {
       int count = 0;
@@ -459,7 +514,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
       bool empty = false;
       const size_t hdr = vnetHdr_ ? kVnetHdrBytes : 0;
       while (count < maxBatch_ && rxCap_ - off >= kMaxPacketBytes + hdr) {
-        ssize_t n = read(fd_, rxData_ + off, kMaxPacketBytes + hdr);
+        ssize_t n = read(q->fd, rxData_ + off, kMaxPacketBytes + hdr);
         if (n < 0) {
           if (errno == EINTR) continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -482,6 +537,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
         off += (static_cast<size_t>(n) + 7) & ~static_cast<size_t>(7);
         count++;
         stats_.rxPackets += 1;
+        q->rxPackets += 1;
         stats_.rxBytes += static_cast<double>(static_cast<size_t>(n) - hdr);
       }
       if (count > 0) {
@@ -497,7 +553,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
           }
         }
       }
-      if (closed_ || failed_ || poll_ == nullptr) return;  // the handler closed us
+      if (closed_ || failed_ || !polling_) return;  // the handler closed us
       if (err != 0) {
         Fail(err, "read");
         return;
@@ -540,11 +596,13 @@ class Tun : public Napi::ObjectWrap<Tun> {
   }
 
   void StopPolling() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnHandleClosed);
-      poll_ = nullptr;
+    polling_ = false;
+    for (auto& q : queues_) {
+      if (q->poll == nullptr) continue;
+      uv_poll_stop(q->poll);
+      q->poll->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(q->poll), OnHandleClosed);
+      q->poll = nullptr;
     }
     if (selfRef_) {
       selfRef_ = false;
@@ -557,11 +615,12 @@ class Tun : public Napi::ObjectWrap<Tun> {
     closed_ = true;
     StopPolling();
     ReleaseCallbacks();
-    StopWriter();
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
+    StopWriters();  // each writes what is queued first
+    for (auto& q : queues_) {
+      if (q->fd >= 0) close(q->fd);
+      q->fd = -1;
     }
+    fd_ = -1;
     if (ctl_ >= 0) {
       close(ctl_);
       ctl_ = -1;
@@ -581,10 +640,10 @@ class Tun : public Napi::ObjectWrap<Tun> {
   }
 
   // Sends one datagram now. Returns true if the kernel took it.
-  bool WriteOne(const uint8_t* data, size_t len) {
+  bool WriteOne(Queue* q, const uint8_t* data, size_t len) {
     ssize_t n;
     do {
-      n = write(fd_, data, len);
+      n = write(q->fd, data, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       CountTxErrors(1, errno);
@@ -592,6 +651,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     }
     stats_.txPackets.fetch_add(1, std::memory_order_relaxed);
     stats_.txBytes.fetch_add(len, std::memory_order_relaxed);
+    q->txPackets.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
@@ -601,22 +661,22 @@ class Tun : public Napi::ObjectWrap<Tun> {
     stats_.lastTxErrno.store(err, std::memory_order_relaxed);
   }
 
-  // ---- writer thread (txThread) ----
+  // ---- writer threads (txThread): one per queue ----
 
-  std::unique_ptr<TxBatch> NewTxBatch() {
+  std::unique_ptr<TxBatch> NewTxBatch(Queue* q) {
     {
-      std::lock_guard<std::mutex> lk(txMu_);
-      if (!txFree_.empty()) {
-        std::unique_ptr<TxBatch> b = std::move(txFree_.back());
-        txFree_.pop_back();
+      std::lock_guard<std::mutex> lk(q->mu);
+      if (!q->free.empty()) {
+        std::unique_ptr<TxBatch> b = std::move(q->free.back());
+        q->free.pop_back();
         return b;
       }
     }
     return std::make_unique<TxBatch>();
   }
 
-  // Queues a filled batch for the writer; returns how many packets were queued (all or none).
-  uint32_t SubmitTxBatch(std::unique_ptr<TxBatch> b) {
+  // Queues a filled batch for the queue's writer; returns how many packets were queued (all or none).
+  uint32_t SubmitTxBatch(Queue* q, std::unique_ptr<TxBatch> b) {
     uint32_t n = static_cast<uint32_t>(b->lens.size());
     if (!b->segs.empty()) {
       n = 0;
@@ -624,81 +684,141 @@ class Tun : public Napi::ObjectWrap<Tun> {
     }
     size_t bytes = b->data.size();
     {
-      std::lock_guard<std::mutex> lk(txMu_);
-      if (txQueuedBytes_ + bytes > kMaxTxQueuedBytes) {
+      std::lock_guard<std::mutex> lk(q->mu);
+      if (q->queuedBytes + bytes > kMaxTxQueuedBytes) {
         CountTxErrors(n, EAGAIN);
-        RecycleLocked(std::move(b));
+        RecycleLocked(q, std::move(b));
         return 0;
       }
-      txQueuedBytes_ += bytes;
-      txQueue_.push_back(std::move(b));
+      q->queuedBytes += bytes;
+      q->pending.push_back(std::move(b));
     }
-    txCv_.notify_one();
+    q->cv.notify_one();
     return n;
   }
 
-  void RecycleLocked(std::unique_ptr<TxBatch> b) {
-    if (txFree_.size() >= kTxFreeBatches) return;
+  static void RecycleLocked(Queue* q, std::unique_ptr<TxBatch> b) {
+    if (q->free.size() >= kTxFreeBatches) return;
     b->data.clear();
     b->lens.clear();
     b->segs.clear();
-    txFree_.push_back(std::move(b));
+    q->free.push_back(std::move(b));
   }
 
-  // The writer: takes batches in order and writes their packets. On close it writes what
-  // is still queued, then returns (close() joins it before the fd is closed).
-  void TxLoop() {
-    std::unique_lock<std::mutex> lk(txMu_);
+  // A queue's writer: takes its batches in order and writes their packets to its fd. On
+  // close it writes what is still queued, then returns (close() joins every writer before
+  // any fd is closed).
+  void TxLoop(Queue* q) {
+    std::unique_lock<std::mutex> lk(q->mu);
     for (;;) {
-      txCv_.wait(lk, [this] { return txStop_ || !txQueue_.empty(); });
-      if (txQueue_.empty()) return;
-      std::unique_ptr<TxBatch> b = std::move(txQueue_.front());
-      txQueue_.pop_front();
+      q->cv.wait(lk, [q] { return q->stop || !q->pending.empty(); });
+      if (q->pending.empty()) return;
+      std::unique_ptr<TxBatch> b = std::move(q->pending.front());
+      q->pending.pop_front();
       lk.unlock();
       if (!b->segs.empty()) {
-        WriteAssembled(*b, b->segs);
+        WriteAssembled(q, *b, b->segs);
       } else {
         size_t off = 0;
         for (uint32_t len : b->lens) {
-          WriteOne(b->data.data() + off, len);
+          WriteOne(q, b->data.data() + off, len);
           off += len;
         }
       }
       lk.lock();
-      txQueuedBytes_ -= b->data.size();
-      RecycleLocked(std::move(b));
+      q->queuedBytes -= b->data.size();
+      RecycleLocked(q, std::move(b));
     }
   }
 
-  void StopWriter() {
-    if (!txWorker_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lk(txMu_);
-      txStop_ = true;
+  // Tells every writer to stop once its queue is empty, then waits for all of them (they
+  // flush side by side).
+  void StopWriters() {
+    for (auto& q : queues_) {
+      if (!q->worker.joinable()) continue;
+      {
+        std::lock_guard<std::mutex> lk(q->mu);
+        q->stop = true;
+      }
+      q->cv.notify_one();
     }
-    txCv_.notify_one();
-    txWorker_.join();
+    for (auto& q : queues_) {
+      if (q->worker.joinable()) q->worker.join();
+    }
+  }
+
+  // The queue a packet we write goes to: a hash of its addresses and, for TCP and UDP,
+  // its ports, so that every packet of one connection takes the same queue (and, with
+  // txThread, the same writer) and they reach the kernel in the order they were sent.
+  // IPv4 fragments, IPv6 packets with extension headers and other protocols hash on the
+  // addresses alone. The kernel does not care which queue a packet arrives on.
+  static uint32_t FlowQueue(const uint8_t* p, size_t len, uint32_t nq) {
+    uint32_t h = 0x9e3779b9u;
+    auto mix = [&h](const uint8_t* b, size_t n) {
+      for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x01000193u;  // FNV-1a
+    };
+    if (len >= 20 && (p[0] >> 4) == 4) {
+      size_t ihl = static_cast<size_t>(p[0] & 0x0f) * 4;
+      mix(p + 12, 8);
+      bool fragment = (Rd16(p + 6) & 0x3fff) != 0;
+      if (!fragment && (p[9] == 6 || p[9] == 17) && ihl >= 20 && len >= ihl + 4) mix(p + ihl, 4);
+    } else if (len >= 40 && (p[0] >> 4) == 6) {
+      mix(p + 8, 32);
+      if ((p[6] == 6 || p[6] == 17) && len >= 44) mix(p + 40, 4);
+    }
+    // Final avalanche (MurmurHash3's fmix32) so that nearby ports spread over the queues.
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return static_cast<uint32_t>((static_cast<uint64_t>(h) * nq) >> 32);
   }
 
   // Sends or queues `count` packets given as pointers and lengths; returns how many the
-  // kernel took (or, with the writer thread, how many were queued). `at(i, &data, &len)`
-  // may be asked for the same packet more than once and out of order.
+  // kernel took (or, with the writer threads, how many were queued). `at(i, &data, &len)`
+  // may be asked for the same packet more than once and out of order. With several
+  // queues the batch is split by flow, each part keeping its order.
   template <typename PacketAt>
   uint32_t SendPackets(uint32_t count, PacketAt at) {
     if (closed_) {
       CountTxErrors(count, EBADF);
       return 0;
     }
+    uint32_t nq = static_cast<uint32_t>(queues_.size());
+    if (nq == 1) return SendOn(queues_[0].get(), count, at);
+    std::vector<std::vector<uint32_t>>& parts = txParts_;
+    parts.resize(nq);
+    for (auto& v : parts) v.clear();
+    for (uint32_t i = 0; i < count; i++) {
+      const uint8_t* data = nullptr;
+      size_t len = 0;
+      at(i, &data, &len);
+      parts[FlowQueue(data, len, nq)].push_back(i);
+    }
+    uint32_t sent = 0;
+    for (uint32_t k = 0; k < nq; k++) {
+      const std::vector<uint32_t>& idx = parts[k];
+      if (idx.empty()) continue;
+      sent += SendOn(queues_[k].get(), static_cast<uint32_t>(idx.size()),
+                     [&](uint32_t j, const uint8_t** d, size_t* l) { at(idx[j], d, l); });
+    }
+    return sent;
+  }
+
+  // SendPackets for the packets of one queue.
+  template <typename PacketAt>
+  uint32_t SendOn(Queue* q, uint32_t count, PacketAt at) {
     if (vnetHdr_) {
       // Assemble the writes (header + packet, TCP runs merged) into a batch first.
-      std::unique_ptr<TxBatch> b = txThread_ ? NewTxBatch() : std::make_unique<TxBatch>();
+      std::unique_ptr<TxBatch> b = txThread_ ? NewTxBatch(q) : std::make_unique<TxBatch>();
       std::vector<uint32_t> segs;
       AssembleVnet(count, at, b.get(), &segs);
       if (txThread_) {
         b->segs = std::move(segs);
-        return SubmitTxBatch(std::move(b)) > 0 ? count : 0;
+        return SubmitTxBatch(q, std::move(b)) > 0 ? count : 0;
       }
-      return WriteAssembled(*b, segs);
+      return WriteAssembled(q, *b, segs);
     }
     if (!txThread_) {
       uint32_t sent = 0;
@@ -706,11 +826,11 @@ class Tun : public Napi::ObjectWrap<Tun> {
         const uint8_t* data = nullptr;
         size_t len = 0;
         at(i, &data, &len);
-        if (WriteOne(data, len)) sent++;
+        if (WriteOne(q, data, len)) sent++;
       }
       return sent;
     }
-    std::unique_ptr<TxBatch> b = NewTxBatch();
+    std::unique_ptr<TxBatch> b = NewTxBatch(q);
     b->lens.reserve(count);
     for (uint32_t i = 0; i < count; i++) {
       const uint8_t* data = nullptr;
@@ -719,7 +839,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
       b->data.insert(b->data.end(), data, data + len);
       b->lens.push_back(static_cast<uint32_t>(len));
     }
-    return SubmitTxBatch(std::move(b));
+    return SubmitTxBatch(q, std::move(b));
   }
 
   // ---- vnetHdr: the virtio-net header, and TCP segments merged into one GSO write ----
@@ -863,20 +983,21 @@ class Tun : public Napi::ObjectWrap<Tun> {
   }
 
   // Writes an assembled batch; returns how many of the original packets the kernel took.
-  uint32_t WriteAssembled(const TxBatch& b, const std::vector<uint32_t>& segs) {
+  uint32_t WriteAssembled(Queue* q, const TxBatch& b, const std::vector<uint32_t>& segs) {
     uint32_t sent = 0;
     size_t off = 0;
     for (size_t k = 0; k < b.lens.size(); k++) {
       uint32_t nseg = segs[k];
       ssize_t n;
       do {
-        n = write(fd_, b.data.data() + off, b.lens[k]);
+        n = write(q->fd, b.data.data() + off, b.lens[k]);
       } while (n < 0 && errno == EINTR);
       if (n < 0) {
         CountTxErrors(nseg, errno);
       } else {
         sent += nseg;
         stats_.txPackets.fetch_add(nseg, std::memory_order_relaxed);
+        q->txPackets.fetch_add(nseg, std::memory_order_relaxed);
         stats_.txBytes.fetch_add(b.lens[k] - kVnetHdrBytes, std::memory_order_relaxed);
         if (nseg > 1) {
           stats_.txGsoWrites.fetch_add(1, std::memory_order_relaxed);
@@ -1072,6 +1193,16 @@ class Tun : public Napi::ObjectWrap<Tun> {
     }
     int lastErr = stats_.lastTxErrno.load(std::memory_order_relaxed);
     if (lastErr != 0) o.Set("lastTxError", ErrnoCode(lastErr));
+    if (queues_.size() > 1) {
+      Napi::Array rx = Napi::Array::New(env, queues_.size());
+      Napi::Array tx = Napi::Array::New(env, queues_.size());
+      for (uint32_t i = 0; i < queues_.size(); i++) {
+        rx.Set(i, queues_[i]->rxPackets);
+        tx.Set(i, static_cast<double>(queues_[i]->txPackets.load(std::memory_order_relaxed)));
+      }
+      o.Set("rxQueuePackets", rx);
+      o.Set("txQueuePackets", tx);
+    }
     return o;
   }
 
@@ -1083,23 +1214,28 @@ class Tun : public Napi::ObjectWrap<Tun> {
   // ref()/unref(): whether an open device keeps the Node.js process alive (default: yes).
   Napi::Value RefJs(const Napi::CallbackInfo& info) {
     unref_ = false;
-    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    for (auto& q : queues_) {
+      if (q->poll != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(q->poll));
+    }
     return info.Env().Undefined();
   }
   Napi::Value UnrefJs(const Napi::CallbackInfo& info) {
     unref_ = true;
-    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    for (auto& q : queues_) {
+      if (q->poll != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(q->poll));
+    }
     return info.Env().Undefined();
   }
 
   napi_env env_;
-  int fd_ = -1;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  int fd_ = -1;  // the first queue's, for the ioctls and the `fd` property
   int ctl_ = -1;
   std::string name_;
   std::string netns_;
   int maxBatch_ = kDefaultMaxBatch;
 
-  uv_poll_t* poll_ = nullptr;
+  bool polling_ = false;
   bool closed_ = false;
   bool failed_ = false;
   bool selfRef_ = false;
@@ -1120,13 +1256,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
   bool txThread_ = false;
   bool vnetHdr_ = false;
   std::vector<size_t> packedStarts_;  // writePacked's scratch (JavaScript thread only)
-  std::thread txWorker_;
-  std::mutex txMu_;
-  std::condition_variable txCv_;
-  std::deque<std::unique_ptr<TxBatch>> txQueue_;
-  std::vector<std::unique_ptr<TxBatch>> txFree_;
-  size_t txQueuedBytes_ = 0;
-  bool txStop_ = false;
+  std::vector<std::vector<uint32_t>> txParts_;  // SendPackets' split by queue (JavaScript thread only)
 };
 
 // Message for a failed open("/dev/net/tun") or TUNSETIFF.
@@ -1160,9 +1290,10 @@ Napi::Error OpenError(Napi::Env env, int e, const std::string& name, const std::
   return ErrnoError(env, e, "cannot open TUN device " + shown + where + ": " + ErrnoText(e), syscallName);
 }
 
-// open(name, { netns?, multiQueue?, maxBatch?, txThread?, vnetHdr? }) -> SynackTun
+// open(name, { netns?, multiQueue?, queues?, maxBatch?, txThread?, vnetHdr? }) -> SynackTun
 // Attaches to the TUN device `name` or creates it (IFF_TUN | IFF_NO_PI: bare IP
 // datagrams, no packet-information header), optionally inside network namespace netns.
+// With queues > 1 (IFF_MULTI_QUEUE) it attaches that many queues, one fd each.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -1171,11 +1302,25 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>();
   Opened o;
   bool multiQueue = false;
+  int queues = 1;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object opts = info[1].As<Napi::Object>();
     Napi::Value ns = opts.Get("netns");
     if (ns.IsString()) o.netns = ns.As<Napi::String>().Utf8Value();
-    multiQueue = opts.Get("multiQueue").ToBoolean().Value();
+    Napi::Value mq = opts.Get("multiQueue");
+    multiQueue = mq.ToBoolean().Value();
+    Napi::Value qv = opts.Get("queues");
+    if (!qv.IsUndefined()) {
+      double v = qv.IsNumber() ? qv.As<Napi::Number>().DoubleValue() : 0;
+      if (!qv.IsNumber() || v != static_cast<double>(static_cast<int64_t>(v)) || v < 1 || v > kMaxQueues) {
+        throw CodeError(env, "EINVAL", "queues must be a whole number from 1 to " + std::to_string(kMaxQueues));
+      }
+      queues = static_cast<int>(v);
+      if (queues > 1 && !mq.IsUndefined() && !multiQueue) {
+        throw CodeError(env, "EINVAL", "queues > 1 needs a multi-queue device: leave multiQueue unset or true");
+      }
+      if (queues > 1) multiQueue = true;
+    }
     o.txThread = opts.Get("txThread").ToBoolean().Value();
     o.vnetHdr = opts.Get("vnetHdr").ToBoolean().Value();
     Napi::Value mb = opts.Get("maxBatch");
@@ -1194,35 +1339,56 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 
   {
     NetnsScope inNetns(env, o.netns);  // throws a readable error for a bad namespace
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw OpenError(env, errno, name, o.netns, "open");
+    // Closes what was opened so far when a later step fails.
+    auto closeAll = [&o]() {
+      for (int f : o.fds) close(f);
+      o.fds.clear();
+    };
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0) | (o.vnetHdr ? IFF_VNET_HDR : 0);
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-      int e = errno;
-      close(fd);
-      throw OpenError(env, e, name, o.netns, "ioctl");
-    }
-    if (o.vnetHdr) {
-      int hdrSize = static_cast<int>(kVnetHdrBytes);
-      if (ioctl(fd, TUNSETVNETHDRSZ, &hdrSize) < 0) {
+    for (int q = 0; q < queues; q++) {
+      int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) {
         int e = errno;
-        close(fd);
-        throw ErrnoError(env, e, "cannot set the virtio-net header size of " + name + ": " + ErrnoText(e), "ioctl");
+        closeAll();
+        throw OpenError(env, e, name, o.netns, "open");
+      }
+      o.fds.push_back(fd);
+      if (q == 0 && multiQueue) {
+        // TUNGETFEATURES (Linux 2.6.27+) lists the flags this kernel's TUN driver knows.
+        unsigned int features = 0;
+        if (ioctl(fd, TUNGETFEATURES, &features) < 0 || (features & IFF_MULTI_QUEUE) == 0) {
+          closeAll();
+          throw CodeError(env, "ENOTSUP",
+                          "this kernel's TUN driver has no multi-queue support (IFF_MULTI_QUEUE, Linux 3.8 or later): use queues: 1");
+        }
+      }
+      ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0) | (o.vnetHdr ? IFF_VNET_HDR : 0);
+      // The next queues attach to the interface this one made or found ("tun%d" is resolved now).
+      if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = errno;
+        closeAll();
+        throw OpenError(env, e, name, o.netns, "ioctl");
+      }
+      ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+      if (o.vnetHdr) {
+        int hdrSize = static_cast<int>(kVnetHdrBytes);
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdrSize) < 0) {
+          int e = errno;
+          closeAll();
+          throw ErrnoError(env, e, "cannot set the virtio-net header size of " + name + ": " + ErrnoText(e), "ioctl");
+        }
       }
     }
     int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (ctl < 0) ctl = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (ctl < 0) {
       int e = errno;
-      close(fd);
+      closeAll();
       throw ErrnoError(env, e, "cannot create a control socket for " + name + ": " + ErrnoText(e), "socket");
     }
-    o.fd = fd;
     o.ctl = ctl;
-    ifr.ifr_name[IFNAMSIZ - 1] = '\0';
     o.name = ifr.ifr_name;
   }  // back in the original namespace here
 
@@ -1231,7 +1397,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Object obj = ctor->New({Napi::External<Opened>::New(env, &o)});
     return obj;
   } catch (...) {
-    if (o.fd >= 0) close(o.fd);  // the constructor did not take ownership
+    for (int f : o.fds) close(f);  // the constructor did not take ownership
     if (o.ctl >= 0) close(o.ctl);
     throw;
   }

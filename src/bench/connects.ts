@@ -320,10 +320,15 @@ export interface MeasuredRun extends ConnectRun {
   invalid?: string;
 }
 
-/** The lab's two TUN devices: the same stack code, writes on the JavaScript thread or on the addon's writer thread. */
+/**
+ * The lab's TUN devices: the same stack code, writes on the JavaScript thread, on the
+ * addon's writer thread, or spread by flow over two queues of a multi-queue TUN with a
+ * writer thread each.
+ */
 const LINKS = {
-  oneThread: { name: "sbtun1", kernel: KERNEL, stack: STACK, txThread: false },
-  txThread: { name: "sbtun2", kernel: "10.79.1.1", stack: "10.79.1.2", txThread: true },
+  oneThread: { name: "sbtun1", kernel: KERNEL, stack: STACK, txThread: false, queues: 1 },
+  txThread: { name: "sbtun2", kernel: "10.79.1.1", stack: "10.79.1.2", txThread: true, queues: 1 },
+  twoQueues: { name: "sbtun3", kernel: "10.79.2.1", stack: "10.79.2.2", txThread: true, queues: 2 },
 } as const;
 export type LinkName = keyof typeof LINKS;
 
@@ -341,7 +346,7 @@ export class ConnectLab {
     try {
       const devs = {} as Record<LinkName, TunDevice>;
       for (const [key, l] of Object.entries(LINKS) as Array<[LinkName, (typeof LINKS)[LinkName]]>) {
-        devs[key] = TunDevice.open({ name: l.name, netns: ns, addresses: [`${l.kernel}/24`], maxBatch: 256, txThread: l.txThread });
+        devs[key] = TunDevice.open({ name: l.name, netns: ns, addresses: [`${l.kernel}/24`], maxBatch: 256, txThread: l.txThread, queues: l.queues });
         opened.push(devs[key]);
       }
       const listener = await startListener(ns, "0.0.0.0", PORT, opts);
@@ -461,7 +466,7 @@ export const tunConnects: Benchmark = {
   measures:
     "handshake-then-RST connects, 64 in flight, fixed duration, to a C epoll/accept4 listener in a namespace: synack on a TUN (this process), Node's net.connect (child process in the namespace) and the lwIP/gVisor harnesses, interleaved; a run with listen drops or TUN drops is INVALID",
   notes: [
-    "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O; its main figure (compared with the others) writes through the addon's writer thread (TunOpenOptions.txThread), so the kernel's work inside the TUN writes runs beside the JavaScript thread; 'one thread' is the same code writing from the JavaScript thread",
+    "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O; its main figure (compared with the others) writes through the addon's writer thread (TunOpenOptions.txThread), so the kernel's work inside the TUN writes runs beside the JavaScript thread; 'one thread' is the same code writing from the JavaScript thread; '2 queues' opens the TUN with two queues (TunOpenOptions.queues, IFF_MULTI_QUEUE) and writes each connection's packets to the queue its addresses and ports hash to, each queue with its own writer thread, so the kernel's work is spread over two threads",
     "connects: CPU per connect = the client process's user + system time over the run / completed connects; it includes the kernel's TCP work done inside that process's system calls (for synack, every TUN write; for Node, both ends over the local route), not the listener's accept/close; synack's system part is also given on its own ('of it system time'): the kernel's work, which no change inside synack reduces",
     "connects: lwIP and gVisor run through ../shared/peers/peer with LISTENER=c (their own namespace and an equivalent C listener); gVisor uses 2 threads, synack, lwIP and Node one",
   ],
@@ -498,11 +503,13 @@ export const tunConnects: Benchmark = {
     type Variant = { name: string; go: () => Promise<void> };
     let s: MeasuredRun | undefined;
     let s1: MeasuredRun | undefined;
+    let s2: MeasuredRun | undefined;
     let k: MeasuredRun | undefined;
     const peerRuns = new Map<PeerName, PeerRun & { invalid?: string }>();
     const variants: Variant[] = [
       { name: "synack", go: async () => void (s = await l.synack(ms, { link: "txThread" })) },
       { name: "synack-one-thread", go: async () => void (s1 = await l.synack(ms, { link: "oneThread" })) },
+      { name: "synack-two-queues", go: async () => void (s2 = await l.synack(ms, { link: "twoQueues" })) },
       { name: "node", go: async () => void (k = await l.node(ms)) },
       ...peers.map((p) => ({
         name: p,
@@ -518,6 +525,7 @@ export const tunConnects: Benchmark = {
     for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) await v.go();
     const sy = s!;
     const s1y = s1!;
+    const s2y = s2!;
     const no = k!;
     const metrics: Metric[] = [
       rate("synackConnectsPerSec", "synack connects/s (TUN, writer thread)", sy),
@@ -529,6 +537,9 @@ export const tunConnects: Benchmark = {
       rate("synackOneThreadConnectsPerSec", "synack connects/s (TUN, one thread)", s1y),
       ...cpuMetric("synackOneThreadCpuUsPerConnect", "synack CPU per connect (one thread)", s1y),
       ...sysMetric("synackOneThreadSysUsPerConnect", "of it system time (kernel, one thread)", s1y),
+      rate("synackTwoQueuesConnectsPerSec", "synack connects/s (TUN, 2 queues, a writer thread each)", s2y),
+      ...cpuMetric("synackTwoQueuesCpuUsPerConnect", "synack CPU per connect (2 queues)", s2y),
+      ...sysMetric("synackTwoQueuesSysUsPerConnect", "of it system time (kernel, 2 queues)", s2y),
       rate("nodeConnectsPerSec", "Node net.connect connects/s", no),
       ...cpuMetric("nodeCpuUsPerConnect", "Node CPU per connect", no),
       { key: "nodeSetupDrops", label: "Node run: listen drops", unit: "count", value: setupDrops(no, l) },
@@ -541,8 +552,11 @@ export const tunConnects: Benchmark = {
     }
     metrics.push(ratio("connectRatio", "synack / Node connects", sy, no, 3));
     metrics.push(ratio("writerThreadRatio", "synack writer thread / one thread", sy, s1y));
+    metrics.push(ratio("twoQueuesRatio", "synack 2 queues / writer thread", s2y, sy));
     for (const p of peers) metrics.push(ratio(`${p}Ratio`, `synack / ${PEER_LABEL[p]} connects`, sy, peerRuns.get(p)!, PEER_TARGET[p]));
+    for (const p of peers) metrics.push(ratio(`${p}TwoQueuesRatio`, `synack 2 queues / ${PEER_LABEL[p]} connects`, s2y, peerRuns.get(p)!));
     metrics.push({ key: "synackConnectFailures", label: "synack connects failed", unit: "count", value: sy.failed });
+    metrics.push({ key: "synackTwoQueuesConnectFailures", label: "synack connects failed (2 queues)", unit: "count", value: s2y.failed });
     metrics.push({ key: "nodeConnectFailures", label: "Node connects failed", unit: "count", value: no.failed });
     return metrics;
   },

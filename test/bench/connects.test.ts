@@ -117,7 +117,7 @@ describe.skipIf(labWhy !== undefined)(`connects benchmark over TUN${labWhy ? ` (
     const b = report.benchmarks[0];
     expect(b.status, b.reason).toBe("ok");
     const m = (key: string) => b.metrics.find((x) => x.key === key);
-    for (const key of ["synackConnectsPerSec", "nodeConnectsPerSec", "connectRatio"]) {
+    for (const key of ["synackConnectsPerSec", "synackTwoQueuesConnectsPerSec", "nodeConnectsPerSec", "connectRatio", "twoQueuesRatio"]) {
       const s = m(key)!;
       // A number, or INVALID with the counters that say why: never both missing.
       if (s.median === null) expect(s.invalid!.length).toBeGreaterThan(0);
@@ -126,8 +126,10 @@ describe.skipIf(labWhy !== undefined)(`connects benchmark over TUN${labWhy ? ` (
     expect(m("synackSetupDrops")!.samples).toHaveLength(1);
     expect(m("synackRetransmits")!.samples).toHaveLength(1);
     expect(m("synackConnectFailures")!.median).toBe(0);
+    // The variant on a TUN with two queues, a writer thread each, ran too.
+    expect(m("synackTwoQueuesConnectFailures")!.median).toBe(0);
     // The system part of synack's CPU per connect is reported beside the whole, and is part of it.
-    for (const [all, sys] of [["synackCpuUsPerConnect", "synackSysUsPerConnect"], ["synackOneThreadCpuUsPerConnect", "synackOneThreadSysUsPerConnect"]]) {
+    for (const [all, sys] of [["synackCpuUsPerConnect", "synackSysUsPerConnect"], ["synackOneThreadCpuUsPerConnect", "synackOneThreadSysUsPerConnect"], ["synackTwoQueuesCpuUsPerConnect", "synackTwoQueuesSysUsPerConnect"]]) {
       const whole = m(all);
       if (whole === undefined || whole.median === null) continue; // no connect completed, or INVALID: the rate above says why
       expect(m(sys)!.median).toBeGreaterThan(0);
