@@ -25,8 +25,15 @@ export class Runtime {
   deviceError: Error | undefined;
   private readonly deviceErrorListeners: Array<(err: Error) => void> = [];
 
+  /** Whether the stack leaves checksums (and segmentation) to the device (Device.offloads). */
+  private readonly offloaded: boolean;
+
   constructor(readonly stack: Stack, readonly device: Device, private readonly opts: RuntimeOptions = {}) {
     this.clock = opts.clock ?? (() => performance.now() - this.t0);
+    // The stack leaves work to the device only if it can say so per packet (sendBatch's meta).
+    const off = device.offloads;
+    this.offloaded = off !== undefined && off.txTcpChecksum && device.sendBatch !== undefined;
+    stack.setTxOffloads({ tcpChecksum: this.offloaded, tcpSegmentation: this.offloaded && off!.txTcpSegmentation });
     device.onReceive((packets) => {
       if (this.closed) return;
       const now = this.clock();
@@ -74,7 +81,10 @@ export class Runtime {
     const dev = this.device;
     if (dev.sendBatch !== undefined) {
       const b = this.stack.pollBatch(now);
-      if (b.count > 0 && !this.deviceError) dev.sendBatch(b.data, b.lengths, b.count);
+      if (b.count > 0 && !this.deviceError) {
+        if (this.offloaded) dev.sendBatch(b.data, b.lengths, b.count, b.meta);
+        else dev.sendBatch(b.data, b.lengths, b.count);
+      }
     } else {
       const out = this.stack.poll(now);
       if (out.length > 0 && !this.deviceError) dev.send(out);

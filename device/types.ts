@@ -9,6 +9,24 @@ export interface DeviceStats {
   txErrors: number;
 }
 
+/**
+ * Transmit work a device does itself (the TUN with its virtio-net header). The Runtime passes
+ * it on to the Stack (Stack.setTxOffloads) when the device also has sendBatch, whose `meta`
+ * then says, per packet, what is left to the device.
+ */
+export interface DeviceOffloads {
+  /**
+   * The device completes the TCP checksum of a packet marked TX_CSUM_PARTIAL in `meta`: the
+   * checksum field holds the pseudo-header sum (VIRTIO_NET_HDR_F_NEEDS_CSUM).
+   */
+  txTcpChecksum: boolean;
+  /**
+   * The device cuts a TCP packet of up to 64 KiB into segments of the payload size in the low
+   * 16 bits of its `meta` (TX_GSO_SIZE), as TCP segmentation offload does (VIRTIO_NET_HDR_GSO_TCPV4/6).
+   */
+  txTcpSegmentation: boolean;
+}
+
 export interface Device {
   readonly name: string;
   readonly mtu: number;
@@ -28,7 +46,13 @@ export interface Device {
    * buffers are the caller's and valid only during the call. The Runtime uses it when
    * present, with the stack's own output buffer (Stack.pollBatch): no copy per packet.
    */
-  sendBatch?(data: Uint8Array, lengths: Int32Array, count: number): void;
+  sendBatch?(data: Uint8Array, lengths: Int32Array, count: number, meta?: Int32Array): void;
+  /**
+   * Optional: what the device does itself on transmit. Only with sendBatch; `meta` (per
+   * packet, stack/outbox.ts TX_CSUM_PARTIAL and TX_GSO_SIZE) is given to sendBatch only when
+   * the Runtime turned them on.
+   */
+  readonly offloads?: DeviceOffloads;
   stats(): DeviceStats;
   close(): Promise<void>;
 }

@@ -14,10 +14,11 @@ import { Addressing, isUnspecified, type LocalAddress, type RouteResult } from "
 import { Ports, type PortBinding } from "./ports.js";
 import { ConnectionTable } from "./demux.js";
 import { describePacket, describeTcpSegment, maxTcpPacketLength, parsePacket, writeTcpPacket } from "./wire/packet.js";
-import { Outbox, type PacketBatch } from "./outbox.js";
+import { Outbox, TX_CSUM_PARTIAL, type PacketBatch } from "./outbox.js";
+import { completeTcpChecksum, sameSegmentHeaders, setTcpPacketLength, tcpHeaderStart } from "./wire/offload.js";
 import { RxSegment } from "./wire/rx-segment.js";
 import { summarizeOptions } from "./wire/tcp-options.js";
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
 import { Connection, type ConnectionHost, type OutSegment, type SegmentOptionView } from "./tcp/connection.js";
 import { icmpMeaning } from "./tcp/icmp-meaning.js";
 import { icmpFilteredOut, quoteInFlight } from "./tcp/icmp.js";
@@ -240,6 +241,23 @@ export class Stack implements ConnectionHost {
   private lastNow = 0;
   private readonly windowUpdates = new Set<Connection>();
   private readonly listeners = new Map<number, Listener[]>();
+  /** Transmit offloads of the device the output goes to (setTxOffloads). */
+  private txCsumPartial = false;
+  private txTso = false;
+  /**
+   * TSO: `runConn` is set while the last packet in the outbox is a data segment of that
+   * connection that its next segment may extend (emit()): it starts at outbox.data[runAt],
+   * has `runHdr` bytes of headers, segments of `runMss` payload bytes so far, and ends
+   * before sequence number `runNext` (int32). Its IP length and pseudo-header sum are
+   * written once, when the run ends (endRun()).
+   */
+  private runConn: Connection | undefined = undefined;
+  /** The run's packet has grown since its lengths were last written (endRun()). */
+  private runGrown = false;
+  private runAt = 0;
+  private runHdr = 0;
+  private runMss = 0;
+  private runNext = 0;
   /** Reused by emit() (see there). */
   private readonly emitSpec: TcpPacketSpec = { src: "", dst: "", ttl: 64, srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, options: undefined, payload: undefined };
 
@@ -273,6 +291,29 @@ export class Stack implements ConnectionHost {
 
   get tracing(): boolean {
     return this.traceSink !== undefined;
+  }
+
+  /**
+   * What the device the output goes to does itself (the Runtime passes on Device.offloads):
+   * with `tcpChecksum` every TCP packet leaves with its checksum field holding the
+   * pseudo-header sum for the device to complete (the payload is never summed here); with
+   * `tcpSegmentation` too, consecutive data segments of one connection produced together
+   * leave as ONE packet of up to 64 KiB for the device to cut into the same segments (the
+   * batch's meta gives the segment size). The connection's segments, their sizes, flags and
+   * accounting are the same either way; only how they are handed over changes. Packets taken
+   * with poll()/takeOutput() come out complete whatever this says (wire/offload.ts); the
+   * offloads reach only pollBatch()/takeOutputBatch(), whose meta the device must honour.
+   * While a trace sink is set no segments are joined, and traced packets carry complete checksums.
+   */
+  setTxOffloads(o: { tcpChecksum: boolean; tcpSegmentation: boolean }): void {
+    this.txCsumPartial = o.tcpChecksum;
+    this.txTso = o.tcpChecksum && o.tcpSegmentation;
+    this.endRun();
+  }
+
+  /** The transmit offloads in use (setTxOffloads). */
+  get txOffloads(): { tcpChecksum: boolean; tcpSegmentation: boolean } {
+    return { tcpChecksum: this.txCsumPartial, tcpSegmentation: this.txTso };
   }
 
   setTrace(sink: TraceSink | undefined): void {
@@ -699,26 +740,28 @@ export class Stack implements ConnectionHost {
   // ConnectionHost
 
   emit(conn: Connection, seg: OutSegment, now: number, why: string, rule?: string): void {
-    // One spec object, refilled per segment (no per-packet allocation for it);
-    // writeTcpPacket only reads it. Every field it reads is set here each time.
-    const spec = this.emitSpec;
-    spec.src = conn.localAddr;
-    spec.dst = conn.remoteAddr;
-    spec.ttl = conn.ttl;
-    spec.srcPort = conn.localPort;
-    spec.dstPort = conn.remotePort;
-    spec.seq = seg.seq;
-    spec.ack = seg.ack;
-    spec.flags = seg.flags;
-    spec.window = seg.window;
-    spec.options = seg.options;
-    spec.payload = seg.payload;
+    const payload = seg.payload;
+    if (this.runConn === conn && payload !== undefined && (seg.seq | 0) === this.runNext && payload.length <= this.runMss &&
+        (seg.flags === TCP_ACK || seg.flags === (TCP_ACK | TCP_PSH)) && this.traceSink === undefined && this.extendRun(conn, seg, payload)) {
+      this.stats.txPackets++;
+      return;
+    }
+    const spec = this.specOf(conn, seg, payload);
     const at = this.send(spec);
     spec.options = undefined;
     spec.payload = undefined; // do not keep the segment's data alive
     if (seg.flags & TCP_RST) this.stats.rstSent++;
+    // TSO: a data segment with ACK alone may start a run the next ones extend.
+    if (this.txTso && seg.flags === TCP_ACK && payload !== undefined && payload.length > 0 && this.traceSink === undefined) {
+      this.runConn = conn;
+      this.runAt = at;
+      this.runHdr = this.outbox.bytes - at - payload.length;
+      this.runMss = payload.length;
+      this.runNext = (seg.seq + payload.length) | 0;
+    }
     if (this.traceSink) {
       const bytes = this.outbox.data.slice(at, this.outbox.bytes);
+      if (this.txCsumPartial) completeTcpChecksum(bytes);
       const p = parsePacket(bytes);
       this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
@@ -757,14 +800,82 @@ export class Stack implements ConnectionHost {
     this.stats.connectionsLive = this.conns.size;
   }
 
+  /**
+   * The segment as a packet spec: one spec object, refilled per segment (no per-packet
+   * allocation for it); writeTcpPacket only reads it. Every field it reads is set here each
+   * time. The caller clears `options` and `payload` afterwards.
+   */
+  private specOf(conn: Connection, seg: OutSegment, payload: Uint8Array | undefined): TcpPacketSpec {
+    const spec = this.emitSpec;
+    spec.src = conn.localAddr;
+    spec.dst = conn.remoteAddr;
+    spec.ttl = conn.ttl;
+    spec.srcPort = conn.localPort;
+    spec.dstPort = conn.remotePort;
+    spec.seq = seg.seq;
+    spec.ack = seg.ack;
+    spec.flags = seg.flags;
+    spec.window = seg.window;
+    spec.options = seg.options;
+    spec.payload = payload;
+    return spec;
+  }
+
   /** Builds the packet into the outbox; returns where it starts (outbox.data). */
   private send(spec: TcpPacketSpec): number {
     const box = this.outbox;
+    this.endRun();
     box.reserve(maxTcpPacketLength(spec.payload ? spec.payload.length : 0));
     const at = box.bytes;
-    box.commit(writeTcpPacket(spec, box.data, at));
+    const partial = this.txCsumPartial;
+    box.commit(writeTcpPacket(spec, box.data, at, partial), partial ? TX_CSUM_PARTIAL : 0);
     this.stats.txPackets++;
     return at;
+  }
+
+  /**
+   * TSO: appends the next segment of the run (the outbox's last packet) to it, when its
+   * headers are those of the run's (RFC 9293 §3.1: all but the sequence number, flags and
+   * checksum) and the packet stays within 64 KiB. The device cuts the packet back into the
+   * same segments (wire/offload.ts splitTcpSegments): each of `runMss` payload bytes, the
+   * last one possibly shorter, PSH only on the last. Returns false, having changed nothing
+   * the next write does not overwrite, when the segment must go alone.
+   */
+  private extendRun(conn: Connection, seg: OutSegment, payload: Uint8Array): boolean {
+    const box = this.outbox;
+    const length = box.bytes - this.runAt + payload.length;
+    // IPv4 total length, IPv6 payload length: 16 bits (no jumbograms).
+    if (length > 0xffff) return false;
+    box.reserve(maxTcpPacketLength(payload.length));
+    const d = box.data;
+    const at = box.bytes;
+    // The segment's headers, written where its payload will go, to compare with the run's.
+    const spec = this.specOf(conn, seg, undefined);
+    const hdr = writeTcpPacket(spec, d, at, true);
+    spec.options = undefined;
+    if (hdr !== this.runHdr || !sameSegmentHeaders(d, this.runAt, at, hdr)) return false;
+    d.set(payload, at);
+    box.bytes += payload.length;
+    box.lengths[box.count - 1] += payload.length;
+    box.meta[box.count - 1] = TX_CSUM_PARTIAL | this.runMss;
+    this.runGrown = true;
+    this.runNext = (this.runNext + payload.length) | 0;
+    if (seg.flags & TCP_PSH) {
+      d[this.runAt + tcpHeaderStart(d, this.runAt) + 13] |= TCP_PSH;
+    }
+    // Only the last segment may be short, and PSH ends the run.
+    if (payload.length < this.runMss || seg.flags & TCP_PSH) this.endRun();
+    return true;
+  }
+
+  /** Ends the TSO run: its packet's IP length and pseudo-header sum say what it grew to. */
+  private endRun(): void {
+    if (this.runGrown) {
+      const box = this.outbox;
+      setTcpPacketLength(box.data, this.runAt, box.bytes - this.runAt);
+      this.runGrown = false;
+    }
+    this.runConn = undefined;
   }
 
   // -------------------------------------------------------------------------------
@@ -902,6 +1013,7 @@ export class Stack implements ConnectionHost {
     this.stats.rstSent++;
     if (this.traceSink) {
       const bytes = this.outbox.data.slice(at, this.outbox.bytes);
+      if (this.txCsumPartial) completeTcpChecksum(bytes);
       const p = parsePacket(bytes);
       this.traceSink({ t: now, kind: "out", decision, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
     }
@@ -980,6 +1092,7 @@ export class Stack implements ConnectionHost {
 
   /** Packets produced so far (by input(), connect() or user calls), without running timers. */
   takeOutput(): Uint8Array[] {
+    this.endRun();
     if (this.outbox.count === 0) return EMPTY;
     return this.outbox.takeArrays();
   }
@@ -988,14 +1101,16 @@ export class Stack implements ConnectionHost {
   takeOutputBatch(): PacketBatch {
     const box = this.outbox;
     const batch = this.batch;
+    this.endRun();
     batch.data = box.data;
     batch.lengths = box.lengths;
+    batch.meta = box.meta;
     batch.count = box.count;
     box.clear();
     return batch;
   }
 
-  private readonly batch: { data: Uint8Array; lengths: Int32Array; count: number } = { data: new Uint8Array(0), lengths: new Int32Array(0), count: 0 };
+  private readonly batch: { data: Uint8Array; lengths: Int32Array; meta: Int32Array; count: number } = { data: new Uint8Array(0), lengths: new Int32Array(0), meta: new Int32Array(0), count: 0 };
 
   /** Marks a connection whose window reopened after read() (flushed by the next poll). */
   noteRead(conn: Connection): void {

@@ -8,7 +8,7 @@
 // Reads are event-driven on Node's loop, in batches (see tun.cc and README.md).
 
 import { ErrorOnce } from "../error-once.js";
-import type { Device, DeviceStats } from "../types.js";
+import type { Device, DeviceOffloads, DeviceStats } from "../types.js";
 import { ip } from "../netns.js";
 import { loadAddon } from "./native.js";
 import type { NativeError, NativeOpenOptions, NativeTun } from "./native.js";
@@ -50,13 +50,23 @@ export interface TunOpenOptions {
   txThread?: boolean;
   /**
    * IFF_VNET_HDR: every packet carries a virtio-net header, which the addon adds and
-   * strips. A run of TCP/IPv4 segments of one connection in one send() (consecutive
-   * sequence numbers, same headers, equal sizes) is written as ONE packet of up to 64 KiB
-   * marked GSO (VIRTIO_NET_HDR_GSO_TCPV4): the kernel takes it as one large segment, with
+   * strips. With `offload` (the default) the stack hands over its own packets of up to
+   * 64 KiB with the checksum left to the device (see `offload`). Otherwise a run of TCP/IPv4
+   * segments of one connection in one send() (consecutive sequence numbers, same headers,
+   * equal sizes) is written as ONE packet of up to 64 KiB marked GSO
+   * (VIRTIO_NET_HDR_GSO_TCPV4). Either way the kernel takes it as one large segment, with
    * one write(2) and one pass through its TCP input instead of one per segment. No receive
    * offloads are offered to the kernel, so what is read is unchanged. Default false.
    */
   vnetHdr?: boolean;
+  /**
+   * With vnetHdr: the device says (Device.offloads) that it completes TCP checksums and cuts
+   * TSO packets of up to 64 KiB into segments, so a Runtime has the stack leave both to it
+   * (the kernel does them from the virtio-net header, or takes the large packet as it is).
+   * Default true; false keeps the stack checksumming every segment itself, with the addon
+   * merging runs as described above.
+   */
+  offload?: boolean;
 }
 
 export interface TunStats extends DeviceStats {
@@ -84,10 +94,13 @@ export class TunDevice implements Device {
   private txLengths = new Int32Array(256);
   private mtuBytes: number;
   readonly netns: string | undefined;
+  /** With vnetHdr and offload (the default): checksums and TSO are the device's. */
+  readonly offloads: DeviceOffloads | undefined;
 
-  private constructor(handle: NativeTun, netns: string | undefined) {
+  private constructor(handle: NativeTun, netns: string | undefined, offloads: boolean) {
     this.handle = handle;
     this.netns = netns;
+    this.offloads = offloads ? { txTcpChecksum: true, txTcpSegmentation: true } : undefined;
     this.mtuBytes = handle.getMtu();
     handle.start(
       (count) => this.deliver(count),
@@ -117,7 +130,7 @@ export class TunDevice implements Device {
       // Up first: an IPv6 address on a down interface stays tentative.
       if (up) handle.setUp(true);
       for (const cidr of opts.addresses ?? []) addAddressTo(handle.name, cidr, opts.netns);
-      return new TunDevice(handle, opts.netns);
+      return new TunDevice(handle, opts.netns, opts.vnetHdr === true && opts.offload !== false);
     } catch (err) {
       handle.close();
       throw err;
@@ -178,10 +191,14 @@ export class TunDevice implements Device {
     this.handle.writePacked(data, lengths, n);
   }
 
-  /** send() for packets already packed (Device.sendBatch): one crossing into C, no copy here. */
-  sendBatch(data: Uint8Array, lengths: Int32Array, count: number): void {
+  /**
+   * send() for packets already packed (Device.sendBatch): one crossing into C, no copy here.
+   * `meta` (only with `offloads`): per packet, the checksum and segmentation left to the device.
+   */
+  sendBatch(data: Uint8Array, lengths: Int32Array, count: number, meta?: Int32Array): void {
     if (count === 0) return;
-    this.handle.writePacked(data, lengths, count);
+    if (meta !== undefined) this.handle.writePacked(data, lengths, count, meta);
+    else this.handle.writePacked(data, lengths, count);
   }
 
   /** Whether writes go through the addon's writer threads (one per queue). */

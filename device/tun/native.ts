@@ -66,7 +66,7 @@ export interface NativeTun {
    * `count` packets back to back at the start of `data`, packet i being `lengths[i]`
    * bytes: one call into C for the whole batch. Returns like writeBatch.
    */
-  writePacked(data: Uint8Array, lengths: Int32Array, count: number): number;
+  writePacked(data: Uint8Array, lengths: Int32Array, count: number, meta?: Int32Array): number;
   /** Whether writes go through the writer thread (open option txThread); one per queue. */
   readonly txThread: boolean;
   /** Queues (fds) attached: 1, or the open option `queues`. */

@@ -24,6 +24,10 @@
 //    writer thread, so the kernel's work for different flows runs on several threads.
 //    Every queue's fd is polled on Node's loop: the kernel picks the queue of each packet
 //    it sends us (tun_automq_select_queue() in drivers/net/tun.c).
+//  - With vnetHdr every packet carries a virtio-net header. Packets the stack left to the
+//    device's offloads (writePacked's meta: the TCP checksum, and the segmentation of a TSO
+//    packet of up to 64 KiB) are written behind a header that says so (OffloadHeader);
+//    runs of the others are merged into GSO writes (AssembleVnet).
 //
 // Every failure becomes a JavaScript exception with `code` ("EPERM", ...), `errno` and
 // `syscall` properties, like Node's own system errors. Nothing here aborts the process
@@ -54,6 +58,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #endif
 
@@ -272,8 +277,10 @@ struct Stats {
 struct TxBatch {
   std::vector<uint8_t> data;
   std::vector<uint32_t> lens;
-  // vnetHdr: how many of the original packets each write carries (empty otherwise).
+  // vnetHdr: how many of the original packets each write carries (empty otherwise), and how
+  // many segments it is on the wire (more than one for a GSO write).
   std::vector<uint32_t> segs;
+  std::vector<uint32_t> wire;
 };
 
 // Same rules as the kernel's dev_valid_name(): 1..15 bytes, no '/', ':' or whitespace.
@@ -702,6 +709,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     b->data.clear();
     b->lens.clear();
     b->segs.clear();
+    b->wire.clear();
     q->free.push_back(std::move(b));
   }
 
@@ -717,7 +725,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
       q->pending.pop_front();
       lk.unlock();
       if (!b->segs.empty()) {
-        WriteAssembled(q, *b, b->segs);
+        WriteAssembled(q, *b);
       } else {
         size_t off = 0;
         for (uint32_t len : b->lens) {
@@ -779,14 +787,17 @@ class Tun : public Napi::ObjectWrap<Tun> {
   // kernel took (or, with the writer threads, how many were queued). `at(i, &data, &len)`
   // may be asked for the same packet more than once and out of order. With several
   // queues the batch is split by flow, each part keeping its order.
+  //
+  // `meta` (vnetHdr only, may be null): per packet, what the stack left to the device (see
+  // OffloadHeader).
   template <typename PacketAt>
-  uint32_t SendPackets(uint32_t count, PacketAt at) {
+  uint32_t SendPackets(uint32_t count, PacketAt at, const int32_t* meta) {
     if (closed_) {
       CountTxErrors(count, EBADF);
       return 0;
     }
     uint32_t nq = static_cast<uint32_t>(queues_.size());
-    if (nq == 1) return SendOn(queues_[0].get(), count, at);
+    if (nq == 1) return SendOn(queues_[0].get(), count, at, meta);
     std::vector<std::vector<uint32_t>>& parts = txParts_;
     parts.resize(nq);
     for (auto& v : parts) v.clear();
@@ -797,28 +808,53 @@ class Tun : public Napi::ObjectWrap<Tun> {
       parts[FlowQueue(data, len, nq)].push_back(i);
     }
     uint32_t sent = 0;
+    std::vector<int32_t> partMeta;
     for (uint32_t k = 0; k < nq; k++) {
       const std::vector<uint32_t>& idx = parts[k];
       if (idx.empty()) continue;
+      if (meta != nullptr) {
+        partMeta.resize(idx.size());
+        for (size_t j = 0; j < idx.size(); j++) partMeta[j] = meta[idx[j]];
+      }
       sent += SendOn(queues_[k].get(), static_cast<uint32_t>(idx.size()),
-                     [&](uint32_t j, const uint8_t** d, size_t* l) { at(idx[j], d, l); });
+                     [&](uint32_t j, const uint8_t** d, size_t* l) { at(idx[j], d, l); },
+                     meta != nullptr ? partMeta.data() : nullptr);
     }
     return sent;
   }
 
   // SendPackets for the packets of one queue.
   template <typename PacketAt>
-  uint32_t SendOn(Queue* q, uint32_t count, PacketAt at) {
+  uint32_t SendOn(Queue* q, uint32_t count, PacketAt at, const int32_t* meta) {
+    if (vnetHdr_ && !txThread_ && meta != nullptr) {
+      // Packets the stack left to the device's offloads go from the caller's buffer with one
+      // writev(2) each (header + packet: no copy); the others are assembled as below.
+      uint32_t sent = 0;
+      uint32_t i = 0;
+      while (i < count) {
+        if (meta[i] != 0) {
+          const uint8_t* d = nullptr;
+          size_t n = 0;
+          at(i, &d, &n);
+          if (WriteOffloaded(q, d, n, meta[i])) sent++;
+          i++;
+          continue;
+        }
+        uint32_t j = i;
+        while (j < count && meta[j] == 0) j++;
+        TxBatch b;
+        AssembleVnet(i, j, at, nullptr, &b);
+        sent += WriteAssembled(q, b);
+        i = j;
+      }
+      return sent;
+    }
     if (vnetHdr_) {
       // Assemble the writes (header + packet, TCP runs merged) into a batch first.
       std::unique_ptr<TxBatch> b = txThread_ ? NewTxBatch(q) : std::make_unique<TxBatch>();
-      std::vector<uint32_t> segs;
-      AssembleVnet(count, at, b.get(), &segs);
-      if (txThread_) {
-        b->segs = std::move(segs);
-        return SubmitTxBatch(q, std::move(b)) > 0 ? count : 0;
-      }
-      return WriteAssembled(q, *b, segs);
+      AssembleVnet(0, count, at, meta, b.get());
+      if (txThread_) return SubmitTxBatch(q, std::move(b)) > 0 ? count : 0;
+      return WriteAssembled(q, *b);
     }
     if (!txThread_) {
       uint32_t sent = 0;
@@ -920,14 +956,107 @@ class Tun : public Napi::ObjectWrap<Tun> {
     out->insert(out->end(), h, h + kVnetHdrBytes);
   }
 
+  // ---- offloads the stack asked for (writePacked's meta) ----
+  //
+  // meta bit 16 (TX_CSUM_PARTIAL in stack/outbox.ts): the TCP checksum field holds the
+  // pseudo-header sum, so the header says VIRTIO_NET_HDR_F_NEEDS_CSUM from the TCP header on
+  // (csum_start, csum_offset 16). meta bits 0-15 (TX_GSO_SIZE): when the packet carries more
+  // payload than that, it is a TSO packet: VIRTIO_NET_HDR_GSO_TCPV4 (or TCPV6) with that
+  // gso_size. Returns false for a packet that is not plain TCP over IPv4 or IPv6 (no IPv6
+  // extension headers), or a GSO request without NEEDS_CSUM; `wire` is how many segments
+  // the packet is on the wire.
+  static bool OffloadHeader(const uint8_t* p, size_t n, int32_t m, uint8_t* h, uint32_t* wire) {
+    if (n < 1 || (m & 0x10000) == 0) return false;
+    size_t ip;
+    bool v4 = (p[0] >> 4) == 4;
+    if (v4) {
+      ip = static_cast<size_t>(p[0] & 0x0f) * 4;
+      if (ip < 20 || n < ip + 20 || p[9] != 6) return false;
+    } else if ((p[0] >> 4) == 6) {
+      ip = 40;
+      if (n < ip + 20 || p[6] != 6) return false;
+    } else {
+      return false;
+    }
+    size_t hdr = ip + static_cast<size_t>(p[ip + 12] >> 4) * 4;
+    if (hdr < ip + 20 || hdr > n) return false;
+    size_t payload = n - hdr;
+    uint16_t gsoSize = static_cast<uint16_t>(m & 0xffff);
+    uint8_t gsoType = 0;
+    *wire = 1;
+    if (gsoSize > 0 && payload > gsoSize) {
+      gsoType = v4 ? 1 : 4;  // VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6
+      *wire = static_cast<uint32_t>((payload + gsoSize - 1) / gsoSize);
+    } else {
+      gsoSize = 0;
+    }
+    uint16_t hdrLen = static_cast<uint16_t>(hdr), csumStart = static_cast<uint16_t>(ip), csumOffset = 16;
+    h[0] = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+    h[1] = gsoType;
+    memcpy(h + 2, &hdrLen, 2);
+    memcpy(h + 4, &gsoSize, 2);
+    memcpy(h + 6, &csumStart, 2);
+    memcpy(h + 8, &csumOffset, 2);
+    return true;
+  }
+
+  // One offloaded packet straight from the caller's buffer: writev(2) of its header and it.
+  bool WriteOffloaded(Queue* q, const uint8_t* d, size_t n, int32_t m) {
+    uint8_t h[kVnetHdrBytes];
+    uint32_t wire = 1;
+    if (!OffloadHeader(d, n, m, h, &wire)) {
+      CountTxErrors(1, EINVAL);
+      return false;
+    }
+    struct iovec iov[2] = {{h, kVnetHdrBytes}, {const_cast<uint8_t*>(d), n}};
+    ssize_t r;
+    do {
+      r = writev(q->fd, iov, 2);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      CountTxErrors(1, errno);
+      return false;
+    }
+    q->txPackets.fetch_add(wire, std::memory_order_relaxed);
+    CountWritten(n, wire);
+    return true;
+  }
+
+  void CountWritten(size_t bytes, uint32_t wire) {
+    stats_.txPackets.fetch_add(wire, std::memory_order_relaxed);
+    stats_.txBytes.fetch_add(bytes, std::memory_order_relaxed);
+    if (wire > 1) {
+      stats_.txGsoWrites.fetch_add(1, std::memory_order_relaxed);
+      stats_.txGsoSegments.fetch_add(wire, std::memory_order_relaxed);
+    }
+  }
+
+  // Packets [begin, end) as writes into `b` (b->segs, b->wire: see TxBatch). Packets with a
+  // non-zero meta go as the stack left them (OffloadHeader); runs of the others are merged.
   template <typename PacketAt>
-  void AssembleVnet(uint32_t count, PacketAt at, TxBatch* b, std::vector<uint32_t>* segs) {
+  void AssembleVnet(uint32_t begin, uint32_t count, PacketAt at, const int32_t* meta, TxBatch* b) {
+    std::vector<uint32_t>* segs = &b->segs;
     std::vector<Tcp4> run;
-    uint32_t i = 0;
+    uint32_t i = begin;
     while (i < count) {
       const uint8_t* d = nullptr;
       size_t n = 0;
       at(i, &d, &n);
+      if (meta != nullptr && meta[i] != 0) {
+        uint8_t h[kVnetHdrBytes];
+        uint32_t wire = 1;
+        if (!OffloadHeader(d, n, meta[i], h, &wire)) {
+          CountTxErrors(1, EINVAL);
+        } else {
+          b->data.insert(b->data.end(), h, h + kVnetHdrBytes);
+          b->data.insert(b->data.end(), d, d + n);
+          b->lens.push_back(static_cast<uint32_t>(kVnetHdrBytes + n));
+          segs->push_back(1);
+          b->wire.push_back(wire);
+        }
+        i++;
+        continue;
+      }
       Tcp4 first{};
       run.clear();
       if (ParseTcp4(d, n, &first) && (first.flags & 0x08) == 0) {
@@ -937,6 +1066,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
         for (uint32_t j = i + 1; j < count; j++) {
           const uint8_t* dj = nullptr;
           size_t nj = 0;
+          if (meta != nullptr && meta[j] != 0) break;
           at(j, &dj, &nj);
           Tcp4 t;
           if (!ParseTcp4(dj, nj, &t) || t.seq != next || !SameHeaders(first, t)) break;
@@ -953,6 +1083,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
         b->data.insert(b->data.end(), d, d + n);
         b->lens.push_back(static_cast<uint32_t>(kVnetHdrBytes + n));
         segs->push_back(1);
+        b->wire.push_back(1);
         i++;
         continue;
       }
@@ -978,16 +1109,17 @@ class Tun : public Napi::ObjectWrap<Tun> {
       h[37] = static_cast<uint8_t>(ps);
       b->lens.push_back(static_cast<uint32_t>(kVnetHdrBytes + totalLen));
       segs->push_back(static_cast<uint32_t>(run.size()));
+      b->wire.push_back(static_cast<uint32_t>(run.size()));
       i += static_cast<uint32_t>(run.size());
     }
   }
 
   // Writes an assembled batch; returns how many of the original packets the kernel took.
-  uint32_t WriteAssembled(Queue* q, const TxBatch& b, const std::vector<uint32_t>& segs) {
+  uint32_t WriteAssembled(Queue* q, const TxBatch& b) {
     uint32_t sent = 0;
     size_t off = 0;
     for (size_t k = 0; k < b.lens.size(); k++) {
-      uint32_t nseg = segs[k];
+      uint32_t nseg = b.segs[k];
       ssize_t n;
       do {
         n = write(q->fd, b.data.data() + off, b.lens[k]);
@@ -996,13 +1128,8 @@ class Tun : public Napi::ObjectWrap<Tun> {
         CountTxErrors(nseg, errno);
       } else {
         sent += nseg;
-        stats_.txPackets.fetch_add(nseg, std::memory_order_relaxed);
-        q->txPackets.fetch_add(nseg, std::memory_order_relaxed);
-        stats_.txBytes.fetch_add(b.lens[k] - kVnetHdrBytes, std::memory_order_relaxed);
-        if (nseg > 1) {
-          stats_.txGsoWrites.fetch_add(1, std::memory_order_relaxed);
-          stats_.txGsoSegments.fetch_add(nseg, std::memory_order_relaxed);
-        }
+        q->txPackets.fetch_add(b.wire[k], std::memory_order_relaxed);
+        CountWritten(b.lens[k] - kVnetHdrBytes, b.wire[k]);
       }
       off += b.lens[k];
     }
@@ -1035,7 +1162,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     uint32_t sent = SendPackets(1, [&](uint32_t, const uint8_t** d, size_t* l) {
       *d = data;
       *l = len;
-    });
+    }, nullptr);
     return Napi::Boolean::New(env, sent == 1);
   }
 
@@ -1058,13 +1185,14 @@ class Tun : public Napi::ObjectWrap<Tun> {
     uint32_t sent = SendPackets(n, [&](uint32_t i, const uint8_t** d, size_t* l) {
       *d = packets[i].first;
       *l = packets[i].second;
-    });
+    }, nullptr);
     return Napi::Number::New(env, sent);
   }
 
-  // writePacked(data, lengths, count): `count` packets back to back at the start of
+  // writePacked(data, lengths, count, meta?): `count` packets back to back at the start of
   // `data` (a Uint8Array), packet i being lengths[i] bytes (an Int32Array). One call per
-  // batch, whatever its size. Returns like writeBatch.
+  // batch, whatever its size. `meta` (an Int32Array, vnetHdr only): per packet, what the
+  // stack left to the device's offloads (OffloadHeader). Returns like writeBatch.
   Napi::Value WritePacked(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
@@ -1090,10 +1218,21 @@ class Tun : public Napi::ObjectWrap<Tun> {
       total += static_cast<size_t>(lens[i]);
     }
     if (total > dataLen) throw Napi::RangeError::New(env, "writePacked: the lengths add up to more than data holds");
+    // meta: per packet, what the stack left to the device's offloads (see OffloadHeader).
+    const int32_t* meta = nullptr;
+    if (info.Length() >= 4 && !info[3].IsUndefined()) {
+      if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+        throw Napi::TypeError::New(env, "writePacked: meta must be an Int32Array");
+      }
+      Napi::Int32Array mt = info[3].As<Napi::Int32Array>();
+      if (static_cast<size_t>(count) > mt.ElementLength()) throw Napi::RangeError::New(env, "writePacked: meta is shorter than count");
+      if (!vnetHdr_) throw Napi::TypeError::New(env, "writePacked: meta (transmit offloads) needs a device opened with vnetHdr");
+      meta = mt.Data();
+    }
     uint32_t sent = SendPackets(static_cast<uint32_t>(count), [&](uint32_t i, const uint8_t** d, size_t* l) {
       *d = data + starts[i];
       *l = static_cast<size_t>(lens[i]);
-    });
+    }, meta);
     return Napi::Number::New(env, sent);
   }
 

@@ -130,9 +130,11 @@ const v6Header: Ipv6HeaderFields = { src: new Uint8Array(16), dst: new Uint8Arra
 
 /**
  * buildTcpPacket() into out[off, off + tcpPacketLength(spec)), which the caller has made
- * room for. Returns the packet's length.
+ * room for. Returns the packet's length. With `partial` the TCP checksum is left for the
+ * device (checksum offload): the field holds the pseudo-header sum (see writeTcpSegment);
+ * the IPv4 header checksum is always complete.
  */
-export function writeTcpPacket(spec: TcpPacketSpec, out: Uint8Array, off: number): number {
+export function writeTcpPacket(spec: TcpPacketSpec, out: Uint8Array, off: number, partial = false): number {
   const src = lastSrc.get(spec.src);
   const dst = lastDst.get(spec.dst);
   if (src.length !== dst.length) throw new Error(`buildTcpPacket: ${spec.src} and ${spec.dst} differ in family`);
@@ -156,7 +158,7 @@ export function writeTcpPacket(spec: TcpPacketSpec, out: Uint8Array, off: number
     h.trafficClass = spec.tos;
     writeIpv6Header(out, off, h, tcpLength);
   }
-  writeTcpSegment(out, off + ipLength, spec, pseudoHeaderSum(v4 ? 4 : 6, src, dst, IPPROTO_TCP, tcpLength));
+  writeTcpSegment(out, off + ipLength, spec, pseudoHeaderSum(v4 ? 4 : 6, src, dst, IPPROTO_TCP, tcpLength), partial);
   return ipLength + tcpLength;
 }
 

@@ -7,14 +7,16 @@ import { labSkipReason } from "../../src/bench/lab.js";
 const why = labSkipReason();
 
 describe.skipIf(why !== undefined)(`TUN and bulk benchmarks, quick${why ? ` (skipped: ${why})` : ""}`, () => {
-  it("runs the bulk variants (plain writes, GSO writes, GSO on the writer thread) and kernel to kernel", async () => {
+  it("runs the bulk variants (plain writes, GSO writes, offload, each GSO kind also on the writer thread) and kernel to kernel", async () => {
     const report = await runBench({ quick: true, only: ["bulk"], command: "test" });
     const b = report.benchmarks[0];
     expect(b.status, b.reason).toBe("ok");
     const m = (key: string) => b.metrics.find((x) => x.key === key)!;
-    for (const key of ["synackBulkMBps", "synackGsoBulkMBps", "synackGsoThreadBulkMBps", "kernelBulkMBps"]) expect(m(key).median!, key).toBeGreaterThan(0);
-    // The GSO variants really merged segments into larger writes.
+    for (const key of ["synackBulkMBps", "synackGsoBulkMBps", "synackGsoThreadBulkMBps", "synackOffloadBulkMBps", "synackOffloadThreadBulkMBps", "kernelBulkMBps"]) expect(m(key).median!, key).toBeGreaterThan(0);
+    // The GSO variants really merged segments into larger writes, and with the offloads the
+    // stack's own packets were large ones.
     expect(m("gsoSegmentsPerWrite").median!).toBeGreaterThan(1);
+    expect(m("offloadSegmentsPerWrite").median!).toBeGreaterThan(1);
   }, 60_000);
 
   it("runs the TUN packet benchmark through the batched write path", async () => {

@@ -11,7 +11,7 @@ import type { PacketBatch } from "../../stack/outbox.js";
 import { buildTcpPacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_SYN } from "../../stack/wire/types.js";
 
-function unpack(b: PacketBatch): Uint8Array[] {
+function unpack(b: Pick<PacketBatch, "data" | "lengths" | "count">): Uint8Array[] {
   const out: Uint8Array[] = [];
   let at = 0;
   for (let i = 0; i < b.count; i++) {
