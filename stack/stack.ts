@@ -15,7 +15,7 @@ import { Ports, type PortBinding } from "./ports.js";
 import { ConnectionTable } from "./demux.js";
 import { describePacket, describeTcpSegment, maxTcpPacketLength, parsePacket, writeTcpPacket } from "./wire/packet.js";
 import { Outbox, TX_CSUM_PARTIAL, type PacketBatch } from "./outbox.js";
-import { completeTcpChecksum, sameSegmentHeaders, setTcpPacketLength, tcpHeaderStart } from "./wire/offload.js";
+import { completeTcpChecksum, segmentFitsPacket, setTcpPacketLength, tcpHeaderStart } from "./wire/offload.js";
 import { RxSegment } from "./wire/rx-segment.js";
 import { summarizeOptions } from "./wire/tcp-options.js";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type IcmpMessage, type Packet, type TcpPacketSpec, type TcpSegment } from "./wire/types.js";
@@ -247,15 +247,14 @@ export class Stack implements ConnectionHost {
   /**
    * TSO: `runConn` is set while the last packet in the outbox is a data segment of that
    * connection that its next segment may extend (emit()): it starts at outbox.data[runAt],
-   * has `runHdr` bytes of headers, segments of `runMss` payload bytes so far, and ends
-   * before sequence number `runNext` (int32). Its IP length and pseudo-header sum are
-   * written once, when the run ends (endRun()).
+   * has segments of `runMss` payload bytes so far, and ends before sequence number
+   * `runNext` (int32). Its IP length and pseudo-header sum are written once, when the run
+   * ends (endRun()).
    */
   private runConn: Connection | undefined = undefined;
   /** The run's packet has grown since its lengths were last written (endRun()). */
   private runGrown = false;
   private runAt = 0;
-  private runHdr = 0;
   private runMss = 0;
   private runNext = 0;
   /** Reused by emit() (see there). */
@@ -755,7 +754,6 @@ export class Stack implements ConnectionHost {
     if (this.txTso && seg.flags === TCP_ACK && payload !== undefined && payload.length > 0 && this.traceSink === undefined) {
       this.runConn = conn;
       this.runAt = at;
-      this.runHdr = this.outbox.bytes - at - payload.length;
       this.runMss = payload.length;
       this.runNext = (seg.seq + payload.length) | 0;
     }
@@ -835,26 +833,21 @@ export class Stack implements ConnectionHost {
 
   /**
    * TSO: appends the next segment of the run (the outbox's last packet) to it, when its
-   * headers are those of the run's (RFC 9293 §3.1: all but the sequence number, flags and
-   * checksum) and the packet stays within 64 KiB. The device cuts the packet back into the
+   * headers would be those of the run's (RFC 9293 §3.1: all but the sequence number, flags
+   * and checksum; segmentFitsPacket) and the packet stays within 64 KiB. The device cuts the packet back into the
    * same segments (wire/offload.ts splitTcpSegments): each of `runMss` payload bytes, the
-   * last one possibly shorter, PSH only on the last. Returns false, having changed nothing
-   * the next write does not overwrite, when the segment must go alone.
+   * last one possibly shorter, PSH only on the last. Returns false, having changed nothing,
+   * when the segment must go alone.
    */
   private extendRun(conn: Connection, seg: OutSegment, payload: Uint8Array): boolean {
     const box = this.outbox;
     const length = box.bytes - this.runAt + payload.length;
     // IPv4 total length, IPv6 payload length: 16 bits (no jumbograms).
     if (length > 0xffff) return false;
-    box.reserve(maxTcpPacketLength(payload.length));
+    if (!segmentFitsPacket(box.data, this.runAt, conn.ttl, seg.ack, seg.window, seg.options)) return false;
+    box.reserve(payload.length);
     const d = box.data;
-    const at = box.bytes;
-    // The segment's headers, written where its payload will go, to compare with the run's.
-    const spec = this.specOf(conn, seg, undefined);
-    const hdr = writeTcpPacket(spec, d, at, true);
-    spec.options = undefined;
-    if (hdr !== this.runHdr || !sameSegmentHeaders(d, this.runAt, at, hdr)) return false;
-    d.set(payload, at);
+    d.set(payload, box.bytes);
     box.bytes += payload.length;
     box.lengths[box.count - 1] += payload.length;
     box.meta[box.count - 1] = TX_CSUM_PARTIAL | this.runMss;

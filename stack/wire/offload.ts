@@ -14,7 +14,9 @@
 import { foldChecksum, pseudoHeaderSum, sumWords } from "./checksum.js";
 import { IPV4_HEADER_BYTES } from "./ipv4.js";
 import { IPV6_HEADER_BYTES } from "./ipv6.js";
-import { IPPROTO_TCP, TCP_FIN, TCP_PSH } from "./types.js";
+import { TCP_HEADER_BYTES, tcpHeaderLength } from "./tcp.js";
+import { TCP_MAX_OPTION_BYTES, writeTcpOptionsInto } from "./tcp-options.js";
+import { IPPROTO_TCP, TCP_FIN, TCP_PSH, type TcpOption } from "./types.js";
 
 /** Offset of the checksum in the TCP header (RFC 9293 §3.1). */
 const TCP_CHECKSUM_OFFSET = 16;
@@ -113,20 +115,27 @@ export function setTcpPacketLength(p: Uint8Array, at: number, length: number): v
   p[tcp + TCP_CHECKSUM_OFFSET + 1] = ps & 0xff;
 }
 
+/** Room for the options of one TCP header (segmentFitsPacket). */
+const optionScratch = new Uint8Array(TCP_MAX_OPTION_BYTES);
+
 /**
- * Whether the headers of the TCP packets at p[a] and p[b] (both `hdr` bytes of IP and TCP
- * header) differ only where segments of one TSO packet may: the IP lengths and checksum, the
- * sequence number, the flags and the TCP checksum.
+ * Whether a segment of the connection whose TCP packet starts at p[at] may join that packet
+ * as a TSO packet's next segment: its hop limit, acknowledgment number, window and options
+ * (RFC 9293 §3.1) are those written there. Addresses and ports are the connection's; the
+ * sequence number, flags and checksum are the ones segments of a TSO packet may differ in.
  */
-export function sameSegmentHeaders(p: Uint8Array, a: number, b: number, hdr: number): boolean {
-  const v4 = p[a] >> 4 === 4;
-  const t = tcpHeaderStart(p, a);
-  for (let i = 0; i < hdr; i++) {
-    if (p[a + i] === p[b + i]) continue;
-    if (v4 ? i === 2 || i === 3 || i === 10 || i === 11 : i === 4 || i === 5) continue;
-    const k = i - t;
-    if ((k >= 4 && k < 8) || k === 13 || k === 16 || k === 17) continue;
-    return false;
-  }
+export function segmentFitsPacket(p: Uint8Array, at: number, ttl: number | undefined, ack: number, window: number, options: readonly TcpOption[] | undefined): boolean {
+  const v4 = p[at] >> 4 === 4;
+  if (p[at + (v4 ? 8 : 7)] !== ((ttl ?? 64) & 0xff)) return false;
+  const t = at + tcpHeaderStart(p, at);
+  const hl = tcpHeaderLength(options);
+  if ((p[t + 12] >> 4) * 4 !== hl) return false;
+  const a = ack >>> 0;
+  if (p[t + 8] !== a >>> 24 || p[t + 9] !== ((a >>> 16) & 0xff) || p[t + 10] !== ((a >>> 8) & 0xff) || p[t + 11] !== (a & 0xff)) return false;
+  const w = window & 0xffff;
+  if (p[t + 14] !== w >> 8 || p[t + 15] !== (w & 0xff)) return false;
+  if (hl === TCP_HEADER_BYTES) return true;
+  const n = writeTcpOptionsInto(optionScratch, 0, options!);
+  for (let i = 0; i < n; i++) if (optionScratch[i] !== p[t + TCP_HEADER_BYTES + i]) return false;
   return true;
 }

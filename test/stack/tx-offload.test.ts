@@ -12,7 +12,7 @@ import { seededRandom } from "../../stack/random.js";
 import { TX_CSUM_PARTIAL, TX_GSO_SIZE, type PacketBatch } from "../../stack/outbox.js";
 import { ipBytes } from "../../stack/wire/addr.js";
 import { foldChecksum, pseudoHeaderSum } from "../../stack/wire/checksum.js";
-import { completeTcpChecksum, splitTcpSegments } from "../../stack/wire/offload.js";
+import { completeTcpChecksum, segmentFitsPacket, splitTcpSegments } from "../../stack/wire/offload.js";
 import { buildTcpPacket, parsePacket, writeTcpPacket } from "../../stack/wire/packet.js";
 import { TCP_ACK, TCP_PSH, TCP_SYN, type TcpPacketSpec } from "../../stack/wire/types.js";
 
@@ -57,7 +57,7 @@ interface Round {
  * peer's SYN-ACK (MSS 1460, timestamps, SACK, window scale), then `sends` of data with the
  * peer acknowledging everything after each round.
  */
-function script(family: 4 | 6, sends: number[]): Round[] {
+function script(family: 4 | 6, sends: number[], split?: "ack" | "data"): Round[] {
   const local = family === 4 ? "10.0.0.2" : "fd00::2";
   const peer = family === 4 ? "10.0.0.1" : "fd00::1";
   const mk = (offload: boolean): Stack => {
@@ -78,6 +78,7 @@ function script(family: 4 | 6, sends: number[]): Round[] {
   };
   take(0);
   const isn = 7000;
+  let peerSeq = isn + 1;
   let peerTs = 1000;
   const fromPeer = (spec: Omit<TcpPacketSpec, "src" | "dst" | "srcPort" | "dstPort">, now: number): void => {
     const full: TcpPacketSpec = { src: peer, dst: local, srcPort: 80, dstPort: ca.localPort, ...spec };
@@ -90,10 +91,19 @@ function script(family: 4 | 6, sends: number[]): Round[] {
   for (const n of sends) {
     ca.send(pattern(n, now), now);
     cb.send(pattern(n, now), now);
-    take(now);
+    if (split) {
+      // Before the output is taken, the peer acknowledges what was sent (and with "data"
+      // sends 100 bytes): the segments the opened window lets out carry another TSval (and
+      // acknowledgment number and window), so they must not join the packet of the first ones.
+      peerTs += 1;
+      const data = split === "data" ? pattern(100, now) : undefined;
+      fromPeer({ seq: peerSeq, ack: ca.sndNxt >>> 0, flags: data ? TCP_ACK | TCP_PSH : TCP_ACK, window: 8192, options: [{ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: peerTs, ecr: ca.tsVal(now) }], payload: data }, now + 1);
+      peerSeq += data ? data.length : 0;
+    }
+    take(now + (split !== undefined ? 1 : 0));
     now += 3;
     peerTs += 3;
-    fromPeer({ seq: isn + 1, ack: ca.sndNxt >>> 0, flags: TCP_ACK, window: 8192, options: [{ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: peerTs, ecr: ca.tsVal(now) }] }, now);
+    fromPeer({ seq: peerSeq, ack: ca.sndNxt >>> 0, flags: TCP_ACK, window: 8192, options: [{ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: peerTs, ecr: ca.tsVal(now) }] }, now);
     take(now);
     now += 3;
   }
@@ -126,8 +136,9 @@ describe("transmit segmentation offload (Stack.setTxOffloads)", () => {
   for (const family of [4, 6] as const) {
     it(`IPv${family}: the large packets split into exactly the segments a stack without offloads sends`, () => {
       // The second script's rounds end with the last data queued: runs ending in a short
-      // segment with PSH.
-      const rounds = [...script(family, [300_000, 1000, 5000, 70_000, 1, 1, 1, 1]), ...script(family, [20_000, 5000, 3000])];
+      // segment with PSH. In the third, segments with other timestamps, acknowledgment
+      // numbers and windows meet in one batch.
+      const rounds = [...script(family, [300_000, 1000, 5000, 70_000, 1, 1, 1, 1]), ...script(family, [20_000, 5000, 3000]), ...script(family, [20_000, 30_000, 40_000], "ack"), ...script(family, [20_000, 30_000, 40_000], "data")];
       let tso = 0;
       let segments = 0;
       for (const r of rounds) {
@@ -162,6 +173,19 @@ describe("transmit segmentation offload (Stack.setTxOffloads)", () => {
       expect(segments).toBeGreaterThan(100);
     });
   }
+
+  it("joins a segment only when its hop limit, acknowledgment number, window and options are the packet's", () => {
+    for (const [src, dst] of [["10.0.0.2", "10.0.0.1"], ["fd00::2", "fd00::1"]]) {
+      const options = [{ kind: "nop" as const }, { kind: "nop" as const }, { kind: "ts" as const, val: 5, ecr: 6 }];
+      const p = buildTcpPacket({ src, dst, ttl: 64, srcPort: 1, dstPort: 2, seq: 9, ack: 0x80000001, flags: TCP_ACK, window: 300, options, payload: pattern(100, 1) });
+      expect(segmentFitsPacket(p, 0, 64, 0x80000001 | 0, 300, [...options])).toBe(true);
+      expect(segmentFitsPacket(p, 0, 63, 0x80000001 | 0, 300, options)).toBe(false);
+      expect(segmentFitsPacket(p, 0, 64, 0x80000002 | 0, 300, options)).toBe(false);
+      expect(segmentFitsPacket(p, 0, 64, 0x80000001 | 0, 301, options)).toBe(false);
+      expect(segmentFitsPacket(p, 0, 64, 0x80000001 | 0, 300, [{ kind: "nop" }, { kind: "nop" }, { kind: "ts", val: 5, ecr: 7 }])).toBe(false);
+      expect(segmentFitsPacket(p, 0, 64, 0x80000001 | 0, 300, [])).toBe(false);
+    }
+  });
 
   it("a TSO packet splits by the virtio-net rules: seq steps of gso_size, PSH on the last only, each checksum complete", () => {
     const payload = pattern(3 * 1000 + 17, 9);
