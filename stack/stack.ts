@@ -565,7 +565,7 @@ export class Stack implements ConnectionHost {
     this.conns.add(conn);
     this.stats.connectionsOpened++;
     this.stats.connectionsLive = this.conns.size;
-    conn.origin = l;
+    conn.handshake.origin = l;
     l.halfOpen.add(conn);
     // An inspected request that ends before ESTABLISHED is reported to the owner (onAbort).
     let established = false;

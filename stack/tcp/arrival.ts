@@ -450,14 +450,14 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
       return;
     }
     // A full accept queue (passive.ts acceptQueueFull): the ACK dropped, or RST.
-    if (c.origin !== undefined && finalAckQueueFull(c, seg.ack, now)) return;
-    c.origin = undefined;
+    if (c.handshake.origin !== undefined && finalAckQueueFull(c, seg.ack, now)) return;
     c.sndUna = seg.ack;
     c.rexmitAt = Infinity;
     c.setDeadline(Deadline.connect, Infinity);
     // RFC 7323 §2.2: the window of a segment with SYN is never scaled.
     c.updateSendWindow(seg, (seg.flags & TCP_SYN) !== 0);
     rttFromHandshake(c, now, opt.ts?.ecr);
+    c.hs = undefined; // the handshake's state (and the listener) is not needed from here on
     c.sender.startCongestionControl();
     c.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.4: SYN-RECEIVED, acceptable ACK -> ESTABLISHED");
     // simOpenSynAckAck "dupAck": the SYN-ACK's SYN is a duplicate: ACK it (D-SACK with SACK).

@@ -24,9 +24,8 @@ import type { SegmentDropReason } from "../drops.js";
 import type { TimerOwner } from "../timers.js";
 import { onSegmentArrival } from "./arrival.js";
 import { Deadline, newDeadlines, type DeadlineIndex } from "./deadlines.js";
-import { acceptSyn, onRstRetryTimer, onSynTimer, open, type PassiveOpenMode } from "./handshake.js";
+import { acceptSyn, HandshakeState, onRstRetryTimer, onSynTimer, open, type PassiveOpenMode } from "./handshake.js";
 import { onIcmp } from "./icmp.js";
-import type { PassiveOrigin } from "./passive.js";
 import type { IcmpMeaning } from "./icmp-meaning.js";
 import type { IcmpCause, Outcome, UnreachableReason } from "./outcome.js";
 import { policy } from "./policy.js";
@@ -158,19 +157,16 @@ export class Connection implements TimerOwner {
 
   // Send and receive sequence space: the 32-bit sequence variables (RFC 9293 §3.3.1) are
   // read and written as unsigned numbers through the accessors below, and kept as int32
-  // (see there).
+  // (see there). SND.WL1, SND.WL2 and MAX.SND.WND are the Sender's (a connection in SYN-SENT
+  // has no use for them).
   private issI32: number;
   private sndUnaI32: number;
   private sndNxtI32: number;
   private sndMaxI32: number;
-  private sndWl1I32 = 0;
-  private sndWl2I32 = 0;
   private irsI32 = 0;
   private rcvNxtI32 = 0;
   private tsRecentI32 = 0;
   sndWnd = 0;
-  /** MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered. */
-  maxSndWnd = 0;
 
   // What the handshake negotiated
   /** Our window-scale shift once negotiated (0 if not). */
@@ -182,23 +178,19 @@ export class Connection implements TimerOwner {
   mssAdvertised: number;
   /** Largest segment payload we send. */
   sndMss: number;
-  /** The peer's MSS option (undefined if it sent none). */
-  peerMss: number | undefined = undefined;
   pathMtu: number;
 
   // The handshake (handshake.ts)
-  /** Number of SYNs (or SYN-ACKs in SYN-RECEIVED) sent so far. */
+  /** Number of SYNs (or SYN-ACKs in SYN-RECEIVED) sent so far; kept after the handshake (a count users read). */
   synCount = 0;
-  firstSynAt = 0;
-  lastSynAt = 0;
-  /** SYNs sent before a simultaneous open (synBackoff "linux": the SYN's timer and back-off go on). */
-  simOpenSyns = 0;
-  /** RST-triggered SYN retries used (synSentRst "retrySyn"). */
-  rstRetries = 0;
+  /**
+   * @internal What only the handshake needs (handshake.ts, HandshakeState), dropped on
+   * entering ESTABLISHED: its two times are heap boxes (deadlines.ts says why), and an
+   * ESTABLISHED connection is what the garbage collector copies (BENCHMARKS.md, phase 4).
+   */
+  hs: HandshakeState | undefined = new HandshakeState();
   /** The yes/no state of the connection and what the peer's SYN offered, as bits (see the accessors). */
   private bits = 0;
-  /** The listener a passive connection came from, while it is in SYN-RECEIVED (passive.ts). */
-  origin: PassiveOrigin | undefined = undefined;
 
   // Timers: the retransmission deadline (ms; Infinity = not armed), and the others in a
   // lazily created array (deadlines.ts explains why).
@@ -253,12 +245,6 @@ export class Connection implements TimerOwner {
   /** Highest sequence number sent so far (SND.NXT may fall back on retransmission). */
   get sndMax(): number { return this.sndMaxI32 >>> 0; }
   set sndMax(v: number) { this.sndMaxI32 = v | 0; }
-  /** SND.WL1: segment sequence number used for the last window update. */
-  get sndWl1(): number { return this.sndWl1I32 >>> 0; }
-  set sndWl1(v: number) { this.sndWl1I32 = v | 0; }
-  /** SND.WL2: segment acknowledgment number used for the last window update. */
-  get sndWl2(): number { return this.sndWl2I32 >>> 0; }
-  set sndWl2(v: number) { this.sndWl2I32 = v | 0; }
   /** IRS: initial receive sequence number. */
   get irs(): number { return this.irsI32 >>> 0; }
   set irs(v: number) { this.irsI32 = v | 0; }
@@ -345,6 +331,13 @@ export class Connection implements TimerOwner {
     return `${l}:${this.localPort}>${r}:${this.remotePort}`;
   }
 
+  /** @internal The handshake's state (handshake.ts); only a connection that has not reached ESTABLISHED has it. */
+  get handshake(): HandshakeState {
+    const h = this.hs;
+    if (h === undefined) throw new Error(`connection ${this.id}: no handshake state in ${this.state}`);
+    return h;
+  }
+
   // What the halves hold, read without creating them.
   /** Bytes queued for sending and not yet acknowledged. */
   get sendBuffered(): number {
@@ -375,6 +368,14 @@ export class Connection implements TimerOwner {
   // needs them. The halves' counters are read there (conn.sender.retransmits, ...).
   get rto(): RtoEstimator {
     return this.sender.rto;
+  }
+  /** MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered (the Sender's). */
+  get maxSndWnd(): number {
+    return this.sndPart === undefined ? 0 : this.sndPart.maxSndWnd;
+  }
+  /** The peer's MSS option (undefined if it sent none or no SYN came yet; the Sender's). */
+  get peerMss(): number | undefined {
+    return this.sndPart === undefined ? undefined : this.sndPart.peerMss;
   }
   get cwnd(): number {
     return this.sender.cc.cwnd;
@@ -456,12 +457,12 @@ export class Connection implements TimerOwner {
    * field of a segment with SYN is never scaled).
    */
   updateSendWindow(seg: TcpSegment, synSegment: boolean): void {
+    const s = this.sender;
     this.sndWnd = synSegment ? seg.window : seg.window << this.sndWscale;
-    this.sndWl1 = seg.seq;
-    this.sndWl2 = seg.ack;
-    if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+    s.sndWl1 = seg.seq;
+    s.sndWl2 = seg.ack;
+    if (this.sndWnd > s.maxSndWnd) s.maxSndWnd = this.sndWnd;
     if (this.sndWnd > 0 && this.deadline(Deadline.persist) !== Infinity) {
-      const s = this.sender;
       if (this.sndWnd >= Math.min(s.segmentPayloadMax(), seqDiff(s.dataEnd(), this.sndNxt))) s.windowOpened();
     }
   }

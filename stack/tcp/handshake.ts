@@ -7,11 +7,31 @@ import type { Connection, SegmentOptionView } from "./connection.js";
 import { outSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
 import { handshakeOptions } from "./options.js";
-import { answersTimestamps, synAckLayout, synAckWindow } from "./passive.js";
+import { answersTimestamps, synAckLayout, synAckWindow, type PassiveOrigin } from "./passive.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
 import { RTO_AT_LEAST_3S } from "./rto.js";
 import { seqAdd, seqDiff, seqGt } from "./seq.js";
+
+/**
+ * What only the handshake needs: the SYN schedule's times and counts, and a passive
+ * connection's listener. A Connection holds one (Connection.hs) from its creation until it
+ * enters ESTABLISHED; then it is dropped, so an ESTABLISHED connection does not carry the two
+ * times (each a 16-byte heap box, deadlines.ts says why) nor these fields (BENCHMARKS.md,
+ * phase 4: the kept-open engine benchmark is bound by the garbage collector copying them).
+ */
+export class HandshakeState {
+  /** When the first SYN went out (active) or the peer's SYN came (passive). */
+  firstSynAt = 0;
+  /** When the latest SYN or SYN-ACK went out: what the handshake's RTT sample is timed from. */
+  lastSynAt = 0;
+  /** SYNs sent before a simultaneous open (synBackoff "linux": the SYN's timer and back-off go on). */
+  simOpenSyns = 0;
+  /** RST-triggered SYN retries used (synSentRst "retrySyn"). */
+  rstRetries = 0;
+  /** The listener a passive connection came from, while it is in SYN-RECEIVED (passive.ts). */
+  origin: PassiveOrigin | undefined = undefined;
+}
 
 // ---------------------------------------------------------------------------------------
 // Policies
@@ -219,7 +239,7 @@ export const OFFERED_TS = 4;
 
 /** OPEN call, active (RFC 9293 §3.10.1): send the SYN and enter SYN-SENT. */
 export function open(c: Connection, now: number): void {
-  c.firstSynAt = now;
+  c.handshake.firstSynAt = now;
   if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, c.timerExpiry(now, c.prof.connectTimeoutMs));
   c.setState("SYN-SENT", now, "RFC 9293 §3.10.1: OPEN (active) -> send SYN, enter SYN-SENT");
   sendSyn(c, now, "send SYN", "RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>");
@@ -232,16 +252,17 @@ export function open(c: Connection, now: number): void {
  */
 export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number, mode: PassiveOpenMode = "entry"): void {
   c.passive = true;
-  c.firstSynAt = now;
+  c.handshake.firstSynAt = now;
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
   c.receiver.rcvOfferedEdge = c.rcvNxt;
   negotiate(c, opt);
   // RFC 7323 §2.2: the window of a SYN is never scaled.
   c.sndWnd = seg.window;
-  c.maxSndWnd = seg.window;
-  c.sndWl1 = seg.seq;
-  c.sndWl2 = c.iss;
+  const s = c.sender;
+  s.maxSndWnd = seg.window;
+  s.sndWl1 = seg.seq;
+  s.sndWl2 = c.iss;
   if (c.prof.connectTimeoutMs > 0) c.setDeadline(Deadline.connect, c.timerExpiry(now, c.prof.connectTimeoutMs));
   c.setState("SYN-RECEIVED", now, mode === "restore" ? "RFC 4987 §3.6: a valid SYN cookie ACK rebuilds the SYN-RECEIVED state" : "RFC 9293 §3.10.7.2: SYN in LISTEN -> SYN-RECEIVED");
   if (mode === "entry") sendSynAck(c, now, "passive open: send SYN-ACK", "RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>");
@@ -304,7 +325,7 @@ export function synOptions(c: Connection, now: number, peerOffered?: number): Tc
 export function sendSyn(c: Connection, now: number, why: string, rule: string): void {
   const p = c.prof;
   c.synCount++;
-  c.lastSynAt = now;
+  c.handshake.lastSynAt = now;
   c.sndNxt = seqAdd(c.iss, 1);
   c.sndMax = c.sndNxt;
   const last = c.synCount >= synAttempts(p);
@@ -318,14 +339,14 @@ export function sendSyn(c: Connection, now: number, why: string, rule: string): 
   c.host.emit(c, outSegment(c.iss, 0, TCP_SYN, synWindowOf(c), synOptions(c, now)), now, why, rule);
   const wait = synRtoMs(p, c.synCount - 1);
   // On the profile's timer wheel (timerWheel): the expiry as the kernel would fire it.
-  c.rexmitAt = c.timerExpiry(now, (last ? lastSynTimerAt(p, c.firstSynAt, now, wait) : now + wait) - now);
+  c.rexmitAt = c.timerExpiry(now, (last ? lastSynTimerAt(p, c.handshake.firstSynAt, now, wait) : now + wait) - now);
   c.host.rearm(c);
 }
 
 /** <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, and its retransmission timer. */
 export function sendSynAck(c: Connection, now: number, why: string, rule: string): void {
   c.synCount++;
-  c.lastSynAt = now;
+  c.handshake.lastSynAt = now;
   emitSynAck(c, now, why, rule);
   c.rexmitAt = c.timerExpiry(now, synAckRtoMs(c.prof, c.synCount - 1));
   c.host.rearm(c);
@@ -338,16 +359,16 @@ export function sendSynAck(c: Connection, now: number, why: string, rule: string
  * in force (no linear timeouts outside SYN-SENT). Counted with the SYNs (icsk_retransmits).
  */
 export function sendSimOpenSynAck(c: Connection, now: number, why: string, rule: string): void {
-  c.simOpenSyns = c.synCount;
+  c.handshake.simOpenSyns = c.synCount;
   // handshakeRtt "linux": the SYN-ACK is timed (its skb's transmit time), not the SYN.
-  if (c.prof.handshakeRtt === "linux") c.lastSynAt = now;
+  if (c.prof.handshakeRtt === "linux") c.handshake.lastSynAt = now;
   emitSynAck(c, now, why, rule);
 }
 
 /** The timeout after the SYN-ACK retransmission that made synCount what it is (sendSimOpenSynAck). */
 function simOpenSynAckRtoMs(c: Connection): number {
   const p = c.prof;
-  return Math.min(synRtoMs(p, c.simOpenSyns - 1) * 2 ** (c.synCount - c.simOpenSyns), p.rtoMaxMs);
+  return Math.min(synRtoMs(p, c.handshake.simOpenSyns - 1) * 2 ** (c.synCount - c.handshake.simOpenSyns), p.rtoMaxMs);
 }
 
 function emitSynAck(c: Connection, now: number, why: string, rule: string): void {
@@ -413,7 +434,7 @@ export function negotiate(c: Connection, opt: SegmentOptionView): void {
   // freebsd and windows: before it, as tcp_mss_update()).
   const policyMss = p.peerMss;
   const mssOpt = policyMss !== "rfc9293" && opt.mss === 0 ? undefined : opt.mss;
-  c.peerMss = mssOpt;
+  c.sender.peerMss = mssOpt;
   const familyDefault = c.version === 6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4;
   const peer = mssOpt ?? familyDefault;
   const ours = c.mssForMtu(c.pathMtu);
@@ -456,7 +477,7 @@ export function rttFromHandshake(c: Connection, now: number, ecr?: number): void
   // tcp_ack_update_rtt() takes the timestamp echo instead (tcp_rtt_tsopt_us(): whole ms, at
   // least 1; none for an echo ahead of the clock).
   let measured = RTO_AT_LEAST_3S;
-  if (c.synCount === 1 && c.rstRetries === 0) measured = now - c.lastSynAt;
+  if (c.synCount === 1 && c.handshake.rstRetries === 0) measured = now - c.handshake.lastSynAt;
   else if (c.prof.handshakeRtt === "linux" && c.tsEnabled && ecr !== undefined && ecr !== 0) {
     const r = seqDiff(c.tsVal(now), ecr);
     if (r >= 0 && r <= c.prof.rtoMaxMs) measured = Math.max(1, r);
@@ -479,14 +500,14 @@ export function onSynTimer(c: Connection, now: number): void {
   // Linux tcp_write_timeout(): the attempt also expires by time, at the first expiry
   // after a retransmission once now - first SYN >= tcp_model_timeout (synModelTimeoutMs);
   // retransmits_timed_out() applies in SYN-RECV as in SYN-SENT.
-  if ((c.state === "SYN-SENT" || simOpen) && c.synCount > 1 && now - c.firstSynAt >= synModelTimeoutMs(p)) {
-    c.giveUp(now, `no answer after ${c.synCount} SYNs in ${now - c.firstSynAt} ms (tcp_model_timeout)`);
+  if ((c.state === "SYN-SENT" || simOpen) && c.synCount > 1 && now - c.handshake.firstSynAt >= synModelTimeoutMs(p)) {
+    c.giveUp(now, `no answer after ${c.synCount} SYNs in ${now - c.handshake.firstSynAt} ms (tcp_model_timeout)`);
     return;
   }
   if (simOpen) {
     c.host.trace(c, now, "timer", `SYN retransmission timer expired (#${c.synCount}): SYN-ACK again`, "linux tcp_retransmit_timer() in SYN-RECV");
     c.synCount++;
-    c.lastSynAt = now;
+    c.handshake.lastSynAt = now;
     emitSynAck(c, now, "retransmit SYN-ACK", "RFC 6298 §5.4 (linux: the SYN's timer, doubled)");
     c.rexmitAt = c.timerExpiry(now, simOpenSynAckRtoMs(c));
     c.host.rearm(c);

@@ -235,7 +235,8 @@ export function synAckLayout(c: Connection, v: HandshakeOptionValues): TcpOption
  * answered with a RST and the connection ended).
  */
 export function finalAckQueueFull(c: Connection, ack: number, now: number): boolean {
-  if (c.origin === undefined || !c.origin.acceptQueueFull()) return false;
+  const origin = c.handshake.origin;
+  if (origin === undefined || !origin.acceptQueueFull()) return false;
   if (c.prof.acceptQueueFull === "dropSyn") {
     c.host.dropSegment(c, now, "final ack: accept queue full", "accept queue full: final ACK dropped, SYN-ACK retransmission goes on", "linux tcp_check_req() listen_overflow");
     return true;

@@ -171,6 +171,16 @@ function ackSegments(t: TlpState, ack: number): { n: number; first: number; retr
  * are created on first use too.
  */
 export class Sender {
+  // The send window's bookkeeping besides SND.WND (Connection.sndWnd), here rather than in the
+  // Connection because a connection in SYN-SENT has no use for it (the memory benchmark:
+  // heap per SYN-SENT connection). SND.WL1 and SND.WL2 are int32, as the Connection's
+  // sequence variables (see there).
+  private sndWl1I32 = 0;
+  private sndWl2I32 = 0;
+  /** MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered. */
+  maxSndWnd = 0;
+  /** The peer's MSS option (undefined if it sent none). */
+  peerMss: number | undefined = undefined;
   private sendQState: ByteQueue | undefined = undefined;
   private rtoState: RtoEstimator | undefined = undefined;
   /** The handshake's word for `rto` while it is not made yet (see fromHandshake()). */
@@ -202,6 +212,13 @@ export class Sender {
   constructor(private readonly c: Connection) {
     this.sndSml = c.iss | 0;
   }
+
+  /** SND.WL1: segment sequence number used for the last window update. */
+  get sndWl1(): number { return this.sndWl1I32 >>> 0; }
+  set sndWl1(v: number) { this.sndWl1I32 = v | 0; }
+  /** SND.WL2: segment acknowledgment number used for the last window update. */
+  get sndWl2(): number { return this.sndWl2I32 >>> 0; }
+  set sndWl2(v: number) { this.sndWl2I32 = v | 0; }
 
   // Loss recovery and probing state, read as 0 until a loss or probe first writes it.
   /** Fast recovery: the next sequence number to consider for a hole retransmission (RFC 6675 HighRxt). */
@@ -376,7 +393,7 @@ export class Sender {
         if (usable <= 0) return;
         // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a partial segment only if it is at least
         // half the largest window the peer offered, or all that is left to send.
-        if (usable < unsent && usable < c.maxSndWnd / 2) return;
+        if (usable < unsent && usable < this.maxSndWnd / 2) return;
         len = usable;
       }
       // Nagle: hold a small new segment while data is unacknowledged (never a retransmission);
@@ -587,7 +604,7 @@ export class Sender {
     }
     // Update the send window (RFC 9293 §3.10.7.4: SND.WL1 < SEG.SEQ or (= and SND.WL2 =< SEG.ACK)),
     // only "if SND.UNA =< SEG.ACK =< SND.NXT": an old ACK never moves the window.
-    if (seqGe(seg.ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, seg.ack)))) {
+    if (seqGe(seg.ack, c.sndUna) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack)))) {
       c.updateSendWindow(seg, false);
     }
   }

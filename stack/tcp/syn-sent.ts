@@ -131,7 +131,7 @@ export function synSentDisposition(c: Connection, seg: TcpSegment, opt: SegmentO
       p.timestamps &&
       ts !== undefined &&
       ts.ecr !== 0 &&
-      (seqLt(ts.ecr, c.tsVal(c.firstSynAt)) || seqGt(ts.ecr, (c.tsVal(now) + 1) >>> 0))
+      (seqLt(ts.ecr, c.tsVal(c.handshake.firstSynAt)) || seqGt(ts.ecr, (c.tsVal(now) + 1) >>> 0))
     ) {
       return seg.flags & TCP_RST ? PAWS_DROP : PAWS_RST;
     }
@@ -173,7 +173,7 @@ export function onSegmentSynSent(c: Connection, seg: TcpSegment, opt: SegmentOpt
       resendSynSoon(c, now);
       return;
     case "retrySyn":
-      c.rstRetries++;
+      c.handshake.rstRetries++;
       c.rexmitAt = Infinity;
       c.setDeadline(Deadline.rstRetry, c.timerExpiry(now, p.rstRetryDelayMs));
       c.host.rearm(c);
@@ -221,6 +221,7 @@ function enterEstablished(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.setDeadline(Deadline.connect, Infinity);
   c.updateSendWindow(seg, true);
   rttFromHandshake(c, now, opt.ts?.ecr);
+  c.hs = undefined; // the handshake's state is not needed from here on
   c.sender.startCongestionControl();
   c.setState("ESTABLISHED", now, "RFC 9293 §3.10.7.3: SYN with acceptable ACK -> ESTABLISHED");
   const payload = seg.payload;
@@ -250,8 +251,8 @@ function enterSynReceived(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   takeSyn(c, seg, opt);
   simOpenKeepOwnScale(c, opt);
   c.sndWnd = seg.window; // unscaled in a SYN (RFC 7323 §2.2)
-  c.sndWl1 = seg.seq;
-  c.sndWl2 = seg.ack;
+  c.sender.sndWl1 = seg.seq;
+  c.sender.sndWl2 = seg.ack;
   queueSynText(c, seg, now);
   c.setState("SYN-RECEIVED", now, "RFC 9293 §3.10.7.3: SYN without ACK -> SYN-RECEIVED (simultaneous open)");
   if (c.prof.synBackoff === "linux") {
