@@ -35,6 +35,7 @@ import type { RtoEstimator } from "./rto.js";
 import { Sender } from "./sender.js";
 import { seqDiff } from "./seq.js";
 import { timerExpiry } from "./timer-wheel.js";
+import { INFINITY_W0, INFINITY_W1, joinTime, splitTime, timeWords } from "./time-words.js";
 import { canSend, isSynchronized, type TcpState } from "./state.js";
 import { onSegmentSynSent } from "./syn-sent.js";
 import { outSegment, type OutSegment } from "./out-segment.js";
@@ -153,7 +154,9 @@ export class Connection implements TimerOwner {
   state: TcpState = "CLOSED";
   /** TimerOwner: the stack's timer heap entry. */
   timerGen = 0;
-  timerAt = Infinity;
+  // timerAt, as two int32 halves (time-words.ts: one heap box less per connection).
+  private timerAtW0 = INFINITY_W0;
+  private timerAtW1 = INFINITY_W1;
 
   // Send and receive sequence space: the 32-bit sequence variables (RFC 9293 §3.3.1) are
   // read and written as unsigned numbers through the accessors below, and kept as int32
@@ -192,9 +195,10 @@ export class Connection implements TimerOwner {
   /** The yes/no state of the connection and what the peer's SYN offered, as bits (see the accessors). */
   private bits = 0;
 
-  // Timers: the retransmission deadline (ms; Infinity = not armed), and the others in a
-  // lazily created array (deadlines.ts explains why).
-  rexmitAt = Infinity;
+  // Timers: the retransmission deadline (rexmitAt, as two int32 halves: time-words.ts), and
+  // the others in a lazily created array (deadlines.ts explains why).
+  private rexmitAtW0 = INFINITY_W0;
+  private rexmitAtW1 = INFINITY_W1;
   private later: number[] | undefined = undefined;
 
   /** @internal The halves, created when first needed (see `sender`, `receiver`). */
@@ -254,6 +258,16 @@ export class Connection implements TimerOwner {
   /** TS.Recent (RFC 7323 §4.3): the peer's timestamp to echo. */
   get tsRecent(): number { return this.tsRecentI32 >>> 0; }
   set tsRecent(v: number) { this.tsRecentI32 = v | 0; }
+
+  // ---------------------------------------------------------------------------------
+  // Times kept as two int32 halves (time-words.ts)
+
+  /** TimerOwner: the deadline the stack's timer heap holds for this connection (ms; Infinity = none). */
+  get timerAt(): number { return joinTime(this.timerAtW0, this.timerAtW1); }
+  set timerAt(t: number) { splitTime(t); this.timerAtW0 = timeWords[0]; this.timerAtW1 = timeWords[1]; }
+  /** The retransmission deadline (ms; Infinity = not armed). */
+  get rexmitAt(): number { return joinTime(this.rexmitAtW0, this.rexmitAtW1); }
+  set rexmitAt(t: number) { splitTime(t); this.rexmitAtW0 = timeWords[0]; this.rexmitAtW1 = timeWords[1]; }
 
   // ---------------------------------------------------------------------------------
   // Yes/no state, in `bits`: one field instead of separate booleans and a number, 40 bytes less

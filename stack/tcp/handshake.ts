@@ -12,6 +12,7 @@ import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
 import { RTO_AT_LEAST_3S } from "./rto.js";
 import { seqAdd, seqDiff, seqGt } from "./seq.js";
+import { joinTime, splitTime, timeWords } from "./time-words.js";
 
 /**
  * What only the handshake needs: the SYN schedule's times and counts, and a passive
@@ -21,16 +22,24 @@ import { seqAdd, seqDiff, seqGt } from "./seq.js";
  * phase 4: the kept-open engine benchmark is bound by the garbage collector copying them).
  */
 export class HandshakeState {
-  /** When the first SYN went out (active) or the peer's SYN came (passive). */
-  firstSynAt = 0;
-  /** When the latest SYN or SYN-ACK went out: what the handshake's RTT sample is timed from. */
-  lastSynAt = 0;
+  // firstSynAt and lastSynAt, as two int32 halves each (time-words.ts: no heap boxes).
+  private firstSynAtW0 = 0;
+  private firstSynAtW1 = 0;
+  private lastSynAtW0 = 0;
+  private lastSynAtW1 = 0;
   /** SYNs sent before a simultaneous open (synBackoff "linux": the SYN's timer and back-off go on). */
   simOpenSyns = 0;
   /** RST-triggered SYN retries used (synSentRst "retrySyn"). */
   rstRetries = 0;
   /** The listener a passive connection came from, while it is in SYN-RECEIVED (passive.ts). */
   origin: PassiveOrigin | undefined = undefined;
+
+  /** When the first SYN went out (active) or the peer's SYN came (passive). */
+  get firstSynAt(): number { return joinTime(this.firstSynAtW0, this.firstSynAtW1); }
+  set firstSynAt(t: number) { splitTime(t); this.firstSynAtW0 = timeWords[0]; this.firstSynAtW1 = timeWords[1]; }
+  /** When the latest SYN or SYN-ACK went out: what the handshake's RTT sample is timed from. */
+  get lastSynAt(): number { return joinTime(this.lastSynAtW0, this.lastSynAtW1); }
+  set lastSynAt(t: number) { splitTime(t); this.lastSynAtW0 = timeWords[0]; this.lastSynAtW1 = timeWords[1]; }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -109,16 +109,11 @@ export class Receiver {
   dsack: [number, number] | undefined = undefined;
   /** An ACK must go out before this segment's processing ends (cleared by any ACK sent). */
   ackDue = false;
-  /** The ACK field of our last segment (Last.ACK.sent, RFC 7323 §4.3). */
-  lastAckSent = 0;
-  /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
-  rcvAdvertisedEdge = 0;
-  /**
-   * The furthest right edge ever advertised (set to RCV.NXT when the peer's SYN arrives).
-   * A scaled window rounds down, so a later advertisement can end left of an earlier one
-   * (RFC 7323 Appendix F); the peer may already have sent up to the earlier edge.
-   */
-  rcvOfferedEdge = 0;
+  // The three sequence numbers below are kept as int32 behind unsigned accessors, as the
+  // Connection's (see there): a uint32 of 2^31 or more would be a heap box of its own.
+  private lastAckSentI32 = 0;
+  private rcvAdvertisedEdgeI32 = 0;
+  private rcvOfferedEdgeI32 = 0;
   /** Set by read() when the window grew enough; the stack flushes it at the next poll. */
   pendingWindowUpdate = false;
   /** Rate limits on the ACKs answering bad segments (oowAck, challengeAck); created on first use. */
@@ -131,6 +126,20 @@ export class Receiver {
   private fbSack: FreebsdSackList | undefined = undefined;
 
   constructor(private readonly c: Connection) {}
+
+  /** The ACK field of our last segment (Last.ACK.sent, RFC 7323 §4.3). */
+  get lastAckSent(): number { return this.lastAckSentI32 >>> 0; }
+  set lastAckSent(v: number) { this.lastAckSentI32 = v | 0; }
+  /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
+  get rcvAdvertisedEdge(): number { return this.rcvAdvertisedEdgeI32 >>> 0; }
+  set rcvAdvertisedEdge(v: number) { this.rcvAdvertisedEdgeI32 = v | 0; }
+  /**
+   * The furthest right edge ever advertised (set to RCV.NXT when the peer's SYN arrives).
+   * A scaled window rounds down, so a later advertisement can end left of an earlier one
+   * (RFC 7323 Appendix F); the peer may already have sent up to the earlier edge.
+   */
+  get rcvOfferedEdge(): number { return this.rcvOfferedEdgeI32 >>> 0; }
+  set rcvOfferedEdge(v: number) { this.rcvOfferedEdgeI32 = v | 0; }
 
   get rcvQ(): ByteQueue {
     return (this.rcvQState ??= new ByteQueue());

@@ -14,6 +14,7 @@ import { RtoEstimator } from "./rto.js";
 import { SackScoreboard } from "./scoreboard.js";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.js";
 import { isSynchronized } from "./state.js";
+import { joinTime, splitTime, timeWords } from "./time-words.js";
 
 // ---------------------------------------------------------------------------------------
 // Policies
@@ -69,6 +70,9 @@ export const rtoFormulaPolicy = policy({
 
 /** Sender.fromHandshake(): nothing yet. */
 const NO_HANDSHAKE_RTT = -1;
+splitTime(NO_HANDSHAKE_RTT);
+const NO_HANDSHAKE_RTT_W0 = timeWords[0];
+const NO_HANDSHAKE_RTT_W1 = timeWords[1];
 
 /**
  * What a sender needs only once it has lost a segment or met a zero window: the hole walk
@@ -183,8 +187,9 @@ export class Sender {
   peerMss: number | undefined = undefined;
   private sendQState: ByteQueue | undefined = undefined;
   private rtoState: RtoEstimator | undefined = undefined;
-  /** The handshake's word for `rto` while it is not made yet (see fromHandshake()). */
-  private handshakeRtt = NO_HANDSHAKE_RTT;
+  /** handshakeRtt (below), as two int32 halves (time-words.ts: no heap box). */
+  private handshakeRttW0 = NO_HANDSHAKE_RTT_W0;
+  private handshakeRttW1 = NO_HANDSHAKE_RTT_W1;
   private ccState: NewReno | undefined = undefined;
   /** The SMSS to start `cc` with when it is made (-1: startCongestionControl() not called yet). */
   private ccStartSmss = -1;
@@ -195,12 +200,13 @@ export class Sender {
   finQueued = false;
   /** Our FIN has been transmitted at least once (its sequence number is finSeq). */
   finSent = false;
-  finSeq = 0;
+  /** finSeq (below), int32 as SND.WL1. */
+  private finSeqI32 = 0;
   finAckedSignalled = false;
   /** Retransmission-timer expiries since SND.UNA last advanced (R2 counts them). */
   rexmitCount = 0;
-  /** Without timestamps one segment is timed at a time (Karn, RFC 6298 §3); rttStart -1 = none. */
-  private rttSeq = 0;
+  /** Without timestamps one segment is timed at a time (Karn, RFC 6298 §3); rttStart -1 = none. rttSeq int32, as SND.WL1. */
+  private rttSeqI32 = 0;
   private rttStart = -1;
   /** End of the last small (< MSS) new segment sent (nagle "minshall"); int32, like NewReno.recover. */
   private sndSml: number;
@@ -213,12 +219,21 @@ export class Sender {
     this.sndSml = c.iss | 0;
   }
 
+  /** The sequence number of our FIN. */
+  get finSeq(): number { return this.finSeqI32 >>> 0; }
+  set finSeq(v: number) { this.finSeqI32 = v | 0; }
+  private get rttSeq(): number { return this.rttSeqI32 >>> 0; }
+  private set rttSeq(v: number) { this.rttSeqI32 = v | 0; }
   /** SND.WL1: segment sequence number used for the last window update. */
   get sndWl1(): number { return this.sndWl1I32 >>> 0; }
   set sndWl1(v: number) { this.sndWl1I32 = v | 0; }
   /** SND.WL2: segment acknowledgment number used for the last window update. */
   get sndWl2(): number { return this.sndWl2I32 >>> 0; }
   set sndWl2(v: number) { this.sndWl2I32 = v | 0; }
+
+  /** The handshake's word for `rto` while it is not made yet (see fromHandshake()): an RTT in ms with fractions. */
+  private get handshakeRtt(): number { return joinTime(this.handshakeRttW0, this.handshakeRttW1); }
+  private set handshakeRtt(t: number) { splitTime(t); this.handshakeRttW0 = timeWords[0]; this.handshakeRttW1 = timeWords[1]; }
 
   // Loss recovery and probing state, read as 0 until a loss or probe first writes it.
   /** Fast recovery: the next sequence number to consider for a hole retransmission (RFC 6675 HighRxt). */
