@@ -206,7 +206,7 @@ export function acceptanceWindow(c: Connection): number {
   // §2.2), the only one the peer has seen (Linux tcp_check_req(): tcp_synack_window();
   // FreeBSD syncache_chkrst(): sc_wnd). After a simultaneous open the TCB's own window
   // applies, as below (FreeBSD: a tcpcb, not the syncache).
-  if (c.passive && c.state === "SYN-RECEIVED") return seqDiff(c.receiver.rcvAdvertisedEdge, c.rcvNxt);
+  if (c.passive && c.state === "SYN-RECEIVED") return seqDiff(c.rcvAdvertisedEdge, c.rcvNxt);
   const advertised = c.windowField() << c.rcvWscale;
   if (c.prof.acceptWindow === "advertised") return advertised;
   return Math.max(advertised, c.prof.rcvBufBytes - c.rcvBuffered);
@@ -274,7 +274,7 @@ export function arrivalDisposition(c: Connection, seg: TcpSegment, opt: SegmentO
         // window scale's rounding: RFC 9293 §3.8.6, RFC 7323 Appendix F) still has its ACK
         // field read: else two peers whose windows both closed never learn that their data
         // arrived, and neither window opens again.
-        if (state !== "SYN-RECEIVED" && f & TCP_ACK && seqGe(seg.seq, c.rcvNxt) && seqLe(seg.seq, c.receiver.rcvOfferedEdge)) return CLOSED_WINDOW_ACK;
+        if (state !== "SYN-RECEIVED" && f & TCP_ACK && seqGe(seg.seq, c.rcvNxt) && seqLe(seg.seq, c.rcvOfferedEdge)) return CLOSED_WINDOW_ACK;
         return UNACCEPTABLE;
       }
     }
@@ -346,7 +346,7 @@ export function onSegmentArrival(c: Connection, seg: TcpSegment, opt: SegmentOpt
       c.host.dropSegment(c, now, d.reason, d.why, d.rule);
       return false;
     case "ack":
-      c.receiver.sendAck(now, d.why, d.rule);
+      c.sendAck(now, d.why, d.rule);
       return false;
     case "oowAck":
       c.receiver.oowAck(now, d.why, d.rule);
@@ -390,7 +390,7 @@ export function onSegmentArrival(c: Connection, seg: TcpSegment, opt: SegmentOpt
 
 /** TIME-WAIT: the peer's FIN again: ACK it and restart the 2 MSL timer (RFC 9293 §3.10.7.4). */
 function restartTimeWait(c: Connection, now: number, why: string, rule: string): void {
-  c.receiver.sendAck(now, why, rule);
+  c.sendAck(now, why, rule);
   c.setDeadline(Deadline.timeWait, c.timerExpiry(now, 2 * c.prof.mslMs));
   c.host.rearm(c);
 }
@@ -403,11 +403,11 @@ function restartTimeWait(c: Connection, now: number, why: string, rule: string):
  */
 function oldSegmentAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
   const r = c.receiver;
-  if (c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, r.lastAckSent)) c.tsRecent = opt.ts.val;
+  if (c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, c.lastAckSent)) c.tsRecent = opt.ts.val;
   if (!processAck(c, seg, opt, now) || (c.state as TcpState) === "CLOSED") return;
   // The dropped text is duplicate data (sackReport "freebsd": a D-SACK block for it).
   r.duplicateText(seg.seq, seqAdd(seg.seq, Math.min(seg.payload.length, seqDiff(c.rcvNxt, seg.seq))));
-  r.sendAck(now, "duplicate segment: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4 / BSD tcp_input() (Stevens vol. 2 p. 960)");
+  c.sendAck(now, "duplicate segment: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4 / BSD tcp_input() (Stevens vol. 2 p. 960)");
   c.sender.output(now);
   c.host.rearm(c);
 }
@@ -420,7 +420,7 @@ function oldSegmentAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, n
  */
 function closedWindowAck(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
   if (!processAck(c, seg, opt, now) || (c.state as TcpState) === "CLOSED") return;
-  c.receiver.sendAck(now, "beyond the closed window: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4");
+  c.sendAck(now, "beyond the closed window: ACK processed, text dropped -> ACK", "RFC 9293 §3.10.7.4");
   c.sender.output(now);
   c.host.rearm(c);
 }
@@ -440,7 +440,7 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
   // SEG.TSval (in SYN-RECEIVED the last ACK we sent is the SYN-ACK's, RCV.NXT).
   // tsRecentUpdate "notAckAhead" (Linux): not from a segment acknowledging unsent data.
   const ackOk = c.prof.tsRecentUpdate !== "notAckAhead" || c.state === "SYN-RECEIVED" || (seqLe(seg.ack, c.sndMax) && (seqGe(seg.ack, c.sndUna) || fastPath(c, seg, opt)));
-  if (ackOk && c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, c.state === "SYN-RECEIVED" ? c.rcvNxt : c.receiver.lastAckSent)) c.tsRecent = opt.ts.val;
+  if (ackOk && c.tsEnabled && opt.ts && seqGe(opt.ts.val, c.tsRecent) && seqLe(seg.seq, c.state === "SYN-RECEIVED" ? c.rcvNxt : c.lastAckSent)) c.tsRecent = opt.ts.val;
 
   if (c.state === "SYN-RECEIVED") {
     // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue
@@ -492,7 +492,7 @@ function fifthStepOn(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now
   }
   c.sender.output(now);
   // An ACK still due (simOpenSynAckAck) goes out now, unless a data segment carried it.
-  if (c.rcvPart?.ackDue) c.receiver.sendAck(now, "duplicate SYN on the SYN-ACK after a simultaneous open -> ACK", "Linux tcp_data_queue(): a segment below RCV.NXT is ACKed at once (D-SACK, RFC 2883)");
+  if (c.rcvPart?.ackDue) c.sendAck(now, "duplicate SYN on the SYN-ACK after a simultaneous open -> ACK", "Linux tcp_data_queue(): a segment below RCV.NXT is ACKed at once (D-SACK, RFC 2883)");
   c.host.rearm(c);
 }
 

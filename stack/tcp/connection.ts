@@ -30,10 +30,10 @@ import type { IcmpMeaning } from "./icmp-meaning.js";
 import type { IcmpCause, Outcome, UnreachableReason } from "./outcome.js";
 import { policy } from "./policy.js";
 import type { Profile } from "./profiles.js";
-import { Receiver } from "./receiver.js";
+import { ackOptions, Receiver, sendAck } from "./receiver.js";
 import type { RtoEstimator } from "./rto.js";
 import { Sender } from "./sender.js";
-import { seqDiff } from "./seq.js";
+import { seqAdd, seqDiff, seqGt } from "./seq.js";
 import { timerExpiry } from "./timer-wheel.js";
 import { INFINITY_W0, INFINITY_W1, joinTime, splitTime, timeWords } from "./time-words.js";
 import { canSend, isSynchronized, type TcpState } from "./state.js";
@@ -169,6 +169,11 @@ export class Connection implements TimerOwner {
   private irsI32 = 0;
   private rcvNxtI32 = 0;
   private tsRecentI32 = 0;
+  // What our last ACK told the peer (see ackSent()): here, not in the Receiver, so that an
+  // ESTABLISHED connection that has received nothing has no Receiver (BENCHMARKS.md, phase 4).
+  private lastAckSentI32 = 0;
+  private rcvAdvertisedEdgeI32 = 0;
+  private rcvOfferedEdgeI32 = 0;
   sndWnd = 0;
 
   // What the handshake negotiated
@@ -258,6 +263,19 @@ export class Connection implements TimerOwner {
   /** TS.Recent (RFC 7323 §4.3): the peer's timestamp to echo. */
   get tsRecent(): number { return this.tsRecentI32 >>> 0; }
   set tsRecent(v: number) { this.tsRecentI32 = v | 0; }
+  /** The ACK field of our last segment (Last.ACK.sent, RFC 7323 §4.3). */
+  get lastAckSent(): number { return this.lastAckSentI32 >>> 0; }
+  set lastAckSent(v: number) { this.lastAckSentI32 = v | 0; }
+  /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
+  get rcvAdvertisedEdge(): number { return this.rcvAdvertisedEdgeI32 >>> 0; }
+  set rcvAdvertisedEdge(v: number) { this.rcvAdvertisedEdgeI32 = v | 0; }
+  /**
+   * The furthest right edge ever advertised (set to RCV.NXT when the peer's SYN arrives).
+   * A scaled window rounds down, so a later advertisement can end left of an earlier one
+   * (RFC 7323 Appendix F); the peer may already have sent up to the earlier edge.
+   */
+  get rcvOfferedEdge(): number { return this.rcvOfferedEdgeI32 >>> 0; }
+  set rcvOfferedEdge(v: number) { this.rcvOfferedEdgeI32 = v | 0; }
 
   // ---------------------------------------------------------------------------------
   // Times kept as two int32 halves (time-words.ts)
@@ -462,8 +480,29 @@ export class Connection implements TimerOwner {
 
   /** @internal Every segment after the handshake leaves here, so what it told the peer is recorded once. */
   emitSeg(seg: OutSegment, now: number, why: string, rule?: string): void {
-    if (seg.flags & TCP_ACK) this.receiver.ackSent(seg);
+    if (seg.flags & TCP_ACK) this.ackSent(seg);
     this.host.emit(this, seg, now, why, rule);
+  }
+
+  /** A segment with ACK goes out: what it told the peer, and that it satisfies a pending delayed ACK. */
+  private ackSent(seg: OutSegment): void {
+    this.lastAckSent = seg.ack >>> 0;
+    this.setDeadline(Deadline.delAck, Infinity);
+    this.rcvAdvertisedEdge = seqAdd(seg.ack, seg.window << this.rcvWscale);
+    if (seqGt(this.rcvAdvertisedEdge, this.rcvOfferedEdge)) this.rcvOfferedEdge = this.rcvAdvertisedEdge;
+    // The receiver's own ACK state (quick ACKs, a pending ACK, D-SACK); without a receiver
+    // it is in its initial state already.
+    this.rcvPart?.ackSent();
+  }
+
+  /** @internal A pure ACK (receiver.ts sendAck()), without making the Receiver when there is none. */
+  sendAck(now: number, why: string, rule?: string, bare = false): void {
+    sendAck(this, now, why, rule, bare);
+  }
+
+  /** @internal Options of a pure ACK (receiver.ts ackOptions()). */
+  ackOptions(now: number): TcpOption[] {
+    return ackOptions(this, now);
   }
 
   /**
@@ -559,7 +598,7 @@ export class Connection implements TimerOwner {
     const r = this.rcvPart;
     if (r === undefined || !r.pendingWindowUpdate) return;
     r.pendingWindowUpdate = false;
-    if (isSynchronized(this.state) && this.state !== "TIME-WAIT") r.sendAck(now, "window update", "RFC 9293 §3.8.6.2.2: window opened");
+    if (isSynchronized(this.state) && this.state !== "TIME-WAIT") this.sendAck(now, "window update", "RFC 9293 §3.8.6.2.2: window opened");
   }
 
   /**
@@ -607,7 +646,7 @@ export class Connection implements TimerOwner {
       const form = this.prof.abortRst;
       if (form !== "rst" && this.state !== "SYN-RECEIVED") {
         const full = form === "rstAckFull";
-        this.host.emit(this, outSegment(this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK, full ? this.windowField() : 0, full ? this.receiver.ackOptions(now) : []), now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS; linux: with TS/SACK options and the window)");
+        this.host.emit(this, outSegment(this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK, full ? this.windowField() : 0, full ? this.ackOptions(now) : []), now, "ABORT -> send RST,ACK", "RFC 9293 §3.10.5 (RST with ACK, as the profile's OS; linux: with TS/SACK options and the window)");
       } else {
         this.sendRst(this.sndMax, now, "ABORT -> send RST", "RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>");
       }

@@ -264,7 +264,7 @@ export function acceptSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   c.handshake.firstSynAt = now;
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
-  c.receiver.rcvOfferedEdge = c.rcvNxt;
+  c.rcvOfferedEdge = c.rcvNxt;
   negotiate(c, opt);
   // RFC 7323 §2.2: the window of a SYN is never scaled.
   c.sndWnd = seg.window;
@@ -394,13 +394,12 @@ function emitSynAck(c: Connection, now: number, why: string, rule: string): void
   c.host.emit(c, outSegment(c.iss, c.rcvNxt, TCP_SYN | TCP_ACK, window, opts), now, why, rule);
 }
 
-/** The SYN-ACK's window, and what advertising it means for the receiver (emitSynAck). */
+/** The SYN-ACK's window, and what advertising it means for the receive side (emitSynAck). */
 function synAckWindowState(c: Connection): number {
   const window = synAckWindowOf(c);
-  const r = c.receiver;
-  r.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
-  if (seqGt(r.rcvAdvertisedEdge, r.rcvOfferedEdge)) r.rcvOfferedEdge = r.rcvAdvertisedEdge;
-  r.lastAckSent = c.rcvNxt;
+  c.rcvAdvertisedEdge = seqAdd(c.rcvNxt, window);
+  if (seqGt(c.rcvAdvertisedEdge, c.rcvOfferedEdge)) c.rcvOfferedEdge = c.rcvAdvertisedEdge;
+  c.lastAckSent = c.rcvNxt;
   return window;
 }
 

@@ -6,7 +6,7 @@ import { TCP_ACK, TCP_FIN, type TcpOption, type TcpSegment } from "../wire/types
 import { ByteQueue } from "./byte-queue.js";
 import { ChallengeAckLimiter } from "./challenge-ack.js";
 import type { Connection } from "./connection.js";
-import { outSegment, type OutSegment } from "./out-segment.js";
+import { outSegment } from "./out-segment.js";
 import { Deadline } from "./deadlines.js";
 import { segmentOptions } from "./options.js";
 import { policy } from "./policy.js";
@@ -93,9 +93,34 @@ export const windowUpdatePolicy = policy({
 
 const EMPTY_BYTES = new Uint8Array(0);
 
+// ---------------------------------------------------------------------------------------
+// Pure ACKs. These need no Receiver: a connection that has received nothing since the
+// handshake has none (Connection.receiver), and its ACK carries no SACK blocks.
+
 /**
- * The receive side of one connection; created when first needed (a connection in SYN-SENT
- * has none: see Connection.receiver). Its buffers are created on first use too.
+ * A pure ACK. Its sequence number is SND.MAX, not a rewound SND.NXT: the peer may already
+ * hold data up to SND.MAX, and an ACK below its RCV.NXT would be unacceptable to it (BSD
+ * tcp_output does the same). `bare`: never repeat the FIN (finRepeat).
+ */
+export function sendAck(c: Connection, now: number, why: string, rule?: string, bare = false): void {
+  if (!bare && c.prof.finRepeat === "repeatFin" && (c.state === "FIN-WAIT-1" || c.state === "CLOSING" || c.state === "LAST-ACK")) {
+    // finRepeat "repeatFin" (FreeBSD tcp_output()): while our FIN is unacknowledged every
+    // segment carries it again, at its own sequence number.
+    c.emitSeg(outSegment(c.sender.finSeq, c.rcvNxt, TCP_FIN | TCP_ACK, c.windowField(), ackOptions(c, now)), now, `${why} (FIN repeated)`, rule);
+    return;
+  }
+  c.emitSeg(outSegment(c.sndMax, c.rcvNxt, TCP_ACK, c.windowField(), ackOptions(c, now)), now, why, rule);
+}
+
+/** Options of a pure ACK: timestamps and, with out-of-order data held, SACK blocks (Receiver.sackBlocks()). */
+export function ackOptions(c: Connection, now: number): TcpOption[] {
+  return segmentOptions(c.tsEnabled ? { val: c.tsVal(now), ecr: c.tsRecent } : undefined, c.rcvPart?.sackBlocks());
+}
+
+/**
+ * The receive side of one connection; created when first needed (a connection in SYN-SENT,
+ * or ESTABLISHED with nothing received since the handshake, has none: see
+ * Connection.receiver). Its buffers are created on first use too.
  */
 export class Receiver {
   private rcvQState: ByteQueue | undefined = undefined;
@@ -109,11 +134,6 @@ export class Receiver {
   dsack: [number, number] | undefined = undefined;
   /** An ACK must go out before this segment's processing ends (cleared by any ACK sent). */
   ackDue = false;
-  // The three sequence numbers below are kept as int32 behind unsigned accessors, as the
-  // Connection's (see there): a uint32 of 2^31 or more would be a heap box of its own.
-  private lastAckSentI32 = 0;
-  private rcvAdvertisedEdgeI32 = 0;
-  private rcvOfferedEdgeI32 = 0;
   /** Set by read() when the window grew enough; the stack flushes it at the next poll. */
   pendingWindowUpdate = false;
   /** Rate limits on the ACKs answering bad segments (oowAck, challengeAck); created on first use. */
@@ -126,20 +146,6 @@ export class Receiver {
   private fbSack: FreebsdSackList | undefined = undefined;
 
   constructor(private readonly c: Connection) {}
-
-  /** The ACK field of our last segment (Last.ACK.sent, RFC 7323 §4.3). */
-  get lastAckSent(): number { return this.lastAckSentI32 >>> 0; }
-  set lastAckSent(v: number) { this.lastAckSentI32 = v | 0; }
-  /** RCV.NXT + RCV.WND as last advertised (receiver SWS avoidance, RFC 9293 §3.8.6.2.2). */
-  get rcvAdvertisedEdge(): number { return this.rcvAdvertisedEdgeI32 >>> 0; }
-  set rcvAdvertisedEdge(v: number) { this.rcvAdvertisedEdgeI32 = v | 0; }
-  /**
-   * The furthest right edge ever advertised (set to RCV.NXT when the peer's SYN arrives).
-   * A scaled window rounds down, so a later advertisement can end left of an earlier one
-   * (RFC 7323 Appendix F); the peer may already have sent up to the earlier edge.
-   */
-  get rcvOfferedEdge(): number { return this.rcvOfferedEdgeI32 >>> 0; }
-  set rcvOfferedEdge(v: number) { this.rcvOfferedEdgeI32 = v | 0; }
 
   get rcvQ(): ByteQueue {
     return (this.rcvQState ??= new ByteQueue());
@@ -165,34 +171,18 @@ export class Receiver {
   // Sending ACKs
 
   /**
-   * A pure ACK. Its sequence number is SND.MAX, not a rewound SND.NXT: the peer may already
-   * hold data up to SND.MAX, and an ACK below its RCV.NXT would be unacceptable to it (BSD
-   * tcp_output does the same). `bare`: never repeat the FIN (finRepeat).
+   * Every segment with an ACK that leaves tells the receiver what it told the peer
+   * (Connection.ackSent() records the ACK number and the window's edges; a connection without
+   * a receiver yet holds all of this in its initial state).
    */
-  sendAck(now: number, why: string, rule?: string, bare = false): void {
-    const c = this.c;
-    if (!bare && c.prof.finRepeat === "repeatFin" && (c.state === "FIN-WAIT-1" || c.state === "CLOSING" || c.state === "LAST-ACK")) {
-      // finRepeat "repeatFin" (FreeBSD tcp_output()): while our FIN is unacknowledged every
-      // segment carries it again, at its own sequence number.
-      c.emitSeg(outSegment(c.sender.finSeq, c.rcvNxt, TCP_FIN | TCP_ACK, c.windowField(), this.ackOptions(now)), now, `${why} (FIN repeated)`, rule);
-      return;
-    }
-    c.emitSeg(outSegment(c.sndMax, c.rcvNxt, TCP_ACK, c.windowField(), this.ackOptions(now)), now, why, rule);
-  }
-
-  /** Every segment with an ACK that leaves (Connection.emitSeg) tells the receiver what it told the peer. */
-  ackSent(seg: OutSegment): void {
+  ackSent(): void {
     // Linux tcp_dec_quickack_mode(): an ACK that acknowledges new data uses up a quick ACK.
     const q = this.quick;
     if (this.ackPending > 0 && q !== undefined && q.quickAcks > 0) q.quickAcks--;
     // Any ACK (pure or piggybacked) satisfies a pending delayed ACK and window update.
-    this.lastAckSent = seg.ack >>> 0;
-    this.c.setDeadline(Deadline.delAck, Infinity);
     this.ackPending = 0;
     this.dsack = undefined;
     this.ackDue = false;
-    this.rcvAdvertisedEdge = seqAdd(seg.ack, seg.window << this.c.rcvWscale);
-    if (seqGt(this.rcvAdvertisedEdge, this.rcvOfferedEdge)) this.rcvOfferedEdge = this.rcvAdvertisedEdge;
     this.pendingWindowUpdate = false;
     // sackReport "freebsd": tcp_output() drops the D-SACK blocks it just sent.
     this.fbSack?.clean(this.c.rcvNxt);
@@ -246,7 +236,7 @@ export class Receiver {
       }
       l.lastOowAckAt = now;
     }
-    this.sendAck(now, why, rule);
+    this.c.sendAck(now, why, rule);
   }
 
   /** The out-of-window ACK limit starts afresh (Linux's timewait socket: tw_last_oow_ack_time = 0). */
@@ -273,13 +263,7 @@ export class Receiver {
     this.challengeAcksSent++;
     // A challenge ACK is a bare ACK even where the profile repeats the FIN: FreeBSD sends it
     // with tcp_respond(), not tcp_output().
-    this.sendAck(now, why, rule, true);
-  }
-
-  /** Options of a pure ACK: timestamps and, with out-of-order data held, SACK blocks. */
-  ackOptions(now: number): TcpOption[] {
-    const c = this.c;
-    return segmentOptions(c.tsEnabled ? { val: c.tsVal(now), ecr: c.tsRecent } : undefined, this.sackBlocks());
+    this.c.sendAck(now, why, rule, true);
   }
 
   /**
@@ -305,7 +289,7 @@ export class Receiver {
     // Linux tcp_delack_timer_handler(): a delayed ACK that had to wait for the timer means
     // the exchange is not interactive after all: leave pingpong mode.
     if (this.quick !== undefined) this.quick.pingpong = false;
-    this.sendAck(now, "delayed ACK timer", "RFC 9293 §3.8.6.3");
+    this.c.sendAck(now, "delayed ACK timer", "RFC 9293 §3.8.6.3");
   }
 
   // -------------------------------------------------------------------------------------
@@ -320,10 +304,10 @@ export class Receiver {
     if (!isSynchronized(c.state) || c.state === "TIME-WAIT" || this.peerFinReceived) return;
     const wnd = c.windowField() << c.rcvWscale;
     const edge = seqAdd(c.rcvNxt, wnd);
-    const grown = seqDiff(edge, this.rcvAdvertisedEdge);
+    const grown = seqDiff(edge, this.c.rcvAdvertisedEdge);
     // Like Linux (tcp_cleanup_rbuf), only when the peer's view of the window is below half of
     // what it could be: a reader keeping up needs no extra ACKs, the regular ones carry it.
-    const peerView = seqDiff(this.rcvAdvertisedEdge, c.rcvNxt);
+    const peerView = seqDiff(this.c.rcvAdvertisedEdge, c.rcvNxt);
     if (c.prof.windowUpdate === "freebsd") {
       if (this.freebsdWindowUpdate(wnd, peerView)) this.pendingWindowUpdate = true;
       return;
@@ -377,14 +361,14 @@ export class Receiver {
       this.peerFinReceived = true;
       this.oooFinSeq = undefined;
       c.setState("CLOSE-WAIT", now, "RFC 9293 §3.10.7.4 eighth: queued FIN of the SYN -> CLOSE-WAIT");
-      this.sendAck(now, "ACK the queued SYN text and FIN", "RFC 9293 §3.10.7.3 / §3.10.7.4 eighth");
+      this.c.sendAck(now, "ACK the queued SYN text and FIN", "RFC 9293 §3.10.7.3 / §3.10.7.4 eighth");
       if (newData) c.ev?.data?.(c);
       if ((c.state as TcpState) !== "CLOSED") c.ev?.peerFin?.(c);
       return;
     }
     if (!newData) return;
     this.ackPending++;
-    if (c.prof.delayedAckMs <= 0) this.sendAck(now, "ACK the queued SYN text", "RFC 9293 §3.10.7.3");
+    if (c.prof.delayedAckMs <= 0) this.c.sendAck(now, "ACK the queued SYN text", "RFC 9293 §3.10.7.3");
     else if (c.deadline(Deadline.delAck) === Infinity) c.setDeadline(Deadline.delAck, c.timerExpiry(now, c.prof.delayedAckMs));
     c.host.rearm(c);
     c.ev?.data?.(c);
@@ -413,7 +397,7 @@ export class Receiver {
       if (dup >= data.length + (fin ? 1 : 0)) {
         // A duplicate: ACK at once so the sender learns where we are (RFC 9293 §3.10.7.4).
         this.duplicateText(seq, seqAdd(seq, data.length));
-        this.sendAck(now, "duplicate segment -> ACK", "RFC 9293 §3.10.7.4 / RFC 5681 §4.2");
+        this.c.sendAck(now, "duplicate segment -> ACK", "RFC 9293 §3.10.7.4 / RFC 5681 §4.2");
         return;
       }
       // tcp_input(): ACK now when a D-SACK block was added, "as the next in-sequence
@@ -435,7 +419,7 @@ export class Receiver {
       this.reasm.insert(seq, data);
       this.sackAfterText(seq, data.length, rcvNxtBefore, this.reasm.runLength(seq));
       if (fin) this.oooFinSeq = seqAdd(seq, data.length);
-      this.sendAck(now, "out-of-order segment -> immediate duplicate ACK", "RFC 5681 §4.2 / RFC 9293 §3.10.7.4");
+      this.c.sendAck(now, "out-of-order segment -> immediate duplicate ACK", "RFC 5681 §4.2 / RFC 9293 §3.10.7.4");
       return;
     }
     const filledHole = !this.outOfOrderEmpty();
@@ -488,7 +472,7 @@ export class Receiver {
         c.host.rearm(c);
         c.host.trace(c, now, "in", "FIN in ESTABLISHED: ACK delayed (pingpong mode)", "linux tcp_fin() / RFC 1122 §4.2.3.2");
       } else {
-        this.sendAck(now, "ACK the FIN", "RFC 9293 §3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
+        this.c.sendAck(now, "ACK the FIN", "RFC 9293 §3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
       }
       if (!fromSynSent) {
         if (newData) c.ev?.data?.(c);
@@ -497,7 +481,7 @@ export class Receiver {
       return;
     }
     if (fromSynSent) {
-      this.sendAck(now, "ACK the SYN-ACK and its data", "RFC 9293 §3.10.7.3");
+      this.c.sendAck(now, "ACK the SYN-ACK and its data", "RFC 9293 §3.10.7.3");
       return;
     }
     if (!newData) return;
@@ -510,7 +494,7 @@ export class Receiver {
     // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment and
     // within the delayed-ACK timeout; at once when the segment filled (part of) a hole.
     if (filledHole || this.ackPending >= 2 || p.delayedAckMs <= 0 || quick || dsackNow) {
-      this.sendAck(
+      this.c.sendAck(
         now,
         filledHole ? "segment filled a hole -> immediate ACK" : quick ? "quick-ACK mode -> immediate ACK" : dsackNow ? "duplicate text reported (D-SACK) -> immediate ACK" : "ACK every second segment",
         quick ? "linux tcp_in_quickack_mode() (RFC 1122 §4.2.3.2 allows it)" : dsackNow ? "RFC 2883 §4 / freebsd tcp_input()" : "RFC 5681 §4.2",

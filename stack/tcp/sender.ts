@@ -803,7 +803,7 @@ export class Sender {
       // Linux tcp_xmit_probe_skb(): an old sequence number makes the segment unacceptable to
       // the receiver, which must answer with an ACK carrying its window (RFC 9293 §3.10.7.4);
       // nothing is sent into the closed window.
-      c.emitSeg(outSegment(seqAdd(c.sndUna, -1), c.rcvNxt, TCP_ACK, c.windowField(), c.receiver.ackOptions(now)), now, "zero-window probe (empty, SND.UNA-1)", "RFC 9293 §3.8.6.1 / linux tcp_xmit_probe_skb()");
+      c.emitSeg(outSegment(seqAdd(c.sndUna, -1), c.rcvNxt, TCP_ACK, c.windowField(), c.ackOptions(now)), now, "zero-window probe (empty, SND.UNA-1)", "RFC 9293 §3.8.6.1 / linux tcp_xmit_probe_skb()");
     } else if (unsentFromUna > 0) this.transmit(c.sndUna, 1, false, now, "zero-window probe (1 byte)", "RFC 9293 §3.8.6.1");
     else this.transmit(c.sndUna, 0, true, now, "zero-window probe (FIN)", "RFC 9293 §3.8.6.1");
     // The probe is timed by the persist timer, not the retransmission timer.

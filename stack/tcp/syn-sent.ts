@@ -204,7 +204,7 @@ function takeSyn(c: Connection, seg: TcpSegment, opt: SegmentOptionView): void {
   // RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ.
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
-  c.receiver.rcvOfferedEdge = c.rcvNxt;
+  c.rcvOfferedEdge = c.rcvNxt;
   negotiate(c, opt);
 }
 
@@ -227,12 +227,12 @@ function enterEstablished(c: Connection, seg: TcpSegment, opt: SegmentOptionView
   const payload = seg.payload;
   if ((payload.length > 0 || seg.flags & TCP_FIN) && c.prof.synAckText === "ignore") {
     c.host.dropSegment(c, now, "syn-ack text ignored", `text/FIN on the SYN-ACK (${payload.length} bytes${seg.flags & TCP_FIN ? " + FIN" : ""}): dropped, the peer retransmits`, "linux tcp_rcv_state_process(): SYN-ACK payload freed (no TFO)");
-    c.receiver.sendAck(now, "ACK the SYN-ACK (its text not taken)", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
+    c.sendAck(now, "ACK the SYN-ACK (its text not taken)", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
   } else if (payload.length > 0 || seg.flags & TCP_FIN) {
     // Data in the SYN-ACK is processed from the sixth step on; one ACK covers SYN and data.
     c.receiver.acceptData(seg, now, true);
   } else {
-    c.receiver.sendAck(now, "ACK the SYN-ACK", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
+    c.sendAck(now, "ACK the SYN-ACK", "RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>");
   }
   c.host.rearm(c);
   // Each callback may replace the events object: read it again before each.

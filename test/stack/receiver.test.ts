@@ -210,7 +210,7 @@ describe("a closed or shrunken receive window still takes valid ACKs (RFC 9293 Â
     h.take();
     const before = h.sent.at(-1)!.tcp;
     expect(before.window).toBe(1); // 300 bytes free: 256 in the window field's units
-    const offeredEdge = conn.c.receiver.rcvOfferedEdge;
+    const offeredEdge = conn.c.rcvOfferedEdge;
     expect(offeredEdge - (peerSeq + fill)).toBeGreaterThanOrEqual(256);
     // 100 bytes more: 200 bytes free, window field 0: the edge moves back to RCV.NXT.
     conn.peer({ flags: ACK, seq: peerSeq + fill, ack: base, payload: patternBytes(100) });
