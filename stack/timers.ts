@@ -65,8 +65,10 @@ export class TimerHeap<T extends TimerOwner> {
 
   /** Sets `owner`'s deadline (replacing any earlier one). */
   arm(owner: T, deadline: number): void {
-    if (owner.timerAt === deadline) return;
-    if (owner.timerAt === Infinity) this.live++;
+    // One read of timerAt: a Connection decodes it from two int32 halves (tcp/time-words.ts).
+    const before = owner.timerAt;
+    if (before === deadline) return;
+    if (before === Infinity) this.live++;
     owner.timerGen = (owner.timerGen + 1) >>> 0;
     owner.timerAt = deadline;
     if (deadline === Infinity) {
@@ -140,7 +142,9 @@ export class TimerHeap<T extends TimerOwner> {
       this.farEntries -= b.length / 2;
       for (let i = 0; i < b.length; i += 2) {
         const o = b[i] as T;
-        if ((o.timerGen & GEN_MASK) === b[i + 1] && o.timerAt !== Infinity) this.pushNear(o.timerAt, o.timerGen, o);
+        if ((o.timerGen & GEN_MASK) !== b[i + 1]) continue;
+        const at = o.timerAt;
+        if (at !== Infinity) this.pushNear(at, o.timerGen, o);
       }
     }
   }
