@@ -249,6 +249,9 @@ function enterEstablished(c: Connection, seg: TcpSegment, opt: SegmentOptionView
  */
 function enterSynReceived(c: Connection, seg: TcpSegment, opt: SegmentOptionView, now: number): void {
   takeSyn(c, seg, opt);
+  // A RST's SYN retry (synSentRst "retrySyn") belongs to SYN-SENT: the crossing SYN ends it,
+  // as ESTABLISHED does (enterEstablished); fired later it would send a bare SYN again.
+  c.setDeadline(Deadline.rstRetry, Infinity);
   simOpenKeepOwnScale(c, opt);
   c.sndWnd = seg.window; // unscaled in a SYN (RFC 7323 §2.2)
   c.sender.sndWl1 = seg.seq;

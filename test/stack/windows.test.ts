@@ -152,6 +152,20 @@ describe("RST in SYN-SENT: the same SYN again 500 ms after the RST's arrival, th
     expect(new Set(syns(h).map((s) => s.options)).size).toBe(1);
   });
 
+  it("windows: a crossing SYN after the RST ends the retry (no bare SYN from SYN-RECEIVED or later)", () => {
+    const h = new Harness({ profile: "windows" });
+    const conn = h.connect("10.0.0.1:80");
+    const syn = syns(h)[0]!;
+    conn.peer({ flags: TCP_RST | TCP_ACK, seq: 0, ack: syn.tcp.seq + 1 });
+    h.advanceTo(100);
+    conn.peer({ flags: TCP_SYN, seq: 5000, ack: 0, options: [{ kind: "mss", value: 1460 }] });
+    expect(conn.c.state).toBe("SYN-RECEIVED");
+    h.advanceTo(2000); // past the retry's 500 ms
+    expect(syns(h)).toHaveLength(1);
+    // The SYN-ACK of the simultaneous open, and its retransmission 1 s later.
+    expect(h.sent.map((s) => [s.t, s.flags])).toEqual([[0, "S"], [100, "S."], [1100, "S."]]);
+  });
+
   it("windows, 30 ms round trip: the delay counts from the RST's arrival", () => {
     const { conn, synAt, rstAt } = closedPort("windows", 30);
     expect(rstAt).toEqual([30, 560, 1090, 1620, 2150]);
