@@ -468,7 +468,7 @@ export const tunConnects: Benchmark = {
   notes: [
     "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O; its main figure (compared with the others) writes through the addon's writer thread (TunOpenOptions.txThread), so the kernel's work inside the TUN writes runs beside the JavaScript thread; 'one thread' is the same code writing from the JavaScript thread; '2 queues' opens the TUN with two queues (TunOpenOptions.queues, IFF_MULTI_QUEUE) and writes each connection's packets to the queue its addresses and ports hash to, each queue with its own writer thread, so the kernel's work is spread over two threads",
     "connects: CPU per connect = the client process's user + system time over the run / completed connects; it includes the kernel's TCP work done inside that process's system calls (for synack, every TUN write; for Node, both ends over the local route), not the listener's accept/close; synack's system part is also given on its own ('of it system time'): the kernel's work, which no change inside synack reduces",
-    "connects: lwIP and gVisor run through ../shared/peers/peer with LISTENER=c (their own namespace and an equivalent C listener); gVisor uses 2 threads, synack, lwIP and Node one",
+    "connects: lwIP and gVisor run through ../shared/peers/peer with LISTENER=c (their own namespace and an equivalent C listener); gVisor uses 2 threads; synack 2 (the JavaScript thread and the writer), 3 with 2 queues, 1 in the one-thread variant; lwIP and Node one",
   ],
   unavailable(): string | undefined {
     return labSkipReason() ?? listenerSkipReason();
