@@ -758,10 +758,8 @@ export class Stack implements ConnectionHost {
       this.runNext = (seg.seq + payload.length) | 0;
     }
     if (this.traceSink) {
-      const bytes = this.outbox.data.slice(at, this.outbox.bytes);
-      if (this.txCsumPartial) completeTcpChecksum(bytes);
-      const p = parsePacket(bytes);
-      this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
+      const { bytes, packet } = this.tracedOutput(at);
+      this.traceSink({ t: now, kind: "out", conn: conn.id, tuple: conn.tuple, stateAfter: conn.state, decision: why, rule, packet, bytes });
     }
   }
 
@@ -1005,11 +1003,20 @@ export class Stack implements ConnectionHost {
     const at = this.send({ src, dst, ttl: this.profile.ttl, srcPort, dstPort, seq, ack, flags, window: 0 });
     this.stats.rstSent++;
     if (this.traceSink) {
-      const bytes = this.outbox.data.slice(at, this.outbox.bytes);
-      if (this.txCsumPartial) completeTcpChecksum(bytes);
-      const p = parsePacket(bytes);
-      this.traceSink({ t: now, kind: "out", decision, rule, packet: p.ok ? describePacket(p.value) : undefined, bytes });
+      const { bytes, packet } = this.tracedOutput(at);
+      this.traceSink({ t: now, kind: "out", decision, rule, packet, bytes });
     }
+  }
+
+  /**
+   * The outbox's last packet (from `at`) as the trace shows it: a copy, with its checksum
+   * completed when the device was left to do it (setTxOffloads), and its description.
+   */
+  private tracedOutput(at: number): { bytes: Uint8Array; packet: string | undefined } {
+    const bytes = this.outbox.data.slice(at, this.outbox.bytes);
+    if (this.txCsumPartial) completeTcpChecksum(bytes);
+    const p = parsePacket(bytes);
+    return { bytes, packet: p.ok ? describePacket(p.value) : undefined };
   }
 
   private inputIcmp(pkt: Packet, icmp: IcmpMessage, now: number): void {

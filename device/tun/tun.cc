@@ -808,7 +808,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
       parts[FlowQueue(data, len, nq)].push_back(i);
     }
     uint32_t sent = 0;
-    std::vector<int32_t> partMeta;
+    std::vector<int32_t>& partMeta = txPartMeta_;
     for (uint32_t k = 0; k < nq; k++) {
       const std::vector<uint32_t>& idx = parts[k];
       if (idx.empty()) continue;
@@ -1396,6 +1396,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
   bool vnetHdr_ = false;
   std::vector<size_t> packedStarts_;  // writePacked's scratch (JavaScript thread only)
   std::vector<std::vector<uint32_t>> txParts_;  // SendPackets' split by queue (JavaScript thread only)
+  std::vector<int32_t> txPartMeta_;             // the meta of one part of that split (JavaScript thread only)
 };
 
 // Message for a failed open("/dev/net/tun") or TUNSETIFF.
