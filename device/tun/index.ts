@@ -55,10 +55,20 @@ export interface TunOpenOptions {
    * segments of one connection in one send() (consecutive sequence numbers, same headers,
    * equal sizes) is written as ONE packet of up to 64 KiB marked GSO
    * (VIRTIO_NET_HDR_GSO_TCPV4). Either way the kernel takes it as one large segment, with
-   * one write(2) and one pass through its TCP input instead of one per segment. No receive
-   * offloads are offered to the kernel, so what is read is unchanged. Default false.
+   * one write(2) and one pass through its TCP input instead of one per segment. With
+   * `rxOffload` (the default) the kernel may also send us such large packets. Default false.
    */
   vnetHdr?: boolean;
+  /**
+   * With vnetHdr: receive offloads. The kernel is told (TUNSETOFFLOAD with TUN_F_CSUM,
+   * TUN_F_TSO4, TUN_F_TSO6) that it may leave TCP/UDP checksums to us and send TCP segments of
+   * up to 64 KiB; the addon completes those checksums and cuts such packets into segments of
+   * the sender's MSS (gso_size) in C, so onReceive gets what a plain link would carry, every
+   * checksum complete. A malformed virtio-net header or GSO packet is dropped, counted in
+   * stats().rxOffloadDrops by reason and given to onDrop(). Default: on when the kernel
+   * agrees (`rxOffload` says whether it did); true: an error if it does not; false: off.
+   */
+  rxOffload?: boolean;
   /**
    * With vnetHdr: the device says (Device.offloads) that it completes TCP checksums and cuts
    * TSO packets of up to 64 KiB into segments, so a Runtime has the stack leave both to it
@@ -79,6 +89,12 @@ export interface TunStats extends DeviceStats {
   /** With vnetHdr: writes that carried several TCP segments at once, and how many segments. */
   txGsoWrites?: number;
   txGsoSegments?: number;
+  /** With rxOffload: reads that were GSO packets, the segments they were cut into, partial checksums completed. */
+  rxGsoReads?: number;
+  rxGsoSegments?: number;
+  rxCsumCompleted?: number;
+  /** With rxOffload: reads dropped by the receive offload path, by reason ("vnet bad gso_size", ...). */
+  rxOffloadDrops?: Record<string, number>;
   /** With queues > 1: packets read from, and written to, each queue. */
   rxQueuePackets?: number[];
   txQueuePackets?: number[];
@@ -87,6 +103,7 @@ export interface TunStats extends DeviceStats {
 export class TunDevice implements Device {
   private readonly handle: NativeTun;
   private receiveHandler: ((packets: Uint8Array[]) => void) | undefined;
+  private dropHandler: ((reason: string, read: Uint8Array) => void) | undefined;
   private readonly errors = new ErrorOnce();
   private rxDroppedNoHandler = 0;
   /** Reused staging for send(): packets back to back, and their lengths. */
@@ -103,7 +120,7 @@ export class TunDevice implements Device {
     this.offloads = offloads ? { txTcpChecksum: true, txTcpSegmentation: true } : undefined;
     this.mtuBytes = handle.getMtu();
     handle.start(
-      (count) => this.deliver(count),
+      (count, drops) => this.deliver(count, drops),
       (err) => this.fail(err),
     );
   }
@@ -119,6 +136,7 @@ export class TunDevice implements Device {
     if (opts.netns !== undefined) nativeOpts.netns = opts.netns;
     if (opts.txThread !== undefined) nativeOpts.txThread = opts.txThread;
     if (opts.vnetHdr !== undefined) nativeOpts.vnetHdr = opts.vnetHdr;
+    if (opts.rxOffload !== undefined) nativeOpts.rxOffload = opts.rxOffload;
     if (opts.multiQueue !== undefined) nativeOpts.multiQueue = opts.multiQueue;
     if (opts.queues !== undefined) nativeOpts.queues = opts.queues;
     if (opts.maxBatch !== undefined) nativeOpts.maxBatch = opts.maxBatch;
@@ -160,6 +178,19 @@ export class TunDevice implements Device {
    */
   onReceive(handler: (packets: Uint8Array[]) => void): void {
     this.receiveHandler = handler;
+  }
+
+  /**
+   * Called for each read the receive offload path dropped (rxOffload): the reason, as counted
+   * in stats().rxOffloadDrops, and a copy of the whole read (virtio-net header first).
+   */
+  onDrop(handler: (reason: string, read: Uint8Array) => void): void {
+    this.dropHandler = handler;
+  }
+
+  /** Whether the kernel leaves checksums and TCP segmentation of what it sends us to the addon. */
+  get rxOffload(): boolean {
+    return this.handle.rxOffload;
   }
 
   /** Called once if the device fails (e.g. the interface was deleted). */
@@ -226,6 +257,10 @@ export class TunDevice implements Device {
     if (s.lastTxError !== undefined) out.lastTxError = s.lastTxError;
     if (s.txGsoWrites !== undefined) out.txGsoWrites = s.txGsoWrites;
     if (s.txGsoSegments !== undefined) out.txGsoSegments = s.txGsoSegments;
+    if (s.rxGsoReads !== undefined) out.rxGsoReads = s.rxGsoReads;
+    if (s.rxGsoSegments !== undefined) out.rxGsoSegments = s.rxGsoSegments;
+    if (s.rxCsumCompleted !== undefined) out.rxCsumCompleted = s.rxCsumCompleted;
+    if (s.rxOffloadDrops !== undefined) out.rxOffloadDrops = s.rxOffloadDrops;
     if (s.rxQueuePackets !== undefined) out.rxQueuePackets = s.rxQueuePackets;
     if (s.txQueuePackets !== undefined) out.txQueuePackets = s.txQueuePackets;
     return out;
@@ -268,25 +303,41 @@ export class TunDevice implements Device {
     return Promise.resolve();
   }
 
-  private deliver(count: number): void {
-    const handler = this.receiveHandler;
-    if (handler === undefined) {
-      this.rxDroppedNoHandler += count;
-      return;
-    }
+  private deliver(count: number, drops: number): void {
     const buf = this.handle.rxBuffer;
     const meta = this.handle.rxMeta;
-    const packets = new Array<Uint8Array>(count);
-    for (let i = 0; i < count; i++) {
-      packets[i] = new Uint8Array(buf, meta[2 * i] as number, meta[2 * i + 1] as number);
+    if (drops > 0) this.reportDrops(count, buf, meta);
+    const n = count - drops;
+    if (n === 0) return;
+    const handler = this.receiveHandler;
+    if (handler === undefined) {
+      this.rxDroppedNoHandler += n;
+      return;
+    }
+    const packets = new Array<Uint8Array>(n);
+    for (let i = 0, j = 0; i < count; i++) {
+      if (meta[3 * i + 2] !== 0) continue;
+      packets[j++] = new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number);
     }
     handler(packets);
+  }
+
+  /** The dropped reads of a batch, to onDrop (they are already counted by the addon). */
+  private reportDrops(count: number, buf: ArrayBuffer, meta: Int32Array): void {
+    const h = this.dropHandler;
+    if (h === undefined) return;
+    for (let i = 0; i < count; i++) {
+      const why = meta[3 * i + 2] as number;
+      if (why === 0) continue;
+      h(loadAddon().vnetDropReasons?.[why] ?? `vnet drop ${why}`, new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number).slice());
+    }
   }
 
   private fail(err: NativeError): void {
     this.errors.report(err);
   }
 }
+
 
 /**
  * `ip [-n NS] addr replace CIDR dev NAME` ("replace" so re-attaching to a persistent

@@ -33,6 +33,12 @@ export interface NativeTunStats {
   /** With vnetHdr: writes that carried several TCP segments (GSO), and the segments they carried. */
   txGsoWrites?: number;
   txGsoSegments?: number;
+  /** With rxOffload: reads that were GSO packets, the segments they were cut into, partial checksums completed. */
+  rxGsoReads?: number;
+  rxGsoSegments?: number;
+  rxCsumCompleted?: number;
+  /** With rxOffload: reads dropped, by reason ("vnet bad gso_size", ...); only reasons seen. */
+  rxOffloadDrops?: Record<string, number>;
   /** With queues > 1: packets read from, and written to, each queue. */
   rxQueuePackets?: number[];
   txQueuePackets?: number[];
@@ -46,15 +52,22 @@ export interface NativeTun {
   readonly closed: boolean;
   readonly failed: boolean;
   readonly maxBatch: number;
-  /** Reused receive buffer: packet i of a batch is rxBuffer[rxMeta[2i] .. +rxMeta[2i+1]). */
+  /**
+   * Reused receive buffer: entry i of a batch is rxBuffer[rxMeta[3i] .. +rxMeta[3i+1]), a
+   * packet if rxMeta[3i+2] is 0, else (rxOffload) a read dropped for that reason (its whole
+   * bytes, virtio-net header included; the reason's name is in stats().rxOffloadDrops).
+   */
   readonly rxBuffer: ArrayBuffer;
   readonly rxMeta: Int32Array;
+  /** Whether the kernel was told to leave checksums and TCP segmentation to us (TUNSETOFFLOAD). */
+  readonly rxOffload: boolean;
   /**
-   * Starts polling on Node's loop. onBatch(count) runs once per drained batch; the
-   * buffer contents are only valid during that call. onError runs at most once, when
-   * the device fails (e.g. its interface was deleted); polling has stopped by then.
+   * Starts polling on Node's loop. onBatch(count, drops) runs once per drained batch (`drops`
+   * of the `count` entries are dropped reads); the buffer contents are only valid during
+   * that call. onError runs at most once, when the device fails (e.g. its interface was
+   * deleted); polling has stopped by then.
    */
-  start(onBatch: (count: number) => void, onError: (err: NativeError) => void): void;
+  start(onBatch: (count: number, drops: number) => void, onError: (err: NativeError) => void): void;
   /**
    * One datagram; true if the kernel took it (with txThread: if it was queued; the
    * writer's failures then show in stats()). Never blocks, never throws for I/O.
@@ -95,6 +108,17 @@ export interface NativeOpenOptions {
   txThread?: boolean;
   /** IFF_VNET_HDR: a virtio-net header on every packet; runs of TCP/IPv4 segments are written as one GSO packet. */
   vnetHdr?: boolean;
+  /**
+   * With vnetHdr: TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6), reads cut and checksummed
+   * in C. Default: on when the kernel agrees; true: an error if it does not; false: off.
+   */
+  rxOffload?: boolean;
+}
+
+/** vnetReceive()'s answer: the packets one read becomes, or why it is dropped. */
+export interface VnetReceiveResult {
+  drop?: string;
+  packets: Uint8Array[];
 }
 
 export interface SynackTunAddon {
@@ -105,6 +129,13 @@ export interface SynackTunAddon {
   netnsRestore(saved: number): void;
   readonly maxPacketBytes: number;
   readonly platformSupported: boolean;
+  /**
+   * What the receive path with rxOffload makes of one read (virtio-net header + packet),
+   * with the addon's own code: the packets the stack would get, or the drop reason.
+   */
+  vnetReceive(read: Uint8Array): VnetReceiveResult;
+  /** The receive path's drop reasons by code (rxMeta's third int); index 0 is "" (no drop). */
+  readonly vnetDropReasons?: readonly string[];
 }
 
 /** The addon file was not found or would not load. */

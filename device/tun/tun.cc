@@ -27,7 +27,11 @@
 //  - With vnetHdr every packet carries a virtio-net header. Packets the stack left to the
 //    device's offloads (writePacked's meta: the TCP checksum, and the segmentation of a TSO
 //    packet of up to 64 KiB) are written behind a header that says so (OffloadHeader);
-//    runs of the others are merged into GSO writes (AssembleVnet).
+//    runs of the others are merged into GSO writes (AssembleVnet). With `rxOffload` (the
+//    default with vnetHdr) the kernel is told (TUNSETOFFLOAD) that we complete checksums and
+//    cut large TCP segments: each read can then be a TCP segment of up to 64 KiB with its
+//    checksum left to us, which is cut into segments of its gso_size with complete
+//    checksums here (rx-offload.h), so the stack receives what a plain link would carry.
 //
 // Every failure becomes a JavaScript exception with `code` ("EPERM", ...), `errno` and
 // `syscall` properties, like Node's own system errors. Nothing here aborts the process
@@ -36,6 +40,8 @@
 
 #include <napi.h>
 #include <uv.h>
+
+#include "rx-offload.h"
 
 #include <atomic>
 #include <cerrno>
@@ -103,6 +109,9 @@ constexpr size_t kMaxPacketBytes = 65536;
 // With vnetHdr: the virtio-net header in front of every packet read or written
 // (struct virtio_net_hdr, include/uapi/linux/virtio_net.h; TUNSETVNETHDRSZ's default).
 constexpr size_t kVnetHdrBytes = 10;
+static_assert(kVnetHdrBytes == rxoff::kHdrBytes, "one virtio-net header size");
+// Ints per entry of a receive batch's meta: offset, length, drop reason (0: a packet).
+constexpr size_t kRxMetaStride = 3;
 // Space planned per packet in the batch buffer; batches of big packets just end sooner.
 constexpr size_t kSlotEstimateBytes = 2048;
 constexpr int kDefaultMaxBatch = 64;
@@ -261,12 +270,17 @@ struct Opened {
   int maxBatch = kDefaultMaxBatch;
   bool txThread = false;
   bool vnetHdr = false;
+  bool rxOffload = false;
 };
 
 // Receive counters belong to the loop thread; transmit counters may be updated by the
 // writer thread, hence atomics (relaxed: they are statistics, read now and then).
 struct Stats {
   double rxPackets = 0, rxBytes = 0, rxBatches = 0;
+  // rxOffload: reads that were GSO packets, the segments they were cut into, partial
+  // checksums completed, and reads dropped by reason (rxoff::Drop).
+  double rxGsoReads = 0, rxGsoSegments = 0, rxCsumCompleted = 0;
+  double rxOffloadDrops[rxoff::kDropReasons] = {};
   std::atomic<uint64_t> txPackets{0}, txBytes{0}, txErrors{0}, txAgain{0};
   // vnetHdr: writes that carried several TCP segments at once, and how many segments.
   std::atomic<uint64_t> txGsoWrites{0}, txGsoSegments{0};
@@ -311,6 +325,10 @@ struct Queue {
   Tun* owner = nullptr;
   uv_poll_t* poll = nullptr;
   double rxPackets = 0;                   // loop thread only
+  // rxOffload (loop thread only): each read lands here first; a GSO packet stays here while
+  // its segments are written into the batches.
+  std::vector<uint8_t> rxRaw;
+  rxoff::Gso gso;
   std::atomic<uint64_t> txPackets{0};     // written to this queue
   std::thread worker;
   std::mutex mu;  // guards what follows
@@ -340,6 +358,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
             InstanceMethod<&Tun::WritePacked>("writePacked"),
             InstanceAccessor<&Tun::GetTxThread>("txThread"),
             InstanceAccessor<&Tun::GetQueues>("queues"),
+            InstanceAccessor<&Tun::GetRxOffload>("rxOffload"),
             InstanceMethod<&Tun::SetMtu>("setMtu"),
             InstanceMethod<&Tun::GetMtu>("getMtu"),
             InstanceMethod<&Tun::SetUp>("setUp"),
@@ -373,6 +392,10 @@ class Tun : public Napi::ObjectWrap<Tun> {
     netns_ = o->netns;
     maxBatch_ = o->maxBatch;
     vnetHdr_ = o->vnetHdr;
+    rxOffload_ = o->vnetHdr && o->rxOffload;
+    if (rxOffload_) {
+      for (auto& q : queues_) q->rxRaw.resize(kMaxPacketBytes + kVnetHdrBytes);
+    }
     if (o->txThread) {
       txThread_ = true;
       try {
@@ -390,7 +413,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, rxCap_);
     rxData_ = static_cast<uint8_t*>(ab.Data());
     rxBufRef_ = Napi::Persistent(ab);
-    Napi::Int32Array meta = Napi::Int32Array::New(env, static_cast<size_t>(maxBatch_) * 2);
+    Napi::Int32Array meta = Napi::Int32Array::New(env, static_cast<size_t>(maxBatch_) * kRxMetaStride);
     rxMeta_ = meta.Data();
     rxMetaRef_ = Napi::Persistent(meta);
 
@@ -431,6 +454,9 @@ class Tun : public Napi::ObjectWrap<Tun> {
   Napi::Value GetQueues(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(queues_.size()));
   }
+  Napi::Value GetRxOffload(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), rxOffload_);
+  }
   Napi::Value GetTxThread(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), txThread_);
   }
@@ -439,9 +465,11 @@ class Tun : public Napi::ObjectWrap<Tun> {
     if (closed_) throw CodeError(env, "EBADF", "TUN device " + name_ + " is closed");
   }
 
-  // start(onBatch(count), onError(err)): begins polling. onBatch receives the number of
-  // packets; packet i is rxBuffer[rxMeta[2i] .. rxMeta[2i] + rxMeta[2i+1]). The buffer is
-  // reused for the next batch, so the bytes are only valid during the call.
+  // start(onBatch(count, drops), onError(err)): begins polling. onBatch receives the number of
+  // entries; entry i is rxBuffer[rxMeta[3i] .. rxMeta[3i] + rxMeta[3i+1]), a packet when
+  // rxMeta[3i+2] is 0, else a read dropped for that reason (rxoff::Drop; its bytes are the
+  // whole read, virtio-net header included), `drops` of them. The buffer is reused for the
+  // next batch, so the bytes are only valid during the call.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ThrowIfClosed(env);
@@ -514,13 +542,32 @@ class Tun : public Napi::ObjectWrap<Tun> {
   // starve the rest of the loop (the poll is level-triggered: we are called again).
   void Drain(Queue* q) {
     Napi::Env env(env_);
-    for (int round = 0; round < kBatchesPerWake; round++) {
+    // The segments of a GSO packet already read are delivered whatever the round: the fd
+    // may have nothing more to say, and no later wake-up would come for them.
+    for (int round = 0; round < kBatchesPerWake || q->gso.active(); round++) {
       int count = 0;
+      int drops = 0;
       size_t off = 0;
       int err = 0;
       bool empty = false;
       const size_t hdr = vnetHdr_ ? kVnetHdrBytes : 0;
       while (count < maxBatch_ && rxCap_ - off >= kMaxPacketBytes + hdr) {
+        if (rxOffload_) {
+          // Every branch below writes at most kMaxPacketBytes + hdr bytes at rxData_ + off.
+          int got = ReadOffloaded(q, off, count, &err, &empty);
+          if (got < 0) break;
+          if (got == 0) continue;
+          if (rxMeta_[kRxMetaStride * count + 2] != 0) {
+            drops++;
+          } else {
+            stats_.rxPackets += 1;
+            q->rxPackets += 1;
+            stats_.rxBytes += rxMeta_[kRxMetaStride * count + 1];
+          }
+          off += (static_cast<size_t>(rxMeta_[kRxMetaStride * count + 1]) + 7) & ~static_cast<size_t>(7);
+          count++;
+          continue;
+        }
         ssize_t n = read(q->fd, rxData_ + off, kMaxPacketBytes + hdr);
         if (n < 0) {
           if (errno == EINTR) continue;
@@ -537,10 +584,11 @@ class Tun : public Napi::ObjectWrap<Tun> {
           break;
         }
         if (static_cast<size_t>(n) <= hdr) continue;  // a header without a packet: nothing to deliver
-        // No offloads were offered to the kernel (no TUNSETOFFLOAD), so what it sends us is
-        // never GSO nor checksum-partial: the header is all zero and is skipped.
-        rxMeta_[2 * count] = static_cast<int32_t>(off + hdr);
-        rxMeta_[2 * count + 1] = static_cast<int32_t>(static_cast<size_t>(n) - hdr);
+        // No receive offloads were offered to the kernel (no TUNSETOFFLOAD), so what it sends
+        // us is never GSO nor checksum-partial: the header is all zero and is skipped.
+        rxMeta_[kRxMetaStride * count] = static_cast<int32_t>(off + hdr);
+        rxMeta_[kRxMetaStride * count + 1] = static_cast<int32_t>(static_cast<size_t>(n) - hdr);
+        rxMeta_[kRxMetaStride * count + 2] = 0;
         off += (static_cast<size_t>(n) + 7) & ~static_cast<size_t>(7);
         count++;
         stats_.rxPackets += 1;
@@ -551,7 +599,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
         stats_.rxBatches += 1;
         if (!onBatch_.IsEmpty()) {
           try {
-            onBatch_.MakeCallback(Value(), {Napi::Number::New(env, count)}, *asyncCtx_);
+            onBatch_.MakeCallback(Value(), {Napi::Number::New(env, count), Napi::Number::New(env, drops)}, *asyncCtx_);
           } catch (const Napi::Error& e) {
             // The handler threw: route it to process 'uncaughtException' like any
             // other callback from the loop would, and read no further this turn.
@@ -567,6 +615,63 @@ class Tun : public Napi::ObjectWrap<Tun> {
       }
       if (empty) return;
     }
+  }
+
+  // rxOffload: the next entry of a batch at rxData_ + off, as entry `count`: the next segment
+  // of the GSO packet being cut, or what one read(2) gives (a packet, its partial checksum
+  // completed; a GSO packet, whose first segment comes next; or a counted drop). Returns 1
+  // for an entry written, 0 for a read that gave no entry, -1 to end the batch (*err set,
+  // or *empty at EAGAIN).
+  int ReadOffloaded(Queue* q, size_t off, int count, int* err, bool* empty) {
+    int32_t* m = rxMeta_ + kRxMetaStride * count;
+    if (q->gso.active()) {
+      m[0] = static_cast<int32_t>(off);
+      m[1] = static_cast<int32_t>(rxoff::EmitSegment(&q->gso, rxData_ + off));
+      m[2] = 0;
+      return 1;
+    }
+    uint8_t* raw = q->rxRaw.data();
+    ssize_t n = read(q->fd, raw, q->rxRaw.size());
+    if (n < 0) {
+      if (errno == EINTR) return 0;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        *empty = true;
+      } else {
+        *err = errno;
+      }
+      return -1;
+    }
+    if (n == 0) {
+      *err = EIO;  // a TUN fd never reads 0 bytes for a live interface
+      return -1;
+    }
+    const size_t got = static_cast<size_t>(n);
+    const size_t pn = got >= kVnetHdrBytes ? got - kVnetHdrBytes : 0;
+    const bool partial = got >= kVnetHdrBytes && (raw[0] & rxoff::kNeedsCsum) != 0;
+    int why = rxoff::Classify(raw, got, raw + kVnetHdrBytes, pn, &q->gso);
+    if (why != rxoff::kOk) {
+      stats_.rxOffloadDrops[why] += 1;
+      memcpy(rxData_ + off, raw, got);
+      m[0] = static_cast<int32_t>(off);
+      m[1] = static_cast<int32_t>(got);
+      m[2] = why;
+      return 1;
+    }
+    if (partial) stats_.rxCsumCompleted += 1;
+    if (q->gso.active()) {
+      stats_.rxGsoReads += 1;
+      stats_.rxGsoSegments += q->gso.segments();
+      m[0] = static_cast<int32_t>(off);
+      m[1] = static_cast<int32_t>(rxoff::EmitSegment(&q->gso, rxData_ + off));
+      m[2] = 0;
+      return 1;
+    }
+    if (pn == 0) return 0;  // a header without a packet: nothing to deliver
+    memcpy(rxData_ + off, raw + kVnetHdrBytes, pn);
+    m[0] = static_cast<int32_t>(off);
+    m[1] = static_cast<int32_t>(pn);
+    m[2] = 0;
+    return 1;
   }
 
   // Reports a device failure once and stops polling. The fd stays open until close().
@@ -1332,6 +1437,16 @@ class Tun : public Napi::ObjectWrap<Tun> {
     }
     int lastErr = stats_.lastTxErrno.load(std::memory_order_relaxed);
     if (lastErr != 0) o.Set("lastTxError", ErrnoCode(lastErr));
+    if (rxOffload_) {
+      o.Set("rxGsoReads", stats_.rxGsoReads);
+      o.Set("rxGsoSegments", stats_.rxGsoSegments);
+      o.Set("rxCsumCompleted", stats_.rxCsumCompleted);
+      Napi::Object drops = Napi::Object::New(env);
+      for (int i = 1; i < rxoff::kDropReasons; i++) {
+        if (stats_.rxOffloadDrops[i] > 0) drops.Set(rxoff::DropName(i), stats_.rxOffloadDrops[i]);
+      }
+      o.Set("rxOffloadDrops", drops);
+    }
     if (queues_.size() > 1) {
       Napi::Array rx = Napi::Array::New(env, queues_.size());
       Napi::Array tx = Napi::Array::New(env, queues_.size());
@@ -1394,6 +1509,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
 
   bool txThread_ = false;
   bool vnetHdr_ = false;
+  bool rxOffload_ = false;
   std::vector<size_t> packedStarts_;  // writePacked's scratch (JavaScript thread only)
   std::vector<std::vector<uint32_t>> txParts_;  // SendPackets' split by queue (JavaScript thread only)
   std::vector<int32_t> txPartMeta_;             // the meta of one part of that split (JavaScript thread only)
@@ -1441,6 +1557,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   }
   std::string name = info[0].As<Napi::String>();
   Opened o;
+  int rxOffloadAsked = -1;  // -1: the default (on with vnetHdr when the kernel agrees)
   bool multiQueue = false;
   int queues = 1;
   if (info.Length() > 1 && info[1].IsObject()) {
@@ -1463,6 +1580,11 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     }
     o.txThread = opts.Get("txThread").ToBoolean().Value();
     o.vnetHdr = opts.Get("vnetHdr").ToBoolean().Value();
+    Napi::Value rxo = opts.Get("rxOffload");
+    if (!rxo.IsUndefined()) {
+      rxOffloadAsked = rxo.ToBoolean().Value() ? 1 : 0;
+      if (rxOffloadAsked == 1 && !o.vnetHdr) throw CodeError(env, "EINVAL", "rxOffload needs vnetHdr: true");
+    }
     Napi::Value mb = opts.Get("maxBatch");
     if (mb.IsNumber()) {
       int v = mb.As<Napi::Number>().Int32Value();
@@ -1521,6 +1643,25 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
         }
       }
     }
+    if (o.vnetHdr && rxOffloadAsked != 0) {
+      // Receive offloads (drivers/net/tun.c, set_offload()): TUN_F_CSUM, we complete
+      // checksums the kernel leaves partial (VIRTIO_NET_HDR_F_NEEDS_CSUM); TUN_F_TSO4/6, we
+      // take TCP segments of up to 64 KiB (VIRTIO_NET_HDR_GSO_TCPV4/6) and cut them. Not
+      // TSO_ECN, UFO or USO: the kernel segments those itself. A property of the interface,
+      // so one queue's fd says it for all.
+      unsigned int offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+      if (ioctl(o.fds[0], TUNSETOFFLOAD, offloads) == 0) {
+        o.rxOffload = true;
+      } else if (rxOffloadAsked == 1) {
+        int e = errno;
+        for (int f : o.fds) close(f);
+        o.fds.clear();
+        throw ErrnoError(env, e, "this kernel's TUN driver refused the receive offloads (TUNSETOFFLOAD): " + ErrnoText(e) + ": use rxOffload: false", "ioctl");
+      }
+    } else if (o.vnetHdr) {
+      // Off: also on an existing interface whose last user had turned them on.
+      ioctl(o.fds[0], TUNSETOFFLOAD, 0u);
+    }
     int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (ctl < 0) ctl = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (ctl < 0) {
@@ -1543,6 +1684,48 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   }
 }
 
+// vnetReceive(read) -> { drop?: string, packets: Uint8Array[] }: what the receive path with
+// rxOffload makes of one read(2) (a virtio-net header and the packet behind it), with the
+// same code (rx-offload.h): the packets the stack would be given (copies), or the drop
+// reason. For tests and tools; no device needed.
+Napi::Value VnetReceive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "vnetReceive(read): read must be a Uint8Array");
+  }
+  Napi::Uint8Array in = info[0].As<Napi::Uint8Array>();
+  if (in.ByteLength() > kMaxPacketBytes + kVnetHdrBytes) {
+    throw CodeError(env, "EINVAL", "vnetReceive: a read is at most " + std::to_string(kMaxPacketBytes + kVnetHdrBytes) + " bytes");
+  }
+  std::vector<uint8_t> raw(in.Data(), in.Data() + in.ByteLength());
+  const size_t got = raw.size();
+  const size_t pn = got >= kVnetHdrBytes ? got - kVnetHdrBytes : 0;
+  rxoff::Gso gso;
+  int why = rxoff::Classify(raw.data(), got, raw.data() + kVnetHdrBytes, pn, &gso);
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array packets = Napi::Array::New(env);
+  out.Set("packets", packets);
+  if (why != rxoff::kOk) {
+    out.Set("drop", rxoff::DropName(why));
+    return out;
+  }
+  uint32_t i = 0;
+  if (gso.active()) {
+    std::vector<uint8_t> seg(kMaxPacketBytes);
+    while (gso.active()) {
+      size_t len = rxoff::EmitSegment(&gso, seg.data());
+      Napi::Uint8Array p = Napi::Uint8Array::New(env, len);
+      memcpy(p.Data(), seg.data(), len);
+      packets.Set(i++, p);
+    }
+  } else if (pn > 0) {
+    Napi::Uint8Array p = Napi::Uint8Array::New(env, pn);
+    memcpy(p.Data(), raw.data() + kVnetHdrBytes, pn);
+    packets.Set(i++, p);
+  }
+  return out;
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = Tun::Init(env);
   env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(ctor)));
@@ -1550,6 +1733,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsEnter", Napi::Function::New(env, NetnsEnterJs, "netnsEnter"));
   exports.Set("netnsRestore", Napi::Function::New(env, NetnsRestoreJs, "netnsRestore"));
   exports.Set("maxPacketBytes", Napi::Number::New(env, static_cast<double>(kMaxPacketBytes)));
+  exports.Set("vnetReceive", Napi::Function::New(env, VnetReceive, "vnetReceive"));
+  Napi::Array reasons = Napi::Array::New(env, rxoff::kDropReasons);
+  reasons.Set(0u, "");
+  for (int i = 1; i < rxoff::kDropReasons; i++) reasons.Set(static_cast<uint32_t>(i), rxoff::DropName(i));
+  exports.Set("vnetDropReasons", reasons);
   exports.Set("platformSupported", Napi::Boolean::New(env, true));
   return exports;
 }
@@ -1565,6 +1753,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsEnter", Napi::Function::New(env, Unsupported, "netnsEnter"));
   exports.Set("netnsRestore", Napi::Function::New(env, Unsupported, "netnsRestore"));
   exports.Set("maxPacketBytes", Napi::Number::New(env, 65536));
+  exports.Set("vnetReceive", Napi::Function::New(env, Unsupported, "vnetReceive"));
   exports.Set("platformSupported", Napi::Boolean::New(env, false));
   return exports;
 }

@@ -1,18 +1,22 @@
 // Benchmark 5 (BENCHMARKS.md): bulk transfer MB/s from synack over TUN to a kernel sink, beside
-// kernel-to-kernel TCP (Node client and the same sink, inside the namespace) in the same run.
+// kernel-to-kernel TCP (Node client and the same sink, inside the namespace) in the same run;
+// and the receive direction: a Node sender in the namespace (the kernel's TCP) sending to a
+// synack listener over TUN, with and without the TUN's receive offloads.
 //
 // synack keeps at most 1 MiB queued beyond what the peer acknowledged and counts the
 // transfer done when every byte is acknowledged. Node writes with backpressure, ends the
 // stream, and counts it done when the sink has read everything and closed its side.
 // MB = 10^6 bytes.
 import type { ChildProcess } from "node:child_process";
-import { Stack } from "../../stack/stack.js";
+import { createHash } from "node:crypto";
+import { Listener, Stack } from "../../stack/stack.js";
 import { Connection } from "../../stack/tcp/connection.js";
 import { Runtime } from "../../device/runtime.js";
 import { TunDevice } from "../../device/tun/index.js";
 import { cryptoRandom } from "../../device/random.js";
 import { LISTENER_JS, labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, startNodeInNamespace, stopChild } from "./lab.js";
 import type { Benchmark, Metric } from "./types.js";
+import type { Device } from "../../device/types.js";
 
 const KERNEL = "10.80.0.1";
 const STACK = "10.80.0.2";
@@ -77,6 +81,133 @@ export function synackBulk(dev: TunDevice, total: number, timeoutMs: number, lin
     rt.flush();
   });
 }
+
+export interface ReceiveResult extends BulkRate {
+  /** sha256 of what synack received, when asked for (hash: true). */
+  sha256?: string;
+  /** What the sender said it sent: bytes and their sha256. */
+  sent: { bytes: number; sha256: string };
+  /** The synack stack's drops by reason (a copy of stats.drops). */
+  drops: Record<string, number>;
+  /** Segments synack received (stats.rxPackets). */
+  rxSegments: number;
+}
+
+/**
+ * The kernel sends `total` bytes (a Node client in namespace `ns`, i.e. the kernel's TCP) to a
+ * synack listener on `dev`; synack reads everything, closes when the sender's FIN arrives,
+ * and the rate is measured at synack from the accepted connection to that FIN. With `hash`
+ * the bytes received are hashed (sha256) for the caller to compare with the sender's.
+ */
+export function synackReceive(
+  dev: Device,
+  ns: string,
+  total: number,
+  timeoutMs: number,
+  link: { kernel: string; stack: string },
+  opts: { hash?: boolean; port?: number; rcvBufBytes?: number } = {},
+): Promise<ReceiveResult> {
+  const port = opts.port ?? PORT;
+  const stack = new Stack({ addresses: [`${link.stack}/${link.stack.includes(":") ? 64 : 24}`], random: cryptoRandom(), profile: "linux", mtu: dev.mtu });
+  const rt = new Runtime(stack, dev);
+  const hash = opts.hash === true ? createHash("sha256") : undefined;
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    let t0 = 0;
+    let elapsedMs = 0;
+    let over = false;
+    let sent: { bytes: number; sha256: string } | undefined;
+    let conn: Connection | undefined;
+    const finish = (err?: Error): void => {
+      if (over) return;
+      if (err === undefined && (sent === undefined || elapsedMs === 0)) return; // both sides must be done
+      over = true;
+      clearTimeout(guard);
+      if (conn !== undefined && conn.state !== "CLOSED") conn.abort(rt.now());
+      rt.flush();
+      dev.onReceive(() => {});
+      if (err) reject(err);
+      else resolve({ bytes, elapsedMs, mbPerSec: bytes / elapsedMs / 1000, sent: sent!, drops: { ...stack.stats.drops } as Record<string, number>, rxSegments: stack.stats.rxPackets, ...(hash ? { sha256: hash.digest("hex") } : {}) });
+    };
+    const guard = setTimeout(() => finish(new Error(`receive incomplete after ${timeoutMs} ms (${bytes} of ${total} bytes)`)), timeoutMs);
+    const take = (c: Connection): void => {
+      for (;;) {
+        const d = c.read();
+        if (d.length === 0) return;
+        bytes += d.length;
+        hash?.update(d);
+      }
+    };
+    const l = stack.listen({
+      port,
+      ...(opts.rcvBufBytes !== undefined ? { overrides: { rcvBufBytes: opts.rcvBufBytes } } : {}),
+      onAccept: (c) => {
+        conn = c;
+        t0 = performance.now();
+        take(c);
+        c.events = {
+          data: take,
+          peerFin(c2) {
+            take(c2);
+            elapsedMs = performance.now() - t0;
+            if (bytes !== total) {
+              finish(new Error(`the sender's FIN came after ${bytes} of ${total} bytes`));
+              return;
+            }
+            c2.close(rt.now());
+            rt.kick();
+          },
+          closed(_c, outcome) {
+            if (elapsedMs === 0) finish(new Error(`connection ended early: ${outcome.kind}`));
+            else finish();
+          },
+        };
+      },
+    });
+    if (!(l instanceof Listener)) {
+      clearTimeout(guard);
+      reject(new Error(`listen failed: ${l.error}: ${l.detail}`));
+      return;
+    }
+    rt.flush();
+    runNodeInNamespace(ns, NODE_SEND_JS, [link.stack, String(port), String(total)], timeoutMs).then(
+      (r) => {
+        sent = r as { bytes: number; sha256: string };
+        finish();
+      },
+      (e: Error) => finish(e),
+    );
+  });
+}
+
+// The kernel's side of the receive direction: sends `total` bytes of random data (a 1 MiB +
+// 13 block over and over, so that a lost or repeated segment changes the hash), ends, and
+// prints what it sent once synack has closed its side too.
+const NODE_SEND_JS = `
+import net from "node:net";
+import { createHash, randomBytes } from "node:crypto";
+const [host, port, totalText] = process.argv.slice(-3);
+const total = Number(totalText);
+const block = randomBytes(1048576 + 13);
+const h = createHash("sha256");
+const s = net.connect({ host, port: Number(port) });
+let sent = 0, at = 0;
+s.on("error", (e) => { console.error(e.message); process.exit(1); });
+function pump() {
+  while (sent < total) {
+    const n = Math.min(65536, total - sent, block.length - at);
+    const c = block.subarray(at, at + n);
+    at = (at + n) % block.length;
+    sent += n;
+    h.update(c);
+    if (!s.write(c)) { s.once("drain", pump); return; }
+  }
+  s.end();
+}
+s.on("connect", pump);
+s.on("data", () => {});
+s.on("close", () => { console.log(JSON.stringify({ bytes: sent, sha256: h.digest("hex") })); process.exit(0); });
+`;
 
 const NODE_BULK_JS = `
 import net from "node:net";
