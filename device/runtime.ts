@@ -34,11 +34,14 @@ export class Runtime {
     const off = device.offloads;
     this.offloaded = off !== undefined && off.txTcpChecksum && device.sendBatch !== undefined;
     stack.setTxOffloads({ tcpChecksum: this.offloaded, tcpSegmentation: this.offloaded && off!.txTcpSegmentation });
-    device.onReceive((packets) => {
+    device.onReceive((packets, tcpChecksummed) => {
       if (this.closed) return;
       const now = this.clock();
-      // The stack copies what it keeps, so the device may reuse its buffers afterwards.
-      for (let i = 0; i < packets.length; i++) stack.input(packets[i], now);
+      // The stack copies what it keeps, so the device may reuse its buffers afterwards. A
+      // packet whose TCP checksum the device computed or verified (receive offloads) is not
+      // summed again; every other one is verified by the stack.
+      if (tcpChecksummed === undefined) for (let i = 0; i < packets.length; i++) stack.input(packets[i], now);
+      else for (let i = 0; i < packets.length; i++) stack.input(packets[i], now, tcpChecksummed[i] === 1);
       // The answers go out now, before any promise continuation of the owners runs: one
       // that closes the runtime in this tick must not swallow them (a handshake's final
       // ACK, for instance).

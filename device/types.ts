@@ -33,9 +33,12 @@ export interface Device {
   /**
    * Registers the receive handler. It is called with each batch of IP packets read
    * from the link. The Uint8Arrays are only valid during the call (the device may reuse
-   * its read buffer): copy what must outlive it.
+   * its read buffer): copy what must outlive it. `tcpChecksummed` (optional, same length,
+   * valid during the call): 1 where the device computed or verified the packet's TCP
+   * checksum itself (receive offloads), so the stack need not sum it again; absent, or 0,
+   * means the stack verifies it (the default for every packet).
    */
-  onReceive(handler: (packets: Uint8Array[]) => void): void;
+  onReceive(handler: (packets: Uint8Array[], tcpChecksummed?: Uint8Array) => void): void;
   /** Called once if the device fails or disappears (e.g. the TUN interface is deleted). */
   onError(handler: (err: Error) => void): void;
   /** Sends IP packets (whole datagrams, no link header). */

@@ -884,14 +884,17 @@ export class Stack implements ConnectionHost {
   /**
    * An IP packet from the link. Never throws on bad input: every rejection is counted in
    * `stats.drops` by reason and traced. The bytes are not retained (views are copied).
+   * `tcpChecksumValid`: the link computed or verified this packet's TCP checksum itself
+   * (a device with receive offloads says so per packet), so it is not summed again
+   * (RFC 9293 §3.1); every other packet's checksum is verified.
    */
-  input(bytes: Uint8Array, now: number): void {
+  input(bytes: Uint8Array, now: number, tcpChecksumValid = false): void {
     this.lastNow = now;
     this.stats.rxPackets++;
     this.inBytes = this.traceSink ? bytes.slice() : undefined;
     // The common case, a well-formed TCP segment, is parsed in place (rx-segment.ts;
     // parsePacket() allocated about 1.9 KB per SYN-ACK); parsePacket() takes the rest.
-    if (this.inputInPlace(bytes, now)) return;
+    if (this.inputInPlace(bytes, now, tcpChecksumValid)) return;
     const parsed = parsePacket(bytes);
     if (!parsed.ok) {
       this.dropPacket(parsed.reason, now);
@@ -920,12 +923,12 @@ export class Stack implements ConnectionHost {
   private rxDepth = 0;
 
   /** input() for a TCP segment RxSegment can parse; false (nothing done) for any other packet. */
-  private inputInPlace(bytes: Uint8Array, now: number): boolean {
+  private inputInPlace(bytes: Uint8Array, now: number, tcpChecksumValid: boolean): boolean {
     // An event handler may feed this stack a packet from inside input(): each nesting level
     // parses into an RxSegment of its own, so the outer segment stays intact.
     const depth = this.rxDepth;
     const rx = (this.rx[depth] ??= new RxSegment());
-    if (!rx.parse(bytes)) return false;
+    if (!rx.parse(bytes, tcpChecksumValid)) return false;
     if (!this.ownsAddress(rx.dst)) {
       this.dropPacket("not for us", now);
       return true;

@@ -102,7 +102,9 @@ export interface TunStats extends DeviceStats {
 
 export class TunDevice implements Device {
   private readonly handle: NativeTun;
-  private receiveHandler: ((packets: Uint8Array[]) => void) | undefined;
+  private receiveHandler: ((packets: Uint8Array[], tcpChecksummed?: Uint8Array) => void) | undefined;
+  /** Reused per batch: which packets' TCP checksums the addon computed (or the kernel verified). */
+  private rxChecksummed = new Uint8Array(0);
   private dropHandler: ((reason: string, read: Uint8Array) => void) | undefined;
   private readonly errors = new ErrorOnce();
   private rxDroppedNoHandler = 0;
@@ -176,7 +178,7 @@ export class TunDevice implements Device {
    * Batch handler. The Uint8Arrays are views into one reused buffer and are only valid
    * during the call: copy (`packet.slice()`) what must outlive it.
    */
-  onReceive(handler: (packets: Uint8Array[]) => void): void {
+  onReceive(handler: (packets: Uint8Array[], tcpChecksummed?: Uint8Array) => void): void {
     this.receiveHandler = handler;
   }
 
@@ -315,11 +317,20 @@ export class TunDevice implements Device {
       return;
     }
     const packets = new Array<Uint8Array>(n);
+    if (!this.handle.rxOffload) {
+      for (let i = 0; i < count; i++) packets[i] = new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number);
+      handler(packets);
+      return;
+    }
+    if (this.rxChecksummed.length < n) this.rxChecksummed = new Uint8Array(Math.max(n, this.handle.maxBatch));
+    const sums = this.rxChecksummed;
     for (let i = 0, j = 0; i < count; i++) {
-      if (meta[3 * i + 2] !== 0) continue;
+      const f = meta[3 * i + 2] as number;
+      if ((f & 0xff) !== 0) continue;
+      sums[j] = f >> 8;
       packets[j++] = new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number);
     }
-    handler(packets);
+    handler(packets, sums.length === n ? sums : sums.subarray(0, n));
   }
 
   /** The dropped reads of a batch, to onDrop (they are already counted by the addon). */
@@ -327,7 +338,7 @@ export class TunDevice implements Device {
     const h = this.dropHandler;
     if (h === undefined) return;
     for (let i = 0; i < count; i++) {
-      const why = meta[3 * i + 2] as number;
+      const why = (meta[3 * i + 2] as number) & 0xff;
       if (why === 0) continue;
       h(loadAddon().vnetDropReasons?.[why] ?? `vnet drop ${why}`, new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number).slice());
     }

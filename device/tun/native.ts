@@ -54,8 +54,9 @@ export interface NativeTun {
   readonly maxBatch: number;
   /**
    * Reused receive buffer: entry i of a batch is rxBuffer[rxMeta[3i] .. +rxMeta[3i+1]), a
-   * packet if rxMeta[3i+2] is 0, else (rxOffload) a read dropped for that reason (its whole
-   * bytes, virtio-net header included; the reason's name is in stats().rxOffloadDrops).
+   * packet if the low byte of rxMeta[3i+2] is 0 (bit 8: its TCP checksum was computed by the
+   * addon or verified by the kernel), else (rxOffload) a read dropped for that reason (its
+   * whole bytes, virtio-net header included; vnetDropReasons names it).
    */
   readonly rxBuffer: ArrayBuffer;
   readonly rxMeta: Int32Array;
@@ -119,6 +120,8 @@ export interface NativeOpenOptions {
 export interface VnetReceiveResult {
   drop?: string;
   packets: Uint8Array[];
+  /** Not dropped: whether the packets' TCP checksums were computed here or verified by the kernel (DATA_VALID). */
+  tcpChecksummed?: boolean;
 }
 
 export interface SynackTunAddon {

@@ -154,12 +154,25 @@ inline void CompleteChecksum(uint8_t* p, size_t n, size_t start, size_t offset) 
   PutBe16(p + start + offset, c);
 }
 
+// Whether csum_start/csum_offset name the TCP checksum of p[0, n): the TCP header right after
+// an IPv4 header (not a fragment) or a fixed IPv6 header, checksum at offset 16 (RFC 9293 §3.1).
+inline bool IsTcpChecksum(const uint8_t* p, size_t n, size_t start, size_t offset) {
+  if (n < 1 || offset != 16) return false;
+  if ((p[0] >> 4) == 4) {
+    return n >= 20 && static_cast<size_t>(p[0] & 0x0f) * 4 == start && p[9] == 6 && (Be16(p + 6) & 0x3fff) == 0 && Be16(p + 2) == n;
+  }
+  return (p[0] >> 4) == 6 && n >= 40 && start == 40 && p[6] == 6 && static_cast<size_t>(Be16(p + 4)) + 40 == n;
+}
+
 // Examines one read: `h` the virtio-net header, p[0, n) the packet behind it (n may be 0).
 // Returns kOk with *gso->p == nullptr for a packet to deliver as it is now (its partial
 // checksum completed in place), kOk with gso set up for a GSO packet to cut with
-// EmitSegment(), or a drop reason.
-inline int Classify(const uint8_t* h, size_t readBytes, uint8_t* p, size_t n, Gso* gso) {
+// EmitSegment(), or a drop reason. *tcpChecksummed (when given) says whether the packet's TCP
+// checksum was computed here (NEEDS_CSUM on the TCP checksum, every GSO segment) or verified
+// by the kernel (DATA_VALID), so the stack need not sum the segment again.
+inline int Classify(const uint8_t* h, size_t readBytes, uint8_t* p, size_t n, Gso* gso, bool* tcpChecksummed = nullptr) {
   gso->p = nullptr;
+  if (tcpChecksummed != nullptr) *tcpChecksummed = false;
   if (readBytes < kHdrBytes) return kTruncated;
   Header x = ReadHeader(h);
   if ((x.flags & ~(kNeedsCsum | kDataValid)) != 0) return kBadFlags;
@@ -167,9 +180,14 @@ inline int Classify(const uint8_t* h, size_t readBytes, uint8_t* p, size_t n, Gs
   const bool needs = (x.flags & kNeedsCsum) != 0;
   if (type == kGsoNone) {
     if ((x.gsoType & kGsoEcn) != 0) return kBadGsoType;
-    if (!needs) return kOk;  // complete already, or DATA_VALID: the stack verifies it anyway
+    if (!needs) {
+      // Complete already: verified by the kernel (DATA_VALID), or for the stack to verify.
+      if (tcpChecksummed != nullptr) *tcpChecksummed = (x.flags & kDataValid) != 0;
+      return kOk;
+    }
     if (x.csumStart >= n || static_cast<size_t>(x.csumOffset) + 2 > n - x.csumStart) return kBadCsum;
     CompleteChecksum(p, n, x.csumStart, x.csumOffset);
+    if (tcpChecksummed != nullptr) *tcpChecksummed = IsTcpChecksum(p, n, x.csumStart, x.csumOffset);
     return kOk;
   }
   if (type != kGsoTcpV4 && type != kGsoTcpV6) return kBadGsoType;
@@ -193,6 +211,7 @@ inline int Classify(const uint8_t* h, size_t readBytes, uint8_t* p, size_t n, Gs
   if ((p[l3 + 13] & 0x06) != 0) return kBadGsoPacket;  // SYN or RST: never cut into segments
   if (!needs || x.csumStart != l3 || x.csumOffset != 16) return kBadCsum;
   const size_t payload = n - hdr;
+  if (tcpChecksummed != nullptr) *tcpChecksummed = true;
   if (payload <= x.gsoSize) {
     // One segment's worth: the packet as it is, checksum completed.
     CompleteChecksum(p, n, l3, 16);

@@ -110,8 +110,11 @@ constexpr size_t kMaxPacketBytes = 65536;
 // (struct virtio_net_hdr, include/uapi/linux/virtio_net.h; TUNSETVNETHDRSZ's default).
 constexpr size_t kVnetHdrBytes = 10;
 static_assert(kVnetHdrBytes == rxoff::kHdrBytes, "one virtio-net header size");
-// Ints per entry of a receive batch's meta: offset, length, drop reason (0: a packet).
+// Ints per entry of a receive batch's meta: offset, length, and flags: the low byte a drop
+// reason (0: a packet), kRxTcpChecksummed when the addon computed (or the kernel verified)
+// the packet's TCP checksum.
 constexpr size_t kRxMetaStride = 3;
+constexpr int32_t kRxTcpChecksummed = 0x100;
 // Space planned per packet in the batch buffer; batches of big packets just end sooner.
 constexpr size_t kSlotEstimateBytes = 2048;
 constexpr int kDefaultMaxBatch = 64;
@@ -466,10 +469,11 @@ class Tun : public Napi::ObjectWrap<Tun> {
   }
 
   // start(onBatch(count, drops), onError(err)): begins polling. onBatch receives the number of
-  // entries; entry i is rxBuffer[rxMeta[3i] .. rxMeta[3i] + rxMeta[3i+1]), a packet when
-  // rxMeta[3i+2] is 0, else a read dropped for that reason (rxoff::Drop; its bytes are the
-  // whole read, virtio-net header included), `drops` of them. The buffer is reused for the
-  // next batch, so the bytes are only valid during the call.
+  // entries; entry i is rxBuffer[rxMeta[3i] .. rxMeta[3i] + rxMeta[3i+1]), a packet when the
+  // low byte of rxMeta[3i+2] is 0 (bit 8, kRxTcpChecksummed: its TCP checksum was computed
+  // or verified already), else a read dropped for that reason (rxoff::Drop; its bytes are
+  // the whole read, virtio-net header included), `drops` of them. The buffer is reused for
+  // the next batch, so the bytes are only valid during the call.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ThrowIfClosed(env);
@@ -557,7 +561,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
           int got = ReadOffloaded(q, off, count, &err, &empty);
           if (got < 0) break;
           if (got == 0) continue;
-          if (rxMeta_[kRxMetaStride * count + 2] != 0) {
+          if ((rxMeta_[kRxMetaStride * count + 2] & 0xff) != 0) {
             drops++;
           } else {
             stats_.rxPackets += 1;
@@ -627,7 +631,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     if (q->gso.active()) {
       m[0] = static_cast<int32_t>(off);
       m[1] = static_cast<int32_t>(rxoff::EmitSegment(&q->gso, rxData_ + off));
-      m[2] = 0;
+      m[2] = kRxTcpChecksummed;
       return 1;
     }
     uint8_t* raw = q->rxRaw.data();
@@ -648,7 +652,8 @@ class Tun : public Napi::ObjectWrap<Tun> {
     const size_t got = static_cast<size_t>(n);
     const size_t pn = got >= kVnetHdrBytes ? got - kVnetHdrBytes : 0;
     const bool partial = got >= kVnetHdrBytes && (raw[0] & rxoff::kNeedsCsum) != 0;
-    int why = rxoff::Classify(raw, got, raw + kVnetHdrBytes, pn, &q->gso);
+    bool checksummed = false;
+    int why = rxoff::Classify(raw, got, raw + kVnetHdrBytes, pn, &q->gso, &checksummed);
     if (why != rxoff::kOk) {
       stats_.rxOffloadDrops[why] += 1;
       memcpy(rxData_ + off, raw, got);
@@ -663,14 +668,14 @@ class Tun : public Napi::ObjectWrap<Tun> {
       stats_.rxGsoSegments += q->gso.segments();
       m[0] = static_cast<int32_t>(off);
       m[1] = static_cast<int32_t>(rxoff::EmitSegment(&q->gso, rxData_ + off));
-      m[2] = 0;
+      m[2] = kRxTcpChecksummed;
       return 1;
     }
     if (pn == 0) return 0;  // a header without a packet: nothing to deliver
     memcpy(rxData_ + off, raw + kVnetHdrBytes, pn);
     m[0] = static_cast<int32_t>(off);
     m[1] = static_cast<int32_t>(pn);
-    m[2] = 0;
+    m[2] = checksummed ? kRxTcpChecksummed : 0;
     return 1;
   }
 
@@ -1684,7 +1689,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   }
 }
 
-// vnetReceive(read) -> { drop?: string, packets: Uint8Array[] }: what the receive path with
+// vnetReceive(read) -> { drop?: string, packets: Uint8Array[], tcpChecksummed?: boolean }: what the receive path with
 // rxOffload makes of one read(2) (a virtio-net header and the packet behind it), with the
 // same code (rx-offload.h): the packets the stack would be given (copies), or the drop
 // reason. For tests and tools; no device needed.
@@ -1701,7 +1706,8 @@ Napi::Value VnetReceive(const Napi::CallbackInfo& info) {
   const size_t got = raw.size();
   const size_t pn = got >= kVnetHdrBytes ? got - kVnetHdrBytes : 0;
   rxoff::Gso gso;
-  int why = rxoff::Classify(raw.data(), got, raw.data() + kVnetHdrBytes, pn, &gso);
+  bool checksummed = false;
+  int why = rxoff::Classify(raw.data(), got, raw.data() + kVnetHdrBytes, pn, &gso, &checksummed);
   Napi::Object out = Napi::Object::New(env);
   Napi::Array packets = Napi::Array::New(env);
   out.Set("packets", packets);
@@ -1709,6 +1715,7 @@ Napi::Value VnetReceive(const Napi::CallbackInfo& info) {
     out.Set("drop", rxoff::DropName(why));
     return out;
   }
+  out.Set("tcpChecksummed", checksummed);
   uint32_t i = 0;
   if (gso.active()) {
     std::vector<uint8_t> seg(kMaxPacketBytes);

@@ -40,7 +40,10 @@ export class ByteQueue {
     if (last && last.block && last.buf.length - last.len >= n) {
       last.buf.set(data, last.len);
       last.len += n;
-    } else if (n < BLOCK_BYTES / 4) {
+    } else if (n < BLOCK_BYTES / 4 && this.total > 0) {
+      // A block only where small appends pile up: into an empty queue (a receiver that
+      // reads each segment as it comes) the bytes go as they are, so read() hands back that
+      // copy instead of a fresh block being allocated, and copied out of, per segment.
       const buf = new Uint8Array(BLOCK_BYTES);
       buf.set(data, 0);
       this.chunks.push({ buf, len: n, block: true });

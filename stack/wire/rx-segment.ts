@@ -134,8 +134,10 @@ export class RxSegment implements TcpSegment {
   /**
    * Parses `bytes` if it is a TCP segment in a plain IPv4 or IPv6 packet that
    * parsePacket() would accept. False (nothing decided) for anything else.
+   * `tcpChecksumValid`: the link already computed or verified the TCP checksum (receive
+   * offloads), so the segment is not summed again; the IPv4 header checksum is still checked.
    */
-  parse(bytes: Uint8Array): boolean {
+  parse(bytes: Uint8Array, tcpChecksumValid = false): boolean {
     const n = bytes.length;
     if (n === 0) return false;
     const version = bytes[0] >> 4;
@@ -176,8 +178,10 @@ export class RxSegment implements TcpSegment {
     const or = bytes[tcp + T.offsetReserved];
     const headerLength = (or >> 4) * 4;
     if (headerLength < TCP_HEADER_BYTES || headerLength > length) return false;
-    pseudo += (length & 0xffff) + Math.floor(length / 0x10000);
-    if (internetChecksum(bytes, tcp, end, pseudo) !== 0) return false;
+    if (!tcpChecksumValid) {
+      pseudo += (length & 0xffff) + Math.floor(length / 0x10000);
+      if (internetChecksum(bytes, tcp, end, pseudo) !== 0) return false;
+    }
     if (!this.opt.read(bytes, tcp + TCP_HEADER_BYTES, tcp + headerLength)) return false;
     this.srcPort = u16(bytes, tcp + T.srcPort);
     this.dstPort = u16(bytes, tcp + T.dstPort);

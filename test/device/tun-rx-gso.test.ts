@@ -15,6 +15,7 @@ import { createNetns, deleteNetns, labUnavailableReason } from "../../device/net
 import { PcapngWriter } from "../../device/pcap/write.js";
 import { tapDevice } from "../../device/tap.js";
 import { TunDevice } from "../../device/tun/index.js";
+import type { Device } from "../../device/types.js";
 import { synackReceive } from "../../src/bench/bulk.js";
 
 const skipReason = labUnavailableReason();
@@ -30,6 +31,19 @@ afterAll(() => {
 });
 
 const TOTAL = 4_000_000;
+
+/** `dev` as a Device whose receive handler also counts the packets it said were checksummed already. */
+function counting(dev: TunDevice): { device: Device; vouched: number[] } {
+  const vouched = [0, 0];
+  const device = Object.create(dev) as TunDevice;
+  device.onReceive = (h) =>
+    dev.onReceive((packets, sums) => {
+      vouched[0]! += packets.length;
+      if (sums !== undefined) for (let i = 0; i < packets.length; i++) vouched[1]! += sums[i]!;
+      h(packets, sums);
+    });
+  return { device, vouched };
+}
 
 describe.skipIf(skipReason !== undefined)(`TUN receive offloads, the kernel sending (${skipReason ?? "root"})`, () => {
   const cases = [
@@ -51,7 +65,8 @@ describe.skipIf(skipReason !== undefined)(`TUN receive offloads, the kernel send
       dev.onDrop((reason) => dropped.push(reason));
       try {
         expect(dev.rxOffload).toBe(on);
-        const r = await synackReceive(dev, ns, TOTAL, 30_000, { kernel, stack: local }, { hash: true });
+        const { device, vouched } = counting(dev);
+        const r = await synackReceive(device, ns, TOTAL, 30_000, { kernel, stack: local }, { hash: true });
         expect(r.sent.bytes).toBe(TOTAL);
         expect(r.bytes).toBe(TOTAL);
         expect(r.sha256).toBe(r.sent.sha256);
@@ -71,10 +86,14 @@ describe.skipIf(skipReason !== undefined)(`TUN receive offloads, the kernel send
           // The kernel really sent large packets, and the addon cut them.
           expect(s.rxGsoReads).toBeGreaterThan(0);
           expect(s.rxGsoSegments!).toBeGreaterThan(2 * s.rxGsoReads!);
-          // And left checksums to us (its small packets too: the handshake, the FIN).
+          // And left checksums to us (its small packets too: the handshake, the FIN), which
+          // the addon computed: the stack was told so and did not sum those segments again.
           expect(s.rxCsumCompleted!).toBeGreaterThanOrEqual(s.rxGsoReads!);
+          expect(vouched[1]).toBeGreaterThanOrEqual(s.rxGsoSegments!);
+          expect(vouched[1]).toBeLessThanOrEqual(vouched[0]!);
         } else {
           expect(s.rxGsoReads).toBeUndefined();
+          expect(vouched[1]).toBe(0); // the stack verified every checksum
         }
         // Every segment the stack got fits the link's MTU: the cutting made MSS-sized segments.
         expect(r.rxSegments).toBeGreaterThanOrEqual(Math.ceil(TOTAL / 1460));

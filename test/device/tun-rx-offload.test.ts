@@ -147,6 +147,7 @@ describe.skipIf(skipReason !== undefined)(`TUN receive offloads: one read (${ski
       const l3 = v6 ? 40 : 20;
       const r = rx(concat(vnetHeader({ flags: NEEDS_CSUM, gsoType: v6 ? GSO_TCPV6 : GSO_TCPV4, hdrLen: l3 + 32, gsoSize: 1448, csumStart: l3, csumOffset: 16 }), p));
       expect(r.drop).toBeUndefined();
+      expect(r.tcpChecksummed).toBe(true);
       expect(r.packets.map((s) => s.length - l3 - 32)).toEqual([1448, 1448, 1448, 656]);
       r.packets.forEach((s, i) => {
         expectValid(s, v6);
@@ -201,6 +202,7 @@ describe.skipIf(skipReason !== undefined)(`TUN receive offloads: one read (${ski
       const r = rx(concat(vnetHeader({ flags: NEEDS_CSUM, csumStart: l3, csumOffset: 16 }), partial));
       expect(r.drop).toBeUndefined();
       expect(r.packets).toEqual([full]);
+      expect(r.tcpChecksummed).toBe(true);
       // A GSO packet no larger than one segment is that one segment.
       const g = rx(concat(vnetHeader({ flags: NEEDS_CSUM, gsoType: v6 ? GSO_TCPV6 : GSO_TCPV4, gsoSize: 1448, csumStart: l3, csumOffset: 16 }), partial));
       expect(g.packets).toEqual([full]);
@@ -209,14 +211,21 @@ describe.skipIf(skipReason !== undefined)(`TUN receive offloads: one read (${ski
 
   it("passes DATA_VALID and plain packets unchanged (the stack still verifies them)", () => {
     const full = tcpPacket({ seq: 5, flags: ACK, payload: payloadOf(100, 1), partial: false });
-    expect(rx(concat(vnetHeader({ flags: DATA_VALID }), full))).toEqual({ packets: [full] });
-    expect(rx(concat(vnetHeader({}), full))).toEqual({ packets: [full] });
+    // DATA_VALID: the kernel verified it, and the stack is told so.
+    expect(rx(concat(vnetHeader({ flags: DATA_VALID }), full))).toEqual({ packets: [full], tcpChecksummed: true });
+    // Nothing said: the stack verifies it.
+    expect(rx(concat(vnetHeader({}), full))).toEqual({ packets: [full], tcpChecksummed: false });
     // A wrong checksum marked nothing stays wrong: the device does not hide it.
     const bad = full.slice();
     bad[bad.length - 1]! ^= 0xff;
-    expect(rx(concat(vnetHeader({}), bad))).toEqual({ packets: [bad] });
+    expect(rx(concat(vnetHeader({}), bad))).toEqual({ packets: [bad], tcpChecksummed: false });
     // A header alone is nothing to deliver.
-    expect(rx(vnetHeader({}))).toEqual({ packets: [] });
+    expect(rx(vnetHeader({}))).toEqual({ packets: [], tcpChecksummed: false });
+    // A checksum completed somewhere else than the TCP checksum (here the IPv4 header's
+    // place, offset 10) is completed as asked, but the TCP checksum is not vouched for.
+    const other = rx(concat(vnetHeader({ flags: NEEDS_CSUM, csumStart: 0, csumOffset: 10 }), full));
+    expect(other.drop).toBeUndefined();
+    expect(other.tcpChecksummed).toBe(false);
   });
 
   it("drops malformed headers and GSO packets with their reason", () => {

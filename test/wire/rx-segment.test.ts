@@ -57,6 +57,39 @@ describe("RxSegment.parse", () => {
   });
 });
 
+describe("a TCP checksum the link vouches for (receive offloads)", () => {
+  it("is not summed again when the device says it computed or verified it, and is verified otherwise", () => {
+    const bad = LINUX_SYN_V4.slice();
+    bad[bad.length - 1] ^= 1; // TCP checksum
+    const rx = new RxSegment();
+    expect(rx.parse(bad)).toBe(false);
+    expect(rx.parse(bad, false)).toBe(false);
+    expect(rx.parse(bad, true)).toBe(true);
+    // The IPv4 header checksum is checked either way.
+    const badIp = LINUX_SYN_V4.slice();
+    badIp[10] ^= 1;
+    expect(rx.parse(badIp, true)).toBe(false);
+  });
+
+  it("reaches the stack per packet: a SYN with a broken checksum is dropped unless the device vouched for it", () => {
+    const h = new Harness({ profile: "linux" });
+    const l = h.stack.listen({ port: 80, onAccept: () => {} });
+    if (!(l instanceof Listener)) throw new Error("listen failed");
+    const syn = buildTcpPacket({ src: "10.0.0.9", dst: "10.0.0.2", srcPort: 40000, dstPort: 80, seq: 7000, ack: 0, flags: TCP_SYN, window: 65535 });
+    syn[syn.length - 1] ^= 1;
+    h.stack.input(syn, h.now);
+    h.collect();
+    expect(h.take()).toEqual([]);
+    expect(h.stack.stats.drops["tcp checksum"]).toBe(1);
+    h.stack.input(syn, h.now, false);
+    expect(h.stack.stats.drops["tcp checksum"]).toBe(2);
+    h.stack.input(syn, h.now, true);
+    h.collect();
+    expect(h.take().map((s) => s.flags)).toEqual(["S."]);
+    expect(h.stack.stats.drops["tcp checksum"]).toBe(2);
+  });
+});
+
 describe("Stack.input parsing in place", () => {
   it("keeps the segment being processed intact when an event handler feeds the stack another packet", () => {
     // The final ACK of a passive open carries data, which is taken after onAccept (RFC 9293
