@@ -14,6 +14,7 @@ import {
   ip,
   labUnavailableReason,
   netnsExec,
+  netnsExecAsync,
   netnsExists,
   netnsSpawn,
   withNetns,
@@ -355,6 +356,49 @@ describe.skipIf(!lab)(`TUN writes: one call per batch, and the writer thread (${
     // After close nothing is queued: each packet counts as an error at once.
     d.send([icmp4Echo("10.75.0.2", "10.75.0.1", 1, 1), icmp4Echo("10.75.0.2", "10.75.0.1", 1, 2)]);
     expect(d.stats()).toMatchObject({ txPackets: 400, txErrors: 2, lastTxError: "EBADF" });
+  });
+
+  it("with txThread, what the kernel answers while the writer works is read in batches, none lost", async () => {
+    const ns = newNamespace();
+    const d = TunDevice.open({ name: "synt8", netns: ns, up: true, addresses: ["10.73.0.1/24"], txThread: true });
+    const inbox = new Inbox();
+    inbox.attach(d);
+    try {
+      // One batch of 400: the kernel answers each request inside its write(2). While the
+      // writer works, the reads are armed by it (every 32 packets written, and at the end),
+      // so the loop wakes at most about 400 / 32 + 2 times, each wake one callback per 64
+      // packets read; and no reply is left unread when the writer is done.
+      d.send(Array.from({ length: 400 }, (_, i) => icmp4Echo("10.73.0.2", "10.73.0.1", 0x6262, i)));
+      const replies = await inbox.waitFor(isEchoReply4(0x6262), 400, 5000);
+      expect(replies.map((p) => rd16(parseIp(p)!.payload, 6))).toEqual(Array.from({ length: 400 }, (_, i) => i));
+      expect(inbox.callbacks).toBeLessThanOrEqual(40);
+      expect(d.stats()).toMatchObject({ txPackets: 400, txErrors: 0, rxDropped: 0 });
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("with txThread, a packet the kernel sends on its own while the writer is idle is read too", async () => {
+    const ns = newNamespace();
+    const d = TunDevice.open({ name: "synt9", netns: ns, up: true, addresses: ["10.72.0.1/24"], txThread: true });
+    const inbox = new Inbox();
+    inbox.attach(d);
+    // A datagram from a process in the namespace to 10.72.0.2 leaves through the TUN when
+    // that process sends it, not as an answer to one of our writes.
+    const udpFromKernel = (n: number) =>
+      netnsExecAsync(ns, process.execPath, ["-e", `const s = require("node:dgram").createSocket("udp4"); s.send(Buffer.from([${n}]), 9999, "10.72.0.2", () => s.close());`]);
+    const isUdp = (n: number) => (p: Uint8Array) => p[9] === 17 && p.length >= 29 && p[28] === n;
+    try {
+      for (let round = 0; round < 3; round++) {
+        d.send(Array.from({ length: 50 }, (_, i) => icmp4Echo("10.72.0.2", "10.72.0.1", 0x6363, round * 50 + i)));
+        expect(await inbox.waitFor(isEchoReply4(0x6363), 50 * (round + 1), 5000)).toHaveLength(50 * (round + 1));
+        // The writer is idle now: the reads must be armed again.
+        await udpFromKernel(round);
+        expect(await inbox.waitFor(isUdp(round), 1, 5000)).toHaveLength(1);
+      }
+    } finally {
+      await d.close();
+    }
   });
 
   it("with txThread, close() writes what was queued before it returns", async () => {
