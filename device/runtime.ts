@@ -3,6 +3,7 @@
 // input and every user call; packets are read in batches and written in batches.
 import { performance } from "node:perf_hooks";
 import type { Stack } from "../stack/stack.js";
+import { isDeviceDropReason } from "../stack/drops.js";
 import type { Device } from "./types.js";
 
 export interface RuntimeOptions {
@@ -46,6 +47,11 @@ export class Runtime {
       // that closes the runtime in this tick must not swallow them (a handshake's final
       // ACK, for instance).
       this.flush(now);
+    });
+    // What the device dropped itself is counted and traced in the stack like its own drops.
+    device.onDrop?.((reason, packet) => {
+      if (this.closed || !isDeviceDropReason(reason)) return;
+      stack.deviceDrop(reason, packet, this.clock());
     });
     device.onError((err) => {
       // A device reports its failure once; later packets from the stack go nowhere.

@@ -39,6 +39,13 @@ export interface Device {
    * means the stack verifies it (the default for every packet).
    */
   onReceive(handler: (packets: Uint8Array[], tcpChecksummed?: Uint8Array) => void): void;
+  /**
+   * Optional: adds a listener for what the device itself dropped before it became a packet
+   * (the TUN's receive offloads: a malformed virtio-net header or GSO packet), with the
+   * reason (a DeviceDropReason of stack/drops.ts) and the bytes. A Runtime counts and traces
+   * each in its Stack (Stack.deviceDrop).
+   */
+  onDrop?(handler: (reason: string, packet: Uint8Array) => void): void;
   /** Called once if the device fails or disappears (e.g. the TUN interface is deleted). */
   onError(handler: (err: Error) => void): void;
   /** Sends IP packets (whole datagrams, no link header). */

@@ -42,7 +42,24 @@ export type SegmentDropReason =
   | "challenge ack rate-limited"
   | "final ack: accept queue full";
 
-export type DropReason = PacketError | StackDropReason | SegmentDropReason;
+/**
+ * Reads a device dropped before they became packets (the TUN's receive offloads,
+ * device/tun/rx-offload.h), reported to the stack through Stack.deviceDrop().
+ */
+export type DeviceDropReason =
+  | "vnet header truncated"
+  | "vnet unknown flags"
+  | "vnet unknown gso_type"
+  | "vnet bad gso_size"
+  | "vnet bad csum_start or csum_offset"
+  | "vnet malformed gso packet";
+
+export type DropReason = PacketError | StackDropReason | SegmentDropReason | DeviceDropReason;
+
+/** Whether `s` is a DeviceDropReason (a device names its drops as text). */
+export function isDeviceDropReason(s: string): s is DeviceDropReason {
+  return s.startsWith("vnet ") && Object.prototype.hasOwnProperty.call(DROP_REASONS, s);
+}
 
 /** One line per code: what was dropped and why (docs, `synack` output, tests). */
 export const DROP_REASONS: { readonly [R in DropReason]: string } = {
@@ -114,4 +131,11 @@ export const DROP_REASONS: { readonly [R in DropReason]: string } = {
   "out-of-window ack rate-limited": "the ACK answering an unacceptable segment (or a challenge ACK) was not sent: one per interval (oowAck and challengeAck policies; Linux tcp_oow_rate_limited())",
   "challenge ack rate-limited": "a challenge ACK was not sent: the RFC 5961 §7 budget is spent (challengeAck policy)",
   "final ack: accept queue full": "the handshake's final ACK while the listener's accept queue is full; the SYN-ACK is retransmitted (acceptQueueFull dropSyn: Linux)",
+  // Devices (Stack.deviceDrop): the TUN's receive offloads, virtio-net header (include/uapi/linux/virtio_net.h).
+  "vnet header truncated": "a read shorter than its virtio-net header",
+  "vnet unknown flags": "virtio-net header flags other than NEEDS_CSUM and DATA_VALID",
+  "vnet unknown gso_type": "a virtio-net gso_type the device did not offer (UDP, UDP_L4, ECN alone, unknown)",
+  "vnet bad gso_size": "a GSO packet with gso_size 0",
+  "vnet bad csum_start or csum_offset": "csum_start/csum_offset outside the packet, or (GSO) not the TCP checksum",
+  "vnet malformed gso packet": "a GSO packet that is not plain TCP in the IP version and length it claims",
 };

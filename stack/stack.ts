@@ -32,7 +32,7 @@ import { TimerHeap } from "./timers.js";
 import type { RandomSource } from "./random.js";
 import type { TraceEvent, TraceSink } from "./trace.js";
 import type { Outcome } from "./tcp/outcome.js";
-import type { DropReason, SegmentDropReason, StackDropReason } from "./drops.js";
+import type { DeviceDropReason, DropReason, SegmentDropReason, StackDropReason } from "./drops.js";
 import type { PacketError } from "./wire/types.js";
 
 export type { LocalAddress, PortBinding, RouteResult, SynRequest, SynVerdict };
@@ -876,9 +876,21 @@ export class Stack implements ConnectionHost {
   private inBytes: Uint8Array | undefined;
 
   /** A packet dropped before any connection saw it: counted under `reason`; `text` (default: the code) for the trace. */
-  private dropPacket(reason: StackDropReason | PacketError, now: number, packet?: string, text: string = reason): void {
+  private dropPacket(reason: StackDropReason | PacketError | DeviceDropReason, now: number, packet?: string, text: string = reason): void {
     this.count(reason);
     if (this.traceSink) this.traceSink({ t: now, kind: "drop", decision: `drop: ${text}`, packet, bytes: this.inBytes, reason });
+  }
+
+  /**
+   * A read the device dropped before it became a packet (a TUN with receive offloads: a
+   * malformed virtio-net header or GSO packet). Counted in `stats.rxPackets` and
+   * `stats.drops` under its reason, and traced with the bytes, like the stack's own drops.
+   */
+  deviceDrop(reason: DeviceDropReason, bytes: Uint8Array, now: number): void {
+    this.lastNow = now;
+    this.stats.rxPackets++;
+    this.inBytes = this.traceSink ? bytes.slice() : undefined;
+    this.dropPacket(reason, now, undefined, `${reason}: dropped by the device`);
   }
 
   /**

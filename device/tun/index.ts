@@ -105,7 +105,7 @@ export class TunDevice implements Device {
   private receiveHandler: ((packets: Uint8Array[], tcpChecksummed?: Uint8Array) => void) | undefined;
   /** Reused per batch: which packets' TCP checksums the addon computed (or the kernel verified). */
   private rxChecksummed = new Uint8Array(0);
-  private dropHandler: ((reason: string, read: Uint8Array) => void) | undefined;
+  private readonly dropHandlers: Array<(reason: string, packet: Uint8Array, vnetHeader: Uint8Array) => void> = [];
   private readonly errors = new ErrorOnce();
   private rxDroppedNoHandler = 0;
   /** Reused staging for send(): packets back to back, and their lengths. */
@@ -183,11 +183,13 @@ export class TunDevice implements Device {
   }
 
   /**
-   * Called for each read the receive offload path dropped (rxOffload): the reason, as counted
-   * in stats().rxOffloadDrops, and a copy of the whole read (virtio-net header first).
+   * Adds a listener for each read the receive offload path dropped (rxOffload): the reason,
+   * as counted in stats().rxOffloadDrops, and copies of what followed the virtio-net header
+   * (the packet, maybe empty) and of the header (shorter than 10 bytes if truncated). A
+   * Runtime adds one that counts and traces the drop in its Stack (Stack.deviceDrop).
    */
-  onDrop(handler: (reason: string, read: Uint8Array) => void): void {
-    this.dropHandler = handler;
+  onDrop(handler: (reason: string, packet: Uint8Array, vnetHeader: Uint8Array) => void): void {
+    this.dropHandlers.push(handler);
   }
 
   /** Whether the kernel leaves checksums and TCP segmentation of what it sends us to the addon. */
@@ -335,12 +337,14 @@ export class TunDevice implements Device {
 
   /** The dropped reads of a batch, to onDrop (they are already counted by the addon). */
   private reportDrops(count: number, buf: ArrayBuffer, meta: Int32Array): void {
-    const h = this.dropHandler;
-    if (h === undefined) return;
+    if (this.dropHandlers.length === 0) return;
     for (let i = 0; i < count; i++) {
       const why = (meta[3 * i + 2] as number) & 0xff;
       if (why === 0) continue;
-      h(loadAddon().vnetDropReasons?.[why] ?? `vnet drop ${why}`, new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number).slice());
+      const read = new Uint8Array(buf, meta[3 * i] as number, meta[3 * i + 1] as number);
+      const h = Math.min(VNET_HEADER_BYTES, read.length);
+      const reason = loadAddon().vnetDropReasons?.[why] ?? `vnet drop ${why}`;
+      for (const handler of this.dropHandlers) handler(reason, read.slice(h), read.slice(0, h));
     }
   }
 
@@ -349,6 +353,9 @@ export class TunDevice implements Device {
   }
 }
 
+
+/** struct virtio_net_hdr (include/uapi/linux/virtio_net.h), in front of every read with vnetHdr. */
+const VNET_HEADER_BYTES = 10;
 
 /**
  * `ip [-n NS] addr replace CIDR dev NAME` ("replace" so re-attaching to a persistent

@@ -12,6 +12,9 @@ import { Stack } from "../../stack/stack.js";
 import { Runtime } from "../../device/runtime.js";
 import { cryptoRandom } from "../../device/random.js";
 import { borrowDevice } from "../../device/borrow.js";
+import type { Device } from "../../device/types.js";
+import type { TraceEvent } from "../../stack/trace.js";
+import { seededRandom } from "../../stack/random.js";
 
 function established(): ReturnType<Harness["connect"]> {
   const h = new Harness({ profile: "windows" });
@@ -67,6 +70,32 @@ describe("drop reasons are codes, counted apart from the trace text", () => {
     h.inputBytes(new Uint8Array([0x45, 0, 0]));
     expect(h.stack.stats.drops).toEqual({ "empty packet": 1, "ipv4 truncated header": 1 });
     expect(h.stack.stats.rxDropped).toBe(2);
+  });
+
+  it("a device's own drop (the TUN's receive offloads) is counted and traced in the stack through the Runtime", async () => {
+    const events: TraceEvent[] = [];
+    const stack = new Stack({ addresses: ["10.0.0.2/24"], profile: "linux", random: seededRandom(1), trace: (e) => events.push(e) });
+    let drop: ((reason: string, packet: Uint8Array) => void) | undefined;
+    const dev: Device = {
+      name: "fake",
+      mtu: 1500,
+      onReceive() {},
+      onError() {},
+      send() {},
+      onDrop(h) {
+        drop = h;
+      },
+      stats: () => ({ rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, rxDropped: 0, txErrors: 0 }),
+      close: async () => {},
+    };
+    const rt = new Runtime(stack, dev, { clock: () => 5 });
+    drop!("vnet bad gso_size", new Uint8Array([0x45, 0, 0, 40]));
+    drop!("something else", new Uint8Array(0)); // not a device drop code: not the stack's to count
+    expect(stack.stats.drops).toEqual({ "vnet bad gso_size": 1 });
+    expect(stack.stats.rxDropped).toBe(1);
+    const ev = events.filter((e) => e.kind === "drop");
+    expect(ev.map((e) => [e.reason, e.decision, Array.from(e.bytes ?? [])])).toEqual([["vnet bad gso_size", "drop: vnet bad gso_size: dropped by the device", [0x45, 0, 0, 40]]]);
+    await rt.close();
   });
 
   it("every code has a one-line meaning", () => {
