@@ -47,24 +47,25 @@ function counting(dev: TunDevice): { device: Device; vouched: number[] } {
 
 describe.skipIf(skipReason !== undefined)(`TUN receive offloads, the kernel sending (${skipReason ?? "root"})`, () => {
   // maxBatch 4: the segments of one GSO read span many receive batches. queues 2: every
-  // queue cuts its own reads.
+  // queue cuts its own reads. txThread: the reads are armed by the writer thread.
   const cases = [
     { vnetHdr: true, rxOffload: undefined, v6: false },
     { vnetHdr: true, rxOffload: undefined, v6: true },
     { vnetHdr: true, rxOffload: undefined, v6: false, maxBatch: 4 },
     { vnetHdr: true, rxOffload: undefined, v6: false, queues: 2 },
+    { vnetHdr: true, rxOffload: undefined, v6: false, txThread: true },
     { vnetHdr: true, rxOffload: false, v6: false },
     { vnetHdr: false, rxOffload: undefined, v6: false },
   ];
-  cases.forEach(({ vnetHdr, rxOffload, v6, maxBatch, queues }, n) => {
+  cases.forEach(({ vnetHdr, rxOffload, v6, maxBatch, queues, txThread }, n) => {
     const on = vnetHdr && rxOffload !== false;
-    const what = `${on ? "with the receive offloads (the default with vnetHdr)" : vnetHdr ? "vnetHdr with rxOffload: false" : "without vnetHdr"}${v6 ? " over IPv6" : ""}${maxBatch ? `, maxBatch ${maxBatch}` : ""}${queues ? `, ${queues} queues` : ""}`;
+    const what = `${on ? "with the receive offloads (the default with vnetHdr)" : vnetHdr ? "vnetHdr with rxOffload: false" : "without vnetHdr"}${v6 ? " over IPv6" : ""}${maxBatch ? `, maxBatch ${maxBatch}` : ""}${queues ? `, ${queues} queues` : ""}${txThread ? ", writer thread" : ""}`;
     it(`receives 4 MB intact from the kernel ${what}`, async () => {
       const ns = `synack-rxg-${process.pid}-${n}`;
       createNetns(ns);
       made.push(ns);
       const [kernel, local, cidr] = v6 ? ["fd00:74::1", "fd00:74::2", "fd00:74::1/64"] : ["10.74.0.1", "10.74.0.2", "10.74.0.1/24"];
-      const dev = TunDevice.open({ name: "synr0", netns: ns, addresses: [cidr], vnetHdr, maxBatch, queues, ...(rxOffload !== undefined ? { rxOffload } : {}) });
+      const dev = TunDevice.open({ name: "synr0", netns: ns, addresses: [cidr], vnetHdr, maxBatch, queues, txThread, ...(rxOffload !== undefined ? { rxOffload } : {}) });
       const dropped: string[] = [];
       dev.onDrop((reason) => dropped.push(reason));
       try {
