@@ -414,11 +414,11 @@ export class Stack implements ConnectionHost {
     }
     let localPort = opts.local?.port ?? 0;
     if (localPort === 0) {
+      // A picked port's 4-tuple is free (pickForConnect() looked it up): no second lookup.
       const p = this.ports.pickForConnect(profile, localAddr, remoteAddr, rp, this.conns);
       if (p === undefined) return { error: "portsExhausted", detail: `no free port in ${profile.ephemeralLow}-${profile.ephemeralHigh}` };
       localPort = p;
-    }
-    if (this.conns.has(remoteAddr, rp, localAddr, localPort)) return { error: "addressInUse", detail: `4-tuple ${localAddr}:${localPort} -> ${remoteAddr}:${rp} is in use` };
+    } else if (this.conns.has(remoteAddr, rp, localAddr, localPort)) return { error: "addressInUse", detail: `4-tuple ${localAddr}:${localPort} -> ${remoteAddr}:${rp} is in use` };
 
     const conn = new Connection(
       {

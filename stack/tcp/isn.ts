@@ -1,42 +1,92 @@
 // RFC 6528 initial sequence numbers and RFC 6056 ephemeral port selection. Both take
 // their secret and randomness from the caller, so a fixed seed reproduces them exactly.
-import { halfSipHashAt } from "./siphash.js";
-
-/** Scratch for the hashed tuple text (grown on demand; reused to keep connect() allocation-free). */
-let scratch = new Uint8Array(128);
+import { SipState, sipFinish, sipInit, sipWords } from "./siphash.js";
 
 /**
- * Writes the low byte of each UTF-16 unit of `s` to the scratch buffer at `at`, then a "|"
- * if `bar`; returns the new length. The tuple text is written piece by piece, with no
- * string built for it (this runs twice per connect); the bytes are those of the text.
+ * The text one keyed hash reads ("localip|localport|remoteip|remoteport" and the like),
+ * written into a reused buffer piece by piece with no string built for it (this runs twice
+ * per connect), and the hash state after its start. The start is the tuple's addresses,
+ * which repeat from one connect to the next (one local address, few peers): while they and
+ * the key are the same, their bytes are not written again and the SipRounds over their whole
+ * words are not redone; only the rest of the text is written and hashed. The result is the
+ * HalfSipHash of the whole text either way (test/stack/isn.test.ts). Measured with callgrind
+ * on the engine benchmark: the two hashes and their text were about 4 800 instructions of a
+ * handshake's 27 400, the largest part of the handshake path (BENCHMARKS.md, phase 5).
  */
-function putText(at: number, s: string, bar: boolean): number {
-  const n = s.length;
-  if (at + n + 1 > scratch.length) grow(at + n + 1);
-  for (let i = 0; i < n; i++) scratch[at + i] = s.charCodeAt(i) & 0xff;
-  at += n;
-  if (bar) scratch[at++] = 0x7c; // "|"
-  return at;
+class TupleText {
+  private bytes = new Uint8Array(128);
+  /** The state after the whole words of the start, and what it was made from. */
+  private readonly state = new SipState();
+  private k0 = 0;
+  private k1 = 0;
+  private first: string | undefined = undefined;
+  private second: string | undefined = undefined;
+  private startLength = -1;
+
+  /**
+   * Makes the text begin "first|" (or "first|second|" when `second` is given), to be hashed
+   * under the 8 key bytes at key[keyAt]; returns the length of that start.
+   */
+  start(key: Uint8Array, keyAt: number, first: string, second: string | undefined): number {
+    const k0 = key[keyAt] | (key[keyAt + 1] << 8) | (key[keyAt + 2] << 16) | (key[keyAt + 3] << 24);
+    const k1 = key[keyAt + 4] | (key[keyAt + 5] << 8) | (key[keyAt + 6] << 16) | (key[keyAt + 7] << 24);
+    if (first !== this.first || second !== this.second || k0 !== this.k0 || k1 !== this.k1 || this.startLength < 0) {
+      let n = this.putText(0, first, true);
+      if (second !== undefined) n = this.putText(n, second, true);
+      sipInit(this.state, key, keyAt);
+      sipWords(this.state, this.bytes, 0, n - (n % 4));
+      this.first = first;
+      this.second = second;
+      this.k0 = k0;
+      this.k1 = k1;
+      this.startLength = n;
+    }
+    return this.startLength;
+  }
+
+  /** The hash of the text's first `n` bytes (its start as made by start(), then what was put after it). */
+  hash(n: number): number {
+    const s = this.startLength;
+    return sipFinish(this.state, this.bytes, s - (s % 4), n);
+  }
+
+  /**
+   * Writes the low byte of each UTF-16 unit of `s` at `at`, then a "|" if `bar`; returns the
+   * new length. The bytes are those of the text.
+   */
+  putText(at: number, s: string, bar: boolean): number {
+    const n = s.length;
+    if (at + n + 1 > this.bytes.length) this.grow(at + n + 1);
+    const b = this.bytes;
+    for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i) & 0xff;
+    at += n;
+    if (bar) b[at++] = 0x7c; // "|"
+    return at;
+  }
+
+  /** Writes `v` the way `${v}` prints it (ports: integers 0..65535), then a "|" if `bar`. */
+  putNumber(at: number, v: number, bar: boolean): number {
+    if (!(Number.isInteger(v) && v >= 0 && v < 1e9)) return this.putText(at, `${v}`, bar);
+    // Integer division by `| 0` (v < 1e9 fits in an int32), not Math.floor on doubles.
+    let digits = 1;
+    for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
+    if (at + digits + 1 > this.bytes.length) this.grow(at + digits + 1);
+    const b = this.bytes;
+    for (let i = digits - 1, t = v; i >= 0; i--, t = (t / 10) | 0) b[at + i] = 0x30 + (t % 10);
+    at += digits;
+    if (bar) b[at++] = 0x7c;
+    return at;
+  }
+
+  private grow(min: number): void {
+    const next = new Uint8Array(Math.max(min, this.bytes.length * 2));
+    next.set(this.bytes);
+    this.bytes = next;
+  }
 }
 
-/** Writes `v` the way `${v}` prints it (ports: integers 0..65535), then a "|" if `bar`. */
-function putNumber(at: number, v: number, bar: boolean): number {
-  if (!(Number.isInteger(v) && v >= 0 && v < 1e9)) return putText(at, `${v}`, bar);
-  // Integer division by `| 0` (v < 1e9 fits in an int32), not Math.floor on doubles.
-  let digits = 1;
-  for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
-  if (at + digits + 1 > scratch.length) grow(at + digits + 1);
-  for (let i = digits - 1, t = v; i >= 0; i--, t = (t / 10) | 0) scratch[at + i] = 0x30 + (t % 10);
-  at += digits;
-  if (bar) scratch[at++] = 0x7c;
-  return at;
-}
-
-function grow(min: number): void {
-  const next = new Uint8Array(Math.max(min, scratch.length * 2));
-  next.set(scratch);
-  scratch = next;
-}
+const isnText = new TupleText();
+const portText = new TupleText();
 
 /**
  * RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is
@@ -45,9 +95,9 @@ function grow(min: number): void {
  */
 export function rfc6528Isn(secret: Uint8Array, nowMs: number, localAddr: string, localPort: number, remoteAddr: string, remotePort: number): number {
   const m = Math.floor(nowMs * 250) >>> 0;
-  // The text "localip|localport|remoteip|remoteport".
-  const n = putNumber(putText(putNumber(putText(0, localAddr, true), localPort, true), remoteAddr, true), remotePort, false);
-  const f = halfSipHashAt(secret, 0, scratch, n);
+  const t = isnText;
+  const n = t.putNumber(t.putText(t.putNumber(t.start(secret, 0, localAddr, undefined), localPort, true), remoteAddr, true), remotePort, false);
+  const f = t.hash(n);
   return (m + f) >>> 0;
 }
 
@@ -59,6 +109,7 @@ export function rfc6528Isn(secret: Uint8Array, nowMs: number, localAddr: string,
 export function rfc6056PortOffset(secret: Uint8Array, localAddr: string, remoteAddr: string, remotePort: number): number {
   // Use the second half of the secret so port and ISN hashes differ.
   // The text "localip|remoteip|remoteport".
-  const n = putNumber(putText(putText(0, localAddr, true), remoteAddr, true), remotePort, false);
-  return halfSipHashAt(secret, secret.length >= 16 ? 8 : 0, scratch, n);
+  const t = portText;
+  const n = t.putNumber(t.start(secret, secret.length >= 16 ? 8 : 0, localAddr, remoteAddr), remotePort, false);
+  return t.hash(n);
 }

@@ -181,8 +181,39 @@ export function formatIpv6(buf: Uint8Array, off: number): string {
 }
 
 export function formatIp(bytes: Uint8Array): string {
-  return bytes.length === 4 ? formatIpv4(bytes, 0) : formatIpv6(bytes, 0);
+  return bytes.length === 4 ? ipv4Text(bytes, 0) : formatIpv6(bytes, 0);
 }
+
+/**
+ * formatIpv4() through a bounded cache keyed by the address as a 32-bit integer: a stack
+ * talks to few addresses, and formatting one builds a new string for every packet. The
+ * stack's IPv4 texts (its own addresses, those given to connect(), those of received
+ * packets) all come from here, so while the cache holds them a connection's address and a
+ * packet's are one string, and comparing them (the connection table) is one pointer
+ * comparison instead of a comparison of characters (callgrind, BENCHMARKS.md, phase 5).
+ */
+export function ipv4Text(buf: Uint8Array, off: number): string {
+  const key = (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]; // int32: a small integer to V8
+  // The two texts made last (a connection's packets repeat its two addresses), before the Map.
+  if (key === lastKeys[0] && lastTexts[0] !== undefined) return lastTexts[0];
+  if (key === lastKeys[1] && lastTexts[1] !== undefined) return lastTexts[1];
+  let s = ipv4Texts.get(key);
+  if (s === undefined) {
+    s = formatIpv4(buf, off);
+    if (ipv4Texts.size >= IPV4_TEXT_ENTRIES) ipv4Texts.clear();
+    ipv4Texts.set(key, s);
+  }
+  lastKeys[1] = lastKeys[0];
+  lastTexts[1] = lastTexts[0];
+  lastKeys[0] = key;
+  lastTexts[0] = s;
+  return s;
+}
+
+const ipv4Texts = new Map<number, string>();
+const IPV4_TEXT_ENTRIES = 4096;
+const lastKeys = new Int32Array(2);
+const lastTexts: Array<string | undefined> = [undefined, undefined];
 
 /** The canonical text of an address, or undefined if it does not parse. */
 export function canonicalIp(text: string): string | undefined {

@@ -138,7 +138,8 @@ export function writeTcpPacket(spec: TcpPacketSpec, out: Uint8Array, off: number
   const src = lastSrc.get(spec.src);
   const dst = lastDst.get(spec.dst);
   if (src.length !== dst.length) throw new Error(`buildTcpPacket: ${spec.src} and ${spec.dst} differ in family`);
-  const tcpLength = tcpHeaderLength(spec.options) + (spec.payload ? spec.payload.length : 0);
+  const tcpHeader = tcpHeaderLength(spec.options);
+  const tcpLength = tcpHeader + (spec.payload ? spec.payload.length : 0);
   const v4 = src.length === 4;
   const ipLength = v4 ? IPV4_HEADER_BYTES : IPV6_HEADER_BYTES;
   if (v4) {
@@ -158,7 +159,7 @@ export function writeTcpPacket(spec: TcpPacketSpec, out: Uint8Array, off: number
     h.trafficClass = spec.tos;
     writeIpv6Header(out, off, h, tcpLength);
   }
-  writeTcpSegment(out, off + ipLength, spec, pseudoHeaderSum(v4 ? 4 : 6, src, dst, IPPROTO_TCP, tcpLength), partial);
+  writeTcpSegment(out, off + ipLength, spec, pseudoHeaderSum(v4 ? 4 : 6, src, dst, IPPROTO_TCP, tcpLength), partial, tcpHeader);
   return ipLength + tcpLength;
 }
 

@@ -14,7 +14,7 @@
 // is left to parsePacket(), which then also gives the drop reason: parse() returns false
 // and has decided nothing. test/wire/rx-segment.test.ts checks that both accept the same
 // packets and read the same values from them.
-import { formatIpv4, formatIpv6 } from "./addr.js";
+import { formatIpv6, ipv4Text } from "./addr.js";
 import { internetChecksum, sumWords } from "./checksum.js";
 import { IPV4_HEADER_BYTES, IPV4_OFFSETS } from "./ipv4.js";
 import { IPV6_HEADER_BYTES, IPV6_OFFSETS } from "./ipv6.js";
@@ -210,21 +210,3 @@ export class RxSegment implements TcpSegment {
 const u16 = (b: Uint8Array, i: number): number => (b[i] << 8) | b[i + 1];
 const u32 = (b: Uint8Array, i: number): number => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
 
-/**
- * The dotted-quad text of the IPv4 address at buf[off], from a bounded cache keyed by the
- * address as a 32-bit integer: a stack talks to few addresses, and formatting one builds
- * a new string for every packet.
- */
-const ipv4Texts = new Map<number, string>();
-const IPV4_TEXT_ENTRIES = 4096;
-
-function ipv4Text(buf: Uint8Array, off: number): string {
-  const key = (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]; // int32: a small integer to V8
-  let s = ipv4Texts.get(key);
-  if (s === undefined) {
-    s = formatIpv4(buf, off);
-    if (ipv4Texts.size >= IPV4_TEXT_ENTRIES) ipv4Texts.clear();
-    ipv4Texts.set(key, s);
-  }
-  return s;
-}

@@ -127,10 +127,10 @@ export function tcpHeaderLength(options: readonly TcpOption[] | undefined): numb
 /**
  * Writes header, options and payload at out[off] and fills in the checksum using
  * `pseudoSum` (the pseudo-header sum for this segment's length). Returns the number
- * of bytes written. The caller sizes `out` with `tcpHeaderLength` + payload length.
+ * of bytes written. The caller sizes `out` with `tcpHeaderLength` + payload length, and may
+ * pass that header length (`headerLength`) so that the options are not measured again.
  */
-export function writeTcpSegment(out: Uint8Array, off: number, f: TcpHeaderFields, pseudoSum: number, partial = false): number {
-  const headerLength = tcpHeaderLength(f.options);
+export function writeTcpSegment(out: Uint8Array, off: number, f: TcpHeaderFields, pseudoSum: number, partial = false, headerLength = tcpHeaderLength(f.options)): number {
   const payload = f.payload;
   const length = headerLength + (payload ? payload.length : 0);
   const srcPort = f.srcPort & 0xffff;
