@@ -37,7 +37,7 @@ import { TunDevice } from "../../device/tun/index.js";
 import { findPackageRoot } from "../../device/tun/native.js";
 import { runSync } from "../../device/netns.js";
 import { labSkipReason, makeNamespace, removeNamespace, runNodeInNamespace, sleep, startInNamespace, stopChild } from "./lab.js";
-import { counterDelta, dropReason, processCpuMicros, readNamespaceCounters, type Counters } from "./kernel-counters.js";
+import { counterDelta, dropReason, processCpuMicros, readNamespaceCounters, threadCpuMicros, type Counters } from "./kernel-counters.js";
 import { PEER_NAMES, peerInvalidReason, peerSkipReason, runPeer, type PeerName, type PeerRun } from "./peers.js";
 import type { Benchmark, Metric, RunOptions } from "./types.js";
 
@@ -65,6 +65,11 @@ export interface ConnectRun extends ConnectRate {
   cpuUsPerConnect: number;
   /** Of that, system time (the kernel's work inside the process's system calls), µs; synack only. */
   sysUsPerConnect?: number;
+  /**
+   * Of that, the JavaScript thread's (user + system), µs; synack only. The rest is the
+   * addon's writer thread(s) (the kernel's work inside their TUN writes) and V8's helpers.
+   */
+  jsThreadUsPerConnect?: number;
   /** SYNs the client sent again (a SYN or its SYN-ACK was lost): the run waited for an RTO. */
   synRetransmits: number;
 }
@@ -111,6 +116,7 @@ export function synackConnectRun(dev: TunDevice, o: SynackConnectOptions): Promi
     const toAbort: Connection[] = [];
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const js0 = threadCpuMicros();
     const retired = (c: Connection): void => {
       live.delete(c);
       open--;
@@ -136,7 +142,17 @@ export function synackConnectRun(dev: TunDevice, o: SynackConnectOptions): Promi
       clearTimeout(endTimer);
       const elapsedMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
-      result = { completed, failed, elapsedMs, perSec: (completed / elapsedMs) * 1000, cpuUsPerConnect: completed > 0 ? (cpu.user + cpu.system) / completed : NaN, sysUsPerConnect: completed > 0 ? cpu.system / completed : NaN, synRetransmits: 0 };
+      const js = threadCpuMicros() - js0;
+      result = {
+        completed,
+        failed,
+        elapsedMs,
+        perSec: (completed / elapsedMs) * 1000,
+        cpuUsPerConnect: completed > 0 ? (cpu.user + cpu.system) / completed : NaN,
+        sysUsPerConnect: completed > 0 ? cpu.system / completed : NaN,
+        jsThreadUsPerConnect: completed > 0 ? js / completed : NaN,
+        synRetransmits: 0,
+      };
       drainTimer = setTimeout(finish, o.drainMs ?? DRAIN_MS);
       schedule();
     };
@@ -447,6 +463,11 @@ function sysMetric(key: string, label: string, r: { sysUsPerConnect?: number; in
   return r.sysUsPerConnect === undefined ? [] : cpuMetric(key, label, { cpuUsPerConnect: r.sysUsPerConnect, invalid: r.invalid });
 }
 
+/** The JavaScript thread's part of synack's CPU per connect (clock ticks of 10 ms, so about ±0.1 µs over a 3 s run). */
+function jsMetric(key: string, label: string, r: { jsThreadUsPerConnect?: number; invalid?: string }): Metric[] {
+  return r.jsThreadUsPerConnect === undefined ? [] : cpuMetric(key, label, { cpuUsPerConnect: r.jsThreadUsPerConnect, invalid: r.invalid });
+}
+
 function ratio(key: string, label: string, a: { perSec: number; invalid?: string }, b: { perSec: number; invalid?: string }, target?: number): Metric {
   const m: Metric = { key, label, unit: "x", value: a.perSec / b.perSec, ratio: true };
   if (target !== undefined) m.target = { op: ">=", value: target };
@@ -467,7 +488,7 @@ export const tunConnects: Benchmark = {
     "handshake-then-RST connects, 64 in flight, fixed duration, to a C epoll/accept4 listener in a namespace: synack on a TUN (this process), Node's net.connect (child process in the namespace) and the lwIP/gVisor harnesses, interleaved; a run with listen drops or TUN drops is INVALID",
   notes: [
     "connects: synack uses the windows profile, cryptographic ISN/port randomness, the Runtime's real clock and batched TUN I/O; its main figure (compared with the others) writes through the addon's writer thread (TunOpenOptions.txThread), so the kernel's work inside the TUN writes runs beside the JavaScript thread; 'one thread' is the same code writing from the JavaScript thread; '2 queues' opens the TUN with two queues (TunOpenOptions.queues, IFF_MULTI_QUEUE) and writes each connection's packets to the queue its addresses and ports hash to, each queue with its own writer thread, so the kernel's work is spread over two threads",
-    "connects: CPU per connect = the client process's user + system time over the run / completed connects; it includes the kernel's TCP work done inside that process's system calls (for synack, every TUN write; for Node, both ends over the local route), not the listener's accept/close; synack's system part is also given on its own ('of it system time'): the kernel's work, which no change inside synack reduces",
+    "connects: CPU per connect = the client process's user + system time over the run / completed connects; it includes the kernel's TCP work done inside that process's system calls (for synack, every TUN write; for Node, both ends over the local route), not the listener's accept/close; synack's system part is also given on its own ('of it system time'): the kernel's work, which no change inside synack reduces; and the JavaScript thread's part ('of it the JavaScript thread', from /proc/thread-self/stat): the engine, the Runtime, the addon's reads and that thread's own system calls; the rest is the writer thread(s) and V8's helper threads",
     "connects: lwIP and gVisor run through ../shared/peers/peer with LISTENER=c (their own namespace and an equivalent C listener); gVisor uses 2 threads; synack 2 (the JavaScript thread and the writer), 3 with 2 queues, 1 in the one-thread variant; lwIP and Node one",
   ],
   unavailable(): string | undefined {
@@ -531,6 +552,7 @@ export const tunConnects: Benchmark = {
       rate("synackConnectsPerSec", "synack connects/s (TUN, writer thread)", sy),
       ...cpuMetric("synackCpuUsPerConnect", "synack CPU per connect", sy, { op: "<=", value: 8 }),
       ...sysMetric("synackSysUsPerConnect", "of it system time (kernel)", sy),
+      ...jsMetric("synackJsThreadUsPerConnect", "of it the JavaScript thread", sy),
       { key: "synackSetupDrops", label: "synack run: listen drops + TUN drops", unit: "count", value: setupDrops(sy, l) },
       { key: "synackRetransmits", label: "synack run: retransmissions (kernel + synack SYNs)", unit: "count", value: retransmissions(sy) },
       { key: "listenerCpuShare", label: "listener CPU during synack run (1 = a core)", unit: "x", value: sy.listenerCpuShare },
@@ -540,6 +562,7 @@ export const tunConnects: Benchmark = {
       rate("synackTwoQueuesConnectsPerSec", "synack connects/s (TUN, 2 queues, a writer thread each)", s2y),
       ...cpuMetric("synackTwoQueuesCpuUsPerConnect", "synack CPU per connect (2 queues)", s2y),
       ...sysMetric("synackTwoQueuesSysUsPerConnect", "of it system time (kernel, 2 queues)", s2y),
+      ...jsMetric("synackTwoQueuesJsThreadUsPerConnect", "of it the JavaScript thread (2 queues)", s2y),
       rate("nodeConnectsPerSec", "Node net.connect connects/s", no),
       ...cpuMetric("nodeCpuUsPerConnect", "Node CPU per connect", no),
       { key: "nodeSetupDrops", label: "Node run: listen drops", unit: "count", value: setupDrops(no, l) },

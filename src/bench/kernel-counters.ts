@@ -53,7 +53,19 @@ export function counterDelta(before: Counters, after: Counters): Counters {
 
 /** User + system CPU time of a process in microseconds, from /proc/PID/stat (clock ticks, 100 Hz here). */
 export function processCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return cpuMicrosFromStat(`/proc/${pid}/stat`);
+}
+
+/**
+ * User + system time of the calling thread, µs (/proc/thread-self/stat: the reading thread,
+ * e.g. the JavaScript thread, not the process's other threads).
+ */
+export function threadCpuMicros(): number {
+  return cpuMicrosFromStat("/proc/thread-self/stat");
+}
+
+function cpuMicrosFromStat(path: string): number {
+  const stat = readFileSync(path, "utf8");
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(rest[11]);

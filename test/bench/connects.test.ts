@@ -135,6 +135,13 @@ describe.skipIf(labWhy !== undefined)(`connects benchmark over TUN${labWhy ? ` (
       expect(m(sys)!.median).toBeGreaterThan(0);
       expect(m(sys)!.median!).toBeLessThanOrEqual(whole.median);
     }
+    // So is the JavaScript thread's part, with the writer thread(s) beside it.
+    for (const [all, js] of [["synackCpuUsPerConnect", "synackJsThreadUsPerConnect"], ["synackTwoQueuesCpuUsPerConnect", "synackTwoQueuesJsThreadUsPerConnect"]]) {
+      const whole = m(all);
+      if (whole === undefined || whole.median === null) continue;
+      expect(m(js)!.median).toBeGreaterThan(0);
+      expect(m(js)!.median!).toBeLessThanOrEqual(whole.median);
+    }
     expect(b.notes.filter((n) => n.startsWith("connects: peer") || n.startsWith("connects: no peer"))).toEqual(["connects: no peer run (--peers none)"]);
     expect(formatBenchReport(report)).toContain("synack run: listen drops + TUN drops");
   }, 60_000);
