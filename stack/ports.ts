@@ -75,14 +75,14 @@ export class Ports {
     const n = profile.ephemeralHigh - lo + 1;
     const offset = rfc6056PortOffset(this.secret, local, remoteAddr, remotePort);
     const start = (offset + this.random.nextUint32()) % n;
-    const version = local.includes(":") ? 6 : 4;
-    // Without bindings (the usual case) every port is free of them: no lookup per probe.
+    // Without bindings (the usual case) every port is free of them: no lookup and no family
+    // test per probe.
     const unbound = this.bindings.size === 0;
     for (let i = 0; i < n; i++) {
       const p = lo + ((start + i) % n);
       // `| 0` (p is at most 65535): a small integer, not a double, so Connection.localPort
       // stays an unboxed field (a boxed number is 16 more bytes per connection, deadlines.ts).
-      if (!conns.has(remoteAddr, remotePort, local, p) && (unbound || this.free(version, local, p))) return p | 0;
+      if (!conns.has(remoteAddr, remotePort, local, p) && (unbound || this.free(local.includes(":") ? 6 : 4, local, p))) return p | 0;
     }
     return undefined;
   }
