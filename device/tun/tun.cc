@@ -61,7 +61,6 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sched.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -127,10 +126,6 @@ constexpr int kBatchesPerWake = 8;
 constexpr size_t kMaxTxQueuedBytes = 16 * 1024 * 1024;
 // Batch buffers kept for reuse by the writer thread.
 constexpr size_t kTxFreeBatches = 64;
-// With txThread: while a writer has work, the loop thread is not woken by each packet the
-// kernel queues for us; the writer re-arms the reads after this many packets written and
-// when its queue is empty (see "Reads and the writers" below).
-constexpr uint32_t kTxRearmEvery = 32;
 // Queues of a multi-queue TUN at most: the kernel's MAX_TAP_QUEUES (include/linux/if_tap.h).
 constexpr int kMaxQueues = 256;
 
@@ -345,10 +340,6 @@ struct Queue {
   std::vector<std::unique_ptr<TxBatch>> free;
   size_t queuedBytes = 0;
   bool stop = false;
-  bool writing = false;  // the writer holds a batch it took from `pending`
-  // The loop thread left the reads disarmed for this writer's work: re-arm them (Tun::ArmRx)
-  // after every kTxRearmEvery packets and once the queue is empty. Set under mu, read without.
-  std::atomic<bool> armRx{false};
 };
 
 class Tun : public Napi::ObjectWrap<Tun> {
@@ -501,11 +492,26 @@ class Tun : public Napi::ObjectWrap<Tun> {
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
       throw CodeError(env, "EINVAL", "cannot get the Node.js event loop");
     }
+    // One poll per queue; the kernel chooses the queue of each packet it sends us.
     polling_ = true;
-    if (txThread_) {
-      StartArmedReads(env, loop);
-    } else {
-      StartPolls(env, loop);
+    for (auto& q : queues_) {
+      auto* handle = new uv_poll_t;
+      int r = uv_poll_init(loop, handle, q->fd);
+      if (r < 0) {
+        delete handle;
+        StopPolling();
+        throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_init");
+      }
+      handle->data = q.get();
+      r = uv_poll_start(handle, UV_READABLE, OnPoll);
+      if (r < 0) {
+        handle->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(handle), OnHandleClosed);
+        StopPolling();
+        throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_start");
+      }
+      q->poll = handle;
+      if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(handle));
     }
     // An active device keeps itself alive, as a listening socket does.
     if (!selfRef_) {
@@ -515,123 +521,7 @@ class Tun : public Napi::ObjectWrap<Tun> {
     return env.Undefined();
   }
 
-  // One poll per queue on Node's loop; the kernel chooses the queue of each packet it sends us.
-  void StartPolls(Napi::Env env, uv_loop_t* loop) {
-    for (auto& q : queues_) q->poll = NewPoll(env, loop, q->fd, q.get(), OnPoll);
-  }
-
-  // A started, readable poll of `fd` on Node's loop (ref'd unless unref() was called).
-  // On failure everything polled so far is stopped and a readable error is thrown.
-  uv_poll_t* NewPoll(Napi::Env env, uv_loop_t* loop, int fd, void* data, uv_poll_cb cb) {
-    auto* handle = new uv_poll_t;
-    int r = uv_poll_init(loop, handle, fd);
-    if (r < 0) {
-      delete handle;
-      StopPolling();
-      throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_init");
-    }
-    handle->data = data;
-    r = uv_poll_start(handle, UV_READABLE, cb);
-    if (r < 0) {
-      handle->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), OnHandleClosed);
-      StopPolling();
-      throw ErrnoError(env, -r, "cannot poll TUN device " + name_ + ": " + uv_strerror(r), "uv_poll_start");
-    }
-    if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(handle));
-    return handle;
-  }
-
   static void OnHandleClosed(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
-
-  // ---- Reads and the writers (txThread) ----
-  //
-  // The kernel answers a packet written to a TUN inside that write(2) (a SYN-ACK for a SYN,
-  // ...), so while a writer thread works through a batch, answers keep arriving, and each
-  // one would wake this thread from the loop's epoll_wait on its own: a wakeup, a context
-  // switch and often the writer preempted, for every one or two packets. So with txThread
-  // the queues' fds sit in an epoll set of the device's own, each with EPOLLONESHOT, and
-  // Node's loop polls that set. An event disarms the fd; after reading it (Drain) this
-  // thread arms it again only if no writer has work. Otherwise the writers arm it: after
-  // every kTxRearmEvery packets written and when the queue is empty, so what the kernel
-  // answered meanwhile is read in one go, with one wakeup. Arming an fd that has packets
-  // waiting wakes the loop at once; arming one that has none wakes it only when a packet
-  // comes. The packets are still read by this thread alone, in the kernel's order.
-
-  void StartArmedReads(Napi::Env env, uv_loop_t* loop) {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-      int e = errno;
-      StopPolling();
-      throw ErrnoError(env, e, "cannot poll TUN device " + name_ + ": " + ErrnoText(e), "epoll_create1");
-    }
-    for (uint32_t i = 0; i < queues_.size(); i++) {
-      struct epoll_event ev;
-      memset(&ev, 0, sizeof ev);
-      ev.events = EPOLLIN | EPOLLONESHOT;
-      ev.data.u32 = i;
-      if (epoll_ctl(ep, EPOLL_CTL_ADD, queues_[i]->fd, &ev) < 0) {
-        int e = errno;
-        close(ep);
-        StopPolling();
-        throw ErrnoError(env, e, "cannot poll TUN device " + name_ + ": " + ErrnoText(e), "epoll_ctl");
-      }
-    }
-    rxEp_ = ep;  // closed in CloseInternal, after the writers
-    rxEvents_.resize(queues_.size());
-    rxPoll_ = NewPoll(env, loop, ep, this, OnArmedReadable);
-  }
-
-  // Arms every queue's fd for one read event (any thread: epoll_ctl is). Arming an armed fd
-  // is harmless.
-  bool ArmRx() {
-    for (uint32_t i = 0; i < queues_.size(); i++) {
-      struct epoll_event ev;
-      memset(&ev, 0, sizeof ev);
-      ev.events = EPOLLIN | EPOLLONESHOT;
-      ev.data.u32 = i;
-      if (epoll_ctl(rxEp_, EPOLL_CTL_MOD, queues_[i]->fd, &ev) < 0) return false;
-    }
-    return true;
-  }
-
-  // The device's epoll set is readable: read the queues whose event fired, then arm them
-  // again, or leave that to a writer that has work.
-  static void OnArmedReadable(uv_poll_t* handle, int status, int events) {
-    Tun* self = static_cast<Tun*>(handle->data);
-    if (self == nullptr || self->closed_ || !self->polling_) return;
-    Napi::Env env(self->env_);
-    Napi::HandleScope scope(env);
-    int n;
-    do {
-      n = epoll_wait(self->rxEp_, self->rxEvents_.data(), static_cast<int>(self->rxEvents_.size()), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      self->Fail(errno, "epoll_wait");
-      return;
-    }
-    for (int k = 0; k < n; k++) {
-      const struct epoll_event ev = self->rxEvents_[static_cast<size_t>(k)];
-      if (ev.data.u32 >= self->queues_.size()) continue;
-      self->Drain(self->queues_[ev.data.u32].get());
-      if (self->closed_ || self->failed_ || !self->polling_) return;
-      if ((ev.events & (EPOLLERR | EPOLLHUP)) != 0) {
-        // As OnPoll: the TUN driver raises EPOLLERR when the interface behind our fd is gone;
-        // the read above told the real reason if it could.
-        self->Fail(EBADF, "poll");
-        return;
-      }
-    }
-    bool busy = false;
-    for (auto& q : self->queues_) {
-      std::lock_guard<std::mutex> lk(q->mu);
-      if (q->writing || !q->pending.empty()) {
-        q->armRx.store(true, std::memory_order_release);
-        busy = true;
-      }
-    }
-    if (!busy && !self->ArmRx()) self->Fail(errno, "epoll_ctl");
-  }
 
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     Queue* q = static_cast<Queue*>(handle->data);
@@ -824,12 +714,6 @@ class Tun : public Napi::ObjectWrap<Tun> {
 
   void StopPolling() {
     polling_ = false;
-    if (rxPoll_ != nullptr) {
-      uv_poll_stop(rxPoll_);
-      rxPoll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(rxPoll_), OnHandleClosed);
-      rxPoll_ = nullptr;
-    }
     for (auto& q : queues_) {
       if (q->poll == nullptr) continue;
       uv_poll_stop(q->poll);
@@ -849,10 +733,6 @@ class Tun : public Napi::ObjectWrap<Tun> {
     StopPolling();
     ReleaseCallbacks();
     StopWriters();  // each writes what is queued first
-    if (rxEp_ >= 0) {
-      close(rxEp_);  // after the writers, which arm the reads through it
-      rxEp_ = -1;
-    }
     for (auto& q : queues_) {
       if (q->fd >= 0) close(q->fd);
       q->fd = -1;
@@ -946,44 +826,26 @@ class Tun : public Napi::ObjectWrap<Tun> {
   // A queue's writer: takes its batches in order and writes their packets to its fd. On
   // close it writes what is still queued, then returns (close() joins every writer before
   // any fd is closed).
-  //
-  // While the loop thread has left the reads to it (armRx), the writer arms them after every
-  // kTxRearmEvery packets and once its queue is empty (see "Reads and the writers").
   void TxLoop(Queue* q) {
     std::unique_lock<std::mutex> lk(q->mu);
-    uint32_t sinceArm = 0;  // packets written since the reads were last armed
     for (;;) {
       q->cv.wait(lk, [q] { return q->stop || !q->pending.empty(); });
       if (q->pending.empty()) return;
       std::unique_ptr<TxBatch> b = std::move(q->pending.front());
       q->pending.pop_front();
-      q->writing = true;
       lk.unlock();
       if (!b->segs.empty()) {
         WriteAssembled(q, *b);
-        sinceArm += static_cast<uint32_t>(b->lens.size());
       } else {
         size_t off = 0;
         for (uint32_t len : b->lens) {
           WriteOne(q, b->data.data() + off, len);
           off += len;
-          if (++sinceArm >= kTxRearmEvery && q->armRx.load(std::memory_order_acquire)) {
-            sinceArm = 0;
-            ArmRx();
-          }
         }
       }
       lk.lock();
-      q->writing = false;
       q->queuedBytes -= b->data.size();
       RecycleLocked(q, std::move(b));
-      if (q->armRx.load(std::memory_order_relaxed) && (q->pending.empty() || sinceArm >= kTxRearmEvery)) {
-        if (q->pending.empty()) q->armRx.store(false, std::memory_order_relaxed);
-        sinceArm = 0;
-        lk.unlock();
-        ArmRx();
-        lk.lock();
-      }
     }
   }
 
@@ -1611,7 +1473,6 @@ class Tun : public Napi::ObjectWrap<Tun> {
   // ref()/unref(): whether an open device keeps the Node.js process alive (default: yes).
   Napi::Value RefJs(const Napi::CallbackInfo& info) {
     unref_ = false;
-    if (rxPoll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(rxPoll_));
     for (auto& q : queues_) {
       if (q->poll != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(q->poll));
     }
@@ -1619,7 +1480,6 @@ class Tun : public Napi::ObjectWrap<Tun> {
   }
   Napi::Value UnrefJs(const Napi::CallbackInfo& info) {
     unref_ = true;
-    if (rxPoll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(rxPoll_));
     for (auto& q : queues_) {
       if (q->poll != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(q->poll));
     }
@@ -1635,10 +1495,6 @@ class Tun : public Napi::ObjectWrap<Tun> {
   int maxBatch_ = kDefaultMaxBatch;
 
   bool polling_ = false;
-  // With txThread: the queues' fds in an epoll set of our own, polled on Node's loop.
-  int rxEp_ = -1;
-  uv_poll_t* rxPoll_ = nullptr;
-  std::vector<struct epoll_event> rxEvents_;
   bool closed_ = false;
   bool failed_ = false;
   bool selfRef_ = false;

@@ -47,7 +47,7 @@ function counting(dev: TunDevice): { device: Device; vouched: number[] } {
 
 describe.skipIf(skipReason !== undefined)(`TUN receive offloads, the kernel sending (${skipReason ?? "root"})`, () => {
   // maxBatch 4: the segments of one GSO read span many receive batches. queues 2: every
-  // queue cuts its own reads. txThread: the reads are armed by the writer thread.
+  // queue cuts its own reads. txThread: the writes go through the writer thread.
   const cases = [
     { vnetHdr: true, rxOffload: undefined, v6: false },
     { vnetHdr: true, rxOffload: undefined, v6: true },
