@@ -68,6 +68,11 @@ export const rtoFormulaPolicy = policy({
   knobs: ["rtoMinMs", "rtoMaxMs", "initialRtoMs"],
 });
 
+// Sender.finBits
+const FIN_QUEUED = 1;
+const FIN_SENT = 2;
+const FIN_ACKED_SIGNALLED = 4;
+
 /** Sender.fromHandshake(): nothing yet. */
 const NO_HANDSHAKE_RTT = -1;
 splitTime(NO_HANDSHAKE_RTT);
@@ -196,13 +201,14 @@ export class Sender {
   private scoreboardState: SackScoreboard | undefined = undefined;
   /** Total bytes acknowledged by the peer since the start. */
   totalAcked = 0;
-  /** close() was called: send FIN once the send buffer has drained. */
-  finQueued = false;
-  /** Our FIN has been transmitted at least once (its sequence number is finSeq). */
-  finSent = false;
   /** finSeq (below), int32 as SND.WL1. */
   private finSeqI32 = 0;
-  finAckedSignalled = false;
+  /**
+   * finQueued, finSent and finAckedSignalled (below) as bits: two fields fewer in every
+   * ESTABLISHED connection, which the kept engine benchmark's garbage collector copies
+   * (BENCHMARKS.md, phase 5).
+   */
+  private finBits = 0;
   /** Retransmission-timer expiries since SND.UNA last advanced (R2 counts them). */
   rexmitCount = 0;
   /** Without timestamps one segment is timed at a time (Karn, RFC 6298 §3); rttStart -1 = none. rttSeq int32, as SND.WL1. */
@@ -219,6 +225,15 @@ export class Sender {
     this.sndSml = c.iss | 0;
   }
 
+  /** close() was called: send FIN once the send buffer has drained. */
+  get finQueued(): boolean { return (this.finBits & FIN_QUEUED) !== 0; }
+  set finQueued(v: boolean) { this.finBits = v ? this.finBits | FIN_QUEUED : this.finBits & ~FIN_QUEUED; }
+  /** Our FIN has been transmitted at least once (its sequence number is finSeq). */
+  get finSent(): boolean { return (this.finBits & FIN_SENT) !== 0; }
+  set finSent(v: boolean) { this.finBits = v ? this.finBits | FIN_SENT : this.finBits & ~FIN_SENT; }
+  /** The acknowledgment of our FIN has been acted on (once: arrival.ts). */
+  get finAckedSignalled(): boolean { return (this.finBits & FIN_ACKED_SIGNALLED) !== 0; }
+  set finAckedSignalled(v: boolean) { this.finBits = v ? this.finBits | FIN_ACKED_SIGNALLED : this.finBits & ~FIN_ACKED_SIGNALLED; }
   /** The sequence number of our FIN. */
   get finSeq(): number { return this.finSeqI32 >>> 0; }
   set finSeq(v: number) { this.finSeqI32 = v | 0; }
