@@ -133,6 +133,7 @@ export class TunDevice implements Device {
    * namespace, "EBUSY") or CommandError from `ip`. On any failure nothing is left open.
    */
   static open(opts: TunOpenOptions): TunDevice {
+    checkBooleanOptions(opts);
     const addon = loadAddon();
     const nativeOpts: NativeOpenOptions = {};
     if (opts.netns !== undefined) nativeOpts.netns = opts.netns;
@@ -367,4 +368,17 @@ function addAddressTo(dev: string, cidr: string, netns: string | undefined): voi
   const args = ["addr", "replace", cidr, "dev", dev];
   if (cidr.includes(":")) args.push("nodad");
   ip(args, netns);
+}
+
+/** The options that are switches: anything but true, false or undefined is refused (EINVAL),
+ * so that `rxOffload: "no"` cannot quietly mean true. Checked before anything is opened. */
+const BOOLEAN_OPTIONS = ["up", "persist", "multiQueue", "txThread", "vnetHdr", "rxOffload", "offload"] as const;
+
+function checkBooleanOptions(opts: TunOpenOptions): void {
+  for (const key of BOOLEAN_OPTIONS) {
+    const v: unknown = opts[key];
+    if (v !== undefined && typeof v !== "boolean") {
+      throw Object.assign(new Error(`${key} must be true or false`), { code: "EINVAL" });
+    }
+  }
 }

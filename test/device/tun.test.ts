@@ -94,6 +94,22 @@ afterAll(() => {
   }
 });
 
+describe("TUN open options: switches must be booleans", () => {
+  // Checked before the addon is loaded or anything is opened: no privileges needed.
+  for (const key of ["up", "persist", "multiQueue", "txThread", "vnetHdr", "rxOffload", "offload"] as const) {
+    it(`${key}: "yes" is refused with one line`, () => {
+      let err: (Error & { code?: string }) | undefined;
+      try {
+        TunDevice.open({ name: "synbool0", netns: "synack-test-absent-ns", vnetHdr: key === "vnetHdr" ? undefined : true, [key]: "yes" as unknown as boolean });
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err?.code).toBe("EINVAL");
+      expect(err?.message).toBe(`${key} must be true or false`);
+    });
+  }
+});
+
 describe("addon loader", () => {
   it("explains how to build the addon when it is missing", () => {
     const dir = mkdtempSync(join(tmpdir(), "synack-noaddon-"));
