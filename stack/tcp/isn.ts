@@ -1,6 +1,6 @@
 // RFC 6528 initial sequence numbers and RFC 6056 ephemeral port selection. Both take
 // their secret and randomness from the caller, so a fixed seed reproduces them exactly.
-import { SipState, sipFinish, sipInit, sipWords } from "./siphash.js";
+import { SipState, sipFinish, sipInit, sipKeyWord, sipWords } from "./siphash.js";
 
 /**
  * The text one keyed hash reads ("localip|localport|remoteip|remoteport" and the like),
@@ -28,8 +28,8 @@ class TupleText {
    * under the 8 key bytes at key[keyAt]; returns the length of that start.
    */
   start(key: Uint8Array, keyAt: number, first: string, second: string | undefined): number {
-    const k0 = key[keyAt] | (key[keyAt + 1] << 8) | (key[keyAt + 2] << 16) | (key[keyAt + 3] << 24);
-    const k1 = key[keyAt + 4] | (key[keyAt + 5] << 8) | (key[keyAt + 6] << 16) | (key[keyAt + 7] << 24);
+    const k0 = sipKeyWord(key, keyAt);
+    const k1 = sipKeyWord(key, keyAt + 4);
     if (first !== this.first || second !== this.second || k0 !== this.k0 || k1 !== this.k1 || this.startLength < 0) {
       let n = this.putText(0, first, true);
       if (second !== undefined) n = this.putText(n, second, true);

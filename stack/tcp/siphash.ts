@@ -19,10 +19,15 @@ export class SipState {
   v3 = 0;
 }
 
+/** The little-endian 32-bit key word at key[at], as int32 (k0 at keyAt, k1 at keyAt + 4). */
+export function sipKeyWord(key: Uint8Array, at: number): number {
+  return key[at] | (key[at + 1] << 8) | (key[at + 2] << 16) | (key[at + 3] << 24);
+}
+
 /** Sets `s` to the initial state for the 8 key bytes at key[keyAt]. */
 export function sipInit(s: SipState, key: Uint8Array, keyAt: number): void {
-  const k0 = key[keyAt] | (key[keyAt + 1] << 8) | (key[keyAt + 2] << 16) | (key[keyAt + 3] << 24);
-  const k1 = key[keyAt + 4] | (key[keyAt + 5] << 8) | (key[keyAt + 6] << 16) | (key[keyAt + 7] << 24);
+  const k0 = sipKeyWord(key, keyAt);
+  const k1 = sipKeyWord(key, keyAt + 4);
   s.v0 = k0;
   s.v1 = k1;
   s.v2 = 0x6c796765 ^ k0;

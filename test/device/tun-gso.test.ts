@@ -6,8 +6,9 @@
 // the Runtime as in real use. Root only; skipped with the reason otherwise.
 import { createHash } from "node:crypto";
 import net from "node:net";
-import { afterAll, describe, expect, it } from "vitest";
-import { createNetns, deleteNetns, labUnavailableReason, netnsExec, withNetns } from "../../device/netns.js";
+import { describe, expect, it } from "vitest";
+import { createNetns, labUnavailableReason, netnsExec, withNetns } from "../../device/netns.js";
+import { namespacesRemovedAfterAll } from "../helpers/netns-cleanup.js";
 import { TunDevice } from "../../device/tun/index.js";
 import { Runtime } from "../../device/runtime.js";
 import { cryptoRandom } from "../../device/random.js";
@@ -16,16 +17,7 @@ import { Connection } from "../../stack/tcp/connection.js";
 import { seededRandom } from "../../stack/random.js";
 
 const skipReason = labUnavailableReason();
-const made: string[] = [];
-afterAll(() => {
-  for (const ns of made) {
-    try {
-      deleteNetns(ns);
-    } catch {
-      // already gone
-    }
-  }
-});
+const made = namespacesRemovedAfterAll();
 
 /** Sends `data` from a synack connection over `dev` to a kernel listener; resolves with what the kernel received. */
 async function sendThrough(dev: TunDevice, ns: string, kernel: string, local: string, data: Uint8Array, prefix: number): Promise<{ bytes: number; sha: string }> {

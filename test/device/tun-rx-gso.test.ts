@@ -10,8 +10,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { createNetns, deleteNetns, labUnavailableReason } from "../../device/netns.js";
+import { describe, expect, it } from "vitest";
+import { createNetns, labUnavailableReason } from "../../device/netns.js";
+import { namespacesRemovedAfterAll } from "../helpers/netns-cleanup.js";
 import { PcapngWriter } from "../../device/pcap/write.js";
 import { tapDevice } from "../../device/tap.js";
 import { TunDevice } from "../../device/tun/index.js";
@@ -19,16 +20,7 @@ import type { Device } from "../../device/types.js";
 import { synackReceive } from "../../src/bench/bulk.js";
 
 const skipReason = labUnavailableReason();
-const made: string[] = [];
-afterAll(() => {
-  for (const ns of made) {
-    try {
-      deleteNetns(ns);
-    } catch {
-      // already gone
-    }
-  }
-});
+const made = namespacesRemovedAfterAll();
 
 const TOTAL = 4_000_000;
 
